@@ -2,10 +2,56 @@
 
 from __future__ import annotations
 
-# Filled in by the core work: FakeBBS() owns a State (fakebbs._state.State) and a WSGI app
-# (fakebbs._app.BBSApp(state)); FakeBBS.wsgi_app is that app; FakeBBS.serve(host, port, ...)
-# returns a started fakebbs._server.Server (a context manager).
+import ssl
+import time
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from fakebbs._app import DEFAULT_MAX_BODY_BYTES, BBSApp
+from fakebbs._state import State
+
+if TYPE_CHECKING:
+    from fakebbs._server import Server
+
+__all__ = ["FakeBBS"]
 
 
 class FakeBBS:
-    pass
+    """An in-memory BBS.
+
+    ``wsgi_app`` serves the BBS HTTP API over ``state``; mount it in any WSGI server, call it
+    in-process with ``werkzeug.test.Client``, or let ``serve()`` run it on a local socket.
+    Two fakes share nothing.
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], int] = time.time_ns,
+        new_guid: Callable[[], str] = lambda: str(uuid.uuid4()),
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    ) -> None:
+        self.state = State(clock=clock, new_guid=new_guid)
+        self.wsgi_app = BBSApp(self.state, max_body_bytes=max_body_bytes)
+
+    def reset(self) -> None:
+        """Forget all state, as a freshly started, empty BBS."""
+        self.state.reset()
+
+    def serve(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> Server:
+        """Start serving on ``host:port`` (port 0 picks a free one) from a background thread.
+
+        Returns the started server; use it as a context manager or call ``stop()``.
+        """
+        from fakebbs._server import Server
+
+        server = Server(self.wsgi_app, host, port, ssl_context=ssl_context)
+        server.start()
+        return server

@@ -1,0 +1,69 @@
+"""Actual LRP query routes and retire (upstream ``handlers/actual_lrp_handlers.go`` and
+``RetireActualLRP`` of ``handlers/actual_lrp_lifecycle_handler.go``)."""
+
+from __future__ import annotations
+
+from fakebbs import models
+from fakebbs._handlers._base import Call, Handler
+from fakebbs._state import State, resolve_actual_lrp_groups
+from fakebbs.errors import ResourceNotFound
+
+
+def actual_lrps(
+    state: State, request: models.ActualLRPsRequest, call: Call
+) -> models.ActualLRPsResponse:
+    """Every row, any presence; ``index`` filters only when present on the wire (0 included)."""
+    lrps = state.actual_lrps_matching(
+        domain=request.domain,
+        cell_id=request.cell_id,
+        process_guid=request.process_guid,
+        index=request.index if request.HasField("index") else None,
+    )
+    return models.ActualLRPsResponse(actual_lrps=lrps)
+
+
+def actual_lrps_by_process_guids(
+    state: State, request: models.ActualLRPsByProcessGuidsRequest, call: Call
+) -> models.ActualLRPsByProcessGuidsResponse:
+    lrps = state.actual_lrps_by_process_guids(request.process_guids)
+    return models.ActualLRPsByProcessGuidsResponse(actual_lrps=lrps)
+
+
+def actual_lrp_groups(
+    state: State, request: models.ActualLRPGroupsRequest, call: Call
+) -> models.ActualLRPGroupsResponse:
+    lrps = state.actual_lrps_matching(domain=request.domain, cell_id=request.cell_id)
+    return models.ActualLRPGroupsResponse(actual_lrp_groups=resolve_actual_lrp_groups(lrps))
+
+
+def actual_lrp_groups_by_process_guid(
+    state: State, request: models.ActualLRPGroupsByProcessGuidRequest, call: Call
+) -> models.ActualLRPGroupsResponse:
+    lrps = state.actual_lrps_matching(process_guid=request.process_guid)
+    return models.ActualLRPGroupsResponse(actual_lrp_groups=resolve_actual_lrp_groups(lrps))
+
+
+def actual_lrp_group_by_process_guid_and_index(
+    state: State, request: models.ActualLRPGroupByProcessGuidAndIndexRequest, call: Call
+) -> models.ActualLRPGroupResponse:
+    lrps = state.actual_lrps_matching(process_guid=request.process_guid, index=request.index)
+    if not lrps:
+        raise ResourceNotFound()
+    return models.ActualLRPGroupResponse(actual_lrp_group=resolve_actual_lrp_groups(lrps)[0])
+
+
+def retire_actual_lrp(
+    state: State, request: models.RetireActualLRPRequest, call: Call
+) -> models.ActualLRPLifecycleResponse:
+    state.retire_actual_lrp(request.actual_lrp_key)
+    return models.ActualLRPLifecycleResponse()
+
+
+HANDLERS = {
+    "ActualLRPs": Handler(actual_lrps),
+    "ActualLRPsByProcessGuids": Handler(actual_lrps_by_process_guids),
+    "ActualLRPGroups": Handler(actual_lrp_groups),
+    "ActualLRPGroupsByProcessGuid": Handler(actual_lrp_groups_by_process_guid),
+    "ActualLRPGroupsByProcessGuidAndIndex": Handler(actual_lrp_group_by_process_guid_and_index),
+    "RetireActualLRP": Handler(retire_actual_lrp),
+}

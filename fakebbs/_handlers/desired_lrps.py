@@ -1,0 +1,135 @@
+"""Desired LRP routes (upstream ``handlers/desired_lrp_handlers.go`` and, for the 2016-era
+revisions, ``handlers/desired_lrp_handlers_deprecated.go`` of the tree before de14aa89).
+
+Each revision returns the model version of §5.6: ``.r3`` V3 (as stored), ``.r2`` V2, ``.r1``
+V1 and the plain route V0; list and get results get ``PopulateMetricsGuid`` on the way out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fakebbs import models
+from fakebbs._handlers._base import Call, Handler
+from fakebbs._state import State, routing_info, scheduling_info
+from fakebbs._versions import (
+    desired_lrp_version_down_to,
+    populate_metrics_guid,
+    upgrade_desired_lrp_r0,
+    upgrade_volume_mounts_r1,
+)
+
+
+def _present(lrp: models.DesiredLRP, version: int) -> models.DesiredLRP:
+    return populate_metrics_guid(desired_lrp_version_down_to(lrp, version))
+
+
+def _list(version: int, *, app_guids: bool = True, process_guids: bool = True) -> Callable[
+    [State, models.DesiredLRPsRequest, Call], models.DesiredLRPsResponse
+]:
+    """A list revision. The 2016 ``list.r1`` and ``list`` filtered by domain only."""
+
+    def desired_lrps(
+        state: State, request: models.DesiredLRPsRequest, call: Call
+    ) -> models.DesiredLRPsResponse:
+        lrps = state.desired_lrps_matching(
+            domain=request.domain,
+            process_guids=request.process_guids if process_guids else (),
+            app_guids=request.app_guids if app_guids else (),
+        )
+        return models.DesiredLRPsResponse(desired_lrps=[_present(lrp, version) for lrp in lrps])
+
+    return desired_lrps
+
+
+def _get(version: int) -> Callable[
+    [State, models.DesiredLRPByProcessGuidRequest, Call], models.DesiredLRPResponse
+]:
+    def desired_lrp_by_process_guid(
+        state: State, request: models.DesiredLRPByProcessGuidRequest, call: Call
+    ) -> models.DesiredLRPResponse:
+        lrp = state.desired_lrp_by_process_guid(request.process_guid)
+        return models.DesiredLRPResponse(desired_lrp=_present(lrp, version))
+
+    return desired_lrp_by_process_guid
+
+
+def desired_lrp_scheduling_infos(
+    state: State, request: models.DesiredLRPsRequest, call: Call
+) -> models.DesiredLRPSchedulingInfosResponse:
+    """Filters by domain and process guids; app guids are ignored, as upstream."""
+    lrps = state.desired_lrps_matching(domain=request.domain, process_guids=request.process_guids)
+    return models.DesiredLRPSchedulingInfosResponse(
+        desired_lrp_scheduling_infos=[scheduling_info(lrp) for lrp in lrps]
+    )
+
+
+def desired_lrp_scheduling_info_by_process_guid(
+    state: State, request: models.DesiredLRPByProcessGuidRequest, call: Call
+) -> models.DesiredLRPSchedulingInfoByProcessGuidResponse:
+    lrp = state.desired_lrp_by_process_guid(request.process_guid)
+    return models.DesiredLRPSchedulingInfoByProcessGuidResponse(
+        desired_lrp_scheduling_info=scheduling_info(lrp)
+    )
+
+
+def desired_lrp_routing_infos(
+    state: State, request: models.DesiredLRPsRequest, call: Call
+) -> models.DesiredLRPsResponse:
+    """Filters by process guids only: upstream drops the domain and app guid filters here."""
+    lrps = state.desired_lrps_matching(process_guids=request.process_guids)
+    return models.DesiredLRPsResponse(desired_lrps=[routing_info(lrp) for lrp in lrps])
+
+
+def desire_desired_lrp(
+    state: State, request: models.DesireLRPRequest, call: Call
+) -> models.DesiredLRPLifecycleResponse:
+    state.desire_lrp(request.desired_lrp)
+    return models.DesiredLRPLifecycleResponse()
+
+
+def update_desired_lrp(
+    state: State, request: models.UpdateDesiredLRPRequest, call: Call
+) -> models.DesiredLRPLifecycleResponse:
+    state.update_desired_lrp(request.process_guid, request.update)
+    return models.DesiredLRPLifecycleResponse()
+
+
+def remove_desired_lrp(
+    state: State, request: models.RemoveDesiredLRPRequest, call: Call
+) -> models.DesiredLRPLifecycleResponse:
+    state.remove_desired_lrp(request.process_guid)
+    return models.DesiredLRPLifecycleResponse()
+
+
+def _upgrade_r0(request: Any, body: bytes) -> None:
+    """``parseRequestForDesireDesiredLRP_r0``: derive millisecond timeouts from the old fields."""
+    if request.HasField("desired_lrp"):
+        upgrade_desired_lrp_r0(request.desired_lrp)
+
+
+def _upgrade_r1(request: Any, body: bytes) -> None:
+    """``parseRequestForDesireDesiredLRP_r1``: rewrite every volume mount from the 2016 format."""
+    if request.HasField("desired_lrp"):
+        upgrade_volume_mounts_r1(request.desired_lrp, body)
+
+
+HANDLERS = {
+    "DesiredLRPs": Handler(_list(3)),
+    "DesiredLRPs_r2": Handler(_list(2)),
+    "DesiredLRPs_r1": Handler(_list(1, app_guids=False, process_guids=False)),
+    "DesiredLRPs_r0": Handler(_list(0, app_guids=False, process_guids=False)),
+    "DesiredLRPByProcessGuid": Handler(_get(3)),
+    "DesiredLRPByProcessGuid_r2": Handler(_get(2)),
+    "DesiredLRPByProcessGuid_r1": Handler(_get(1)),
+    "DesiredLRPByProcessGuid_r0": Handler(_get(0)),
+    "DesiredLRPSchedulingInfos": Handler(desired_lrp_scheduling_infos),
+    "DesiredLRPSchedulingInfoByProcessGuid": Handler(desired_lrp_scheduling_info_by_process_guid),
+    "DesiredLRPRoutingInfos": Handler(desired_lrp_routing_infos),
+    "DesireDesiredLRP": Handler(desire_desired_lrp),
+    "DesireDesiredLRP_r1": Handler(desire_desired_lrp, _upgrade_r1, require_metric_tags=False),
+    "DesireDesiredLRP_r0": Handler(desire_desired_lrp, _upgrade_r0, require_metric_tags=False),
+    "UpdateDesireLRP": Handler(update_desired_lrp),
+    "RemoveDesiredLRP": Handler(remove_desired_lrp),
+}

@@ -1,0 +1,689 @@
+"""A real HTTP(S) server for any WSGI app, run in background threads (cheroot underneath).
+
+Why cheroot and not werkzeug's dev server: the BBS Go client pools HTTP/1.1 connections and
+production speaks mutual TLS; werkzeug's server closes every connection after one response.
+
+The lifecycle follows pytest-httpserver: ``start()`` binds and listens in the caller's thread (so
+once it returns, connections are accepted; port 0 picks a free port, read it back from ``port``),
+a daemon thread then serves; ``stop()`` shuts down and joins; the class is a context manager.
+
+What this module adds on top of cheroot (each is pinned by a test in tests/test_server.py):
+
+* A worker pool that grows on demand. cheroot's ``ThreadPool`` starts ``min`` workers and never
+  grows by itself (``grow()`` exists but nothing calls it), while every open event stream holds a
+  worker for as long as the subscriber stays connected. See ``_GrowingThreadPool``.
+* Request bodies: a Content-Length cheroot lets through (``-5``, ``+5``) is answered
+  ``400 Bad Request``; ``wsgi.input`` raises ``BodyReadError`` (a ValueError) on a broken chunked
+  body and on a body shorter than its Content-Length (cheroot returns it short without a word);
+  if the app lets that error escape, the answer is ``400 Bad Request`` (cheroot's is a ``500``
+  with an empty body). After any of these the connection is closed: the rest of the stream
+  cannot be trusted to start a new request.
+* A ``Connection: close`` response header really closes the connection (cheroot ignores it).
+* The TLS handshake runs in the worker thread, not in cheroot's accept loop, so a client that
+  connects and never handshakes cannot stall everybody else.
+* Logging through ``logging`` (logger ``fakebbs.server``): one INFO line per request (hidden
+  unless the logger is enabled at INFO, as the CLI does), app errors at ERROR with traceback.
+* ``stop()`` returns promptly (cheroot's own stop waits up to 0.5 s for its select loop and can
+  block forever on a worker stuck inside the app).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import re
+import socket
+import ssl
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import suppress
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from cheroot import server as cheroot_server
+from cheroot import wsgi as cheroot_wsgi
+from cheroot.makefile import MakeFile
+from cheroot.ssl.builtin import BuiltinSSLAdapter
+from cheroot.workers import threadpool as cheroot_threadpool
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+__all__ = ["DEFAULT_THREADS", "BodyReadError", "Server"]
+
+logger = logging.getLogger("fakebbs.server")
+
+DEFAULT_THREADS = 256
+"""Default cap on worker threads, i.e. on requests in progress at once.
+
+Every open event stream holds one worker for its whole life, so the cap must exceed the number
+of subscribers a test can open (dozens: one per rep, route-emitter, nsync, ...) plus the ordinary
+calls in flight. Workers are started on demand (``_MIN_THREADS`` up front), so a high cap costs
+nothing until it is used. A request that arrives when all ``threads`` workers are busy waits.
+"""
+
+_MIN_THREADS = 10
+"""Workers started up front and never retired."""
+
+_IO_TIMEOUT = 120
+"""cheroot's one ``timeout``: per socket read/write, and how long an idle keep-alive connection
+is kept. It must outlast the Go client's 90 s idle timeout so that the client, not the server,
+closes idle connections (the real BBS never does); otherwise a POST can race a server-side close
+and fail with EOF."""
+
+_HANDSHAKE_TIMEOUT = 10.0
+_SHUTDOWN_GRACE = 2
+"""How long ``stop()`` lets in-flight requests finish before it closes their sockets."""
+_STUCK_WORKER_WAIT = 1.0
+"""After that, how long it waits for each remaining worker before leaving it behind."""
+
+# cheroot internals: the pool's stop marker, and closing the socket under a busy worker.
+_SHUTDOWN_REQUEST = getattr(cheroot_threadpool, "_SHUTDOWNREQUEST")  # noqa: B009
+_force_close: Callable[[Any], None] = getattr(cheroot_threadpool.ThreadPool, "_force_close")  # noqa: B009
+
+_LISTEN_BACKLOG = 128  # cheroot's default of 5 drops SYNs when a Go client opens many conns
+_CONTENT_LENGTH = re.compile(r"[0-9]+")  # what Go's server accepts (strconv.ParseUint base 10)
+_PLAIN_HTTP_TO_TLS = (
+    b"HTTP/1.1 400 Bad Request\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n"
+    b"Content-Length: 48\r\n"
+    b"Connection: close\r\n"
+    b"\r\n"
+    b"Client sent an HTTP request to an HTTPS server.\n"
+)
+
+
+class Server:
+    """Serve a WSGI app over HTTP/1.1 (keep-alive, optionally TLS) from background threads.
+
+    >>> with Server(app) as server:          # doctest: +SKIP
+    ...     requests.post(server.url + "/v1/ping")
+
+    ``ssl_context`` is a server-side context with the certificate loaded; make it require client
+    certificates (``verify_mode = CERT_REQUIRED`` and a CA loaded) for mutual TLS. ``threads`` caps
+    the worker threads (see ``DEFAULT_THREADS``). ``on_stop`` is called first thing in ``stop()``:
+    use it to end responses that would otherwise never finish (event streams), so their workers
+    can be joined.
+    """
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        threads: int = DEFAULT_THREADS,
+        on_stop: Callable[[], object] | None = None,
+    ) -> None:
+        if threads < 1:
+            raise ValueError(f"threads must be at least 1, got {threads}")
+        self.app = app
+        self.ssl_context = ssl_context
+        self.threads = threads
+        self.errors: list[BaseException] = []
+        """Exceptions the app raised while handling requests (they are also logged)."""
+        self._requested = (host, port)
+        self._on_stop = on_stop
+        self._httpd: _CherootServer | None = None
+        self._thread: threading.Thread | None = None
+        self._address: tuple[str, int] | None = None
+        self._stopped = False
+        self._lock = threading.Lock()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        """Bind and listen (in this thread), then serve from a daemon thread. Returns ``self``."""
+        with self._lock:
+            if self._httpd is not None or self._stopped:
+                raise RuntimeError("a Server can be started only once; make a new one")
+            adapter = None if self.ssl_context is None else _ContextSSLAdapter(self.ssl_context)
+            httpd = _CherootServer(
+                self._requested, _ServerMiddleware(self.app, self.errors), self.threads, adapter
+            )
+            httpd.prepare()  # bind + listen + start the first workers; raises if the port is taken
+            host, port = httpd.bind_addr[:2]
+            self._address = (host, port)
+            self._httpd = httpd
+            self._thread = threading.Thread(
+                target=httpd.serve, name=f"fakebbs-server-{port}", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop accepting, close connections, join every thread. Safe to call more than once."""
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+            if self._httpd is None:
+                return
+            if self._on_stop is not None:
+                try:
+                    self._on_stop()
+                except Exception:
+                    logger.exception("on_stop callback failed")
+            self._httpd.stop()
+            assert self._thread is not None
+            self._thread.join()
+
+    @property
+    def is_running(self) -> bool:
+        return self._httpd is not None and not self._stopped
+
+    def __enter__(self) -> Self:
+        if self._httpd is None:
+            self.start()
+        elif self._stopped:
+            raise RuntimeError("this Server has been stopped")
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- where it listens ------------------------------------------------------------------
+
+    @property
+    def host(self) -> str:
+        """The address bound (``127.0.0.1`` for the default)."""
+        return self._bound()[0]
+
+    @property
+    def port(self) -> int:
+        """The port bound (the real one when constructed with port 0)."""
+        return self._bound()[1]
+
+    @property
+    def url(self) -> str:
+        """``http://HOST:PORT`` or ``https://HOST:PORT``, no trailing slash."""
+        host, port = self._bound()
+        scheme = "http" if self.ssl_context is None else "https"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"{scheme}://{host}:{port}"
+
+    def _bound(self) -> tuple[str, int]:
+        if self._address is None:
+            raise RuntimeError("the Server is not started yet: call start() first")
+        return self._address
+
+    def __repr__(self) -> str:
+        where = self.url if self._address is not None else "not started"
+        state = "running" if self.is_running else "stopped" if self._stopped else "new"
+        return f"<Server {where} {state}>"
+
+
+# ---------------------------------------------------------------------------------------------
+# WSGI layer: bad bodies, errors, request log
+
+_CLOSE_CONNECTION = "fakebbs.server.close_connection"
+"""environ key: a callable that makes cheroot close the connection after this response."""
+
+
+class BodyReadError(ValueError):
+    """The request body could not be read (malformed chunked coding, or cut short).
+
+    Raised by ``wsgi.input`` reads; a ValueError like cheroot's own chunked-coding errors, so
+    werkzeug's request stream turns it into ``ClientDisconnected`` (a 400) as it does those.
+    """
+
+
+class _GuardedInput:
+    """``wsgi.input`` that notices a body that cannot be read, and whether it was read to its end.
+
+    cheroot raises ValueError on a broken chunked body and silently returns a short body when
+    the client stops sending before Content-Length; both become ``BodyReadError`` here.
+    """
+
+    def __init__(self, stream: Any, length: int | None) -> None:
+        self._stream = stream
+        self._length = length  # None: chunked, read up to the terminating chunk
+        self._received = 0
+        self.error: str | None = None
+        self.finished = length == 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        whole = size is None or size < 0
+        return self._guard(self._stream.read, None if whole else size, whole)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        return self._guard(self._stream.readline, None if size is None or size < 0 else size)
+
+    def readlines(self, hint: int | None = -1) -> list[bytes]:
+        lines = []
+        while line := self.readline():
+            lines.append(line)
+            if hint is not None and 0 < hint <= sum(map(len, lines)):
+                break
+        return lines
+
+    def __iter__(self) -> Iterator[bytes]:
+        while line := self.readline():
+            yield line
+
+    def _guard(
+        self, read: Callable[[int | None], bytes], size: int | None, whole: bool = False
+    ) -> bytes:
+        if self.error is not None:
+            raise BodyReadError(self.error)
+        try:
+            data = bytes(read(size))
+        except ValueError as exc:  # cheroot's ChunkedRFile: bad size line, missing CRLF, EOF
+            self._fail(f"Malformed chunked request body: {exc}", exc)
+        self._received += len(data)
+        if self._length is None:
+            self.finished = self.finished or whole or not data
+        elif self._received < self._length and (whole or not data):
+            self._fail(
+                f"Request body ended after {self._received} of the {self._length} bytes"
+                " its Content-Length announced."
+            )
+        else:
+            self.finished = self._received >= self._length
+        return data
+
+    def _fail(self, message: str, cause: BaseException | None = None) -> NoReturn:
+        self.error = message
+        raise BodyReadError(message) from cause
+
+
+class _ServerMiddleware:
+    """Between cheroot and the app: validate Content-Length, guard the body, log, catch errors."""
+
+    def __init__(self, app: WSGIApplication, errors: list[BaseException]) -> None:
+        self.app = app
+        self.errors = errors
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        log = _RequestLog(environ)
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            log.status = status.split(" ", 1)[0]
+            log.length = next((v for k, v in headers if k.lower() == "content-length"), "-")
+            if exc_info is None:
+                return start_response(status, headers)
+            return start_response(status, headers, exc_info)
+
+        close_connection: Callable[[], None] = environ.get(_CLOSE_CONNECTION, lambda: None)
+        codings = environ.get("HTTP_TRANSFER_ENCODING", "").split(",")
+        chunked = "chunked" in (coding.strip().lower() for coding in codings)  # as cheroot does
+        declared = environ.get("CONTENT_LENGTH") or "0"
+        if not chunked and not _CONTENT_LENGTH.fullmatch(declared):
+            # cheroot rejects only what int() rejects, and int() takes "-5", "+5" and "1_0".
+            close_connection()
+            answer = _plain(start, "400 Bad Request", "Malformed Content-Length Header.")
+            return _LoggedResponse(answer, log, self.errors)
+        body = _GuardedInput(environ["wsgi.input"], None if chunked else int(declared))
+        environ["wsgi.input"] = body
+
+        def start_app_response(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Any:
+            # After a bad body the stream cannot be trusted to start a new request; and cheroot
+            # does not skip an unread chunked body before the next request (it does for a known
+            # length), so close in both cases.
+            if body.error is not None or (chunked and not body.finished):
+                close_connection()
+            return start(status, headers, exc_info)
+
+        def after_response() -> None:
+            if body.error is not None:  # the app read (and failed on) the body while streaming
+                close_connection()
+
+        try:
+            result = self.app(environ, start_app_response)
+        except BodyReadError as exc:  # the app let it through: answer for it
+            close_connection()
+            result = _plain(start, "400 Bad Request", str(exc), sys.exc_info())
+        except Exception as exc:
+            self.errors.append(exc)
+            logger.exception(
+                "error in the app handling %s %s",
+                environ.get("REQUEST_METHOD"),
+                environ.get("PATH_INFO"),
+            )
+            close_connection()
+            result = _plain(
+                start, "500 Internal Server Error", "Internal Server Error", sys.exc_info()
+            )
+        return _LoggedResponse(result, log, self.errors, after_response)
+
+
+def _plain(
+    start: Callable[..., Any], status: str, message: str, exc_info: Any = None
+) -> list[bytes]:
+    body = message.encode("utf-8", "replace") + b"\n"
+    headers = [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))]
+    start(status, headers, exc_info)
+    return [body]
+
+
+class _RequestLog:
+    """The request's one log line: ``ADDR "METHOD URI PROTOCOL" STATUS LENGTH TIME``.
+
+    LENGTH is the response's Content-Length (``-`` for a streamed response) and TIME is until
+    the response starts. The line is written before the first response byte, so a client that
+    has its answer can rely on the line being there, and a stream shows up when it opens.
+    """
+
+    def __init__(self, environ: WSGIEnvironment) -> None:
+        self.environ = environ
+        self.started = time.perf_counter()
+        self.status = "-"
+        self.length = "-"
+        self._written = False
+
+    def write(self) -> None:
+        if self._written:
+            return
+        self._written = True
+        if logger.isEnabledFor(logging.INFO):
+            environ = self.environ
+            logger.info(
+                '%s "%s %s %s" %s %s %.1fms',
+                environ.get("REMOTE_ADDR", "-"),
+                environ.get("REQUEST_METHOD", "-"),
+                environ.get("REQUEST_URI") or environ.get("PATH_INFO", "/"),
+                environ.get("SERVER_PROTOCOL", "-"),
+                self.status,
+                self.length,
+                (time.perf_counter() - self.started) * 1000,
+            )
+
+
+class _LoggedResponse:
+    """The app's response iterable; writes the request's log line before its first byte."""
+
+    def __init__(
+        self,
+        result: Iterable[bytes],
+        log: _RequestLog,
+        errors: list[BaseException],
+        after: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._result = result
+        self._log = log
+        self._errors = errors
+        self._after = after
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            for chunk in self._result:
+                if chunk:
+                    self._log.write()
+                yield chunk
+        except Exception as exc:
+            # cheroot logs it (through _CherootServer.error_log) and drops the connection.
+            self._errors.append(exc)
+            raise
+        self._log.write()  # an empty body: cheroot sends the headers after this
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._result, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self._after()
+            self._log.write()
+
+
+# ---------------------------------------------------------------------------------------------
+# cheroot layer
+
+
+class _GrowingThreadPool(cheroot_threadpool.ThreadPool):
+    """cheroot's pool, but it starts a worker whenever a connection would otherwise wait.
+
+    ``_outstanding`` counts connections handed to the pool whose ``communicate()`` has not
+    returned (queued or being served); it is decremented by ``_Connection.communicate``. When it
+    exceeds the number of workers, one more is started, up to ``max``. Workers are never retired.
+    """
+
+    # cheroot internals this class uses (not in cheroot's stubs)
+    _threads: list[cheroot_threadpool.WorkerThread]
+    _queue: queue.Queue[Any]
+
+    def __init__(self, server: cheroot_server.HTTPServer, minimum: int, maximum: int) -> None:
+        super().__init__(server, min=minimum, max=maximum)
+        self._lock = threading.Lock()
+        self._outstanding = 0
+
+    def put(self, obj: Any) -> None:
+        with self._lock:
+            self._outstanding += 1
+            if self._outstanding > len(self._threads) and len(self._threads) < self.max:
+                self._threads.append(self._spawn_worker())
+        super().put(obj)
+
+    def connection_done(self) -> None:
+        with self._lock:
+            self._outstanding -= 1
+
+    def grow(self, amount: int) -> None:
+        # cheroot's grow() sleep-polls each new worker's ``ready`` flag in 0.1 s steps; there is
+        # no need to wait: a worker picks up queued connections whenever it gets going.
+        with self._lock:
+            budget = max(int(self.max) - len(self._threads), 0)
+            for _ in range(min(amount, budget)):
+                self._threads.append(self._spawn_worker())
+
+    def _spawn_worker(self) -> cheroot_threadpool.WorkerThread:
+        worker = cheroot_threadpool.WorkerThread(self.server)  # type: ignore[no-untyped-call]
+        worker.name = f"fakebbs-worker-{worker.name}"
+        worker.daemon = True  # a forgotten server must not keep the interpreter alive
+        worker.start()
+        return worker
+
+    def stop(self, timeout: float | None = _SHUTDOWN_GRACE) -> None:
+        # Like cheroot's, but the last join is bounded: a worker stuck in the app (an event
+        # stream nobody ended) is reported and left behind (it is a daemon) instead of hanging.
+        with self._lock:
+            workers = [w for w in self._threads if w is not threading.current_thread()]
+            self._threads.clear()
+        for _ in workers:
+            self._queue.put(_SHUTDOWN_REQUEST)
+        deadline = time.monotonic() + (timeout or 0.0)
+        for worker in workers:
+            worker.join(max(deadline - time.monotonic(), 0.0))
+            if worker.is_alive():
+                # Unblocks a worker waiting for request bytes (cheroot does the same).
+                _force_close(worker.conn)
+                worker.join(_STUCK_WORKER_WAIT)
+            if worker.is_alive():
+                logger.warning(
+                    "%s is still busy after stop() (a response that never ends?); leaving it",
+                    worker.name,
+                )
+
+
+class _Gateway(cheroot_wsgi.Gateway_10):
+    def get_environ(self) -> dict[str, Any]:  # type: ignore[override]  # stub says None
+        environ: dict[str, Any] = super().get_environ()  # type: ignore[no-untyped-call]
+        request = self.req
+
+        def close_connection() -> None:
+            request.close_connection = True
+
+        environ[_CLOSE_CONNECTION] = close_connection
+        return environ
+
+
+class _Request(cheroot_server.HTTPRequest):
+    def send_headers(self) -> None:
+        # cheroot decides keep-alive from the request alone; honour the app's "Connection: close"
+        # (used by the 400/500 answers above, after which the stream cannot be trusted).
+        for name, value in self.outheaders:
+            if name.lower() == b"connection" and b"close" in value.lower():
+                self.close_connection = True
+        super().send_headers()
+
+
+class _Connection(cheroot_server.HTTPConnection):
+    RequestHandlerClass = _Request
+
+    def __init__(
+        self, server: cheroot_server.HTTPServer, sock: Any, makefile: Any = MakeFile
+    ) -> None:
+        super().__init__(server, sock, makefile)
+        self._handshake_pending = isinstance(sock, ssl.SSLSocket)
+
+    def communicate(self) -> bool:
+        try:
+            if self._handshake_pending and not self._handshake():
+                return False
+            return bool(super().communicate())  # type: ignore[no-untyped-call]
+        finally:
+            pool = self.server.requests
+            if isinstance(pool, _GrowingThreadPool):
+                pool.connection_done()
+
+    def close(self) -> None:
+        # cheroot closes only the read side; after a failed write the write buffer still holds
+        # bytes, and the writer's __del__ then tries to flush them into a closed socket
+        # (reported as an unraisable exception under ``python -X dev``). A failed flush still
+        # closes the writer.
+        with suppress(OSError, ValueError):
+            self.wfile.close()
+        super().close()
+
+    def _handshake(self) -> bool:
+        sock: ssl.SSLSocket = self.socket
+        peer = f"{self.remote_addr}:{self.remote_port}"
+        try:
+            sock.settimeout(_HANDSHAKE_TIMEOUT)
+            sock.do_handshake()
+            sock.settimeout(self.server.timeout)
+        except ssl.SSLError as exc:
+            if "http request" in str(exc).lower():
+                self._answer_plain_http(sock)
+            logger.info("TLS handshake with %s failed: %s", peer, exc)
+            return False
+        except OSError as exc:
+            logger.info("TLS handshake with %s failed: %s", peer, exc)
+            return False
+        self._handshake_pending = False
+        adapter = self.server.ssl_adapter
+        assert adapter is not None
+        self.ssl_env = adapter.get_environ(sock)
+        return True
+
+    @staticmethod
+    def _answer_plain_http(sock: ssl.SSLSocket) -> None:
+        # Like Go's server: a plain-text 400 on the raw socket (the TLS layer never came up).
+        # Then read what the client still sends, so closing does not reset the connection
+        # before the client has read the answer.
+        with suppress(OSError):
+            socket.socket.sendall(sock, _PLAIN_HTTP_TO_TLS)
+            socket.socket.shutdown(sock, socket.SHUT_WR)
+            socket.socket.settimeout(sock, 1.0)
+            while socket.socket.recv(sock, 65536):
+                pass
+
+
+class _ContextSSLAdapter(BuiltinSSLAdapter):
+    """cheroot's builtin adapter fed with a ready ``ssl.SSLContext``.
+
+    ``BuiltinSSLAdapter.__init__`` insists on certificate file names and builds its own context,
+    so it is bypassed. ``wrap`` does not handshake: cheroot calls it in the accept loop, so a
+    handshake there would let one silent client block all others; ``_Connection`` handshakes in
+    the worker instead.
+    """
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        self.certificate = None
+        self.private_key = None
+        self.certificate_chain = None
+        self.ciphers = None
+        self.private_key_password = None
+        # Set the private slot, not the ``context`` property: its setter would install an SNI
+        # callback on the caller's context.
+        self._context = context
+        self._server_env: dict[str, Any] = {}
+
+    def wrap(self, sock: socket.socket) -> tuple[ssl.SSLSocket, dict[str, Any]]:
+        wrapped = self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return wrapped, {}
+
+
+class _CherootServer(cheroot_wsgi.Server):
+    ConnectionClass = _Connection
+    # cheroot's default (10) closes the 11th idle pooled connection
+    keep_alive_conn_limit = None  # type: ignore[assignment]  # None is documented: no limit
+    _connections: Any  # cheroot's ConnectionManager, set by prepare()
+
+    def __init__(
+        self,
+        bind_addr: tuple[str, int],
+        app: WSGIApplication,
+        threads: int,
+        ssl_adapter: BuiltinSSLAdapter | None,
+    ) -> None:
+        super().__init__(
+            bind_addr,
+            app,
+            server_name="fakebbs",
+            request_queue_size=_LISTEN_BACKLOG,
+            timeout=_IO_TIMEOUT,
+            shutdown_timeout=_SHUTDOWN_GRACE,
+        )
+        self.gateway = _Gateway
+        self.requests = _GrowingThreadPool(self, min(_MIN_THREADS, threads), threads)
+        self.ssl_adapter = ssl_adapter
+        self._stopping = False
+
+    @staticmethod
+    def bind_socket(socket_: socket.socket, bind_addr: Any) -> socket.socket:
+        # cheroot leaks the new socket when bind() fails (port taken): close it.
+        try:
+            socket_.bind(bind_addr)
+        except OSError:
+            socket_.close()
+            raise
+        return socket_
+
+    def serve(self) -> None:
+        # cheroot's serve() minus two things: the "unservicable connections" thread (only used
+        # when the accept queue is bounded, and ours is not; cheroot never joins that thread),
+        # and re-raising worker interrupts in this thread (they are logged instead).
+        while self.ready and not self._stopping and not self.interrupt:
+            try:
+                self._connections.run(self.expiration_interval)
+            except Exception:  # noqa: BLE001 - logged; the loop must go on, as in cheroot
+                self.error_log("error in the accept loop", level=logging.ERROR, traceback=True)
+
+    def stop(self) -> None:
+        if self.ready and not self._stopping:
+            self._stopping = True
+            # cheroot's stop() waits for the select loop to notice a flag, i.e. up to
+            # ``expiration_interval`` (0.5 s); set the flag and wake the loop with a connection.
+            self._connections._stop_requested = True
+            self._wake_accept_loop()
+        super().stop()
+
+    def _wake_accept_loop(self) -> None:
+        with suppress(OSError):
+            address = self.socket.getsockname()[:2]
+            with socket.create_connection(address, timeout=1.0):
+                pass
+
+    def put_conn(self, conn: Any) -> None:
+        # Bytes already decrypted into the TLS layer's buffer do not wake the selector.
+        if self.ready and isinstance(conn.socket, ssl.SSLSocket) and conn.socket.pending():
+            self.process_conn(conn)
+        else:
+            super().put_conn(conn)
+
+    def error_log(self, msg: str = "", level: int = logging.INFO, traceback: bool = False) -> None:
+        logger.log(level, "%s", msg, exc_info=traceback)

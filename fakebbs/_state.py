@@ -1,0 +1,433 @@
+"""The BBS state and its rules, in plain dictionaries, knowing nothing of HTTP.
+
+One ``State`` is what the real BBS keeps in its SQL tables and Locket: desired LRPs keyed by
+process guid, actual LRPs keyed by (process guid, index, presence), tasks keyed by task guid,
+domains and cell presences. Every rule takes the one lock for its whole run and validates or
+computes everything before it writes, so a call either applies whole or changes nothing, and
+concurrent callers never lose a write.
+
+Rules mirror upstream's handlers, controllers and ``db/sqldb``; each names the function it follows.
+Messages are stored as protobuf copies and copied again on the way out, so nothing a caller does
+to a returned message changes the state.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from typing import NamedTuple, TypeVar
+
+from google.protobuf.message import Message
+
+from fakebbs import models
+from fakebbs.errors import InvalidRequest, ResourceExists, ResourceNotFound
+
+__all__ = ["State", "ActualKey", "UNCLAIMED", "CLAIMED", "RUNNING", "CRASHED"]
+
+UNCLAIMED = "UNCLAIMED"
+CLAIMED = "CLAIMED"
+RUNNING = "RUNNING"
+CRASHED = "CRASHED"
+
+ORDINARY = models.ActualLRP.Presence.Value("ORDINARY")
+EVACUATING = models.ActualLRP.Presence.Value("EVACUATING")
+SUSPECT = models.ActualLRP.Presence.Value("SUSPECT")
+
+
+class ActualKey(NamedTuple):
+    """The primary key of upstream's ``actual_lrps`` table."""
+
+    process_guid: str
+    index: int
+    presence: int
+
+
+M = TypeVar("M", bound=Message)
+
+
+def _copy(message: M) -> M:
+    clone = type(message)()
+    clone.CopyFrom(message)
+    return clone
+
+
+class State:
+    """All BBS state of one fake. Two ``State`` objects share nothing.
+
+    ``clock`` returns the current time in Unix nanoseconds (every timestamp and expiry reads it);
+    ``new_guid`` makes modification-tag epochs (upstream uses random UUIDs).
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], int] = time.time_ns,
+        new_guid: Callable[[], str] = lambda: str(uuid.uuid4()),
+    ) -> None:
+        self.lock = threading.RLock()
+        self.clock = clock
+        self.new_guid = new_guid
+        self.desired_lrps: dict[str, models.DesiredLRP] = {}
+        self.actual_lrps: dict[ActualKey, models.ActualLRP] = {}
+        self.tasks: dict[str, models.Task] = {}
+        self.domains: dict[str, int | None] = {}
+        self.cells: dict[str, models.CellPresence] = {}
+
+    def reset(self) -> None:
+        """Forget everything, as a freshly migrated, empty BBS."""
+        with self.lock:
+            self.desired_lrps.clear()
+            self.actual_lrps.clear()
+            self.tasks.clear()
+            self.domains.clear()
+            self.cells.clear()
+
+    # -- desired LRPs ------------------------------------------------------------------------
+
+    def desire_lrp(self, lrp: models.DesiredLRP) -> list[models.ActualLRP]:
+        """Store a new desired LRP and create its UNCLAIMED instances.
+
+        Mirrors ``DesiredLRPHandler.DesireDesiredLRP`` + ``SQLDB.DesireLRP``: the server assigns
+        the modification tag (a client's is ignored), does not keep
+        ``deprecated_start_timeout_s``, stores route JSON compacted, and then creates an actual
+        LRP for each index ``0..instances-1``. Returns the created actual LRPs.
+        """
+        stored = _copy(lrp)
+        routes = _compact_routes(stored.routes) if stored.HasField("routes") else None
+        with self.lock:
+            if stored.process_guid in self.desired_lrps:
+                raise ResourceExists()
+            stored.ClearField("deprecated_start_timeout_s")
+            stored.ClearField("routes")
+            stored.routes.SetInParent()
+            if routes:
+                stored.routes.routes.update(routes)
+            stored.modification_tag.CopyFrom(models.ModificationTag(epoch=self.new_guid(), index=0))
+            _dedup_ports(stored)
+            self.desired_lrps[stored.process_guid] = stored
+            return self._create_unclaimed_range(stored, 0, stored.instances)
+
+    def desired_lrp_by_process_guid(self, process_guid: str) -> models.DesiredLRP:
+        with self.lock:
+            lrp = self.desired_lrps.get(process_guid)
+            if lrp is None:
+                raise ResourceNotFound()
+            return _copy(lrp)
+
+    def desired_lrps_matching(
+        self,
+        domain: str = "",
+        process_guids: Iterable[str] = (),
+        app_guids: Iterable[str] = (),
+    ) -> list[models.DesiredLRP]:
+        """``SQLDB.DesiredLRPs``: domain equality AND process guid membership AND any app guid
+        as a SQL ``LIKE '<app_guid>%'`` on the process guid (so ``_`` and ``%`` are wildcards)."""
+        guids = set(process_guids)
+        prefixes = [_like_prefix(g) for g in app_guids]
+        with self.lock:
+            return [
+                _copy(lrp)
+                for lrp in self.desired_lrps.values()
+                if (not domain or lrp.domain == domain)
+                and (not guids or lrp.process_guid in guids)
+                and (not prefixes or any(p.match(lrp.process_guid) for p in prefixes))
+            ]
+
+    def update_desired_lrp(
+        self, process_guid: str, update: models.DesiredLRPUpdate
+    ) -> tuple[models.DesiredLRP, models.DesiredLRP, list[models.ActualLRP], list[models.ActualLRP]]:
+        """Apply an update; returns (before, after, created actual LRPs, removed actual LRPs).
+
+        ``SQLDB.UpdateDesiredLRP`` + ``DesiredLRPHandler.UpdateDesiredLRP``: only fields present
+        on the wire change; the modification index always goes up by one; an ``instances``
+        change scales the actual LRPs (§5.4).
+        """
+        routes = _compact_routes(update.routes) if update.HasField("routes") else None
+        with self.lock:
+            current = self.desired_lrps.get(process_guid)
+            if current is None:
+                raise ResourceNotFound()
+            before = _copy(current)
+            after = _copy(current)
+            after.modification_tag.index += 1
+            if update.HasField("annotation"):
+                after.annotation = update.annotation
+            if update.HasField("instances"):
+                after.instances = update.instances
+            if routes is not None:
+                after.ClearField("routes")
+                after.routes.SetInParent()
+                after.routes.routes.update(routes)
+            if len(update.metric_tags) > 0:
+                after.ClearField("metric_tags")
+                for name, value in update.metric_tags.items():
+                    after.metric_tags[name].CopyFrom(value)
+            if update.HasField("image_username"):
+                after.image_username = update.image_username
+            if update.HasField("image_password"):
+                after.image_password = update.image_password
+            self.desired_lrps[process_guid] = after
+            created: list[models.ActualLRP] = []
+            removed: list[models.ActualLRP] = []
+            if update.HasField("instances"):
+                if after.instances > before.instances:
+                    created = self._create_unclaimed_range(after, before.instances, after.instances)
+                elif after.instances < before.instances:
+                    removed = self._stop_instances_from(process_guid, after.instances)
+            return before, _copy(after), created, removed
+
+    def remove_desired_lrp(
+        self, process_guid: str
+    ) -> tuple[models.DesiredLRP, list[models.ActualLRP]]:
+        """Delete a desired LRP, then stop all its non-evacuating instances (§5.5).
+
+        Returns the LRP as it was and the actual LRPs that were deleted.
+        """
+        with self.lock:
+            lrp = self.desired_lrps.pop(process_guid, None)
+            if lrp is None:
+                raise ResourceNotFound()
+            return lrp, self._stop_instances_from(process_guid, 0)
+
+    # -- actual LRPs -------------------------------------------------------------------------
+
+    def actual_lrps_matching(
+        self,
+        domain: str = "",
+        cell_id: str = "",
+        process_guid: str = "",
+        index: int | None = None,
+    ) -> list[models.ActualLRP]:
+        """``SQLDB.ActualLRPs``: every row (any presence) matching all the given filters."""
+        with self.lock:
+            return [_copy(lrp) for lrp in self._select_actual(domain, cell_id, process_guid, index)]
+
+    def actual_lrps_by_process_guids(self, process_guids: Iterable[str]) -> list[models.ActualLRP]:
+        guids = set(process_guids)
+        with self.lock:
+            return [
+                _copy(lrp) for key, lrp in self.actual_lrps.items() if key.process_guid in guids
+            ]
+
+    def retire_actual_lrp(self, key: models.ActualLRPKey) -> list[models.ActualLRP]:
+        """``ActualLRPLifecycleController.RetireActualLRP``; returns the rows retired.
+
+        The ordinary row is found by process guid and index (the domain is not compared).
+        UNCLAIMED and CRASHED rows are deleted; a CLAIMED or RUNNING row is deleted when its
+        cell is not registered, and left for the cell's rep to stop when it is (the real BBS
+        asks the rep; the removal is reported either way).
+        """
+        with self.lock:
+            row_key = ActualKey(key.process_guid, key.index, ORDINARY)
+            lrp = self.actual_lrps.get(row_key)
+            if lrp is None:
+                raise ResourceNotFound()
+            if lrp.state in (CLAIMED, RUNNING) and lrp.actual_lrp_instance_key.cell_id in self.cells:
+                return [_copy(lrp)]
+            del self.actual_lrps[row_key]
+            return [lrp]
+
+    # -- domains and cells -------------------------------------------------------------------
+
+    def upsert_domain(self, domain: str, ttl_seconds: int) -> None:
+        """Create or refresh a domain; a TTL of 0 never expires."""
+        with self.lock:
+            self.domains[domain] = None if ttl_seconds == 0 else self.clock() + ttl_seconds * 10**9
+
+    def fresh_domains(self) -> list[str]:
+        """Domains whose expiry lies after now rounded to the second (``SQLDB.FreshDomains``)."""
+        with self.lock:
+            now = round(self.clock() / 10**9) * 10**9
+            return [name for name, expiry in self.domains.items() if expiry is None or expiry > now]
+
+    def cell_presences(self) -> list[models.CellPresence]:
+        with self.lock:
+            return [_copy(cell) for cell in self.cells.values()]
+
+    # -- internals (callers hold the lock) ---------------------------------------------------
+
+    def _select_actual(
+        self, domain: str, cell_id: str, process_guid: str, index: int | None
+    ) -> Iterator[models.ActualLRP]:
+        for key, lrp in self.actual_lrps.items():
+            if process_guid and key.process_guid != process_guid:
+                continue
+            if index is not None and key.index != index:
+                continue
+            if domain and lrp.actual_lrp_key.domain != domain:
+                continue
+            if cell_id and lrp.actual_lrp_instance_key.cell_id != cell_id:
+                continue
+            yield lrp
+
+    def _create_unclaimed_range(
+        self, lrp: models.DesiredLRP, lower: int, upper: int
+    ) -> list[models.ActualLRP]:
+        """``startInstanceRange``: an UNCLAIMED row per index; indices that have one are skipped."""
+        created = []
+        for index in range(lower, upper):
+            key = ActualKey(lrp.process_guid, index, ORDINARY)
+            if key in self.actual_lrps:
+                continue
+            actual = self._new_actual_lrp(lrp.process_guid, index, lrp.domain)
+            self.actual_lrps[key] = actual
+            created.append(_copy(actual))
+        return created
+
+    def _new_actual_lrp(self, process_guid: str, index: int, domain: str) -> models.ActualLRP:
+        """``SQLDB.CreateUnclaimedActualLRP``: a fresh UNCLAIMED, not routable, ordinary row."""
+        actual = models.ActualLRP(
+            actual_lrp_key=models.ActualLRPKey(
+                process_guid=process_guid, index=index, domain=domain
+            ),
+            state=UNCLAIMED,
+            since=self.clock(),
+            modification_tag=models.ModificationTag(epoch=self.new_guid(), index=0),
+            presence=ORDINARY,
+            routable=False,
+        )
+        # The Go encoder always writes these embedded messages, even when empty.
+        actual.actual_lrp_instance_key.SetInParent()
+        actual.actual_lrp_net_info.SetInParent()
+        return actual
+
+    def _stop_instances_from(self, process_guid: str, index: int) -> list[models.ActualLRP]:
+        """``DesiredLRPHandler.stopInstancesFrom``: delete UNCLAIMED and CRASHED non-evacuating
+        rows at or above ``index``. CLAIMED and RUNNING ones stay: the real BBS asks their
+        cell's rep to stop them (or, for an unknown cell, leaves them to convergence)."""
+        removed = []
+        for key in sorted(k for k in self.actual_lrps if k.process_guid == process_guid):
+            lrp = self.actual_lrps[key]
+            if key.presence == EVACUATING or key.index < index:
+                continue
+            if lrp.state in (UNCLAIMED, CRASHED):
+                removed.append(self.actual_lrps.pop(key))
+        return removed
+
+
+def scheduling_info(lrp: models.DesiredLRP) -> models.DesiredLRPSchedulingInfo:
+    """``DesiredLRP.DesiredLRPSchedulingInfo``: the part of a desired LRP the auctioneer reads."""
+    info = models.DesiredLRPSchedulingInfo(
+        desired_lrp_key=models.DesiredLRPKey(
+            process_guid=lrp.process_guid, domain=lrp.domain, log_guid=lrp.log_guid
+        ),
+        annotation=lrp.annotation,
+        instances=lrp.instances,
+        desired_lrp_resource=models.DesiredLRPResource(
+            memory_mb=lrp.memory_mb, disk_mb=lrp.disk_mb, root_fs=lrp.root_fs, max_pids=lrp.max_pids
+        ),
+        modification_tag=lrp.modification_tag,
+        volume_placement=models.VolumePlacement(
+            driver_names=[mount.driver for mount in lrp.volume_mounts]
+        ),
+        PlacementTags=lrp.PlacementTags,
+    )
+    info.routes.CopyFrom(lrp.routes)
+    info.routes.SetInParent()
+    return info
+
+
+def routing_info(lrp: models.DesiredLRP) -> models.DesiredLRP:
+    """``DesiredLRP.DesiredLRPRoutingInfo``: only what routers need."""
+    info = models.DesiredLRP(
+        process_guid=lrp.process_guid,
+        domain=lrp.domain,
+        log_guid=lrp.log_guid,
+        instances=lrp.instances,
+        modification_tag=lrp.modification_tag,
+    )
+    info.routes.CopyFrom(lrp.routes)
+    info.routes.SetInParent()
+    for name, value in lrp.metric_tags.items():
+        info.metric_tags[name].CopyFrom(value)
+    return info
+
+
+def resolve_actual_lrp_groups(lrps: Iterable[models.ActualLRP]) -> list[models.ActualLRPGroup]:
+    """``models.ResolveActualLRPGroups``: fold rows into the deprecated instance/evacuating view.
+
+    Groups are keyed by the whole ActualLRPKey and come out in first-seen order.
+    """
+    groups: dict[tuple[str, int, str], models.ActualLRPGroup] = {}
+    for lrp in lrps:
+        k = lrp.actual_lrp_key
+        group = groups.setdefault((k.process_guid, k.index, k.domain), models.ActualLRPGroup())
+        if lrp.presence == EVACUATING:
+            group.evacuating.CopyFrom(lrp)
+        elif _has_higher_priority(lrp, group.instance if group.HasField("instance") else None):
+            group.instance.CopyFrom(lrp)
+    return list(groups.values())
+
+
+def _has_higher_priority(lrp: models.ActualLRP, occupant: models.ActualLRP | None) -> bool:
+    """``models.hasHigherPriority``: which of an ordinary and a suspect row a group shows."""
+    if occupant is None:
+        return True
+    if lrp.presence == ORDINARY:
+        if lrp.state == RUNNING:
+            return True
+        if lrp.state == CLAIMED:
+            return occupant.state not in (RUNNING, CLAIMED)
+    elif lrp.presence == SUSPECT and lrp.state in (RUNNING, CLAIMED):
+        return occupant.state != RUNNING
+    return False
+
+
+def _like_prefix(app_guid: str) -> re.Pattern[str]:
+    """A SQL ``LIKE '<app_guid>%'`` pattern as a regex: ``%`` any run, ``_`` any one character."""
+    parts = []
+    for char in app_guid:
+        parts.append(".*" if char == "%" else "." if char == "_" else re.escape(char))
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def _dedup_ports(lrp: models.DesiredLRP) -> None:
+    """``dedupSlice`` on read of the run info: each container port once."""
+    ports = list(dict.fromkeys(lrp.ports))
+    if len(ports) != len(lrp.ports):
+        del lrp.ports[:]
+        lrp.ports.extend(ports)
+
+
+def _compact_routes(routes: models.ProtoRoutes) -> dict[str, bytes]:
+    """Route values as the BBS stores them: JSON, compacted and HTML-escaped like Go's
+    ``json.Marshal`` of a ``json.RawMessage``. A value that is not valid JSON makes the
+    request invalid (``encodeRouteData`` returns ``ErrBadRequest``)."""
+    return {name: _compact_json(value) for name, value in routes.routes.items()}
+
+
+_GO_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028",
+               "\u2029": "\\u2029"}
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _compact_json(raw: bytes) -> bytes:
+    try:
+        text = raw.decode("utf-8")
+        json.loads(text, parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidRequest() from None
+    out = []
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+            out.append(_GO_ESCAPES.get(char, char))
+        elif char == '"':
+            in_string = True
+            out.append(char)
+        elif char not in " \t\r\n":
+            out.append(char)
+    return "".join(out).encode("utf-8")

@@ -1,0 +1,93 @@
+"""The ``fakebbs`` command: ``fakebbs serve`` runs an empty fake BBS until SIGINT or SIGTERM.
+
+Once it accepts connections it prints exactly one line to stdout, ``fakebbs listening on URL``,
+so a wrapper script can wait for that line and read the port from it (``--port 0`` picks a free
+one). Everything else (one line per request, errors) goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+__all__ = ["main"]
+
+logger = logging.getLogger("fakebbs.cli")
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage error (already printed)
+        return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
+    status: int = args.run(args)
+    return status
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fakebbs",
+        description="An in-memory fake of Cloud Foundry Diego's BBS, for tests.",
+    )
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    serve = commands.add_parser(
+        "serve",
+        help="serve an empty fake BBS over HTTP until SIGINT or SIGTERM",
+        description=(
+            "Serve an empty fake BBS over HTTP/1.1 (keep-alive) until SIGINT or SIGTERM. "
+            "Prints one line, 'fakebbs listening on http://HOST:PORT', to stdout once it "
+            "accepts connections; logs each request to stderr."
+        ),
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=8889,
+        help="port to bind; 0 picks a free one (default: %(default)s)",
+    )
+    serve.set_defaults(run=_serve)
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from fakebbs._fake import FakeBBS
+
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    stop = threading.Event()
+    received: list[str] = []
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        received.append(signal.Signals(signum).name)
+        stop.set()
+
+    # Installed before the server starts, so a signal sent as soon as the line is printed is
+    # never handled by the default action (which would exit with a non-zero status).
+    previous = {signum: signal.signal(signum, request_stop) for signum in _STOP_SIGNALS}
+    try:
+        try:
+            server = FakeBBS().serve(args.host, args.port)
+        except OSError as exc:
+            print(f"fakebbs: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+            return 1
+        with server:
+            print(f"fakebbs listening on {server.url}", flush=True)
+            stop.wait()
+            logger.info("%s received, stopping", received[0] if received else "signal")
+        return 0
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

@@ -1,0 +1,785 @@
+"""A typed client for the BBS HTTP API, usable against this fake or a real BBS.
+
+It speaks the wire protocol the way upstream's Go client (``client.go``) does: every call is one
+HTTP/1.1 request whose body is the serialised request message, and every answer is mapped to a
+response message or an exception in the order of ``client.do``:
+
+1. transport error: raised as-is (``OSError``, ``http.client.HTTPException``), except that a
+   timeout becomes :class:`~fakebbs.errors.Timeout`;
+2. an ``X-Cf-Routererror`` header: :class:`~fakebbs.errors.RouterError` with the header's value;
+3. media type ``application/x-protobuf`` (parameters allowed): the body is decoded into the route's
+   response type whatever the status code (undecodable: ``InvalidProtobufMessage``);
+4. any other media type: 404 ``InvalidResponse("Invalid Response with status code: 404")``
+   (upstream's ``EndpointNotFoundErr``), other statuses above 299 the same with their code, 2xx a
+   zero-valued response;
+5. a decoded response whose ``error`` field is present raises ``error_class(type)(message)``.
+
+Steps 1-4 are "request failures": only those are retried (``retries`` extra attempts, sleeping
+``retry_interval`` seconds between attempts), and only a 404 from step 4 makes the start and
+evacuate-running calls fall back to their older revision, as in the Go client.
+
+Methods are the Go client's (``InternalClient`` and ``Client`` of upstream ``client.go``), in
+snake case, without the logger; where Go takes a ``traceID`` they take the keyword ``trace_id``,
+sent as ``X-Vcap-Request-Id``. :meth:`BBSClient.call` reaches any non-streaming route of
+:mod:`fakebbs.routes` by endpoint name, including deprecated and removed revisions, and returns
+the decoded response with its ``error`` field instead of raising it (step 5 is the typed
+methods' business).
+"""
+
+from __future__ import annotations
+
+import functools
+import http.client
+import select
+import ssl
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterable, Mapping
+from types import TracebackType
+from typing import Self, TypeVar
+
+from google.protobuf.message import DecodeError, Message
+
+from fakebbs import models
+from fakebbs.errors import (
+    BBSError,
+    InvalidProtobufMessage,
+    InvalidResponse,
+    RouterError,
+    Timeout,
+    error_class,
+)
+from fakebbs.routes import Route, route
+
+__all__ = ["GO_DEFAULT_RETRIES", "GO_RETRY_INTERVAL", "PROTO_CONTENT_TYPE", "BBSClient"]
+
+PROTO_CONTENT_TYPE = "application/x-protobuf"
+ROUTER_ERROR_HEADER = "X-Cf-Routererror"
+TRACE_ID_HEADER = "X-Vcap-Request-Id"
+ENDPOINT_NOT_FOUND_MESSAGE = "Invalid Response with status code: 404"
+
+#: Upstream's ``DefaultRetryCount`` counts attempts, so the Go client's behaviour is
+#: ``retries=GO_DEFAULT_RETRIES`` here (3 attempts); it sleeps ``GO_RETRY_INTERVAL`` seconds after
+#: every failed attempt (also after the last one, which this client skips).
+GO_DEFAULT_RETRIES = 2
+GO_RETRY_INTERVAL = 0.5
+
+# What upstream's doEvacRequest returns as keep_container when the request itself fails.
+_KEEP_CONTAINER = True
+_DELETE_CONTAINER = False
+
+_TRANSPORT_ERRORS = (OSError, http.client.HTTPException)
+
+M = TypeVar("M", bound=Message)
+
+
+class BBSClient:
+    """A client for one BBS URL (``http://`` or ``https://``).
+
+    ``ssl_context`` configures TLS (the real BBS wants a client certificate); ``timeout`` bounds
+    each socket operation in seconds (``None``: no limit) and a timeout raises
+    :class:`~fakebbs.errors.Timeout`. ``retries`` is the number of extra attempts after a request
+    failure (the Go client makes 3 attempts 500 ms apart: ``retries=GO_DEFAULT_RETRIES``).
+
+    Connections are HTTP/1.1 keep-alive sockets kept in a pool behind a lock: each call takes
+    an idle connection (or opens one) and gives it back when the response has been read, so
+    sequential calls share one socket and concurrent calls from several threads use one socket
+    each. A pooled connection the server has closed while it was idle is noticed before it is
+    reused and reopened transparently (like Go's transport, a request that was already written is
+    never re-sent behind the caller's back).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        timeout: float | None = None,
+        retries: int = 0,
+        retry_interval: float = GO_RETRY_INTERVAL,
+    ) -> None:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"expected an http or https URL, got {url!r}")
+        if ssl_context is not None and parts.scheme != "https":
+            raise ValueError("Expected https URL")  # upstream newSecureClient's words
+        if retries < 0:
+            raise ValueError("retries must not be negative")
+        self.url = url
+        self._scheme = parts.scheme
+        self._netloc = parts.netloc.rpartition("@")[2]
+        self._prefix = parts.path.rstrip("/")  # rata joins the base URL and the route path
+        self._base = f"{parts.scheme}://{self._netloc}{self._prefix}"
+        self._ssl_context = ssl_context
+        self._timeout = timeout
+        self.retries = retries
+        self.retry_interval = retry_interval
+        self._lock = threading.Lock()
+        self._idle: list[http.client.HTTPConnection] = []
+        self._closed = False
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the idle connections; busy ones are closed when their call ends."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"BBSClient({self.url!r})"
+
+    # -- the generic call ----------------------------------------------------------------------
+
+    def call(
+        self, route_name: str, request: Message | bytes | None = None, *, trace_id: str = ""
+    ) -> Message:
+        """Call a non-streaming route by endpoint name and return its decoded response.
+
+        ``request`` is the route's request message (``None``: an empty body; ``bytes``: sent
+        verbatim). This is the wire view: a response's ``error`` field is returned, not raised;
+        only request failures raise (see the module docstring, steps 1-4).
+        """
+        return self._exchange(_plain_route(route_name), request, trace_id)
+
+    # -- ping, domains, cells ------------------------------------------------------------------
+
+    def ping(self, *, trace_id: str = "") -> bool:
+        """Whether the BBS answers; ``False`` on any failure, like the Go client."""
+        try:
+            response = self._call("Ping", None, models.PingResponse, trace_id)
+        except (BBSError, *_TRANSPORT_ERRORS):
+            return False
+        return response.available
+
+    def domains(self, *, trace_id: str = "") -> list[str]:
+        """The fresh domains."""
+        return list(self._call("Domains", None, models.DomainsResponse, trace_id).domains)
+
+    def upsert_domain(self, domain: str, ttl_seconds: float, *, trace_id: str = "") -> None:
+        """Create or refresh ``domain`` for ``ttl_seconds`` (0: forever; whole seconds are sent)."""
+        request = models.UpsertDomainRequest(domain=domain, ttl=int(ttl_seconds))
+        self._call("UpsertDomain", request, models.UpsertDomainResponse, trace_id)
+
+    def cells(self, *, trace_id: str = "") -> list[models.CellPresence]:
+        """The registered cells."""
+        return list(self._call("Cells", None, models.CellsResponse, trace_id).cells)
+
+    # -- actual LRP queries --------------------------------------------------------------------
+
+    def actual_lrps(
+        self,
+        *,
+        domain: str = "",
+        cell_id: str = "",
+        process_guid: str = "",
+        index: int | None = None,
+        trace_id: str = "",
+    ) -> list[models.ActualLRP]:
+        """Actual LRPs matching all the given filters (``index=0`` filters on index 0)."""
+        request = models.ActualLRPsRequest(domain=domain, cell_id=cell_id, process_guid=process_guid)
+        if index is not None:
+            request.index = index
+        return list(self._call("ActualLRPs", request, models.ActualLRPsResponse, trace_id).actual_lrps)
+
+    def actual_lrps_by_process_guids(
+        self, process_guids: Iterable[str], *, trace_id: str = ""
+    ) -> list[models.ActualLRP]:
+        """Actual LRPs of the given process guids."""
+        request = models.ActualLRPsByProcessGuidsRequest(process_guids=list(process_guids))
+        response = self._call(
+            "ActualLRPsByProcessGuids", request, models.ActualLRPsByProcessGuidsResponse, trace_id
+        )
+        return list(response.actual_lrps)
+
+    def actual_lrp_groups(
+        self, *, domain: str = "", cell_id: str = "", trace_id: str = ""
+    ) -> list[models.ActualLRPGroup]:
+        """Deprecated upstream: actual LRPs folded into groups."""
+        request = models.ActualLRPGroupsRequest(domain=domain, cell_id=cell_id)
+        response = self._call("ActualLRPGroups", request, models.ActualLRPGroupsResponse, trace_id)
+        return list(response.actual_lrp_groups)
+
+    def actual_lrp_groups_by_process_guid(
+        self, process_guid: str, *, trace_id: str = ""
+    ) -> list[models.ActualLRPGroup]:
+        """Deprecated upstream: the groups of one process guid."""
+        request = models.ActualLRPGroupsByProcessGuidRequest(process_guid=process_guid)
+        response = self._call(
+            "ActualLRPGroupsByProcessGuid", request, models.ActualLRPGroupsResponse, trace_id
+        )
+        return list(response.actual_lrp_groups)
+
+    def actual_lrp_group_by_process_guid_and_index(
+        self, process_guid: str, index: int, *, trace_id: str = ""
+    ) -> models.ActualLRPGroup:
+        """Deprecated upstream: the group of one instance index."""
+        request = models.ActualLRPGroupByProcessGuidAndIndexRequest(
+            process_guid=process_guid, index=index
+        )
+        response = self._call(
+            "ActualLRPGroupsByProcessGuidAndIndex", request, models.ActualLRPGroupResponse, trace_id
+        )
+        return response.actual_lrp_group
+
+    # -- actual LRP lifecycle ------------------------------------------------------------------
+
+    def claim_actual_lrp(
+        self,
+        key: models.ActualLRPKey,
+        instance_key: models.ActualLRPInstanceKey,
+        *,
+        trace_id: str = "",
+    ) -> None:
+        """Claim an instance for a cell (only the key's process guid and index are sent)."""
+        request = models.ClaimActualLRPRequest(
+            process_guid=key.process_guid, index=key.index, actual_lrp_instance_key=instance_key
+        )
+        self._call("ClaimActualLRP", request, models.ActualLRPLifecycleResponse, trace_id)
+
+    def start_actual_lrp(
+        self,
+        key: models.ActualLRPKey,
+        instance_key: models.ActualLRPInstanceKey,
+        net_info: models.ActualLRPNetInfo,
+        *,
+        internal_routes: Iterable[models.ActualLRPInternalRoute] = (),
+        metric_tags: Mapping[str, str] | None = None,
+        routable: bool = True,
+        availability_zone: str = "",
+        trace_id: str = "",
+    ) -> None:
+        """Mark an instance running; falls back to ``start`` (r0) where ``start.r1`` is a 404."""
+        request = models.StartActualLRPRequest(
+            actual_lrp_key=key,
+            actual_lrp_instance_key=instance_key,
+            actual_lrp_net_info=net_info,
+            actual_lrp_internal_routes=list(internal_routes),
+            metric_tags=dict(metric_tags or {}),
+            availability_zone=availability_zone,
+        )
+        request.Routable = routable
+        try:
+            response = self._exchange(route("StartActualLRP"), request, trace_id)
+        except InvalidResponse as err:
+            if err.message != ENDPOINT_NOT_FOUND_MESSAGE:
+                raise
+            # upstream StartActualLRP: an older BBS gets only the key, instance key and net info
+            fallback = models.StartActualLRPRequest(
+                actual_lrp_key=key, actual_lrp_instance_key=instance_key, actual_lrp_net_info=net_info
+            )
+            response = self._exchange(route("StartActualLRP_r0"), fallback, trace_id)
+        _raise_error_field(response)
+
+    def crash_actual_lrp(
+        self,
+        key: models.ActualLRPKey,
+        instance_key: models.ActualLRPInstanceKey,
+        error_message: str,
+        *,
+        trace_id: str = "",
+    ) -> None:
+        """Report a crashed instance."""
+        request = models.CrashActualLRPRequest(
+            actual_lrp_key=key, actual_lrp_instance_key=instance_key, error_message=error_message
+        )
+        self._call("CrashActualLRP", request, models.ActualLRPLifecycleResponse, trace_id)
+
+    def fail_actual_lrp(
+        self, key: models.ActualLRPKey, error_message: str, *, trace_id: str = ""
+    ) -> None:
+        """Record a placement failure on an unclaimed instance."""
+        request = models.FailActualLRPRequest(actual_lrp_key=key, error_message=error_message)
+        self._call("FailActualLRP", request, models.ActualLRPLifecycleResponse, trace_id)
+
+    def remove_actual_lrp(
+        self,
+        key: models.ActualLRPKey,
+        instance_key: models.ActualLRPInstanceKey | None = None,
+        *,
+        trace_id: str = "",
+    ) -> None:
+        """Delete an instance row; with ``instance_key`` only if it still matches."""
+        request = models.RemoveActualLRPRequest(process_guid=key.process_guid, index=key.index)
+        if instance_key is not None:
+            request.actual_lrp_instance_key.CopyFrom(instance_key)
+        self._call("RemoveActualLRP", request, models.ActualLRPLifecycleResponse, trace_id)
+
+    def retire_actual_lrp(self, key: models.ActualLRPKey, *, trace_id: str = "") -> None:
+        """Stop an instance without touching the desired state."""
+        request = models.RetireActualLRPRequest(actual_lrp_key=key)
+        self._call("RetireActualLRP", request, models.ActualLRPLifecycleResponse, trace_id)
+
+    # -- evacuation ----------------------------------------------------------------------------
+    #
+    # These return the server's keep_container. On failure they raise, and the exception carries
+    # ``keep_container`` as the Go client would have returned it alongside the error: the
+    # response's value for a decoded error, otherwise upstream's per-call default.
+
+    def evacuate_claimed_actual_lrp(
+        self,
+        key: models.ActualLRPKey,
+        instance_key: models.ActualLRPInstanceKey,
+        *,
+        trace_id: str = "",
+    ) -> bool:
+        """Evacuate a claimed instance; returns keep_container."""
+        request = models.EvacuateClaimedActualLRPRequest(
+            actual_lrp_key=key, actual_lrp_instance_key=instance_key
+        )
+        return self._evacuate("EvacuateClaimedActualLRP", request, _KEEP_CONTAINER, trace_id)
+
+    def evacuate_running_actual_lrp(
+        self,
+        key: models.ActualLRPKey,
+        instance_key: models.ActualLRPInstanceKey,
+        net_info: models.ActualLRPNetInfo,
+        *,
+        internal_routes: Iterable[models.ActualLRPInternalRoute] = (),
+        metric_tags: Mapping[str, str] | None = None,
+        routable: bool = True,
+        availability_zone: str = "",
+        trace_id: str = "",
+    ) -> bool:
+        """Evacuate a running instance; falls back to the r0 route where r1 is a 404."""
+        request = models.EvacuateRunningActualLRPRequest(
+            actual_lrp_key=key,
+            actual_lrp_instance_key=instance_key,
+            actual_lrp_net_info=net_info,
+            actual_lrp_internal_routes=list(internal_routes),
+            metric_tags=dict(metric_tags or {}),
+            availability_zone=availability_zone,
+        )
+        request.Routable = routable
+        fallback = models.EvacuateRunningActualLRPRequest(
+            actual_lrp_key=key, actual_lrp_instance_key=instance_key, actual_lrp_net_info=net_info
+        )
+        return self._evacuate(
+            "EvacuateRunningActualLRP",
+            request,
+            _KEEP_CONTAINER,
+            trace_id,
+            fallback=("EvacuateRunningActualLRP_r0", fallback),
+        )
+
+    def evacuate_stopped_actual_lrp(
+        self,
+        key: models.ActualLRPKey,
+        instance_key: models.ActualLRPInstanceKey,
+        *,
+        trace_id: str = "",
+    ) -> bool:
+        """Evacuate a stopped instance; returns keep_container."""
+        request = models.EvacuateStoppedActualLRPRequest(
+            actual_lrp_key=key, actual_lrp_instance_key=instance_key
+        )
+        return self._evacuate("EvacuateStoppedActualLRP", request, _DELETE_CONTAINER, trace_id)
+
+    def evacuate_crashed_actual_lrp(
+        self,
+        key: models.ActualLRPKey,
+        instance_key: models.ActualLRPInstanceKey,
+        error_message: str,
+        *,
+        trace_id: str = "",
+    ) -> bool:
+        """Evacuate a crashed instance; returns keep_container."""
+        request = models.EvacuateCrashedActualLRPRequest(
+            actual_lrp_key=key, actual_lrp_instance_key=instance_key, error_message=error_message
+        )
+        return self._evacuate("EvacuateCrashedActualLRP", request, _DELETE_CONTAINER, trace_id)
+
+    def remove_evacuating_actual_lrp(
+        self,
+        key: models.ActualLRPKey,
+        instance_key: models.ActualLRPInstanceKey,
+        *,
+        trace_id: str = "",
+    ) -> None:
+        """Delete an evacuating row."""
+        request = models.RemoveEvacuatingActualLRPRequest(
+            actual_lrp_key=key, actual_lrp_instance_key=instance_key
+        )
+        self._call(
+            "RemoveEvacuatingActualLRP", request, models.RemoveEvacuatingActualLRPResponse, trace_id
+        )
+
+    # -- desired LRPs --------------------------------------------------------------------------
+
+    def desired_lrps(
+        self,
+        *,
+        domain: str = "",
+        process_guids: Iterable[str] = (),
+        app_guids: Iterable[str] = (),
+        trace_id: str = "",
+    ) -> list[models.DesiredLRP]:
+        """Desired LRPs matching the filter (``app_guids`` are process guid prefixes)."""
+        request = _desired_lrp_filter(domain, process_guids, app_guids)
+        return list(self._call("DesiredLRPs", request, models.DesiredLRPsResponse, trace_id).desired_lrps)
+
+    def desired_lrp_by_process_guid(
+        self, process_guid: str, *, trace_id: str = ""
+    ) -> models.DesiredLRP:
+        """One desired LRP."""
+        request = models.DesiredLRPByProcessGuidRequest(process_guid=process_guid)
+        response = self._call("DesiredLRPByProcessGuid", request, models.DesiredLRPResponse, trace_id)
+        return response.desired_lrp
+
+    def desired_lrp_scheduling_infos(
+        self,
+        *,
+        domain: str = "",
+        process_guids: Iterable[str] = (),
+        app_guids: Iterable[str] = (),
+        trace_id: str = "",
+    ) -> list[models.DesiredLRPSchedulingInfo]:
+        """Scheduling infos matching the filter."""
+        request = _desired_lrp_filter(domain, process_guids, app_guids)
+        response = self._call(
+            "DesiredLRPSchedulingInfos", request, models.DesiredLRPSchedulingInfosResponse, trace_id
+        )
+        return list(response.desired_lrp_scheduling_infos)
+
+    def desired_lrp_scheduling_info_by_process_guid(
+        self, process_guid: str, *, trace_id: str = ""
+    ) -> models.DesiredLRPSchedulingInfo:
+        """One scheduling info."""
+        request = models.DesiredLRPByProcessGuidRequest(process_guid=process_guid)
+        response = self._call(
+            "DesiredLRPSchedulingInfoByProcessGuid",
+            request,
+            models.DesiredLRPSchedulingInfoByProcessGuidResponse,
+            trace_id,
+        )
+        return response.desired_lrp_scheduling_info
+
+    def desired_lrp_routing_infos(
+        self,
+        *,
+        domain: str = "",
+        process_guids: Iterable[str] = (),
+        app_guids: Iterable[str] = (),
+        trace_id: str = "",
+    ) -> list[models.DesiredLRP]:
+        """Routing infos (partial desired LRPs) matching the filter."""
+        request = _desired_lrp_filter(domain, process_guids, app_guids)
+        response = self._call(
+            "DesiredLRPRoutingInfos", request, models.DesiredLRPsResponse, trace_id
+        )
+        return list(response.desired_lrps)
+
+    def desire_lrp(self, desired_lrp: models.DesiredLRP, *, trace_id: str = "") -> None:
+        """Create a desired LRP and its instances."""
+        request = models.DesireLRPRequest(desired_lrp=desired_lrp)
+        self._call("DesireDesiredLRP", request, models.DesiredLRPLifecycleResponse, trace_id)
+
+    def update_desired_lrp(
+        self,
+        process_guid: str,
+        update: models.DesiredLRPUpdate | None,
+        *,
+        trace_id: str = "",
+    ) -> None:
+        """Apply ``update`` (``None`` sends no update field at all)."""
+        request = models.UpdateDesiredLRPRequest(process_guid=process_guid)
+        if update is not None:
+            request.update.CopyFrom(update)
+        self._call("UpdateDesireLRP", request, models.DesiredLRPLifecycleResponse, trace_id)
+
+    def remove_desired_lrp(self, process_guid: str, *, trace_id: str = "") -> None:
+        """Remove a desired LRP and stop its instances."""
+        request = models.RemoveDesiredLRPRequest(process_guid=process_guid)
+        self._call("RemoveDesiredLRP", request, models.DesiredLRPLifecycleResponse, trace_id)
+
+    # -- tasks ---------------------------------------------------------------------------------
+
+    def tasks(self, *, trace_id: str = "") -> list[models.Task]:
+        """All tasks."""
+        return self.tasks_with_filter(trace_id=trace_id)
+
+    def tasks_with_filter(
+        self, *, domain: str = "", cell_id: str = "", trace_id: str = ""
+    ) -> list[models.Task]:
+        """Tasks matching both filters."""
+        request = models.TasksRequest(domain=domain, cell_id=cell_id)
+        return list(self._call("Tasks", request, models.TasksResponse, trace_id).tasks)
+
+    def tasks_by_domain(self, domain: str, *, trace_id: str = "") -> list[models.Task]:
+        """Tasks of one domain."""
+        return self.tasks_with_filter(domain=domain, trace_id=trace_id)
+
+    def tasks_by_cell_id(self, cell_id: str, *, trace_id: str = "") -> list[models.Task]:
+        """Tasks on one cell."""
+        return self.tasks_with_filter(cell_id=cell_id, trace_id=trace_id)
+
+    def task_by_guid(self, task_guid: str, *, trace_id: str = "") -> models.Task:
+        """One task."""
+        request = models.TaskByGuidRequest(task_guid=task_guid)
+        return self._call("TaskByGuid", request, models.TaskResponse, trace_id).task
+
+    def desire_task(
+        self,
+        task_guid: str,
+        domain: str,
+        task_definition: models.TaskDefinition,
+        *,
+        trace_id: str = "",
+    ) -> None:
+        """Create a task."""
+        request = models.DesireTaskRequest(
+            task_guid=task_guid, domain=domain, task_definition=task_definition
+        )
+        self._call("DesireTask", request, models.TaskLifecycleResponse, trace_id)
+
+    def start_task(self, task_guid: str, cell_id: str, *, trace_id: str = "") -> bool:
+        """Start a task on a cell; returns should_start."""
+        request = models.StartTaskRequest(task_guid=task_guid, cell_id=cell_id)
+        return self._call("StartTask", request, models.StartTaskResponse, trace_id).should_start
+
+    def cancel_task(self, task_guid: str, *, trace_id: str = "") -> None:
+        """Cancel a task."""
+        self._task_lifecycle("CancelTask", models.TaskGuidRequest(task_guid=task_guid), trace_id)
+
+    def fail_task(self, task_guid: str, failure_reason: str, *, trace_id: str = "") -> None:
+        """Deprecated upstream (use cancel_task): fail a task."""
+        request = models.FailTaskRequest(task_guid=task_guid, failure_reason=failure_reason)
+        self._task_lifecycle("FailTask", request, trace_id)
+
+    def reject_task(self, task_guid: str, rejection_reason: str, *, trace_id: str = "") -> None:
+        """Give a task back for another placement."""
+        request = models.RejectTaskRequest(task_guid=task_guid, rejection_reason=rejection_reason)
+        self._task_lifecycle("RejectTask", request, trace_id)
+
+    def complete_task(
+        self,
+        task_guid: str,
+        cell_id: str,
+        failed: bool,
+        failure_reason: str = "",
+        result: str = "",
+        *,
+        trace_id: str = "",
+    ) -> None:
+        """Complete a running task."""
+        request = models.CompleteTaskRequest(
+            task_guid=task_guid,
+            cell_id=cell_id,
+            failed=failed,
+            failure_reason=failure_reason,
+            result=result,
+        )
+        self._task_lifecycle("CompleteTask", request, trace_id)
+
+    def resolving_task(self, task_guid: str, *, trace_id: str = "") -> None:
+        """Mark a completed task as resolving."""
+        self._task_lifecycle("ResolvingTask", models.TaskGuidRequest(task_guid=task_guid), trace_id)
+
+    def delete_task(self, task_guid: str, *, trace_id: str = "") -> None:
+        """Delete a resolving task."""
+        self._task_lifecycle("DeleteTask", models.TaskGuidRequest(task_guid=task_guid), trace_id)
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _call(self, name: str, request: Message | None, response_type: type[M], trace_id: str) -> M:
+        response = self._exchange(_plain_route(name), request, trace_id)
+        if not isinstance(response, response_type):  # the route table and this file disagree
+            raise TypeError(f"{name} answers {type(response).__name__}, not {response_type.__name__}")
+        _raise_error_field(response)
+        return response
+
+    def _task_lifecycle(self, name: str, request: Message, trace_id: str) -> None:
+        self._call(name, request, models.TaskLifecycleResponse, trace_id)
+
+    def _evacuate(
+        self,
+        name: str,
+        request: Message,
+        default_keep_container: bool,
+        trace_id: str,
+        fallback: tuple[str, Message] | None = None,
+    ) -> bool:
+        """Upstream ``doEvacRequest`` (plus the EvacuateRunningActualLRP revision fallback)."""
+        try:
+            try:
+                response = self._exchange(route(name), request, trace_id)
+            except InvalidResponse as err:
+                if fallback is None or err.message != ENDPOINT_NOT_FOUND_MESSAGE:
+                    raise
+                response = self._exchange(route(fallback[0]), fallback[1], trace_id)
+        except (BBSError, *_TRANSPORT_ERRORS) as err:
+            err.keep_container = default_keep_container  # type: ignore[union-attr]
+            raise
+        assert isinstance(response, models.EvacuationResponse)
+        try:
+            _raise_error_field(response)
+        except BBSError as err:
+            err.keep_container = response.keep_container  # type: ignore[attr-defined]
+            raise
+        return response.keep_container
+
+    def _exchange(self, target: Route, request: Message | bytes | None, trace_id: str) -> Message:
+        """Upstream ``doRequest``: attempts until one succeeds, without looking at ``error``."""
+        if isinstance(request, Message):
+            body = request.SerializeToString()
+        else:
+            body = request or b""
+        response_type: type[Message] = getattr(models, target.response or "")
+        attempt = 0
+        while True:
+            try:
+                return self._attempt(target, body, response_type, trace_id)
+            except (BBSError, *_TRANSPORT_ERRORS):
+                if attempt >= self.retries:
+                    raise
+            attempt += 1
+            time.sleep(self.retry_interval)
+
+    def _attempt(
+        self, target: Route, body: bytes, response_type: type[Message], trace_id: str
+    ) -> Message:
+        """One request and upstream ``do``'s mapping of its result."""
+        conn = self._checkout()
+        try:
+            status, headers, payload, read_error = self._round_trip(conn, target, body, trace_id)
+        except TimeoutError as err:
+            conn.close()
+            # worded like Go's *url.Error: Post "http://host/v1/ping": <reason>
+            where = f'{target.method.title()} "{self._base}{target.path}"'
+            raise Timeout(f"{where}: {err or 'timed out'}") from err
+        except BaseException:
+            conn.close()
+            raise
+        self._checkin(conn)
+
+        router_error = headers.get(ROUTER_ERROR_HEADER)
+        if router_error is not None:
+            raise RouterError(router_error)
+        if _media_type(headers.get("Content-Type")) == PROTO_CONTENT_TYPE:
+            if read_error is not None:
+                raise InvalidResponse(f"failed to read body: {read_error}") from read_error
+            try:
+                return response_type.FromString(payload)
+            except DecodeError as err:
+                raise InvalidProtobufMessage(f"failed to unmarshal proto: {err}") from err
+        if status == 404:
+            raise InvalidResponse(ENDPOINT_NOT_FOUND_MESSAGE)
+        if status > 299:
+            raise InvalidResponse(f"Invalid Response with status code: {status}")
+        return response_type()
+
+    def _round_trip(
+        self, conn: http.client.HTTPConnection, target: Route, body: bytes, trace_id: str
+    ) -> tuple[int, http.client.HTTPMessage, bytes, Exception | None]:
+        headers = {"Content-Type": PROTO_CONTENT_TYPE, TRACE_ID_HEADER: trace_id}
+        # Go's transport leaves out "Content-Length: 0" on a GET with no body.
+        if body or target.method != "GET":
+            headers["Content-Length"] = str(len(body))
+        conn.request(target.method, self._prefix + target.path, body or None, headers)
+        response = conn.getresponse()
+        try:
+            payload = response.read()
+        except (http.client.IncompleteRead, OSError) as err:
+            conn.close()  # the rest of the body is lost; the socket cannot be reused
+            return response.status, response.headers, b"", err
+        return response.status, response.headers, payload, None
+
+    def _checkout(self) -> http.client.HTTPConnection:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the client has been closed")
+            conn = self._idle.pop() if self._idle else None
+        if conn is None:
+            return self._connection()
+        if _dropped(conn):
+            conn.close()  # http.client reopens it on the next request
+        return conn
+
+    def _checkin(self, conn: http.client.HTTPConnection) -> None:
+        with self._lock:
+            if not self._closed:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+    def _connection(self) -> http.client.HTTPConnection:
+        if self._scheme == "https":
+            context = self._ssl_context or ssl.create_default_context()
+            if self._timeout is None:
+                return http.client.HTTPSConnection(self._netloc, context=context)
+            return http.client.HTTPSConnection(self._netloc, timeout=self._timeout, context=context)
+        if self._timeout is None:
+            return http.client.HTTPConnection(self._netloc)
+        return http.client.HTTPConnection(self._netloc, timeout=self._timeout)
+
+
+def _plain_route(name: str) -> Route:
+    target = route(name)
+    if target.stream or target.response is None:
+        raise ValueError(f"{name} is an event stream, not a request/response route")
+    return target
+
+
+def _raise_error_field(response: Message) -> None:
+    """Upstream ``response.Error.ToError()``: a present ``error`` field, even empty, is an error."""
+    if "error" not in response.DESCRIPTOR.fields_by_name or not response.HasField("error"):
+        return
+    error = response.error  # type: ignore[attr-defined]
+    raise _error(int(error.type), str(error.message))
+
+
+def _error(type_: int, message: str) -> BBSError:
+    cls = error_class(type_)
+    if cls.type != type_:  # a number the catalogue does not know (e.g. one retired upstream)
+        cls = _unknown_error_class(type_)
+    return cls(message)
+
+
+@functools.cache
+def _unknown_error_class(type_: int) -> type[BBSError]:
+    return type(f"BBSError{type_}", (BBSError,), {"type": type_, "__module__": __name__})
+
+
+def _media_type(content_type: str | None) -> str:
+    """The media type of a Content-Type value, lower case, without parameters (Go mime)."""
+    if content_type is None:
+        return ""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def _dropped(conn: http.client.HTTPConnection) -> bool:
+    """Whether an idle connection is unusable: readable while idle means EOF (or junk)."""
+    sock = conn.sock
+    if sock is None:
+        return False
+    try:
+        if hasattr(select, "poll"):
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return bool(poller.poll(0))
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
+def _desired_lrp_filter(
+    domain: str, process_guids: Iterable[str], app_guids: Iterable[str]
+) -> models.DesiredLRPsRequest:
+    return models.DesiredLRPsRequest(
+        domain=domain, process_guids=list(process_guids), app_guids=list(app_guids)
+    )
