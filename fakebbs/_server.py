@@ -75,11 +75,11 @@ is kept. It must outlast the Go client's 90 s idle timeout so that the client, n
 closes idle connections (the real BBS never does); otherwise a POST can race a server-side close
 and fail with EOF."""
 
-_HANDSHAKE_TIMEOUT = 10.0
+_HANDSHAKE_TIMEOUT = 10.0  # a TLS client gets this long to complete its handshake
 _SHUTDOWN_GRACE = 2
 """How long ``stop()`` lets in-flight requests finish before it closes their sockets."""
 _STUCK_WORKER_WAIT = 1.0
-"""After that, how long it waits for each remaining worker before leaving it behind."""
+"""After that, how long it waits for the remaining workers (in all) before leaving them behind."""
 
 # cheroot internals: the pool's stop marker, and closing the socket under a busy worker.
 _SHUTDOWN_REQUEST = getattr(cheroot_threadpool, "_SHUTDOWNREQUEST")  # noqa: B009
@@ -100,8 +100,9 @@ _PLAIN_HTTP_TO_TLS = (
 class Server:
     """Serve a WSGI app over HTTP/1.1 (keep-alive, optionally TLS) from background threads.
 
-    >>> with Server(app) as server:          # doctest: +SKIP
-    ...     requests.post(server.url + "/v1/ping")
+    >>> with Server(app) as server:  # doctest: +SKIP
+    ...     urllib.request.urlopen(server.url + "/v1/ping", data=b"").read()
+    b'\x08\x01'
 
     ``ssl_context`` is a server-side context with the certificate loaded; make it require client
     certificates (``verify_mode = CERT_REQUIRED`` and a CA loaded) for mutual TLS. ``threads`` caps
@@ -490,22 +491,29 @@ class _GrowingThreadPool(cheroot_threadpool.ThreadPool):
         # Like cheroot's, but the last join is bounded: a worker stuck in the app (an event
         # stream nobody ended) is reported and left behind (it is a daemon) instead of hanging.
         with self._lock:
-            workers = [w for w in self._threads if w is not threading.current_thread()]
-            self._threads.clear()
+            workers, self._threads[:] = self._threads[:], []
         for _ in workers:
             self._queue.put(_SHUTDOWN_REQUEST)
-        deadline = time.monotonic() + (timeout or 0.0)
-        for worker in workers:
-            worker.join(max(deadline - time.monotonic(), 0.0))
-            if worker.is_alive():
-                # Unblocks a worker waiting for request bytes (cheroot does the same).
-                _force_close(worker.conn)
-                worker.join(_STUCK_WORKER_WAIT)
+        # stop() may run in a worker (cheroot stops the server from one on a fatal error).
+        workers = [worker for worker in workers if worker is not threading.current_thread()]
+        _join_all(workers, timeout or 0.0)
+        stuck = [worker for worker in workers if worker.is_alive()]
+        for worker in stuck:
+            # Unblocks a worker waiting for request bytes (cheroot does the same).
+            _force_close(worker.conn)
+        _join_all(stuck, _STUCK_WORKER_WAIT)
+        for worker in stuck:
             if worker.is_alive():
                 logger.warning(
                     "%s is still busy after stop() (a response that never ends?); leaving it",
                     worker.name,
                 )
+
+
+def _join_all(threads: list[cheroot_threadpool.WorkerThread], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        thread.join(max(deadline - time.monotonic(), 0.0))
 
 
 class _Gateway(cheroot_wsgi.Gateway_10):
@@ -565,6 +573,10 @@ class _Connection(cheroot_server.HTTPConnection):
             sock.settimeout(_HANDSHAKE_TIMEOUT)
             sock.do_handshake()
             sock.settimeout(self.server.timeout)
+        except (ssl.SSLEOFError, ConnectionError) as exc:
+            # The client went away before saying anything (stop() wakes its loop like that).
+            logger.debug("TLS handshake with %s failed: %s", peer, exc)
+            return False
         except ssl.SSLError as exc:
             if "http request" in str(exc).lower():
                 self._answer_plain_http(sock)

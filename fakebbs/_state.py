@@ -1,94 +1,43 @@
-"""The BBS state and its rules, in plain dictionaries, knowing nothing of HTTP.
+"""The BBS state rules for desired LRPs, actual LRP queries, domains and cells.
 
-One ``State`` is what the real BBS keeps in its SQL tables and Locket: desired LRPs keyed by
-process guid, actual LRPs keyed by (process guid, index, presence), tasks keyed by task guid,
-domains and cell presences. Every rule takes the one lock for its whole run and validates or
-computes everything before it writes, so a call either applies whole or changes nothing, and
-concurrent callers never lose a write.
-
-Rules mirror upstream's handlers, controllers and ``db/sqldb``; each names the function it follows.
-Messages are stored as protobuf copies and copied again on the way out, so nothing a caller does
-to a returned message changes the state.
+Rules mirror upstream's handlers, controllers and ``db/sqldb``; each names the function it
+follows. They know nothing of HTTP. Every rule runs as one ``Store.operation`` under the lock
+and validates or computes everything before it writes, so a call either applies whole or changes
+nothing, concurrent callers never lose a write, and every change is recorded for the event
+streams. Messages handed out are copies: nothing a caller does to one changes the state.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import threading
-import time
-import uuid
-from collections.abc import Callable, Iterable, Iterator
-from typing import NamedTuple, TypeVar
-
-from google.protobuf.message import Message
+from collections.abc import Iterable, Iterator
 
 from fakebbs import models
+from fakebbs._store import (
+    CLAIMED,
+    CRASHED,
+    EVACUATING,
+    ORDINARY,
+    RUNNING,
+    SUSPECT,
+    UNCLAIMED,
+    ActualKey,
+    Operation,
+    Store,
+    copy,
+)
 from fakebbs.errors import InvalidRequest, ResourceExists, ResourceNotFound
 
-__all__ = ["State", "ActualKey", "UNCLAIMED", "CLAIMED", "RUNNING", "CRASHED"]
-
-UNCLAIMED = "UNCLAIMED"
-CLAIMED = "CLAIMED"
-RUNNING = "RUNNING"
-CRASHED = "CRASHED"
-
-ORDINARY = models.ActualLRP.Presence.Value("ORDINARY")
-EVACUATING = models.ActualLRP.Presence.Value("EVACUATING")
-SUSPECT = models.ActualLRP.Presence.Value("SUSPECT")
+__all__ = ["State", "scheduling_info", "routing_info", "resolve_actual_lrp_groups"]
 
 
-class ActualKey(NamedTuple):
-    """The primary key of upstream's ``actual_lrps`` table."""
-
-    process_guid: str
-    index: int
-    presence: int
-
-
-M = TypeVar("M", bound=Message)
-
-
-def _copy(message: M) -> M:
-    clone = type(message)()
-    clone.CopyFrom(message)
-    return clone
-
-
-class State:
-    """All BBS state of one fake. Two ``State`` objects share nothing.
-
-    ``clock`` returns the current time in Unix nanoseconds (every timestamp and expiry reads it);
-    ``new_guid`` makes modification-tag epochs (upstream uses random UUIDs).
-    """
-
-    def __init__(
-        self,
-        *,
-        clock: Callable[[], int] = time.time_ns,
-        new_guid: Callable[[], str] = lambda: str(uuid.uuid4()),
-    ) -> None:
-        self.lock = threading.RLock()
-        self.clock = clock
-        self.new_guid = new_guid
-        self.desired_lrps: dict[str, models.DesiredLRP] = {}
-        self.actual_lrps: dict[ActualKey, models.ActualLRP] = {}
-        self.tasks: dict[str, models.Task] = {}
-        self.domains: dict[str, int | None] = {}
-        self.cells: dict[str, models.CellPresence] = {}
-
-    def reset(self) -> None:
-        """Forget everything, as a freshly migrated, empty BBS."""
-        with self.lock:
-            self.desired_lrps.clear()
-            self.actual_lrps.clear()
-            self.tasks.clear()
-            self.domains.clear()
-            self.cells.clear()
+class State(Store):
+    """All BBS state of one fake and the rules over it. Two states share nothing."""
 
     # -- desired LRPs ------------------------------------------------------------------------
 
-    def desire_lrp(self, lrp: models.DesiredLRP) -> list[models.ActualLRP]:
+    def desire_lrp(self, lrp: models.DesiredLRP, trace_id: str = "") -> list[models.ActualLRP]:
         """Store a new desired LRP and create its UNCLAIMED instances.
 
         Mirrors ``DesiredLRPHandler.DesireDesiredLRP`` + ``SQLDB.DesireLRP``: the server assigns
@@ -96,9 +45,9 @@ class State:
         ``deprecated_start_timeout_s``, stores route JSON compacted, and then creates an actual
         LRP for each index ``0..instances-1``. Returns the created actual LRPs.
         """
-        stored = _copy(lrp)
+        stored = copy(lrp)
         routes = _compact_routes(stored.routes) if stored.HasField("routes") else None
-        with self.lock:
+        with self.operation(trace_id) as op:
             if stored.process_guid in self.desired_lrps:
                 raise ResourceExists()
             stored.ClearField("deprecated_start_timeout_s")
@@ -108,15 +57,15 @@ class State:
                 stored.routes.routes.update(routes)
             stored.modification_tag.CopyFrom(models.ModificationTag(epoch=self.new_guid(), index=0))
             _dedup_ports(stored)
-            self.desired_lrps[stored.process_guid] = stored
-            return self._create_unclaimed_range(stored, 0, stored.instances)
+            op.put_desired(stored)
+            return self._create_unclaimed_range(op, stored, 0, stored.instances)
 
     def desired_lrp_by_process_guid(self, process_guid: str) -> models.DesiredLRP:
         with self.lock:
             lrp = self.desired_lrps.get(process_guid)
             if lrp is None:
                 raise ResourceNotFound()
-            return _copy(lrp)
+            return copy(lrp)
 
     def desired_lrps_matching(
         self,
@@ -130,7 +79,7 @@ class State:
         prefixes = [_like_prefix(g) for g in app_guids]
         with self.lock:
             return [
-                _copy(lrp)
+                copy(lrp)
                 for lrp in self.desired_lrps.values()
                 if (not domain or lrp.domain == domain)
                 and (not guids or lrp.process_guid in guids)
@@ -138,7 +87,7 @@ class State:
             ]
 
     def update_desired_lrp(
-        self, process_guid: str, update: models.DesiredLRPUpdate
+        self, process_guid: str, update: models.DesiredLRPUpdate, trace_id: str = ""
     ) -> tuple[models.DesiredLRP, models.DesiredLRP, list[models.ActualLRP], list[models.ActualLRP]]:
         """Apply an update; returns (before, after, created actual LRPs, removed actual LRPs).
 
@@ -147,12 +96,12 @@ class State:
         change scales the actual LRPs (§5.4).
         """
         routes = _compact_routes(update.routes) if update.HasField("routes") else None
-        with self.lock:
+        with self.operation(trace_id) as op:
             current = self.desired_lrps.get(process_guid)
             if current is None:
                 raise ResourceNotFound()
-            before = _copy(current)
-            after = _copy(current)
+            before = copy(current)
+            after = copy(current)
             after.modification_tag.index += 1
             if update.HasField("annotation"):
                 after.annotation = update.annotation
@@ -170,28 +119,29 @@ class State:
                 after.image_username = update.image_username
             if update.HasField("image_password"):
                 after.image_password = update.image_password
-            self.desired_lrps[process_guid] = after
+            op.put_desired(after)
             created: list[models.ActualLRP] = []
             removed: list[models.ActualLRP] = []
             if update.HasField("instances"):
                 if after.instances > before.instances:
-                    created = self._create_unclaimed_range(after, before.instances, after.instances)
+                    created = self._create_unclaimed_range(
+                        op, after, before.instances, after.instances)
                 elif after.instances < before.instances:
-                    removed = self._stop_instances_from(process_guid, after.instances)
-            return before, _copy(after), created, removed
+                    removed = self._stop_instances_from(op, process_guid, after.instances)
+            return before, copy(after), created, removed
 
     def remove_desired_lrp(
-        self, process_guid: str
+        self, process_guid: str, trace_id: str = ""
     ) -> tuple[models.DesiredLRP, list[models.ActualLRP]]:
         """Delete a desired LRP, then stop all its non-evacuating instances (§5.5).
 
         Returns the LRP as it was and the actual LRPs that were deleted.
         """
-        with self.lock:
-            lrp = self.desired_lrps.pop(process_guid, None)
-            if lrp is None:
+        with self.operation(trace_id) as op:
+            if process_guid not in self.desired_lrps:
                 raise ResourceNotFound()
-            return lrp, self._stop_instances_from(process_guid, 0)
+            lrp = op.delete_desired(process_guid)
+            return lrp, self._stop_instances_from(op, process_guid, 0)
 
     # -- actual LRPs -------------------------------------------------------------------------
 
@@ -204,16 +154,18 @@ class State:
     ) -> list[models.ActualLRP]:
         """``SQLDB.ActualLRPs``: every row (any presence) matching all the given filters."""
         with self.lock:
-            return [_copy(lrp) for lrp in self._select_actual(domain, cell_id, process_guid, index)]
+            return [copy(lrp) for lrp in self._select_actual(domain, cell_id, process_guid, index)]
 
     def actual_lrps_by_process_guids(self, process_guids: Iterable[str]) -> list[models.ActualLRP]:
         guids = set(process_guids)
         with self.lock:
             return [
-                _copy(lrp) for key, lrp in self.actual_lrps.items() if key.process_guid in guids
+                copy(lrp) for key, lrp in self.actual_lrps.items() if key.process_guid in guids
             ]
 
-    def retire_actual_lrp(self, key: models.ActualLRPKey) -> list[models.ActualLRP]:
+    def retire_actual_lrp(
+        self, key: models.ActualLRPKey, trace_id: str = ""
+    ) -> list[models.ActualLRP]:
         """``ActualLRPLifecycleController.RetireActualLRP``; returns the rows retired.
 
         The ordinary row is found by process guid and index (the domain is not compared).
@@ -221,15 +173,15 @@ class State:
         cell is not registered, and left for the cell's rep to stop when it is (the real BBS
         asks the rep; the removal is reported either way).
         """
-        with self.lock:
+        with self.operation(trace_id) as op:
             row_key = ActualKey(key.process_guid, key.index, ORDINARY)
             lrp = self.actual_lrps.get(row_key)
             if lrp is None:
                 raise ResourceNotFound()
             if lrp.state in (CLAIMED, RUNNING) and lrp.actual_lrp_instance_key.cell_id in self.cells:
-                return [_copy(lrp)]
-            del self.actual_lrps[row_key]
-            return [lrp]
+                op.report_actual_removed(lrp)
+                return [copy(lrp)]
+            return [op.delete_actual(row_key)]
 
     # -- domains and cells -------------------------------------------------------------------
 
@@ -246,7 +198,7 @@ class State:
 
     def cell_presences(self) -> list[models.CellPresence]:
         with self.lock:
-            return [_copy(cell) for cell in self.cells.values()]
+            return [copy(cell) for cell in self.cells.values()]
 
     # -- internals (callers hold the lock) ---------------------------------------------------
 
@@ -265,7 +217,7 @@ class State:
             yield lrp
 
     def _create_unclaimed_range(
-        self, lrp: models.DesiredLRP, lower: int, upper: int
+        self, op: Operation, lrp: models.DesiredLRP, lower: int, upper: int
     ) -> list[models.ActualLRP]:
         """``startInstanceRange``: an UNCLAIMED row per index; indices that have one are skipped."""
         created = []
@@ -273,12 +225,10 @@ class State:
             key = ActualKey(lrp.process_guid, index, ORDINARY)
             if key in self.actual_lrps:
                 continue
-            actual = self._new_actual_lrp(lrp.process_guid, index, lrp.domain)
-            self.actual_lrps[key] = actual
-            created.append(_copy(actual))
+            created.append(op.put_actual(self.new_actual_lrp(lrp.process_guid, index, lrp.domain)))
         return created
 
-    def _new_actual_lrp(self, process_guid: str, index: int, domain: str) -> models.ActualLRP:
+    def new_actual_lrp(self, process_guid: str, index: int, domain: str) -> models.ActualLRP:
         """``SQLDB.CreateUnclaimedActualLRP``: a fresh UNCLAIMED, not routable, ordinary row."""
         actual = models.ActualLRP(
             actual_lrp_key=models.ActualLRPKey(
@@ -295,7 +245,9 @@ class State:
         actual.actual_lrp_net_info.SetInParent()
         return actual
 
-    def _stop_instances_from(self, process_guid: str, index: int) -> list[models.ActualLRP]:
+    def _stop_instances_from(
+        self, op: Operation, process_guid: str, index: int
+    ) -> list[models.ActualLRP]:
         """``DesiredLRPHandler.stopInstancesFrom``: delete UNCLAIMED and CRASHED non-evacuating
         rows at or above ``index``. CLAIMED and RUNNING ones stay: the real BBS asks their
         cell's rep to stop them (or, for an unknown cell, leaves them to convergence)."""
@@ -305,7 +257,7 @@ class State:
             if key.presence == EVACUATING or key.index < index:
                 continue
             if lrp.state in (UNCLAIMED, CRASHED):
-                removed.append(self.actual_lrps.pop(key))
+                removed.append(op.delete_actual(key))
         return removed
 
 

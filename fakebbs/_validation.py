@@ -77,7 +77,7 @@ ERR_INVALID_ACTION_TYPE = "invalid action type"
 """``models/actions.go: ErrInvalidActionType``."""
 
 _GUID_PATTERN = re.compile(r"[a-zA-Z0-9_-]+")
-"""``processGuidPattern`` / ``taskGuidPattern``: ``^[a-zA-Z0-9_-]+$`` (Go's ``$`` is end of text)."""
+"""``processGuidPattern`` / ``taskGuidPattern``: ``^[a-zA-Z0-9_-]+$`` (Go's ``$``: end of text)."""
 
 _CHECKSUM_ALGORITHMS = ("md5", "sha1", "sha256")
 

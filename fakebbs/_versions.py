@@ -14,7 +14,7 @@ is validated; like upstream they modify the request in place.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar
 
 from google.protobuf.message import DecodeError, Message
 
@@ -441,15 +441,13 @@ def _legacy_mounts(kind: str, body: bytes) -> list[models.LegacyVolumeMount]:
         raise InvalidRequest() from err
 
 
-@overload
-def upgrade_volume_mounts_r1(target: models.DesiredLRP, request_body: bytes) -> None: ...
-@overload
-def upgrade_volume_mounts_r1(target: models.TaskDefinition, request_body: bytes) -> None: ...
-@overload
-def upgrade_volume_mounts_r1(target: models.DesireLRPRequest, request_body: bytes) -> None: ...
-@overload
-def upgrade_volume_mounts_r1(target: models.DesireTaskRequest, request_body: bytes) -> None: ...
-def upgrade_volume_mounts_r1(target: Any, request_body: bytes) -> None:
+def upgrade_volume_mounts_r1(
+    target: models.DesiredLRP
+    | models.TaskDefinition
+    | models.DesireLRPRequest
+    | models.DesireTaskRequest,
+    request_body: bytes,
+) -> None:
     """The 2016 ``desire.r1`` volume-mount rewrite (LRPs and tasks), in place.
 
     ``target`` is the decoded request (or its ``desired_lrp`` / ``task_definition``);
@@ -460,21 +458,17 @@ def upgrade_volume_mounts_r1(target: Any, request_body: bytes) -> None:
     received is invalid") if the body's old fields cannot be decoded. A request without its
     LRP / task definition is left alone (validation reports it).
     """
-    name = target.DESCRIPTOR.name
-    if name == "DesireLRPRequest":
+    holder: models.DesiredLRP | models.TaskDefinition
+    if isinstance(target, models.DesireLRPRequest):
         if not target.HasField("desired_lrp"):
             return
-        target, kind = target.desired_lrp, "lrp"
-    elif name == "DesireTaskRequest":
+        holder, kind = target.desired_lrp, "lrp"
+    elif isinstance(target, models.DesireTaskRequest):
         if not target.HasField("task_definition"):
             return
-        target, kind = target.task_definition, "task"
-    elif name == "DesiredLRP":
-        kind = "lrp"
-    elif name == "TaskDefinition":
-        kind = "task"
+        holder, kind = target.task_definition, "task"
     else:
-        raise TypeError(f"no 2016 volume mounts in a {name}")
+        holder, kind = target, "lrp" if isinstance(target, models.DesiredLRP) else "task"
     mounts = [_upgraded_mount(old) for old in _legacy_mounts(kind, request_body)]
-    del target.volume_mounts[:]
-    target.volume_mounts.extend(mounts)
+    del holder.volume_mounts[:]
+    holder.volume_mounts.extend(mounts)

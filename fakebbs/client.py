@@ -37,8 +37,9 @@ import time
 import urllib.parse
 from collections.abc import Iterable, Mapping
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import TYPE_CHECKING, Self, TypeVar
 
+import werkzeug.test
 from google.protobuf.message import DecodeError, Message
 
 from fakebbs import models
@@ -51,6 +52,9 @@ from fakebbs.errors import (
     error_class,
 )
 from fakebbs.routes import Route, route
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
 
 __all__ = ["GO_DEFAULT_RETRIES", "GO_RETRY_INTERVAL", "PROTO_CONTENT_TYPE", "BBSClient"]
 
@@ -118,6 +122,15 @@ class BBSClient:
         self._lock = threading.Lock()
         self._idle: list[http.client.HTTPConnection] = []
         self._closed = False
+        self._wsgi: werkzeug.test.Client | None = None
+
+    @classmethod
+    def in_process(cls, app: WSGIApplication) -> BBSClient:
+        """A client that calls a WSGI app (such as ``FakeBBS().wsgi_app``) directly: the same
+        requests and the same answers, without a socket."""
+        client = cls("http://in-process")
+        client._wsgi = werkzeug.test.Client(app)
+        return client
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -653,6 +666,12 @@ class BBSClient:
         self, target: Route, body: bytes, response_type: type[Message], trace_id: str
     ) -> Message:
         """One request and upstream ``do``'s mapping of its result."""
+        if self._wsgi is not None:
+            reply = self._wsgi.open(
+                self._prefix + target.path, method=target.method, data=body,
+                headers=self._headers(target, body, trace_id))
+            return self._result(reply.status_code, reply.headers, reply.get_data(), None,
+                                response_type)
         conn = self._checkout()
         try:
             status, headers, payload, read_error = self._round_trip(conn, target, body, trace_id)
@@ -665,7 +684,16 @@ class BBSClient:
             conn.close()
             raise
         self._checkin(conn)
+        return self._result(status, headers, payload, read_error, response_type)
 
+    def _result(
+        self,
+        status: int,
+        headers: Mapping[str, str],
+        payload: bytes,
+        read_error: Exception | None,
+        response_type: type[Message],
+    ) -> Message:
         router_error = headers.get(ROUTER_ERROR_HEADER)
         if router_error is not None:
             raise RouterError(router_error)
@@ -685,10 +713,7 @@ class BBSClient:
     def _round_trip(
         self, conn: http.client.HTTPConnection, target: Route, body: bytes, trace_id: str
     ) -> tuple[int, http.client.HTTPMessage, bytes, Exception | None]:
-        headers = {"Content-Type": PROTO_CONTENT_TYPE, TRACE_ID_HEADER: trace_id}
-        # Go's transport leaves out "Content-Length: 0" on a GET with no body.
-        if body or target.method != "GET":
-            headers["Content-Length"] = str(len(body))
+        headers = self._headers(target, body, trace_id)
         conn.request(target.method, self._prefix + target.path, body or None, headers)
         response = conn.getresponse()
         try:
@@ -697,6 +722,14 @@ class BBSClient:
             conn.close()  # the rest of the body is lost; the socket cannot be reused
             return response.status, response.headers, b"", err
         return response.status, response.headers, payload, None
+
+    @staticmethod
+    def _headers(target: Route, body: bytes, trace_id: str) -> dict[str, str]:
+        headers = {"Content-Type": PROTO_CONTENT_TYPE, TRACE_ID_HEADER: trace_id}
+        # Go's transport leaves out "Content-Length: 0" on a GET with no body.
+        if body or target.method != "GET":
+            headers["Content-Length"] = str(len(body))
+        return headers
 
     def _checkout(self) -> http.client.HTTPConnection:
         with self._lock:

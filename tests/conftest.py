@@ -31,9 +31,13 @@ def fake(session_fake: tuple[FakeBBS, Server]) -> Iterator[FakeBBS]:
         raise errors[0]
 
 
-@pytest.fixture
-def bbs(fake: FakeBBS, session_fake: tuple[FakeBBS, Server]) -> Iterator[BBSClient]:
-    """A client talking to the fake over a real socket."""
+@pytest.fixture(params=["socket", "in-process"])
+def bbs(
+    request: pytest.FixtureRequest, fake: FakeBBS, session_fake: tuple[FakeBBS, Server]
+) -> Iterator[BBSClient]:
+    """A client talking to the fake: over a real socket, and again calling the WSGI app."""
     _, server = session_fake
-    with BBSClient(server.url) as client:
+    client = BBSClient(server.url) if request.param == "socket" else BBSClient.in_process(
+        fake.wsgi_app)
+    with client:
         yield client

@@ -8,7 +8,7 @@ import pytest
 
 from builders import desired_lrp
 from fakebbs import models
-from fakebbs._state import (
+from fakebbs._store import (
     CLAIMED,
     CRASHED,
     EVACUATING,
@@ -17,9 +17,8 @@ from fakebbs._state import (
     SUSPECT,
     UNCLAIMED,
     ActualKey,
-    State,
-    resolve_actual_lrp_groups,
 )
+from fakebbs._state import State, resolve_actual_lrp_groups
 from fakebbs.errors import InvalidRequest, ResourceExists, ResourceNotFound
 
 

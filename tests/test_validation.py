@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, cast
 
 import pytest
 from google.protobuf.message import Message
@@ -76,8 +77,8 @@ def test_validate_raises_invalid_request_with_the_joined_items() -> None:
     assert raised.value.message == "Invalid field: task_guid, Invalid field: cell_id"
 
 
-def test_validate_returns_none_for_a_valid_request() -> None:
-    assert validate(M.DesireLRPRequest(desired_lrp=valid_lrp())) is None
+def test_validate_accepts_a_valid_request() -> None:
+    validate(M.DesireLRPRequest(desired_lrp=valid_lrp()))
 
 
 @pytest.mark.parametrize(
@@ -235,7 +236,7 @@ LRP_CASES: list[tuple[str, Callable[[models.DesiredLRP], None], str]] = [
     ),
     (
         "two bad tags",
-        _tags(x=M.MetricTagValue(), y=M.MetricTagValue(dynamic=7)),
+        _tags(x=M.MetricTagValue(), y=M.MetricTagValue(dynamic=cast(Any, 7))),
         F + "metric_tags, " + F + "static, " + F + "dynamic, " + F + "static, " + F + "dynamic",
     ),
     (
@@ -302,8 +303,10 @@ LRP_CASES: list[tuple[str, Callable[[models.DesiredLRP], None], str]] = [
             "volume_mounts",
             M.VolumeMount(mode="ro", shared=M.SharedDevice(), dedicated=M.DedicatedDevice()),
         ),
-        "invalid volume_mount driver, invalid volume_mount mode, "
-        "invalid volume_mount volume id, invalid volume_mount mounter id",
+        (
+            "invalid volume_mount driver, invalid volume_mount mode, "
+            "invalid volume_mount volume id, invalid volume_mount mounter id"
+        ),
     ),
     (
         "volume mount valid",
@@ -450,7 +453,11 @@ ACTION_CASES: list[tuple[str, models.Action, str]] = [
         M.Action(download_action=download(checksum_algorithm="SHA256", checksum_value="abc")),
         "",
     ),
-    ("upload empty", M.Action(upload_action=M.UploadAction()), F + "to, " + F + "from, " + F + "user"),
+    (
+        "upload empty",
+        M.Action(upload_action=M.UploadAction()),
+        F + "to, " + F + "from, " + F + "user",
+    ),
     ("run empty", M.Action(run_action=M.RunAction()), F + "path, " + F + "user"),
     (
         "timeout empty",
@@ -527,9 +534,10 @@ def test_a_nested_empty_action_answers_invalid_request_instead_of_panicking() ->
 # Security group rules (models/security_groups.go)
 
 
-def rule(protocol: str = "tcp", destinations: tuple[str, ...] = ("10.0.0.1",),
-         **fields: object) -> models.SecurityGroupRule:
-    return M.SecurityGroupRule(protocol=protocol, destinations=destinations, **fields)  # type: ignore[arg-type]
+def rule(
+    protocol: str = "tcp", destinations: tuple[str, ...] = ("10.0.0.1",), **fields: Any
+) -> models.SecurityGroupRule:
+    return M.SecurityGroupRule(protocol=protocol, destinations=destinations, **fields)
 
 
 RANGE = M.PortRange(start=80, end=90)
@@ -663,8 +671,8 @@ def test_go_url_has_scheme(raw: str, ok: bool) -> None:
 # DesiredLRPUpdate / UpdateDesiredLRPRequest (§5.3)
 
 
-def _update(**fields: object) -> models.DesiredLRPUpdate:
-    return M.DesiredLRPUpdate(**fields)  # type: ignore[arg-type]
+def _update(**fields: Any) -> models.DesiredLRPUpdate:
+    return M.DesiredLRPUpdate(**fields)
 
 
 UPDATE_CASES: list[tuple[str, models.DesiredLRPUpdate, str]] = [
@@ -797,7 +805,7 @@ TASK_DEFINITION_CASES: list[tuple[str, Callable[[models.TaskDefinition], None], 
         _td(image_layers=[M.ImageLayer(url="u", destination_path="/d",
                                        layer_type=M.ImageLayer.SHARED,
                                        media_type=M.ImageLayer.TGZ,
-                                       digest_algorithm=9, digest_value="abc")]),
+                                       digest_algorithm=cast(Any, 9), digest_value="abc")]),
         F + "image_layer, " + F + "digest_algorithm",
     ),
     ("volume mounts are not validated", _td(volume_mounts=[M.VolumeMount()]), ""),

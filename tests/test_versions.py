@@ -4,6 +4,7 @@ models for older route revisions, and the 2016 request upgrades."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, cast
 
 import pytest
 
@@ -67,8 +68,8 @@ EXCLUSIVE_DOWNLOAD = download("e", "http://e", "/e", cache_key="sha512:bbb", use
                               checksum_algorithm="sha512", checksum_value="bbb")
 
 
-def lrp(**fields: object) -> models.DesiredLRP:
-    return M.DesiredLRP(process_guid="pg", action=run(), **fields)  # type: ignore[arg-type]
+def lrp(**fields: Any) -> models.DesiredLRP:
+    return M.DesiredLRP(**{"process_guid": "pg", "action": run(), **fields})
 
 
 # --------------------------------------------------------------------------------------------
@@ -132,7 +133,7 @@ def test_without_exclusive_layers_the_setup_is_kept_whole() -> None:
 
 
 def test_an_unknown_digest_algorithm_number_prints_as_digits() -> None:
-    layer = L(url="u", destination_path="/d", layer_type=L.SHARED, digest_algorithm=7,
+    layer = L(url="u", destination_path="/d", layer_type=L.SHARED, digest_algorithm=cast(Any, 7),
               digest_value="x")
 
     result = desired_lrp_version_down_to(lrp(image_layers=[layer]), 2)
@@ -359,8 +360,8 @@ def test_populate_metrics_guid_from_a_dynamic_source_id_is_empty() -> None:
 # Tasks
 
 
-def task(**definition: object) -> models.Task:
-    return M.Task(task_guid="t", task_definition=M.TaskDefinition(**definition))  # type: ignore[arg-type]
+def task(**definition: Any) -> models.Task:
+    return M.Task(task_guid="t", task_definition=M.TaskDefinition(**definition))
 
 
 def test_task_v3_is_an_equal_copy() -> None:
@@ -532,9 +533,8 @@ RO = M.LegacyBindMountMode.LEGACY_BIND_MOUNT_MODE_RO
 RW = M.LegacyBindMountMode.LEGACY_BIND_MOUNT_MODE_RW
 
 
-def legacy_mount(mode: int = RO, **fields: object) -> models.LegacyVolumeMount:
-    return M.LegacyVolumeMount(driver="drv", container_dir="/data", deprecated_mode=mode,  # type: ignore[arg-type]
-                               **fields)
+def legacy_mount(mode: int = RO, **fields: Any) -> models.LegacyVolumeMount:
+    return M.LegacyVolumeMount(driver="drv", container_dir="/data", deprecated_mode=cast(Any, mode), **fields)
 
 
 def lrp_body(*mounts: models.LegacyVolumeMount,
@@ -542,14 +542,14 @@ def lrp_body(*mounts: models.LegacyVolumeMount,
     """What a 2016 client sent: the old mounts plus the rest of the LRP."""
     old = M.LegacyDesireLRPRequest(desired_lrp=M.LegacyDesiredLRP(volume_mounts=mounts))
     new = M.DesireLRPRequest(desired_lrp=current or lrp(domain="d", root_fs="preloaded:x"))
-    return new.SerializeToString() + old.SerializeToString()
+    return bytes(new.SerializeToString() + old.SerializeToString())
 
 
 def task_body(*mounts: models.LegacyVolumeMount) -> bytes:
     old = M.LegacyDesireTaskRequest(task_definition=M.LegacyTaskDefinition(volume_mounts=mounts))
     new = M.DesireTaskRequest(task_guid="t", domain="d",
                               task_definition=M.TaskDefinition(root_fs="preloaded:x"))
-    return new.SerializeToString() + old.SerializeToString()
+    return bytes(new.SerializeToString() + old.SerializeToString())
 
 
 MOUNT_CASES: list[tuple[str, models.LegacyVolumeMount, models.VolumeMount]] = [
@@ -622,7 +622,7 @@ def test_r1_desire_rewrites_old_volume_mounts(
     body = make_body(old, legacy_mount(RW, deprecated_volume_id="second"))
     message, mounts = target(body)
 
-    upgrade_volume_mounts_r1(message, body)  # type: ignore[call-overload]
+    upgrade_volume_mounts_r1(message, body)  # type: ignore[arg-type]
 
     assert mounts() == [
         expected,
@@ -657,9 +657,9 @@ def test_r1_desire_leaves_a_request_without_lrp_alone() -> None:
 
 
 def test_r1_desire_with_an_undecodable_old_field_is_the_bad_body_error() -> None:
-    bad_volume_id = b"\x12\x02\xff\xfe"  # field 2 (string) holding invalid UTF-8
-    body = b"\x0a" + bytes([2 + 1 + len(bad_volume_id) + 1]) + b"\xca\x01" + bytes(
-        [len(bad_volume_id)]) + bad_volume_id
+    mount = b"\x12\x02\xff\xfe"  # VolumeMount field 2 (string) holding invalid UTF-8
+    lrp_bytes = b"\xca\x01" + bytes([len(mount)]) + mount  # DesiredLRP field 25
+    body = b"\x0a" + bytes([len(lrp_bytes)]) + lrp_bytes  # DesireLRPRequest field 1
     request = M.DesireLRPRequest.FromString(body)
 
     with pytest.raises(InvalidRequest) as raised:

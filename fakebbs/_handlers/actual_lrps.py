@@ -55,7 +55,7 @@ def actual_lrp_group_by_process_guid_and_index(
 def retire_actual_lrp(
     state: State, request: models.RetireActualLRPRequest, call: Call
 ) -> models.ActualLRPLifecycleResponse:
-    state.retire_actual_lrp(request.actual_lrp_key)
+    state.retire_actual_lrp(request.actual_lrp_key, call.trace_id)
     return models.ActualLRPLifecycleResponse()
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from fakebbs import models
 from fakebbs._handlers._base import Call, Handler
 from fakebbs._state import State, routing_info, scheduling_info
+from fakebbs.errors import InvalidRequest
 from fakebbs._versions import (
     desired_lrp_version_down_to,
     populate_metrics_guid,
@@ -21,36 +22,38 @@ from fakebbs._versions import (
 )
 
 
-def _present(lrp: models.DesiredLRP, version: int) -> models.DesiredLRP:
-    return populate_metrics_guid(desired_lrp_version_down_to(lrp, version))
+def _present(lrp: models.DesiredLRP, version: int, legacy: bool) -> models.DesiredLRP:
+    return populate_metrics_guid(desired_lrp_version_down_to(lrp, version, legacy=legacy))
 
 
-def _list(version: int, *, app_guids: bool = True, process_guids: bool = True) -> Callable[
+def _list(version: int, *, legacy: bool = False) -> Callable[
     [State, models.DesiredLRPsRequest, Call], models.DesiredLRPsResponse
 ]:
-    """A list revision. The 2016 ``list.r1`` and ``list`` filtered by domain only."""
+    """A list revision. The removed (``legacy``) ``list.r1`` and ``list`` filtered by domain
+    only and returned the 2016 V1/V0 conversions."""
 
     def desired_lrps(
         state: State, request: models.DesiredLRPsRequest, call: Call
     ) -> models.DesiredLRPsResponse:
         lrps = state.desired_lrps_matching(
             domain=request.domain,
-            process_guids=request.process_guids if process_guids else (),
-            app_guids=request.app_guids if app_guids else (),
+            process_guids=() if legacy else request.process_guids,
+            app_guids=() if legacy else request.app_guids,
         )
-        return models.DesiredLRPsResponse(desired_lrps=[_present(lrp, version) for lrp in lrps])
+        return models.DesiredLRPsResponse(
+            desired_lrps=[_present(lrp, version, legacy) for lrp in lrps])
 
     return desired_lrps
 
 
-def _get(version: int) -> Callable[
+def _get(version: int, *, legacy: bool = False) -> Callable[
     [State, models.DesiredLRPByProcessGuidRequest, Call], models.DesiredLRPResponse
 ]:
     def desired_lrp_by_process_guid(
         state: State, request: models.DesiredLRPByProcessGuidRequest, call: Call
     ) -> models.DesiredLRPResponse:
         lrp = state.desired_lrp_by_process_guid(request.process_guid)
-        return models.DesiredLRPResponse(desired_lrp=_present(lrp, version))
+        return models.DesiredLRPResponse(desired_lrp=_present(lrp, version, legacy))
 
     return desired_lrp_by_process_guid
 
@@ -85,21 +88,26 @@ def desired_lrp_routing_infos(
 def desire_desired_lrp(
     state: State, request: models.DesireLRPRequest, call: Call
 ) -> models.DesiredLRPLifecycleResponse:
-    state.desire_lrp(request.desired_lrp)
+    state.desire_lrp(request.desired_lrp, call.trace_id)
     return models.DesiredLRPLifecycleResponse()
 
 
 def update_desired_lrp(
     state: State, request: models.UpdateDesiredLRPRequest, call: Call
 ) -> models.DesiredLRPLifecycleResponse:
-    state.update_desired_lrp(request.process_guid, request.update)
+    if not request.HasField("update"):
+        # Upstream dereferences the missing update and the Go server drops the connection
+        # (for an LRP that exists); a clear InvalidRequest is kinder to a test.
+        state.desired_lrp_by_process_guid(request.process_guid)
+        raise InvalidRequest("Invalid field: update")
+    state.update_desired_lrp(request.process_guid, request.update, call.trace_id)
     return models.DesiredLRPLifecycleResponse()
 
 
 def remove_desired_lrp(
     state: State, request: models.RemoveDesiredLRPRequest, call: Call
 ) -> models.DesiredLRPLifecycleResponse:
-    state.remove_desired_lrp(request.process_guid)
+    state.remove_desired_lrp(request.process_guid, call.trace_id)
     return models.DesiredLRPLifecycleResponse()
 
 
@@ -118,12 +126,12 @@ def _upgrade_r1(request: Any, body: bytes) -> None:
 HANDLERS = {
     "DesiredLRPs": Handler(_list(3)),
     "DesiredLRPs_r2": Handler(_list(2)),
-    "DesiredLRPs_r1": Handler(_list(1, app_guids=False, process_guids=False)),
-    "DesiredLRPs_r0": Handler(_list(0, app_guids=False, process_guids=False)),
+    "DesiredLRPs_r1": Handler(_list(1, legacy=True)),
+    "DesiredLRPs_r0": Handler(_list(0, legacy=True)),
     "DesiredLRPByProcessGuid": Handler(_get(3)),
     "DesiredLRPByProcessGuid_r2": Handler(_get(2)),
-    "DesiredLRPByProcessGuid_r1": Handler(_get(1)),
-    "DesiredLRPByProcessGuid_r0": Handler(_get(0)),
+    "DesiredLRPByProcessGuid_r1": Handler(_get(1, legacy=True)),
+    "DesiredLRPByProcessGuid_r0": Handler(_get(0, legacy=True)),
     "DesiredLRPSchedulingInfos": Handler(desired_lrp_scheduling_infos),
     "DesiredLRPSchedulingInfoByProcessGuid": Handler(desired_lrp_scheduling_info_by_process_guid),
     "DesiredLRPRoutingInfos": Handler(desired_lrp_routing_infos),

@@ -1,0 +1,23 @@
+"""The README's route coverage table, made from the route table and the handlers.
+
+``python -m fakebbs._coverage`` prints it; a test keeps the README's copy equal to it.
+"""
+
+from __future__ import annotations
+
+from fakebbs._handlers import HANDLERS
+from fakebbs.routes import ROUTES
+
+
+def route_coverage_markdown() -> str:
+    lines = ["| route | method | Go name | status | implemented |", "|---|---|---|---|---|"]
+    for route in ROUTES:
+        done = "yes" if route.name in HANDLERS else "not yet"
+        lines.append(
+            f"| `{route.path}` | {route.method} | {route.upstream_name} | {route.status} | {done} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(route_coverage_markdown(), end="")

@@ -1,0 +1,186 @@
+"""The storage under the state rules: plain dictionaries, one lock, and a record of changes.
+
+``Store`` is what upstream keeps in its SQL tables and Locket: desired LRPs keyed by process
+guid, actual LRPs keyed by (process guid, index, presence), tasks keyed by task guid, domains by
+name and cell presences by cell id. The rule mixins (``_state``, ``_lifecycle``, ``_tasks``, ...)
+write only through ``Operation``, which records every change as a ``Change`` (before, after)
+and hands the whole list to the listeners when the operation ends, still under the lock, so
+listeners (the event hubs) see changes in the order they happened. That is upstream's
+``events/calculator`` input, computed here once for the HTTP API, the fixture API and
+convergence alike.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Literal, NamedTuple, TypeVar
+
+from google.protobuf.message import Message
+
+from fakebbs import models
+
+__all__ = [
+    "ActualKey", "Change", "Operation", "Store", "copy",
+    "UNCLAIMED", "CLAIMED", "RUNNING", "CRASHED", "ORDINARY", "EVACUATING", "SUSPECT",
+]
+
+UNCLAIMED = "UNCLAIMED"
+CLAIMED = "CLAIMED"
+RUNNING = "RUNNING"
+CRASHED = "CRASHED"
+
+ORDINARY: int = models.ActualLRP.Presence.Value("ORDINARY")
+EVACUATING: int = models.ActualLRP.Presence.Value("EVACUATING")
+SUSPECT: int = models.ActualLRP.Presence.Value("SUSPECT")
+
+M = TypeVar("M", bound=Message)
+
+
+def copy(message: M) -> M:
+    """A deep copy, so stored messages and the ones handed out never share state."""
+    clone = type(message)()
+    clone.CopyFrom(message)
+    return clone
+
+
+class ActualKey(NamedTuple):
+    """The primary key of upstream's ``actual_lrps`` table."""
+
+    process_guid: str
+    index: int
+    presence: int
+
+    @classmethod
+    def of(cls, lrp: models.ActualLRP) -> ActualKey:
+        return cls(lrp.actual_lrp_key.process_guid, lrp.actual_lrp_key.index, lrp.presence)
+
+
+Kind = Literal["desired_lrp", "actual_lrp", "task"]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One row's change within an operation: ``before`` None is a creation, ``after`` None a
+    removal. ``crashed`` marks the crash of an instance (upstream emits
+    ``ActualLRPCrashedEvent`` for it whatever state the row lands in); ``trace_id`` is the
+    request id the events carry."""
+
+    kind: Kind
+    before: Message | None
+    after: Message | None
+    trace_id: str = ""
+    crashed: bool = False
+
+
+@dataclass
+class Operation:
+    """The changes of one rule call; see ``Store.operation``."""
+
+    store: Store
+    trace_id: str = ""
+    changes: list[Change] = field(default_factory=list)
+
+    def put_actual(self, lrp: models.ActualLRP, *, crashed: bool = False) -> models.ActualLRP:
+        """Insert or replace the row ``lrp`` belongs to; returns a copy of what is stored."""
+        key = ActualKey.of(lrp)
+        before = self.store.actual_lrps.get(key)
+        stored = copy(lrp)
+        self.store.actual_lrps[key] = stored
+        self.changes.append(Change("actual_lrp", before, copy(stored), self.trace_id, crashed))
+        return copy(stored)
+
+    def delete_actual(self, key: ActualKey) -> models.ActualLRP:
+        before = self.store.actual_lrps.pop(key)
+        self.changes.append(Change("actual_lrp", before, None, self.trace_id))
+        return copy(before)
+
+    def report_actual_removed(self, lrp: models.ActualLRP) -> None:
+        """Report a removal that upstream reports before the row is really gone (retire of an
+        instance on a registered cell: the rep removes the row later)."""
+        self.changes.append(Change("actual_lrp", copy(lrp), None, self.trace_id))
+
+    def put_desired(self, lrp: models.DesiredLRP) -> None:
+        before = self.store.desired_lrps.get(lrp.process_guid)
+        stored = copy(lrp)
+        self.store.desired_lrps[lrp.process_guid] = stored
+        self.changes.append(Change("desired_lrp", before, copy(stored), self.trace_id))
+
+    def delete_desired(self, process_guid: str) -> models.DesiredLRP:
+        before = self.store.desired_lrps.pop(process_guid)
+        self.changes.append(Change("desired_lrp", before, None, self.trace_id))
+        return copy(before)
+
+    def put_task(self, task: models.Task) -> models.Task:
+        before = self.store.tasks.get(task.task_guid)
+        stored = copy(task)
+        self.store.tasks[task.task_guid] = stored
+        self.changes.append(Change("task", before, copy(stored), self.trace_id))
+        return copy(stored)
+
+    def delete_task(self, task_guid: str) -> models.Task:
+        before = self.store.tasks.pop(task_guid)
+        self.changes.append(Change("task", before, None, self.trace_id))
+        return copy(before)
+
+
+Listener = Callable[[list[Change]], None]
+
+
+class Store:
+    """All BBS state of one fake. Two stores share nothing.
+
+    ``clock`` returns the current time in Unix nanoseconds (every timestamp and expiry reads
+    it); ``new_guid`` makes modification-tag epochs (upstream uses random UUIDs).
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], int] = time.time_ns,
+        new_guid: Callable[[], str] = lambda: str(uuid.uuid4()),
+    ) -> None:
+        self.lock = threading.RLock()
+        self.clock = clock
+        self.new_guid = new_guid
+        self.desired_lrps: dict[str, models.DesiredLRP] = {}
+        self.actual_lrps: dict[ActualKey, models.ActualLRP] = {}
+        self.tasks: dict[str, models.Task] = {}
+        self.domains: dict[str, int | None] = {}
+        self.cells: dict[str, models.CellPresence] = {}
+        self.listeners: list[Listener] = []
+        self._depth = 0
+        self._pending: list[Change] = []
+
+    def reset(self) -> None:
+        """Forget everything, as a freshly migrated, empty BBS (no events)."""
+        with self.lock:
+            self.desired_lrps.clear()
+            self.actual_lrps.clear()
+            self.tasks.clear()
+            self.domains.clear()
+            self.cells.clear()
+
+    @contextmanager
+    def operation(self, trace_id: str = "") -> Iterator[Operation]:
+        """Hold the lock for one rule; publish its changes when the outermost one ends.
+
+        A rule validates and computes before it writes, so an exception leaves nothing
+        half-written; whatever an operation did record before failing is still published.
+        """
+        with self.lock:
+            op = Operation(self, trace_id)
+            self._depth += 1
+            try:
+                yield op
+            finally:
+                self._depth -= 1
+                self._pending.extend(op.changes)
+                if self._depth == 0 and self._pending:
+                    changes, self._pending = self._pending, []
+                    for listener in list(self.listeners):
+                        listener(changes)
