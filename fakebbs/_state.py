@@ -14,6 +14,9 @@ import re
 from collections.abc import Iterable, Iterator
 
 from fakebbs import models
+from fakebbs._convergence import Convergence
+from fakebbs._evacuation import Evacuation
+from fakebbs._lifecycle import ActualLRPLifecycle
 from fakebbs._store import (
     CLAIMED,
     CRASHED,
@@ -27,13 +30,19 @@ from fakebbs._store import (
     Store,
     copy,
 )
+from fakebbs._tasks import TaskRules
 from fakebbs.errors import InvalidRequest, ResourceExists, ResourceNotFound
 
 __all__ = ["State", "scheduling_info", "routing_info", "resolve_actual_lrp_groups"]
 
 
-class State(Store):
-    """All BBS state of one fake and the rules over it. Two states share nothing."""
+class State(ActualLRPLifecycle, Evacuation, TaskRules, Convergence, Store):
+    """All BBS state of one fake and the rules over it. Two states share nothing.
+
+    The rules come in families, one module each: desired LRPs, actual LRP queries, domains
+    and cells here; ``_lifecycle`` (claim, start, crash, fail, remove), ``_evacuation``,
+    ``_tasks`` and ``_convergence``.
+    """
 
     # -- desired LRPs ------------------------------------------------------------------------
 
@@ -227,23 +236,6 @@ class State(Store):
                 continue
             created.append(op.put_actual(self.new_actual_lrp(lrp.process_guid, index, lrp.domain)))
         return created
-
-    def new_actual_lrp(self, process_guid: str, index: int, domain: str) -> models.ActualLRP:
-        """``SQLDB.CreateUnclaimedActualLRP``: a fresh UNCLAIMED, not routable, ordinary row."""
-        actual = models.ActualLRP(
-            actual_lrp_key=models.ActualLRPKey(
-                process_guid=process_guid, index=index, domain=domain
-            ),
-            state=UNCLAIMED,
-            since=self.clock(),
-            modification_tag=models.ModificationTag(epoch=self.new_guid(), index=0),
-            presence=ORDINARY,
-            routable=False,
-        )
-        # The Go encoder always writes these embedded messages, even when empty.
-        actual.actual_lrp_instance_key.SetInParent()
-        actual.actual_lrp_net_info.SetInParent()
-        return actual
 
     def _stop_instances_from(
         self, op: Operation, process_guid: str, index: int

@@ -184,3 +184,20 @@ class Store:
                     changes, self._pending = self._pending, []
                     for listener in list(self.listeners):
                         listener(changes)
+
+    def new_actual_lrp(self, process_guid: str, index: int, domain: str) -> models.ActualLRP:
+        """``SQLDB.CreateUnclaimedActualLRP``: a fresh UNCLAIMED, not routable, ordinary row."""
+        actual = models.ActualLRP(
+            actual_lrp_key=models.ActualLRPKey(
+                process_guid=process_guid, index=index, domain=domain
+            ),
+            state=UNCLAIMED,
+            since=self.clock(),
+            modification_tag=models.ModificationTag(epoch=self.new_guid(), index=0),
+            presence=ORDINARY,
+            routable=False,
+        )
+        # The Go encoder always writes these embedded messages, even when empty.
+        actual.actual_lrp_instance_key.SetInParent()
+        actual.actual_lrp_net_info.SetInParent()
+        return actual

@@ -4,7 +4,17 @@ implemented yet."""
 
 from __future__ import annotations
 
-from fakebbs._handlers import actual_lrps, cells, desired_lrps, domains, ping
+from fakebbs._handlers import (
+    actual_lrp_lifecycle,
+    actual_lrps,
+    cells,
+    desired_lrps,
+    domains,
+    evacuation,
+    events,
+    ping,
+    tasks,
+)
 from fakebbs._handlers._base import Call, Handler
 
 __all__ = ["HANDLERS", "Call", "Handler"]
@@ -15,4 +25,8 @@ HANDLERS: dict[str, Handler] = {
     **cells.HANDLERS,
     **desired_lrps.HANDLERS,
     **actual_lrps.HANDLERS,
+    **actual_lrp_lifecycle.HANDLERS,
+    **evacuation.HANDLERS,
+    **tasks.HANDLERS,
+    **events.HANDLERS,
 }

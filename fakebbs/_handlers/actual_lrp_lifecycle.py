@@ -1,0 +1,7 @@
+"""Actual LRP lifecycle routes (upstream handlers/actual_lrp_lifecycle_handler.go)."""
+
+from __future__ import annotations
+
+from fakebbs._handlers._base import Handler
+
+HANDLERS: dict[str, Handler] = {}
