@@ -1,11 +1,16 @@
 """fakebbs: an in-memory fake of Cloud Foundry Diego's BBS, for tests.
 
-``FakeBBS`` holds the state and the WSGI app; ``FakeBBS.serve()`` runs it on a real socket;
-``BBSClient`` talks to any BBS (this fake or a real one) over HTTP.
+``FakeBBS`` holds the state and the WSGI app; ``FakeBBS.serve()`` runs it on a local socket;
+``BBSClient`` talks to any BBS (this fake or a real one); ``ManualClock`` moves the fake's time
+by hand; ``fakebbs.models`` has every BBS protobuf message and ``fakebbs.errors`` every BBS
+error type.
 """
 
 from __future__ import annotations
 
+from fakebbs import errors, models
 from fakebbs._fake import FakeBBS
+from fakebbs.client import BBSClient
+from fakebbs.clock import ManualClock
 
-__all__ = ["FakeBBS"]
+__all__ = ["BBSClient", "FakeBBS", "ManualClock", "errors", "models"]

@@ -88,15 +88,20 @@ class BBSApp:
             if route.response is None:
                 return _text(501, message + "\n")
             return _protobuf(_error_response(route, UnknownError(message)))
+        parsed = False
         try:
             request = _decode(route, body)
             if handler.prepare is not None and request is not None:
                 handler.prepare(request, body)
             if request is not None:
                 validate(request, require_metric_tags=handler.require_metric_tags)
+            parsed = True
             response = handler.run(self.state, request, Call(route, trace_id, body))
         except BBSError as error:
-            return _protobuf(_error_response(route, error))
+            response = _error_response(route, error)
+            if not parsed and handler.on_bad_request is not None:
+                handler.on_bad_request(response)
+            return _protobuf(response)
         except Exception as exc:
             log.exception("fakebbs: handler for %s failed", route.name)
             with self._errors_lock:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import ssl
-import time
 import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from fakebbs._app import DEFAULT_MAX_BODY_BYTES, BBSApp
 from fakebbs._state import State
+from fakebbs._tasks import DEFAULT_MAX_TASK_RETRIES
+from fakebbs.clock import system_clock
 
 if TYPE_CHECKING:
     from fakebbs._server import Server
@@ -28,11 +29,14 @@ class FakeBBS:
     def __init__(
         self,
         *,
-        clock: Callable[[], int] = time.time_ns,
+        clock: Callable[[], int] = system_clock,
         new_guid: Callable[[], str] = lambda: str(uuid.uuid4()),
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        max_task_retries: int = DEFAULT_MAX_TASK_RETRIES,
     ) -> None:
         self.state = State(clock=clock, new_guid=new_guid)
+        # The BBS config's max_task_retries: rejections a task survives before it is failed.
+        self.state.max_task_retries = max_task_retries
         self.wsgi_app = BBSApp(self.state, max_body_bytes=max_body_bytes)
 
     def reset(self) -> None:

@@ -24,7 +24,8 @@ What this module adds on top of cheroot (each is pinned by a test in tests/test_
 * Logging through ``logging`` (logger ``fakebbs.server``): one INFO line per request (hidden
   unless the logger is enabled at INFO, as the CLI does), app errors at ERROR with traceback.
 * ``stop()`` returns promptly (cheroot's own stop waits up to 0.5 s for its select loop and can
-  block forever on a worker stuck inside the app).
+  block forever on a worker stuck inside the app), and does not race with workers handing back
+  kept-alive connections (in cheroot that can kill a worker).
 """
 
 from __future__ import annotations
@@ -654,6 +655,7 @@ class _CherootServer(cheroot_wsgi.Server):
         self.requests = _GrowingThreadPool(self, min(_MIN_THREADS, threads), threads)
         self.ssl_adapter = ssl_adapter
         self._stopping = False
+        self._put_conn_lock = threading.Lock()
 
     @staticmethod
     def bind_socket(socket_: socket.socket, bind_addr: Any) -> socket.socket:
@@ -676,8 +678,10 @@ class _CherootServer(cheroot_wsgi.Server):
                 self.error_log("error in the accept loop", level=logging.ERROR, traceback=True)
 
     def stop(self) -> None:
-        if self.ready and not self._stopping:
+        with self._put_conn_lock:
+            first = self.ready and not self._stopping
             self._stopping = True
+        if first:
             # cheroot's stop() waits for the select loop to notice a flag, i.e. up to
             # ``expiration_interval`` (0.5 s); set the flag and wake the loop with a connection.
             self._connections._stop_requested = True
@@ -691,11 +695,17 @@ class _CherootServer(cheroot_wsgi.Server):
                 pass
 
     def put_conn(self, conn: Any) -> None:
-        # Bytes already decrypted into the TLS layer's buffer do not wake the selector.
-        if self.ready and isinstance(conn.socket, ssl.SSLSocket) and conn.socket.pending():
-            self.process_conn(conn)
-        else:
-            super().put_conn(conn)
+        # A worker hands back a kept-alive connection. In cheroot this races with stop(): the
+        # worker can register it with the selector just after stop() closed the selector, and
+        # dies of the ValueError. Here stop() first sets ``_stopping`` under the same lock.
+        with self._put_conn_lock:
+            if self._stopping or not self.ready:
+                conn.close()
+            elif isinstance(conn.socket, ssl.SSLSocket) and conn.socket.pending():
+                # Bytes already decrypted into the TLS layer's buffer do not wake the selector.
+                self.process_conn(conn)
+            else:
+                super().put_conn(conn)
 
     def error_log(self, msg: str = "", level: int = logging.INFO, traceback: bool = False) -> None:
         logger.log(level, "%s", msg, exc_info=traceback)

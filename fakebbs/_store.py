@@ -13,7 +13,6 @@ convergence alike.
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,6 +22,7 @@ from typing import Literal, NamedTuple, TypeVar
 from google.protobuf.message import Message
 
 from fakebbs import models
+from fakebbs.clock import system_clock
 
 __all__ = [
     "ActualKey", "Change", "Operation", "Store", "copy",
@@ -141,7 +141,7 @@ class Store:
     def __init__(
         self,
         *,
-        clock: Callable[[], int] = time.time_ns,
+        clock: Callable[[], int] = system_clock,
         new_guid: Callable[[], str] = lambda: str(uuid.uuid4()),
     ) -> None:
         self.lock = threading.RLock()

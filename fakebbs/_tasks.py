@@ -1,9 +1,281 @@
-"""Task rules (upstream controllers/task_controller.go, db/sqldb/task_db.go)."""
+"""Task rules (upstream ``controllers/task_controller.go`` over ``db/sqldb/task_db.go``).
+
+A task goes Pending → Running → Completed → Resolving → deleted; cancel and fail also complete
+a Pending task, reject puts a task back to Pending (or fails it once it has been rejected
+``max_task_retries`` times). Refused transitions say "Cannot transition from <state> to
+<state>" with upstream's state names. A task completed with a ``completion_callback_url`` is
+handed to the completion callback worker (``fakebbs._callbacks``).
+"""
 
 from __future__ import annotations
 
-from fakebbs._store import Store
+from fakebbs import models
+from fakebbs._callbacks import CallbackWorker
+from fakebbs._store import Change, Operation, Store, copy
+from fakebbs.errors import (
+    InvalidRequest,
+    InvalidStateTransition,
+    ResourceExists,
+    ResourceNotFound,
+    RunningOnDifferentCell,
+)
+
+__all__ = [
+    "COMPLETED",
+    "DEFAULT_MAX_TASK_RETRIES",
+    "PENDING",
+    "RESOLVING",
+    "RUNNING",
+    "TaskRules",
+    "truncate",
+]
+
+PENDING = models.Task.Pending
+RUNNING = models.Task.Running
+COMPLETED = models.Task.Completed
+RESOLVING = models.Task.Resolving
+
+DEFAULT_MAX_TASK_RETRIES = 3
+"""How many rejections a task survives. A BBS started without ``max_task_retries`` in its config
+uses 0 (the first rejection fails the task), but every Diego deployed with diego-release runs
+with its ``tasks.max_retries`` default of 3, which is what code under test meets in practice."""
+
+CANCELLED_REASON = "task was cancelled"
+MAX_REASON_BYTES = 1024
+TRUNCATED = "(truncated)"
+
+
+def truncate(text: str, limit: int = MAX_REASON_BYTES) -> str:
+    """Upstream ``truncateString``: a text of ``limit`` UTF-8 bytes or more is cut so that it
+    ends in "(truncated)" within ``limit`` bytes. (Go cuts bytes and may split a character; a
+    protobuf string must stay UTF-8, so a split character is dropped here.)"""
+    data = text.encode("utf-8")
+    if len(data) < limit:
+        return text
+    return data[: limit - len(TRUNCATED)].decode("utf-8", "ignore") + TRUNCATED
+
+
+def state_name(state: int) -> str:
+    """``Task_State.String()``: the enum name, or the number for an unknown value."""
+    try:
+        return str(models.Task.State.Name(state))
+    except ValueError:
+        return str(state)
+
+
+_ALLOWED_FROM: dict[int, int] = {RUNNING: PENDING, COMPLETED: RUNNING, RESOLVING: COMPLETED}
+"""The one state each target state may be reached from."""
+
+
+def _transition_error(task: models.Task, to: int) -> InvalidStateTransition:
+    return InvalidStateTransition.between(state_name(task.state), state_name(to))
+
+
+def _validate_transition(task: models.Task, to: int) -> None:
+    """``Task.ValidateTransitionTo``: only Pending → Running → Completed → Resolving."""
+    if task.state != _ALLOWED_FROM.get(to):
+        raise _transition_error(task, to)
 
 
 class TaskRules(Store):
-    """Rules mixed into ``fakebbs._state.State``; they work on the ``Store`` dictionaries."""
+    """Rules mixed into ``fakebbs._state.State``; they work on the ``Store`` dictionaries.
+
+    ``max_task_retries`` is the BBS's config value of that name (see
+    ``DEFAULT_MAX_TASK_RETRIES``); set it on the state, or pass it to ``FakeBBS``.
+    """
+
+    max_task_retries: int = DEFAULT_MAX_TASK_RETRIES
+    _callback_worker: CallbackWorker | None = None
+
+    # -- queries --------------------------------------------------------------------------
+
+    def tasks_matching(self, domain: str = "", cell_id: str = "") -> list[models.Task]:
+        """``SQLDB.Tasks``: tasks matching both filters (an empty filter matches all)."""
+        with self.lock:
+            return [
+                copy(task)
+                for task in self.tasks.values()
+                if (not domain or task.domain == domain)
+                and (not cell_id or task.cell_id == cell_id)
+            ]
+
+    def task_by_guid(self, task_guid: str) -> models.Task:
+        with self.lock:
+            return copy(self._task(task_guid))
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def desire_task(
+        self, definition: models.TaskDefinition, task_guid: str, domain: str, trace_id: str = ""
+    ) -> models.Task:
+        """``SQLDB.DesireTask``: a new Pending task created and updated now. (The real BBS then
+        asks the auctioneer to place it; a fake has none.)"""
+        with self.operation(trace_id) as op:
+            if task_guid in self.tasks:
+                raise ResourceExists()
+            now = self.clock()
+            task = models.Task(
+                task_guid=task_guid, domain=domain, created_at=now, updated_at=now,
+                first_completed_at=0, state=PENDING,
+            )
+            task.task_definition.CopyFrom(definition)
+            return op.put_task(task)
+
+    def start_task(self, task_guid: str, cell_id: str, trace_id: str = "") -> bool:
+        """``SQLDB.StartTask``; returns ``should_start``. A task already running on this cell
+        is left alone (False, no change); otherwise it must be Pending."""
+        with self.operation(trace_id) as op:
+            task = self._task(task_guid)
+            if task.state == RUNNING and task.cell_id == cell_id:
+                return False
+            _validate_transition(task, RUNNING)
+            after = copy(task)
+            after.state = RUNNING
+            after.updated_at = self.clock()
+            after.cell_id = cell_id
+            op.put_task(after)
+            return True
+
+    def cancel_task(self, task_guid: str, trace_id: str = "") -> models.Task:
+        """``TaskController.CancelTask``: complete a Pending or Running task as failed with
+        "task was cancelled". (The real BBS also tells the task's rep to stop it.)"""
+        with self.operation(trace_id) as op:
+            return self._fail(op, self._task(task_guid), CANCELLED_REASON)
+
+    def fail_task(self, task_guid: str, failure_reason: str, trace_id: str = "") -> models.Task:
+        """``TaskController.FailTask`` (the deprecated route): cancel with a reason."""
+        with self.operation(trace_id) as op:
+            return self._fail(op, self._task(task_guid), failure_reason)
+
+    def reject_task(
+        self, task_guid: str, rejection_reason: str, trace_id: str = ""
+    ) -> models.Task:
+        """``TaskController.RejectTask``: a cell gives a Pending or Running task back.
+
+        The task goes back to Pending with one more rejection (its cell id is kept). If it had
+        already been rejected ``max_task_retries`` times before this call it is failed with the
+        rejection reason instead, and only that change is reported. Upstream's quirks are kept:
+        a task in another state is refused with InvalidRequest but a change (with an empty
+        ``before``) is still reported; past the limit the fail runs even then, and its refusal
+        ("Cannot transition from Completed to Completed") is what the caller sees.
+        """
+        with self.operation(trace_id) as op:
+            task = self._task(task_guid)
+            over_limit = task.rejection_count >= self.max_task_retries
+            if task.state not in (PENDING, RUNNING):
+                if over_limit:
+                    return self._fail(op, task, rejection_reason)
+                # ``RejectTask`` emits TaskChanged(zero task, task) before returning its error.
+                op.changes.append(Change("task", models.Task(), copy(task), op.trace_id))
+                raise InvalidRequest()
+            rejected = copy(task)
+            rejected.rejection_count += 1
+            rejected.rejection_reason = truncate(rejection_reason)
+            rejected.state = PENDING
+            rejected.updated_at = self.clock()
+            op.put_task(rejected)
+            if not over_limit:
+                return copy(rejected)
+            # Upstream reports only the fail, whose ``before`` is the rejected task.
+            del op.changes[-1]
+            return self._fail(op, rejected, rejection_reason)
+
+    def complete_task(
+        self,
+        task_guid: str,
+        cell_id: str,
+        failed: bool,
+        failure_reason: str = "",
+        result: str = "",
+        trace_id: str = "",
+    ) -> models.Task:
+        """``SQLDB.CompleteTask``: the task's cell reports it finished. A task running on
+        another cell gives RunningOnDifferentCell; otherwise it must be Running."""
+        with self.operation(trace_id) as op:
+            task = self._task(task_guid)
+            if task.state == RUNNING and task.cell_id != cell_id:
+                raise RunningOnDifferentCell.cells(task.cell_id, cell_id)
+            _validate_transition(task, COMPLETED)
+            return self._complete(op, task, failed, failure_reason, result)
+
+    def resolving_task(self, task_guid: str, trace_id: str = "") -> models.Task:
+        """``SQLDB.ResolvingTask``: a Completed task is being handled by its owner."""
+        with self.operation(trace_id) as op:
+            task = self._task(task_guid)
+            _validate_transition(task, RESOLVING)
+            after = copy(task)
+            after.state = RESOLVING
+            after.updated_at = self.clock()
+            return op.put_task(after)
+
+    def delete_task(self, task_guid: str, trace_id: str = "") -> models.Task:
+        """``SQLDB.DeleteTask``: only a Resolving task goes; returns it as it was. Any other
+        state is refused as "Cannot transition from <state> to Resolving", as upstream says."""
+        with self.operation(trace_id) as op:
+            task = self._task(task_guid)
+            if task.state != RESOLVING:
+                raise _transition_error(task, RESOLVING)
+            return op.delete_task(task_guid)
+
+    # -- the completion callback ----------------------------------------------------------
+
+    @property
+    def callbacks(self) -> CallbackWorker:
+        """The completion callback worker of this state (created on first use)."""
+        with self.lock:
+            if self._callback_worker is None:
+                self._callback_worker = CallbackWorker(self)
+            return self._callback_worker
+
+    def submit_task_callback(self, task: models.Task) -> None:
+        """Hand a Completed task to the callback worker if it has a callback URL (the
+        controller's ``taskCompletionClient.Submit``; convergence uses it too)."""
+        if task.task_definition.completion_callback_url:
+            self.callbacks.submit(copy(task))
+
+    def wait_for_callbacks(self, timeout: float | None = None) -> bool:
+        """Block until every submitted completion callback has finished (delivered, given up
+        or out of attempts); False if ``timeout`` seconds ran out first. Do not hold the
+        state's lock while waiting: the callbacks need it."""
+        worker = self._callback_worker
+        return True if worker is None else worker.wait(timeout)
+
+    def reset(self) -> None:
+        """Forget everything; pending completion callbacks are dropped, and running ones change
+        nothing more."""
+        with self.lock:
+            if self._callback_worker is not None:
+                self._callback_worker.discard()
+            super().reset()
+
+    # -- internals (callers hold the lock) ------------------------------------------------
+
+    def _task(self, task_guid: str) -> models.Task:
+        task = self.tasks.get(task_guid)
+        if task is None:
+            raise ResourceNotFound()
+        return task
+
+    def _fail(self, op: Operation, task: models.Task, reason: str) -> models.Task:
+        """``SQLDB.FailTask`` / ``CancelTask``: like completing, but a Pending task may fail
+        too."""
+        if task.state != PENDING:
+            _validate_transition(task, COMPLETED)
+        return self._complete(op, task, True, reason, "")
+
+    def _complete(
+        self, op: Operation, task: models.Task, failed: bool, failure_reason: str, result: str
+    ) -> models.Task:
+        """``SQLDB.completeTask``, then the controller's callback submission."""
+        after = copy(task)
+        now = self.clock()
+        after.state = COMPLETED
+        after.updated_at = now
+        after.first_completed_at = now
+        after.failed = failed
+        after.failure_reason = truncate(failure_reason)
+        after.result = result
+        after.cell_id = ""
+        stored = op.put_task(after)
+        self.submit_task_callback(stored)
+        return stored

@@ -51,12 +51,22 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
     serve.add_argument(
         "--port",
-        type=int,
+        type=_port,
         default=8889,
         help="port to bind; 0 picks a free one (default: %(default)s)",
     )
     serve.set_defaults(run=_serve)
     return parser
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port number (0-65535): {text!r}")
+    return port
 
 
 def _serve(args: argparse.Namespace) -> int:

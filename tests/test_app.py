@@ -7,7 +7,7 @@ from werkzeug.test import Client
 
 from builders import desired_lrp
 from fakebbs import FakeBBS, models
-from fakebbs.routes import ROUTES_BY_NAME
+from fakebbs.routes import Route
 
 PROTOBUF = "application/x-protobuf"
 
@@ -96,15 +96,26 @@ def test_the_content_type_of_a_request_is_not_looked_at(http: Client) -> None:
     assert not models.DesiredLRPLifecycleResponse.FromString(response.data).HasField("error")
 
 
-def test_a_route_not_built_yet_says_so_inside_the_envelope(http: Client) -> None:
-    route = ROUTES_BY_NAME["ClaimActualLRP"]
+def test_a_route_without_a_handler_says_so_inside_the_envelope() -> None:
+    app = FakeBBS().wsgi_app
+    unbuilt = Route("NotBuilt", "POST", "/v1/not_built", None, "ActualLRPLifecycleResponse",
+                    "current")
 
-    response = post(http, route.path)
+    response = app.handle(unbuilt, b"")
 
-    error = models.ActualLRPLifecycleResponse.FromString(response.data).error
+    error = models.ActualLRPLifecycleResponse.FromString(response.get_data()).error
     assert response.status_code == 200
-    assert error.type == 0
-    assert "not implemented yet" in error.message
+    assert (error.type, error.message) == (
+        0, "fakebbs: /v1/not_built (NotBuilt) is not implemented yet")
+
+
+def test_a_stream_route_without_a_handler_is_a_plain_501() -> None:
+    app = FakeBBS().wsgi_app
+    unbuilt = Route("NotBuilt", "GET", "/v1/not_built", None, None, "current", stream=True)
+
+    response = app.handle(unbuilt, b"")
+
+    assert response.status_code == 501
 
 
 def test_an_oversized_body_gets_a_clear_413_and_the_fake_keeps_serving() -> None:

@@ -131,6 +131,7 @@ def test_a_missing_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) 
     assert "usage: fakebbs" in capsys.readouterr().err
 
 
-def test_a_bad_port_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["serve", "--port", "http"]) == 2
-    assert "invalid int value" in capsys.readouterr().err
+@pytest.mark.parametrize("port", ["http", "-1", "65536"])
+def test_a_bad_port_is_a_usage_error(port: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--port", port]) == 2
+    assert f"not a port number (0-65535): '{port}'" in capsys.readouterr().err

@@ -28,9 +28,12 @@ class Handler:
     ``run(state, request, call)`` returns the response message or raises a ``BBSError``.
     ``prepare(request, body)`` rewrites a decoded request before validation (the 2016 routes
     upgrade old formats there). ``require_metric_tags`` is False for the 2016-era desire
-    routes, which accepted LRPs without metric tags.
+    routes, which accepted LRPs without metric tags. ``on_bad_request(response)`` completes the
+    error response of a request that cannot be decoded or validated (upstream's evacuation
+    handlers answer ``keep_container=true`` there, not only the error).
     """
 
     run: Callable[[State, Any, Call], Message]
     prepare: Callable[[Message, bytes], None] | None = None
     require_metric_tags: bool = True
+    on_bad_request: Callable[[Any], None] | None = None

@@ -1,0 +1,345 @@
+"""The completion callback: a real POST to a real local receiver, and what its answer does."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from fakebbs import FakeBBS, models
+from fakebbs._callbacks import MAX_CALLBACK_ATTEMPTS, callback_json
+from fakebbs._state import State
+from fakebbs._store import Change
+from fakebbs._tasks import COMPLETED, RESOLVING
+from fakebbs.client import BBSClient
+
+HANG = 0  # a "status" that makes the receiver never answer
+
+
+@dataclass(frozen=True)
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Receiver:
+    """An HTTP server on 127.0.0.1 that records requests and answers from ``answers`` (200 when
+    it runs out). An answer is a status, ``HANG``, or (status, Location)."""
+
+    url: str
+    received: list[Received] = field(default_factory=list)
+    answers: deque[int | tuple[int, str]] = field(default_factory=deque)
+    release: threading.Event = field(default_factory=threading.Event)
+    arrived: threading.Condition = field(default_factory=threading.Condition)
+
+    def record(self, request: Received) -> None:
+        with self.arrived:
+            self.received.append(request)
+            self.arrived.notify_all()
+
+    def wait_for(self, count: int, timeout: float = 10) -> bool:
+        """Whether ``count`` requests have arrived (a request the caller gave up on may be
+        read by the server thread only after the caller moved on)."""
+        with self.arrived:
+            return self.arrived.wait_for(lambda: len(self.received) >= count, timeout)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    box: list[Receiver] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            me = box[0]
+            length = int(self.headers.get("Content-Length") or 0)
+            me.record(Received(self.command, self.path, dict(self.headers),
+                                self.rfile.read(length)))
+            answer = me.answers.popleft() if me.answers else 200
+            if answer == HANG:
+                me.release.wait()
+                return
+            status, location = answer if isinstance(answer, tuple) else (answer, None)
+            self.send_response(status)
+            if location is not None:
+                self.send_header("Location", location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_POST = do_GET = _answer
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    box.append(Receiver(f"http://127.0.0.1:{server.server_address[1]}"))
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    try:
+        yield box[0]
+    finally:
+        box[0].release.set()
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.fixture
+def state() -> Iterator[State]:
+    state = State()
+    yield state
+    state.reset()
+    assert state.wait_for_callbacks(10)
+    assert state.callbacks.errors == []
+
+
+@pytest.fixture
+def changes(state: State) -> list[Change]:
+    recorded: list[Change] = []
+    state.listeners.append(recorded.extend)
+    return recorded
+
+
+def definition(url: str, **fields: object) -> models.TaskDefinition:
+    return models.TaskDefinition(
+        root_fs="preloaded:cflinuxfs4",
+        action=models.Action(run_action=models.RunAction(path="/bin/task", user="vcap")),
+        completion_callback_url=url,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def complete(state: State, url: str, **fields: object) -> models.Task:
+    state.desire_task(definition(url, **fields), "t", "d")
+    state.start_task("t", "cell-1")
+    return state.complete_task("t", "cell-1", failed=False, result="the result")
+
+
+def refused_url() -> str:
+    """A local URL nothing listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/cb"
+
+
+# -- the body ---------------------------------------------------------------------------------
+
+
+def test_the_body_is_upstreams_json_in_field_order_without_an_empty_annotation() -> None:
+    task = models.Task(task_guid="t", failed=True, failure_reason="r", result="x",
+                       created_at=123, task_definition=models.TaskDefinition())
+
+    assert callback_json(task) == (
+        b'{"task_guid":"t","failed":true,"failure_reason":"r","result":"x","created_at":123}')
+
+
+def test_the_body_carries_the_annotation_and_escapes_html_like_go() -> None:
+    task = models.Task(task_guid="t", result="<a&b>", task_definition=models.TaskDefinition(
+        annotation="ünï"))
+
+    body = callback_json(task)
+
+    assert b'"result":"\\u003ca\\u0026b\\u003e"' in body
+    assert json.loads(body)["annotation"] == "ünï"
+    assert list(json.loads(body)) == [
+        "task_guid", "failed", "failure_reason", "result", "annotation", "created_at"]
+
+
+# -- delivery ---------------------------------------------------------------------------------
+
+
+def test_a_completed_task_is_posted_as_json_and_then_deleted(
+    state: State, receiver: Receiver, changes: list[Change]
+) -> None:
+    completed = complete(state, receiver.url + "/done?x=1", annotation="note")
+
+    assert state.wait_for_callbacks(10)
+
+    [request] = receiver.received
+    assert (request.method, request.path) == ("POST", "/done?x=1")
+    assert request.headers["Content-Type"] == "application/json"
+    assert json.loads(request.body) == {
+        "task_guid": "t", "failed": False, "failure_reason": "", "result": "the result",
+        "annotation": "note", "created_at": completed.created_at}
+    assert "t" not in state.tasks
+    resolving, removed = changes[-2:]
+    assert (resolving.before, resolving.after.state) == (completed, RESOLVING)  # type: ignore[union-attr]
+    assert removed.after is None and removed.before == resolving.after
+
+
+@pytest.mark.parametrize("finish", [
+    lambda s: s.cancel_task("t"),
+    lambda s: s.fail_task("t", "broken"),
+])
+def test_cancel_and_fail_also_call_back(state: State, receiver: Receiver, finish) -> None:  # type: ignore[no-untyped-def]
+    state.desire_task(definition(receiver.url), "t", "d")
+
+    finish(state)
+    assert state.wait_for_callbacks(10)
+
+    assert json.loads(receiver.received[0].body)["failed"] is True
+    assert "t" not in state.tasks
+
+
+@pytest.mark.parametrize("status", [200, 204, 400, 404, 500, 502])
+def test_any_answer_but_503_and_504_deletes_the_task(
+    state: State, receiver: Receiver, status: int
+) -> None:
+    receiver.answers.append(status)
+
+    complete(state, receiver.url)
+    assert state.wait_for_callbacks(10)
+
+    assert len(receiver.received) == 1
+    assert "t" not in state.tasks
+
+
+@pytest.mark.parametrize("status", [503, 504])
+def test_503_and_504_are_tried_three_times_then_the_task_stays_resolving(
+    state: State, receiver: Receiver, status: int
+) -> None:
+    receiver.answers.extend([status] * MAX_CALLBACK_ATTEMPTS)
+
+    complete(state, receiver.url)
+    assert state.wait_for_callbacks(10)
+
+    assert len(receiver.received) == MAX_CALLBACK_ATTEMPTS == 3
+    assert state.tasks["t"].state == RESOLVING
+
+
+def test_a_503_then_a_200_deletes_the_task(state: State, receiver: Receiver) -> None:
+    receiver.answers.append(503)
+
+    complete(state, receiver.url)
+    assert state.wait_for_callbacks(10)
+
+    assert len(receiver.received) == 2
+    assert "t" not in state.tasks
+
+
+def test_a_refused_connection_gives_up_at_once_and_leaves_the_task_resolving(
+    state: State,
+) -> None:
+    complete(state, refused_url())
+    assert state.wait_for_callbacks(10)
+
+    assert state.tasks["t"].state == RESOLVING
+
+
+def test_a_receiver_that_never_answers_is_tried_three_times(
+    state: State, receiver: Receiver
+) -> None:
+    state.callbacks.timeout = 0.05
+    receiver.answers.extend([HANG] * MAX_CALLBACK_ATTEMPTS)
+
+    complete(state, receiver.url)
+    assert state.wait_for_callbacks(10)
+
+    assert receiver.wait_for(3)
+    assert len(receiver.received) == 3
+    assert state.tasks["t"].state == RESOLVING
+
+
+def test_a_url_that_is_not_http_leaves_the_task_resolving(state: State) -> None:
+    complete(state, "ftp://127.0.0.1/cb")
+    assert state.wait_for_callbacks(10)
+
+    assert state.tasks["t"].state == RESOLVING
+
+
+def test_a_307_redirect_is_posted_again_to_the_new_location(
+    state: State, receiver: Receiver
+) -> None:
+    receiver.answers.append((307, "/elsewhere"))
+
+    complete(state, receiver.url + "/cb")
+    assert state.wait_for_callbacks(10)
+
+    assert [(r.method, r.path) for r in receiver.received] == [
+        ("POST", "/cb"), ("POST", "/elsewhere")]
+    assert receiver.received[1].body == receiver.received[0].body
+    assert "t" not in state.tasks
+
+
+def test_a_302_redirect_is_followed_with_a_get_like_go(state: State, receiver: Receiver) -> None:
+    receiver.answers.append((302, "/elsewhere"))
+
+    complete(state, receiver.url + "/cb")
+    assert state.wait_for_callbacks(10)
+
+    assert [(r.method, r.path, r.body) for r in receiver.received][1] == (
+        "GET", "/elsewhere", b"")
+    assert "t" not in state.tasks
+
+
+# -- ownership of the task ----------------------------------------------------------------------
+
+
+def test_a_task_resolved_by_someone_else_first_is_not_posted(
+    state: State, receiver: Receiver
+) -> None:
+    with state.lock:  # the worker waits for the lock, so the stager is first
+        complete(state, receiver.url)
+        state.resolving_task("t")
+
+    assert state.wait_for_callbacks(10)
+
+    assert receiver.received == []
+    assert state.tasks["t"].state == RESOLVING
+
+
+def test_a_task_without_callback_url_stays_completed(state: State) -> None:
+    complete(state, "")
+
+    assert state.wait_for_callbacks(10)
+    assert state.tasks["t"].state == COMPLETED
+
+
+def test_reset_drops_callbacks_that_have_not_run(state: State, receiver: Receiver) -> None:
+    with state.lock:
+        complete(state, receiver.url)
+        state.reset()
+        state.desire_task(definition(receiver.url), "t", "d")  # a new task with the same guid
+
+    assert state.wait_for_callbacks(10)
+
+    assert receiver.received == []
+    assert state.tasks["t"].state == models.Task.Pending
+
+
+def test_no_worker_thread_is_left_once_callbacks_are_done(
+    state: State, receiver: Receiver
+) -> None:
+    complete(state, receiver.url)
+
+    assert state.wait_for_callbacks(10)
+    assert state.callbacks.active_threads == 0
+
+
+def test_waiting_without_any_callback_returns_at_once() -> None:
+    assert State().wait_for_callbacks(0)
+
+
+# -- over the BBS API -------------------------------------------------------------------------
+
+
+def test_a_client_completing_a_task_triggers_the_callback(
+    bbs: BBSClient, fake: FakeBBS, receiver: Receiver
+) -> None:
+    bbs.desire_task("t", "d", definition(receiver.url))
+    bbs.start_task("t", "cell-1")
+
+    bbs.complete_task("t", "cell-1", failed=True, failure_reason="exit status 1")
+    assert fake.state.wait_for_callbacks(10)
+
+    assert json.loads(receiver.received[0].body)["failure_reason"] == "exit status 1"
+    assert bbs.tasks() == []
