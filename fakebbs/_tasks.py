@@ -27,6 +27,7 @@ __all__ = [
     "RESOLVING",
     "RUNNING",
     "TaskRules",
+    "state_name",
     "truncate",
 ]
 
@@ -37,8 +38,8 @@ RESOLVING = models.Task.Resolving
 
 DEFAULT_MAX_TASK_RETRIES = 3
 """How many rejections a task survives. A BBS started without ``max_task_retries`` in its config
-uses 0 (the first rejection fails the task), but every Diego deployed with diego-release runs
-with its ``tasks.max_retries`` default of 3, which is what code under test meets in practice."""
+uses 0 (the first rejection fails the task), but diego-release configures the BBS from its
+``tasks.max_retries`` property, default 3: that is the Diego code under test meets."""
 
 CANCELLED_REASON = "task was cancelled"
 MAX_REASON_BYTES = 1024

@@ -104,13 +104,16 @@ def place(
     """Store a row as the routes (or convergence, for SUSPECT rows) would have left it."""
     lrp = state.new_actual_lrp("my-guid", index, "cf-apps")
     lrp.state = status
-    lrp.presence = presence  # type: ignore[assignment]
+    lrp.presence = presence
     if status in (CLAIMED, RUNNING):
         lrp.actual_lrp_instance_key.CopyFrom(instance_key or instance())
     if status == RUNNING:
         lrp.actual_lrp_net_info.CopyFrom(net())
     for name, value in fields.items():
-        setattr(lrp, name, value)
+        if isinstance(value, dict):
+            getattr(lrp, name).update(value)
+        else:
+            setattr(lrp, name, value)
     state.actual_lrps[ActualKey.of(lrp)] = lrp
     return lrp
 
@@ -121,14 +124,18 @@ def row(state: State, presence: int = ORDINARY, index: int = 0) -> models.Actual
 
 # -- the transition table (§4.2) ----------------------------------------------------------------
 
-# What each stored state lets each call do: "any" instance key, only the "same" one, or "never".
-# (A request always carries a non-empty instance key, so "same" never matches the empty key of
-# an UNCLAIMED or CRASHED row.)
+# Which caller instance keys each stored state accepts for each target state: "any", the row's
+# own ("same"), only an "empty" one, or "never". Requests always carry a non-empty instance key,
+# so "same" never matches the empty key of an UNCLAIMED or CRASHED row over the API.
 TRANSITIONS: dict[tuple[str, str], str] = {
-    (UNCLAIMED, CLAIMED): "any", (UNCLAIMED, RUNNING): "any", (UNCLAIMED, CRASHED): "never",
-    (CLAIMED, CLAIMED): "same", (CLAIMED, RUNNING): "any", (CLAIMED, CRASHED): "same",
-    (RUNNING, CLAIMED): "same", (RUNNING, RUNNING): "same", (RUNNING, CRASHED): "same",
-    (CRASHED, CLAIMED): "same", (CRASHED, RUNNING): "same", (CRASHED, CRASHED): "never",
+    (UNCLAIMED, UNCLAIMED): "any", (UNCLAIMED, CLAIMED): "any",
+    (UNCLAIMED, RUNNING): "any", (UNCLAIMED, CRASHED): "never",
+    (CLAIMED, UNCLAIMED): "empty", (CLAIMED, CLAIMED): "same",
+    (CLAIMED, RUNNING): "any", (CLAIMED, CRASHED): "same",
+    (RUNNING, UNCLAIMED): "empty", (RUNNING, CLAIMED): "same",
+    (RUNNING, RUNNING): "same", (RUNNING, CRASHED): "same",
+    (CRASHED, UNCLAIMED): "empty", (CRASHED, CLAIMED): "same",
+    (CRASHED, RUNNING): "same", (CRASHED, CRASHED): "never",
 }
 
 REFUSALS: dict[str, type[BBSError]] = {
@@ -137,12 +144,12 @@ REFUSALS: dict[str, type[BBSError]] = {
     CRASHED: ActualLRPCannotBeCrashed,
 }
 
+STATES = [UNCLAIMED, CLAIMED, RUNNING, CRASHED]
 
-def expected_allowed(stored: str, target: str, same_key: bool, same_domain: bool) -> bool:
+
+def table_allows(stored: str, target: str, same: bool, empty: bool) -> bool:
     rule = TRANSITIONS[(stored, target)]
-    allowed = rule == "any" or (rule == "same" and same_key)
-    # Only start passes the caller's key; the other calls use the row's own.
-    return allowed and (same_domain or target != RUNNING)
+    return rule == "any" or (rule == "same" and same) or (rule == "empty" and empty)
 
 
 def call_for(state: State, target: str, instance_key: models.ActualLRPInstanceKey,
@@ -156,24 +163,27 @@ def call_for(state: State, target: str, instance_key: models.ActualLRPInstanceKe
 
 
 @given(
-    stored=st.sampled_from([UNCLAIMED, CLAIMED, RUNNING, CRASHED]),
+    stored=st.sampled_from(STATES),
     target=st.sampled_from([CLAIMED, RUNNING, CRASHED]),
-    same_key=st.booleans(),
-    same_domain=st.booleans(),
+    own_instance=st.booleans(),
+    own_domain=st.booleans(),
 )
 def test_every_call_is_allowed_or_refused_as_the_transition_table_says(
-    stored: str, target: str, same_key: bool, same_domain: bool
+    stored: str, target: str, own_instance: bool, own_domain: bool
 ) -> None:
     state = new_state()
     before = place(state, stored)
-    caller = instance() if same_key else instance("other-ig", "other-cell")
-    same_key = before.actual_lrp_instance_key == caller
+    caller = instance() if own_instance else instance("other-ig", "other-cell")
+    same = before.actual_lrp_instance_key == caller
+    # Only start passes the caller's key (domain included); the others use the row's own.
+    allowed = table_allows(stored, target, same, empty=False) and (
+        own_domain or target != RUNNING)
     seen: list[Change] = []
     state.listeners.append(seen.extend)
 
-    call = call_for(state, target, caller, "cf-apps" if same_domain else "other-domain")
+    call = call_for(state, target, caller, "cf-apps" if own_domain else "other-domain")
 
-    if expected_allowed(stored, target, same_key, same_domain):
+    if allowed:
         call()
     else:
         with pytest.raises(REFUSALS[target]):
@@ -182,27 +192,20 @@ def test_every_call_is_allowed_or_refused_as_the_transition_table_says(
         assert seen == []
 
 
-@given(stored=st.sampled_from([UNCLAIMED, CLAIMED, RUNNING, CRASHED]),
-       target=st.sampled_from([UNCLAIMED, CLAIMED, RUNNING, CRASHED]),
-       key_kind=st.sampled_from(["same", "other", "empty"]))
+@given(stored=st.sampled_from(STATES), target=st.sampled_from(STATES),
+       caller_kind=st.sampled_from(["own", "other", "empty"]))
 def test_allows_transition_is_the_table_for_every_instance_key(
-    stored: str, target: str, key_kind: str
+    stored: str, target: str, caller_kind: str
 ) -> None:
     lrp = place(new_state(), stored)
-    caller = {"same": lrp.actual_lrp_instance_key, "other": instance("x", "y"),
-              "empty": models.ActualLRPInstanceKey()}[key_kind]
+    caller = {"own": lrp.actual_lrp_instance_key, "other": instance("x", "y"),
+              "empty": models.ActualLRPInstanceKey()}[caller_kind]
     same = lrp.actual_lrp_instance_key == caller
-    empty = key_kind == "empty"
-    rule = TRANSITIONS.get((stored, target), "empty" if target == UNCLAIMED else "any")
+    empty = caller == models.ActualLRPInstanceKey()
 
     allowed = allows_transition(lrp, lrp.actual_lrp_key, caller, target)
 
-    if stored == UNCLAIMED and target == UNCLAIMED:
-        assert allowed
-    elif target == UNCLAIMED:
-        assert allowed == empty
-    else:
-        assert allowed == (rule == "any" or (rule == "same" and same))
+    assert allowed == table_allows(stored, target, same, empty)
 
 
 def test_a_transition_for_another_key_is_never_allowed() -> None:
@@ -381,13 +384,11 @@ def test_a_start_that_reports_anything_new_is_a_change(
     state: State, clock: Clock, change: dict[str, object]
 ) -> None:
     place(state, CLAIMED)
-    state.start_actual_lrp(key(), instance(), net(), metric_tags={"a": "b"})
+    first: dict[str, object] = {"net_info": net(), "metric_tags": {"a": "b"}}
+    state.start_actual_lrp(key(), instance(), **first)  # type: ignore[arg-type]
     clock.advance(SECOND)
-    fields: dict[str, object] = {"net_info": net(), "metric_tags": {"a": "b"}, **change}
-    net_info = fields.pop("net_info")
-    assert isinstance(net_info, models.ActualLRPNetInfo)
 
-    state.start_actual_lrp(key(), instance(), net_info, **fields)  # type: ignore[arg-type]
+    state.start_actual_lrp(key(), instance(), **{**first, **change})  # type: ignore[arg-type]
 
     assert row(state).modification_tag.index == 2
     assert row(state).since == clock.now
@@ -414,12 +415,13 @@ def test_start_removes_the_evacuating_and_the_suspect_row_of_the_index(
 
 
 def test_a_repeated_start_still_removes_an_evacuating_row(state: State) -> None:
-    place(state, RUNNING)
+    running = place(state, RUNNING, routable=True)
     place(state, RUNNING, EVACUATING, instance("old-ig", "draining-cell"))
 
     state.start_actual_lrp(key(), instance(), net())
 
     assert set(state.actual_lrps) == {ActualKey("my-guid", 0, ORDINARY)}
+    assert row(state) == running
 
 
 def test_a_start_from_a_suspect_instance_is_ignored(

@@ -6,7 +6,7 @@ import json
 import socket
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -180,7 +180,9 @@ def test_a_completed_task_is_posted_as_json_and_then_deleted(
     lambda s: s.cancel_task("t"),
     lambda s: s.fail_task("t", "broken"),
 ])
-def test_cancel_and_fail_also_call_back(state: State, receiver: Receiver, finish) -> None:  # type: ignore[no-untyped-def]
+def test_cancel_and_fail_also_call_back(
+    state: State, receiver: Receiver, finish: Callable[[State], object]
+) -> None:
     state.desire_task(definition(receiver.url), "t", "d")
 
     finish(state)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import pytest
@@ -141,7 +142,9 @@ def test_queries_hand_out_copies(state: State) -> None:
     lambda s: s.resolving_task("nope"),
     lambda s: s.delete_task("nope"),
 ])
-def test_every_rule_on_an_unknown_task_is_resource_not_found(state: State, call) -> None:  # type: ignore[no-untyped-def]
+def test_every_rule_on_an_unknown_task_is_resource_not_found(
+    state: State, call: Callable[[State], object]
+) -> None:
     with pytest.raises(ResourceNotFound):
         call(state)
 
