@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple, TypeVar
+from typing import Literal, TypeVar
 
 from google.protobuf.message import Message
 
@@ -34,9 +34,9 @@ CLAIMED = "CLAIMED"
 RUNNING = "RUNNING"
 CRASHED = "CRASHED"
 
-ORDINARY: int = models.ActualLRP.Presence.Value("ORDINARY")
-EVACUATING: int = models.ActualLRP.Presence.Value("EVACUATING")
-SUSPECT: int = models.ActualLRP.Presence.Value("SUSPECT")
+ORDINARY = models.ActualLRP.ORDINARY
+EVACUATING = models.ActualLRP.EVACUATING
+SUSPECT = models.ActualLRP.SUSPECT
 
 M = TypeVar("M", bound=Message)
 
@@ -48,7 +48,8 @@ def copy(message: M) -> M:
     return clone
 
 
-class ActualKey(NamedTuple):
+@dataclass(frozen=True, order=True, slots=True)
+class ActualKey:
     """The primary key of upstream's ``actual_lrps`` table."""
 
     process_guid: str
@@ -103,6 +104,21 @@ class Operation:
         """Report a removal that upstream reports before the row is really gone (retire of an
         instance on a registered cell: the rep removes the row later)."""
         self.changes.append(Change("actual_lrp", copy(lrp), None, self.trace_id))
+
+    def record_as(
+        self, mark: int, *pairs: tuple[models.ActualLRP | None, models.ActualLRP | None]
+    ) -> None:
+        """Replace the changes recorded since position ``mark`` (``len(op.changes)`` before
+        the writes) by the (before, after) pairs upstream hands its event calculator for them:
+        e.g. a row moved to another presence is one change, not a removal and a creation."""
+        del self.changes[mark:]
+        for before, after in pairs:
+            self.changes.append(Change(
+                "actual_lrp",
+                None if before is None else copy(before),
+                None if after is None else copy(after),
+                self.trace_id,
+            ))
 
     def put_desired(self, lrp: models.DesiredLRP) -> None:
         before = self.store.desired_lrps.get(lrp.process_guid)

@@ -39,6 +39,7 @@ from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Self, TypeVar
 
+import werkzeug.datastructures
 import werkzeug.test
 from google.protobuf.message import DecodeError, Message
 
@@ -689,7 +690,7 @@ class BBSClient:
     def _result(
         self,
         status: int,
-        headers: Mapping[str, str],
+        headers: http.client.HTTPMessage | werkzeug.datastructures.Headers,
         payload: bytes,
         read_error: Exception | None,
         response_type: type[Message],
