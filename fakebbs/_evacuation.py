@@ -42,7 +42,6 @@ from fakebbs._store import (
     RUNNING,
     SUSPECT,
     ActualKey,
-    Change,
     Operation,
     Store,
     copy,
@@ -135,7 +134,7 @@ class Evacuation(Store):
                     op, key, instance_key, net_info, internal_routes, metric_tags, routable,
                     availability_zone)
                 if written is not None:
-                    _record_as(op, mark, (None, written))
+                    op.record_as(mark, (None, written))
                 return True
 
             if target.state in (RUNNING, CLAIMED):
@@ -262,10 +261,10 @@ def _evacuation_dance(op: Operation, target: models.ActualLRP) -> None:
     k = target.actual_lrp_key
     if target.presence == SUSPECT:
         op.delete_actual(ActualKey.of(target))
-        _record_as(op, mark, (target, evacuating))
+        op.record_as(mark, (target, evacuating))
         return
     _, unclaimed = unclaim_ordinary(op, k.process_guid, k.index)
-    _record_as(op, mark, (target, evacuating), (None, unclaimed))
+    op.record_as(mark, (target, evacuating), (None, unclaimed))
 
 
 def _write_evacuating(
@@ -301,23 +300,6 @@ def _write_evacuating(
     set_instance_fields(row, instance_key, net_info, internal_routes, metric_tags,
                         availability_zone)
     return op.put_actual(row)
-
-
-def _record_as(
-    op: Operation,
-    mark: int,
-    *pairs: tuple[models.ActualLRP | None, models.ActualLRP | None],
-) -> None:
-    """Replace the changes recorded since position ``mark`` by the (before, after) pairs
-    upstream hands its event calculator for them (see the module docstring)."""
-    del op.changes[mark:]
-    for before, after in pairs:
-        op.changes.append(Change(
-            "actual_lrp",
-            None if before is None else copy(before),
-            None if after is None else copy(after),
-            op.trace_id,
-        ))
 
 
 def _keeping(error: BBSError, keep_container: bool) -> BBSError:

@@ -15,10 +15,9 @@ from fakebbs._store import (
     RUNNING,
     SUSPECT,
     UNCLAIMED,
-    ActualKey,
     Change,
 )
-from fakebbs.errors import ActualLRPCannotBeCrashed, ResourceExists, ResourceNotFound
+from fakebbs.errors import ResourceExists, ResourceNotFound
 from test_lifecycle import SECOND, Clock, instance, key, net, new_state, place, row
 
 RECREATE = models.DesiredLRP.UpdateStrategy.Value("RECREATE")
@@ -428,13 +427,6 @@ def test_evacuate_crashed_deletes_an_evacuating_or_suspect_row(
 def test_evacuate_crashed_of_an_unknown_instance_is_not_found(state: State) -> None:
     with pytest.raises(ResourceNotFound):
         state.evacuate_crashed_actual_lrp(key(), OWN, "oom")
-
-
-def test_evacuate_crashed_refuses_what_crash_refuses(state: State) -> None:
-    place(state, RUNNING, actual_lrp_key=key(domain="elsewhere"))
-
-    with pytest.raises(ActualLRPCannotBeCrashed):
-        state.evacuate_crashed_actual_lrp(key(), instance("x", "y"), "oom")
 
 
 # -- remove_evacuating --------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from google.protobuf.message import Message
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -112,6 +113,8 @@ def place(
     for name, value in fields.items():
         if isinstance(value, dict):
             getattr(lrp, name).update(value)
+        elif isinstance(value, Message):
+            getattr(lrp, name).CopyFrom(value)
         else:
             setattr(lrp, name, value)
     state.actual_lrps[ActualKey.of(lrp)] = lrp
