@@ -166,7 +166,8 @@ class Convergence(Store):
             completed = models.Task.Completed
             resolving = models.Task.Resolving
             for task in list(self.tasks.values()):
-                if task.state == pending and task.created_at < now - self.expire_pending_task_duration:
+                expired = task.created_at < now - self.expire_pending_task_duration
+                if task.state == pending and expired:
                     _fail(op, task, EXPIRED_FAILURE_REASON, now)
                     result.expired_pending.append(task.task_guid)
                 elif task.state == running and task.cell_id not in cells:

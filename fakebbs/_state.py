@@ -97,7 +97,9 @@ class State(ActualLRPLifecycle, Evacuation, TaskRules, Convergence, Store):
 
     def update_desired_lrp(
         self, process_guid: str, update: models.DesiredLRPUpdate, trace_id: str = ""
-    ) -> tuple[models.DesiredLRP, models.DesiredLRP, list[models.ActualLRP], list[models.ActualLRP]]:
+    ) -> tuple[
+        models.DesiredLRP, models.DesiredLRP, list[models.ActualLRP], list[models.ActualLRP]
+    ]:
         """Apply an update; returns (before, after, created actual LRPs, removed actual LRPs).
 
         ``SQLDB.UpdateDesiredLRP`` + ``DesiredLRPHandler.UpdateDesiredLRP``: only fields present
@@ -187,7 +189,8 @@ class State(ActualLRPLifecycle, Evacuation, TaskRules, Convergence, Store):
             lrp = self.actual_lrps.get(row_key)
             if lrp is None:
                 raise ResourceNotFound()
-            if lrp.state in (CLAIMED, RUNNING) and lrp.actual_lrp_instance_key.cell_id in self.cells:
+            cell_id = lrp.actual_lrp_instance_key.cell_id
+            if lrp.state in (CLAIMED, RUNNING) and cell_id in self.cells:
                 op.report_actual_removed(lrp)
                 return [copy(lrp)]
             return [op.delete_actual(row_key)]
@@ -204,6 +207,21 @@ class State(ActualLRPLifecycle, Evacuation, TaskRules, Convergence, Store):
         with self.lock:
             now = round(self.clock() / 10**9) * 10**9
             return [name for name, expiry in self.domains.items() if expiry is None or expiry > now]
+
+    def register_cell(self, presence: models.CellPresence) -> None:
+        """Make a cell known, as its rep's Locket presence does (replacing an earlier one).
+
+        Cells decide what retire, scale-down and convergence do with CLAIMED and RUNNING
+        instances; the fake has none until they are registered."""
+        if not presence.cell_id:
+            raise ValueError("a cell presence needs a cell_id")
+        with self.lock:
+            self.cells[presence.cell_id] = copy(presence)
+
+    def unregister_cell(self, cell_id: str) -> None:
+        """Forget a cell, as when its presence expires; unknown ids are ignored."""
+        with self.lock:
+            self.cells.pop(cell_id, None)
 
     def cell_presences(self) -> list[models.CellPresence]:
         with self.lock:

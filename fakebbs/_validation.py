@@ -473,7 +473,7 @@ def _destination_items(destinations: Sequence[str]) -> list[str]:
                 if first is None or second is None:
                     items.append("Invalid IP")
                     continue
-                for a, b in zip(first, second):
+                for a, b in zip(first, second, strict=False):
                     if a < b:
                         break
                     if a > b:

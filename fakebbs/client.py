@@ -278,15 +278,10 @@ class BBSClient:
         trace_id: str = "",
     ) -> None:
         """Mark an instance running; falls back to ``start`` (r0) where ``start.r1`` is a 404."""
-        request = models.StartActualLRPRequest(
-            actual_lrp_key=key,
-            actual_lrp_instance_key=instance_key,
-            actual_lrp_net_info=net_info,
-            actual_lrp_internal_routes=list(internal_routes),
-            metric_tags=dict(metric_tags or {}),
-            availability_zone=availability_zone,
+        request = _running_request(
+            models.StartActualLRPRequest(), key, instance_key, net_info, internal_routes,
+            metric_tags, routable, availability_zone,
         )
-        request.Routable = routable
         try:
             response = self._exchange(route("StartActualLRP"), request, trace_id)
         except InvalidResponse as err:
@@ -370,15 +365,10 @@ class BBSClient:
         trace_id: str = "",
     ) -> bool:
         """Evacuate a running instance; falls back to the r0 route where r1 is a 404."""
-        request = models.EvacuateRunningActualLRPRequest(
-            actual_lrp_key=key,
-            actual_lrp_instance_key=instance_key,
-            actual_lrp_net_info=net_info,
-            actual_lrp_internal_routes=list(internal_routes),
-            metric_tags=dict(metric_tags or {}),
-            availability_zone=availability_zone,
+        request = _running_request(
+            models.EvacuateRunningActualLRPRequest(), key, instance_key, net_info,
+            internal_routes, metric_tags, routable, availability_zone,
         )
-        request.Routable = routable
         fallback = models.EvacuateRunningActualLRPRequest(
             actual_lrp_key=key, actual_lrp_instance_key=instance_key, actual_lrp_net_info=net_info
         )
@@ -759,6 +749,30 @@ class BBSClient:
         if self._timeout is None:
             return http.client.HTTPConnection(self._netloc)
         return http.client.HTTPConnection(self._netloc, timeout=self._timeout)
+
+
+R = TypeVar("R", models.StartActualLRPRequest, models.EvacuateRunningActualLRPRequest)
+
+
+def _running_request(
+    request: R,
+    key: models.ActualLRPKey,
+    instance_key: models.ActualLRPInstanceKey,
+    net_info: models.ActualLRPNetInfo,
+    internal_routes: Iterable[models.ActualLRPInternalRoute],
+    metric_tags: Mapping[str, str] | None,
+    routable: bool,
+    availability_zone: str,
+) -> R:
+    """What a rep reports about a running instance, as start and evacuate_running send it."""
+    request.actual_lrp_key.CopyFrom(key)
+    request.actual_lrp_instance_key.CopyFrom(instance_key)
+    request.actual_lrp_net_info.CopyFrom(net_info)
+    request.actual_lrp_internal_routes.extend(internal_routes)
+    request.metric_tags.update(dict(metric_tags or {}))
+    request.Routable = routable
+    request.availability_zone = availability_zone
+    return request
 
 
 def _plain_route(name: str) -> Route:

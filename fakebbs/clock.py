@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 __all__ = ["ManualClock", "system_clock"]
 
@@ -62,5 +62,5 @@ class ManualClock:
 
 
 def _to_ns(when: datetime) -> int:
-    delta = when - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    delta = when - datetime(1970, 1, 1, tzinfo=UTC)
     return (delta // timedelta(microseconds=1)) * 1000

@@ -1,4 +1,4 @@
-"""The BBS error catalogue: one exception class per ``Error.Type`` of upstream ``models/error.proto``.
+"""The BBS error catalogue: one exception class per ``Error.Type`` of ``models/error.proto``.
 
 The fake raises these from its state rules, the app turns them into the ``error`` field (field 1)
 of the route's response message, and the client raises them again from a decoded response. The

@@ -1,4 +1,4 @@
-"""Transport as the real BBS answers it (protocol.md §1), in-process through werkzeug's test client."""
+"""Transport as the real BBS answers it (protocol.md §1), in-process via werkzeug's test client."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -30,7 +30,7 @@ def test_a_manual_clock_refuses_to_advance_backwards() -> None:
 
 
 def test_a_manual_clock_starts_at_a_timezone_aware_datetime() -> None:
-    utc = ManualClock(datetime(2016, 7, 21, tzinfo=timezone.utc))
+    utc = ManualClock(datetime(2016, 7, 21, tzinfo=UTC))
     plus_two = ManualClock(datetime(2016, 7, 21, 2, tzinfo=timezone(timedelta(hours=2))))
 
     assert utc() == plus_two() == 1_469_059_200 * 10**9

@@ -57,7 +57,7 @@ def rows(state: State, process_guid: str = "web") -> dict[tuple[int, int], str]:
 
 
 def register_cell(state: State, cell_id: str = "cell-1") -> None:
-    state.cells[cell_id] = models.CellPresence(cell_id=cell_id)
+    state.register_cell(models.CellPresence(cell_id=cell_id))
 
 
 def test_missing_indices_are_created_unclaimed(state: State) -> None:

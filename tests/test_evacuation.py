@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from test_lifecycle import SECOND, Clock, instance, key, net, new_state, place, row
 
 from builders import desired_lrp
 from fakebbs import models
@@ -18,7 +19,6 @@ from fakebbs._store import (
     Change,
 )
 from fakebbs.errors import ResourceExists, ResourceNotFound
-from test_lifecycle import SECOND, Clock, instance, key, net, new_state, place, row
 
 RECREATE = models.DesiredLRP.UpdateStrategy.Value("RECREATE")
 

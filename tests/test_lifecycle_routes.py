@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_lifecycle import STATES, instance, key, net, place, table_allows
 
 from builders import desired_lrp
 from fakebbs import FakeBBS, models
@@ -30,7 +31,6 @@ from fakebbs.errors import (
     InvalidRequest,
     ResourceNotFound,
 )
-from test_lifecycle import STATES, instance, key, net, place, table_allows
 
 OWN = instance()
 OTHER = instance("other-ig", "other-cell")

@@ -36,7 +36,8 @@ def section_2_rows() -> list[dict[str, str | None]]:
     return rows
 
 
-needs_protocol = pytest.mark.skipif(not PROTOCOL.exists(), reason="shared/protocol.md not beside the repo")
+needs_protocol = pytest.mark.skipif(
+    not PROTOCOL.exists(), reason="shared/protocol.md not beside the repo")
 
 
 @needs_protocol

@@ -8,6 +8,7 @@ import pytest
 
 from builders import desired_lrp
 from fakebbs import models
+from fakebbs._state import State, resolve_actual_lrp_groups
 from fakebbs._store import (
     CLAIMED,
     CRASHED,
@@ -18,7 +19,6 @@ from fakebbs._store import (
     UNCLAIMED,
     ActualKey,
 )
-from fakebbs._state import State, resolve_actual_lrp_groups
 from fakebbs.errors import InvalidRequest, ResourceExists, ResourceNotFound
 
 
@@ -45,9 +45,11 @@ def put_actual(state: State, process_guid: str, index: int, status: str,
                presence: int = ORDINARY, cell_id: str = "cell-1") -> models.ActualLRP:
     """Place a row as the lifecycle routes would leave it."""
     lrp = models.ActualLRP(
-        actual_lrp_key=models.ActualLRPKey(process_guid=process_guid, index=index, domain="cf-apps"),
+        actual_lrp_key=models.ActualLRPKey(
+            process_guid=process_guid, index=index, domain="cf-apps"),
         actual_lrp_instance_key=models.ActualLRPInstanceKey(
-            instance_guid=f"ig-{index}-{presence}", cell_id=cell_id if status in (CLAIMED, RUNNING) else ""),
+            instance_guid=f"ig-{index}-{presence}",
+            cell_id=cell_id if status in (CLAIMED, RUNNING) else ""),
         state=status, since=1, presence=presence, routable=False,
     )
     state.actual_lrps[ActualKey(process_guid, index, presence)] = lrp
@@ -68,7 +70,9 @@ def test_desire_assigns_a_fresh_modification_tag_ignoring_the_clients(state: Sta
         epoch="guid-0", index=0)
 
 
-def test_desire_creates_an_unclaimed_ordinary_instance_per_index(state: State, clock: Clock) -> None:
+def test_desire_creates_an_unclaimed_ordinary_instance_per_index(
+    state: State, clock: Clock
+) -> None:
     created = state.desire_lrp(desired_lrp(instances=3))
 
     assert [a.actual_lrp_key.index for a in created] == [0, 1, 2]
@@ -199,7 +203,7 @@ def test_retire_deletes_a_running_instance_whose_cell_is_not_registered(state: S
 
 def test_retire_leaves_a_running_instance_on_a_registered_cell_for_its_rep(state: State) -> None:
     put_actual(state, "my-guid", 0, RUNNING, cell_id="cell-1")
-    state.cells["cell-1"] = models.CellPresence(cell_id="cell-1")
+    state.register_cell(models.CellPresence(cell_id="cell-1"))
 
     retired = state.retire_actual_lrp(
         models.ActualLRPKey(process_guid="my-guid", index=0, domain="cf-apps"))
@@ -226,7 +230,8 @@ def test_actual_lrps_filter_by_cell_and_domain(state: State) -> None:
     put_actual(state, "a", 0, RUNNING, cell_id="cell-1")
     put_actual(state, "b", 0, RUNNING, cell_id="cell-2")
 
-    assert [a.actual_lrp_key.process_guid for a in state.actual_lrps_matching(cell_id="cell-2")] == ["b"]
+    on_cell_2 = state.actual_lrps_matching(cell_id="cell-2")
+    assert [a.actual_lrp_key.process_guid for a in on_cell_2] == ["b"]
     assert state.actual_lrps_matching(domain="other") == []
 
 
@@ -321,3 +326,18 @@ def test_concurrent_updates_lose_no_write(state: State) -> None:
         thread.join()
 
     assert state.desired_lrps["my-guid"].modification_tag.index == 400
+
+
+def test_registered_cells_are_listed_and_can_be_unregistered(state: State) -> None:
+    state.register_cell(models.CellPresence(cell_id="cell-1", zone="z1"))
+    state.register_cell(models.CellPresence(cell_id="cell-2"))
+
+    state.unregister_cell("cell-2")
+    state.unregister_cell("never-known")
+
+    assert [(c.cell_id, c.zone) for c in state.cell_presences()] == [("cell-1", "z1")]
+
+
+def test_a_cell_presence_needs_an_id(state: State) -> None:
+    with pytest.raises(ValueError, match="cell_id"):
+        state.register_cell(models.CellPresence(zone="z1"))

@@ -534,7 +534,8 @@ RW = M.LegacyBindMountMode.LEGACY_BIND_MOUNT_MODE_RW
 
 
 def legacy_mount(mode: int = RO, **fields: Any) -> models.LegacyVolumeMount:
-    return M.LegacyVolumeMount(driver="drv", container_dir="/data", deprecated_mode=cast(Any, mode), **fields)
+    return M.LegacyVolumeMount(
+        driver="drv", container_dir="/data", deprecated_mode=cast(Any, mode), **fields)
 
 
 def lrp_body(*mounts: models.LegacyVolumeMount,

@@ -13,13 +13,13 @@ from typing import Any
 from fakebbs import models
 from fakebbs._handlers._base import Call, Handler
 from fakebbs._state import State, routing_info, scheduling_info
-from fakebbs.errors import InvalidRequest
 from fakebbs._versions import (
     desired_lrp_version_down_to,
     populate_metrics_guid,
     upgrade_desired_lrp_r0,
     upgrade_volume_mounts_r1,
 )
+from fakebbs.errors import InvalidRequest
 
 
 def _present(lrp: models.DesiredLRP, version: int, legacy: bool) -> models.DesiredLRP:

@@ -1,4 +1,4 @@
-"""The generated protobuf modules: fresh, wire-compatible, and safe beside upstream's own bindings."""
+"""The generated protobuf modules: fresh, wire-compatible, safe beside upstream's bindings."""
 
 from __future__ import annotations
 
@@ -126,7 +126,8 @@ from google.protobuf import descriptor_pool
 pool = descriptor_pool.Default()
 for name in ("ActualLRP", "DesiredLRP", "ModificationTag"):
     assert pool.FindMessageTypeByName("models." + name).full_name == "models." + name
-    assert pool.FindMessageTypeByName("fakebbs.models." + name).full_name == "fakebbs.models." + name
+    full_name = "fakebbs.models." + name
+    assert pool.FindMessageTypeByName(full_name).full_name == full_name
 assert pool.FindFileByName("actual_lrp.proto") is not None
 assert pool.FindFileByName("fakebbs/models/actual_lrp.proto") is not None
 
