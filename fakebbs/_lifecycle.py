@@ -225,9 +225,10 @@ def crash_ordinary(
     _clear(after, "actual_lrp_instance_key")
     _clear(after, "actual_lrp_net_info")
     after.since = now
+    reported = copy(after)
+    reported.crash_reason = crash_reason
     after.crash_reason = truncate_text(crash_reason)
-    stored = op.put_actual(after, crashed=crashed)
-    _record_full_text(op, "crash_reason", crash_reason)
+    stored = op.put_actual(after, crashed=crashed, reported=reported)
     return before, stored
 
 
@@ -279,14 +280,6 @@ def _clear(lrp: models.ActualLRP, field: str) -> None:
     """Empty an embedded message; it stays present, as the Go encoder always writes it."""
     lrp.ClearField(field)
     getattr(lrp, field).SetInParent()
-
-
-def _record_full_text(op: Operation, field: str, text: str) -> None:
-    """Give the change just recorded the untruncated ``text``: upstream stores the truncated
-    copy but hands the full one to its event calculator."""
-    after = op.changes[-1].after
-    assert isinstance(after, models.ActualLRP)
-    setattr(after, field, text)
 
 
 # -- the rules --------------------------------------------------------------------------------
@@ -421,10 +414,11 @@ class ActualLRPLifecycle(Store):
                 raise ActualLRPCannotBeFailed()
             after = copy(row)
             after.modification_tag.index += 1
-            after.placement_error = truncate_text(error_message)
             after.since = self.clock()
-            stored = op.put_actual(after)
-            _record_full_text(op, "placement_error", error_message)
+            reported = copy(after)
+            reported.placement_error = error_message
+            after.placement_error = truncate_text(error_message)
+            stored = op.put_actual(after, reported=reported)
             return stored
 
     def remove_actual_lrp(

@@ -86,13 +86,24 @@ class Operation:
     trace_id: str = ""
     changes: list[Change] = field(default_factory=list)
 
-    def put_actual(self, lrp: models.ActualLRP, *, crashed: bool = False) -> models.ActualLRP:
-        """Insert or replace the row ``lrp`` belongs to; returns a copy of what is stored."""
+    def put_actual(
+        self,
+        lrp: models.ActualLRP,
+        *,
+        crashed: bool = False,
+        reported: models.ActualLRP | None = None,
+    ) -> models.ActualLRP:
+        """Insert or replace the row ``lrp`` belongs to; returns a copy of what is stored.
+
+        ``reported`` is what the change (and so the event) shows instead, where upstream
+        stores a truncated text but reports the full one (crash reasons, placement errors).
+        """
         key = ActualKey.of(lrp)
         before = self.store.actual_lrps.get(key)
         stored = copy(lrp)
         self.store.actual_lrps[key] = stored
-        self.changes.append(Change("actual_lrp", before, copy(stored), self.trace_id, crashed))
+        after = copy(stored if reported is None else reported)
+        self.changes.append(Change("actual_lrp", before, after, self.trace_id, crashed))
         return copy(stored)
 
     def delete_actual(self, key: ActualKey) -> models.ActualLRP:
