@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from fakebbs._app import DEFAULT_MAX_BODY_BYTES, BBSApp
+from fakebbs._events import EventHub, event_hub
 from fakebbs._state import State
 from fakebbs._tasks import DEFAULT_MAX_TASK_RETRIES
 from fakebbs.clock import system_clock
@@ -38,6 +39,8 @@ class FakeBBS:
         # The BBS config's max_task_retries: rejections a task survives before it is failed.
         self.state.max_task_retries = max_task_retries
         self.wsgi_app = BBSApp(self.state, max_body_bytes=max_body_bytes)
+        self.events: EventHub = event_hub(self.state)
+        """The event hubs: every state change, whatever made it, reaches the open streams."""
 
     def reset(self) -> None:
         """Forget all state, as a freshly started, empty BBS."""
@@ -52,10 +55,12 @@ class FakeBBS:
     ) -> Server:
         """Start serving on ``host:port`` (port 0 picks a free one) from a background thread.
 
-        Returns the started server; use it as a context manager or call ``stop()``.
+        Returns the started server; use it as a context manager or call ``stop()``. Stopping
+        it ends the fake's open event streams cleanly (subscribers see the end of the stream).
         """
         from fakebbs._server import Server
 
-        server = Server(self.wsgi_app, host, port, ssl_context=ssl_context)
+        server = Server(
+            self.wsgi_app, host, port, ssl_context=ssl_context, on_stop=self.events.end_streams)
         server.start()
         return server

@@ -24,20 +24,29 @@ sent as ``X-Vcap-Request-Id``. :meth:`BBSClient.call` reaches any non-streaming 
 :mod:`fakebbs.routes` by endpoint name, including deprecated and removed revisions, and returns
 the decoded response with its ``error`` field instead of raising it (step 5 is the typed
 methods' business).
+
+Event streams (``subscribe_to_events``, ``subscribe_to_instance_events``,
+``subscribe_to_task_events``) each open a connection of their own and return an
+:class:`EventSource` of decoded event messages, like the Go client's ``events.EventSource``.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import http.client
+import itertools
+import queue
 import select
+import socket
 import ssl
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import werkzeug.datastructures
 import werkzeug.test
@@ -57,7 +66,14 @@ from fakebbs.routes import Route, route
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
-__all__ = ["GO_DEFAULT_RETRIES", "GO_RETRY_INTERVAL", "PROTO_CONTENT_TYPE", "BBSClient"]
+__all__ = [
+    "EVENT_TYPES",
+    "GO_DEFAULT_RETRIES",
+    "GO_RETRY_INTERVAL",
+    "PROTO_CONTENT_TYPE",
+    "BBSClient",
+    "EventSource",
+]
 
 PROTO_CONTENT_TYPE = "application/x-protobuf"
 ROUTER_ERROR_HEADER = "X-Cf-Routererror"
@@ -75,6 +91,28 @@ _KEEP_CONTAINER = True
 _DELETE_CONTAINER = False
 
 _TRANSPORT_ERRORS = (OSError, http.client.HTTPException)
+
+EVENT_TYPES: dict[str, type[Message]] = {
+    "desired_lrp_created": models.DesiredLRPCreatedEvent,
+    "desired_lrp_changed": models.DesiredLRPChangedEvent,
+    "desired_lrp_removed": models.DesiredLRPRemovedEvent,
+    "actual_lrp_created": models.ActualLRPCreatedEvent,
+    "actual_lrp_changed": models.ActualLRPChangedEvent,
+    "actual_lrp_removed": models.ActualLRPRemovedEvent,
+    "actual_lrp_crashed": models.ActualLRPCrashedEvent,
+    "actual_lrp_instance_created": models.ActualLRPInstanceCreatedEvent,
+    "actual_lrp_instance_changed": models.ActualLRPInstanceChangedEvent,
+    "actual_lrp_instance_removed": models.ActualLRPInstanceRemovedEvent,
+    "task_created": models.TaskCreatedEvent,
+    "task_changed": models.TaskChangedEvent,
+    "task_removed": models.TaskRemovedEvent,
+}
+"""The SSE event names of the BBS streams and the message each one carries (upstream
+``models/events.go``)."""
+
+#: An in-process subscriber sets the ``threading.Event`` under this WSGI environ key to end
+#: its stream (over a socket, closing the connection does that).
+STREAM_CANCEL_ENVIRON_KEY = "fakebbs.stream_cancel"
 
 M = TypeVar("M", bound=Message)
 
@@ -597,6 +635,65 @@ class BBSClient:
         """Delete a resolving task."""
         self._task_lifecycle("DeleteTask", models.TaskGuidRequest(task_guid=task_guid), trace_id)
 
+    # -- event streams -------------------------------------------------------------------------
+
+    def subscribe_to_events(self, cell_id: str = "") -> EventSource:
+        """Deprecated upstream (use ``subscribe_to_instance_events``): desired LRP events and
+        the actual LRP *group* events, optionally only those of one cell (``/v1/events.r1``,
+        Go ``SubscribeToEvents`` and ``SubscribeToEventsByCellID``)."""
+        return self.subscribe("EventStream", cell_id)
+
+    def subscribe_to_events_by_cell_id(self, cell_id: str) -> EventSource:
+        """Go ``SubscribeToEventsByCellID``: ``subscribe_to_events(cell_id)``."""
+        return self.subscribe_to_events(cell_id)
+
+    def subscribe_to_instance_events(self, cell_id: str = "") -> EventSource:
+        """Desired LRP events and actual LRP instance events, optionally only those of one
+        cell (``/v1/events/lrp_instances.r1``, Go ``SubscribeToInstanceEvents`` and
+        ``SubscribeToInstanceEventsByCellID``)."""
+        return self.subscribe("LRPInstanceEventStream", cell_id)
+
+    def subscribe_to_instance_events_by_cell_id(self, cell_id: str) -> EventSource:
+        """Go ``SubscribeToInstanceEventsByCellID``: ``subscribe_to_instance_events(cell_id)``."""
+        return self.subscribe_to_instance_events(cell_id)
+
+    def subscribe_to_task_events(self) -> EventSource:
+        """Task events (``/v1/events/tasks.r1``, Go ``SubscribeToTaskEvents``)."""
+        return self.subscribe("TaskEventStream")
+
+    def subscribe(self, route_name: str, cell_id: str = "") -> EventSource:
+        """Subscribe to any stream route of :mod:`fakebbs.routes` by endpoint name (the
+        deprecated and removed revisions too), sending ``EventsByCellId(cell_id)`` as go-sse
+        does: with the route's method, no Content-Type and no request id.
+
+        Returns once the server has answered the status line; a status other than 200 raises
+        ``InvalidResponse("bad response from event source: <status>")`` (the Go client would
+        retry a 5xx forever).
+        """
+        target = route(route_name)
+        if not target.stream:
+            raise ValueError(f"{route_name} is not an event stream route")
+        body = models.EventsByCellId(cell_id=cell_id).SerializeToString()
+        headers = {} if not body and target.method == "GET" else {
+            "Content-Length": str(len(body))}
+        if self._wsgi is not None:
+            return EventSource._in_process(
+                self._wsgi.application, target, self._prefix + target.path, body, headers)
+        conn = self._connection()
+        try:
+            conn.request(target.method, self._prefix + target.path, body or None, headers)
+            sock = conn.sock
+            response = conn.getresponse()
+        except BaseException:
+            conn.close()
+            raise
+        if response.status != 200:
+            conn.close()
+            raise InvalidResponse(f"bad response from event source: {response.status}")
+        if sock is not None:
+            sock.settimeout(None)  # the client's timeout bounds the connect; a stream may idle
+        return EventSource(_lines_of_response(response), conn.close, sock)
+
     # -- internals -----------------------------------------------------------------------------
 
     def _call(self, name: str, request: Message | None, response_type: type[M], trace_id: str) -> M:
@@ -749,6 +846,191 @@ class BBSClient:
         if self._timeout is None:
             return http.client.HTTPConnection(self._netloc)
         return http.client.HTTPConnection(self._netloc, timeout=self._timeout)
+
+
+class EventSource:
+    """A subscription to a BBS event stream: decoded event messages, in order.
+
+    Like the Go client's ``events.EventSource``: ``next()`` returns the next event message
+    (an instance of a class of :data:`EVENT_TYPES`; events of unknown names are skipped), raises
+    ``EOFError`` once the server has ended the stream cleanly, and raises the transport error if
+    the connection broke (no reconnect here). ``next(timeout=...)`` raises ``TimeoutError``
+    when no event arrived within ``timeout`` seconds. Iterating yields events until the end.
+    ``close()`` (also on leaving a ``with`` block) drops the connection.
+
+    A background thread reads and decodes the stream into a queue, so events are read off the
+    socket as soon as they arrive.
+    """
+
+    def __init__(
+        self,
+        lines: Iterator[bytes],
+        disconnect: Callable[[], None],
+        sock: socket.socket | None = None,
+    ) -> None:
+        self._lines = lines
+        self._disconnect = disconnect
+        self._sock = sock
+        self._events: queue.SimpleQueue[Message | BaseException] = queue.SimpleQueue()
+        self._closed = False
+        self._finished = False
+        self._reader = threading.Thread(
+            target=self._read, name="fakebbs-event-source", daemon=True)
+        self._reader.start()
+
+    @classmethod
+    def _in_process(
+        cls,
+        app: WSGIApplication,
+        target: Route,
+        path: str,
+        body: bytes,
+        headers: dict[str, str],
+    ) -> EventSource:
+        cancel = threading.Event()
+        environ = werkzeug.test.EnvironBuilder(
+            path=path, method=target.method, data=body, headers=list(headers.items())
+        ).get_environ()
+        environ[STREAM_CANCEL_ENVIRON_KEY] = cancel
+        statuses: list[str] = []
+        written: list[bytes] = []
+
+        def start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+            statuses.append(status)
+            return written.append
+
+        # Not werkzeug's run_wsgi_app: it waits for the first body chunk, i.e. the first event.
+        app_iter = app(environ, start_response)
+        code = int(statuses[-1].split(" ", 1)[0])
+        if code != 200:
+            close = getattr(app_iter, "close", None)
+            if close is not None:
+                close()
+            raise InvalidResponse(f"bad response from event source: {code}")
+        return cls(_lines_of_chunks(itertools.chain(written, app_iter), app_iter), cancel.set)
+
+    def next(self, timeout: float | None = None) -> Message:
+        """The next event message; see the class docstring."""
+        if self._finished:
+            raise EOFError("the event stream has ended")
+        if self._closed:
+            raise RuntimeError("the event source has been closed")
+        try:
+            item = self._events.get(timeout=timeout)
+        except queue.Empty:
+            raise TimeoutError(f"no event within {timeout} s") from None
+        if isinstance(item, EOFError):
+            self._finished = True
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def __iter__(self) -> Iterator[Message]:
+        while True:
+            try:
+                yield self.next()
+            except EOFError:
+                return
+
+    def close(self) -> None:
+        """Drop the connection and wait for the reader thread. Safe to call more than once."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._sock is not None:
+            try:
+                self._sock.shutdown(socket.SHUT_RDWR)  # wakes the reader blocked in recv
+            except OSError:
+                pass
+        self._disconnect()
+        self._reader.join()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _read(self) -> None:
+        """go-sse's reader: ``field: value`` lines, a blank line ends an event, ``:`` starts a
+        comment; ``data`` lines are joined with newlines; an event without data is skipped."""
+        name, data = "", b""
+        has_data = False
+        try:
+            for raw in self._lines:
+                line = raw.rstrip(b"\n").rstrip(b"\r")
+                if line == b"":
+                    if has_data:
+                        message = _decode_event(name, data)
+                        if message is not None:
+                            self._events.put(message)
+                    name, data, has_data = "", b"", False
+                    continue
+                if line.startswith(b":"):
+                    continue
+                key, _, value = line.partition(b":")
+                if value.startswith(b" "):
+                    value = value[1:]
+                if key == b"event":
+                    name = value.decode("utf-8", "replace")
+                elif key == b"data":
+                    data = data + b"\n" + value if has_data else value
+                    has_data = True
+            self._events.put(EOFError("the event stream has ended"))
+        except BaseException as err:  # noqa: BLE001 - handed to the caller of next()
+            if self._closed:
+                self._events.put(EOFError("the event source has been closed"))
+            else:
+                self._events.put(err)
+        finally:
+            close = getattr(self._lines, "close", None)
+            if close is not None:
+                close()
+
+
+def _decode_event(name: str, data: bytes) -> Message | None:
+    """Upstream ``parseRawEvent``: base64 of the protobuf message; unknown names skipped."""
+    message_type = EVENT_TYPES.get(name)
+    if message_type is None:
+        return None
+    try:
+        payload = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError) as err:
+        raise InvalidProtobufMessage(f"invalid protobuf payload of type {name}: {err}") from err
+    if not payload:
+        raise InvalidProtobufMessage(f"invalid protobuf payload of type {name}: event with no data")
+    try:
+        return message_type.FromString(payload)
+    except DecodeError as err:
+        raise InvalidProtobufMessage(f"invalid protobuf payload of type {name}: {err}") from err
+
+
+def _lines_of_response(response: http.client.HTTPResponse) -> Iterator[bytes]:
+    """The body's lines (chunked coding undone); ends at the terminating chunk."""
+    while line := response.readline():
+        yield line
+
+
+def _lines_of_chunks(chunks: Iterable[bytes], body: Iterable[bytes]) -> Iterator[bytes]:
+    """Lines out of a WSGI body's chunks; at the end this closes the ``body``."""
+    pending = b""
+    try:
+        for chunk in chunks:
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                yield line + b"\n"
+        if pending:
+            yield pending
+    finally:
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
 
 
 R = TypeVar("R", models.StartActualLRPRequest, models.EvacuateRunningActualLRPRequest)

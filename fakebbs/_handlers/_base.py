@@ -8,6 +8,7 @@ from typing import Any
 
 from google.protobuf.message import Message
 
+from fakebbs._events import EventStream
 from fakebbs._state import State
 from fakebbs.routes import Route
 
@@ -31,9 +32,31 @@ class Handler:
     routes, which accepted LRPs without metric tags. ``on_bad_request(response)`` completes the
     error response of a request that cannot be decoded or validated (upstream's evacuation
     handlers answer ``keep_container=true`` there, not only the error).
+
+    ``stream`` marks an event stream route (see ``streaming``); ``run`` is then unused.
     """
 
     run: Callable[[State, Any, Call], Message]
     prepare: Callable[[Message, bytes], None] | None = None
     require_metric_tags: bool = True
     on_bad_request: Callable[[Any], None] | None = None
+    stream: Callable[[State, Any, Call], EventStream] | None = None
+
+
+class RefuseStream(Exception):
+    """Raised by a stream handler to answer an empty 500 instead of a stream, as upstream's
+    event handlers do when the body does not parse or the hub refuses the subscription."""
+
+
+def streaming(open_stream: Callable[[State, Any, Call], EventStream]) -> Handler:
+    """A handler for an event stream route.
+
+    ``open_stream(state, request, call)`` subscribes and returns the stream; ``request`` is the
+    decoded ``EventsByCellId``, or None when the body does not decode. The app answers 200 with
+    the SSE headers at once, then sends the stream's events as they come.
+    """
+    return Handler(run=_not_a_call, stream=open_stream)
+
+
+def _not_a_call(state: State, request: Any, call: Call) -> Message:
+    raise TypeError(f"{call.route.name} is an event stream; the app opens it with stream()")
