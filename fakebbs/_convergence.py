@@ -134,10 +134,13 @@ class Convergence(Store):
             suspects_to_remove += self._extra_suspects()
 
             for process_guid, index, domain in missing:
-                created = op.put_actual(self.new_actual_lrp(process_guid, index, domain))
+                created = op.put_actual(
+                    self.new_actual_lrp(process_guid, index, domain), emit="direct")
                 result.created_missing.append(_key(created))
             for lrp in crashed:
-                unclaim_ordinary(op, *_key(lrp))
+                mark = len(op.changes)
+                before, after = unclaim_ordinary(op, *_key(lrp))
+                op.record_as(mark, (before, after), emit="direct")
                 result.restarted_crashed.append(_key(lrp))
             for lrp in on_missing_cells:
                 self._handle_missing_cell(op, lrp, running_suspects, result)
@@ -145,7 +148,7 @@ class Convergence(Store):
                 self._promote_suspect(op, key, result)
             for key in dict.fromkeys(suspects_to_remove):
                 if key in self.actual_lrps:
-                    op.delete_actual(key)
+                    op.delete_actual(key, emit="direct")
                     result.removed_suspects.append((key.process_guid, key.index))
             for actual_key in extra + orphaned:
                 try:
@@ -207,7 +210,7 @@ class Convergence(Store):
         (with no cell registered at all, every evacuating row goes)."""
         for key, lrp in list(self.actual_lrps.items()):
             if key.presence == EVACUATING and lrp.actual_lrp_instance_key.cell_id not in cells:
-                op.delete_actual(key)
+                op.delete_actual(key, emit="direct")
                 result.removed_evacuating.append((key.process_guid, key.index))
 
     def _instance_counts(
@@ -267,7 +270,9 @@ class Convergence(Store):
         create a replacement; if a suspect exists already, just unclaim the ordinary row."""
         process_guid, index = _key(lrp)
         if (process_guid, index) in running_suspects:
-            unclaim_ordinary(op, process_guid, index)
+            mark = len(op.changes)
+            before, after = unclaim_ordinary(op, process_guid, index)
+            op.record_as(mark, (before, after), emit="instance")
             result.unclaimed_missing_cell.append((process_guid, index))
             return
         if ActualKey(process_guid, index, SUSPECT) in self.actual_lrps:
@@ -277,9 +282,9 @@ class Convergence(Store):
         suspect = copy(lrp)
         suspect.presence = SUSPECT
         op.put_actual(suspect)
-        op.record_as(mark, (lrp, suspect))
+        op.record_as(mark, (lrp, suspect), emit="instance")
         key = lrp.actual_lrp_key
-        op.put_actual(self.new_actual_lrp(key.process_guid, key.index, key.domain))
+        op.put_actual(self.new_actual_lrp(key.process_guid, key.index, key.domain), emit="instance")
         result.suspected.append((process_guid, index))
 
     def _promote_suspect(self, op: Operation, key: ActualKey, result: LRPConvergence) -> None:
@@ -290,13 +295,13 @@ class Convergence(Store):
             return
         ordinary_key = ActualKey(key.process_guid, key.index, ORDINARY)
         if ordinary_key in self.actual_lrps:
-            op.delete_actual(ordinary_key)
+            op.delete_actual(ordinary_key, emit="direct")
         mark = len(op.changes)
         del self.actual_lrps[key]
         promoted = copy(suspect)
         promoted.presence = ORDINARY
         op.put_actual(promoted)
-        op.record_as(mark, (suspect, promoted))
+        op.record_as(mark, (suspect, promoted), emit="instance")
         result.promoted_suspects.append((key.process_guid, key.index))
 
 

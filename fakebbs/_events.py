@@ -28,14 +28,9 @@ Order (upstream emits from goroutines, so its order is not fixed; this is the fa
   (crashed first, then events whose resulting LRP is RUNNING, then the rest), stably, so ties
   keep the calculator's order (instance slot before evacuating slot; set order).
 
-Known differences, all on the deprecated group stream (the instance stream matches):
-upstream's convergence emits hand-picked events for suspect instances, without group events
-when an instance becomes SUSPECT, when a suspect is promoted (there: a removal of the
-replacement) or when a replacement is unclaimed next to a suspect, and with a group removal for
-a suspect it deletes; the fake runs the calculator on convergence's changes, which shows those
-as the resolved group changes. And an evacuating row rewritten with new net info (recorded as a
-creation, as upstream records it) is ``actual_lrp_created`` here where upstream, which still
-sees the old row in its before set, says ``actual_lrp_changed``.
+Convergence does not use the calculator for most of what it does: like upstream's converger it
+reports each row on its own (``Change.emit``): ``direct`` changes give the row's own group
+event and its instance events, ``instance`` changes instance events only.
 """
 
 from __future__ import annotations
@@ -127,7 +122,7 @@ def calculate_events(
     units: list[Change | tuple[str, int]] = []
     by_index: dict[tuple[str, int], list[Change]] = {}
     for change in changes:
-        if change.kind != "actual_lrp":
+        if change.kind != "actual_lrp" or change.emit != "calculated":
             units.append(change)
             continue
         index = _index_of(change)
@@ -137,7 +132,9 @@ def calculate_events(
         by_index[index].append(change)
     events: list[Event] = []
     for unit in units:
-        if isinstance(unit, Change):
+        if isinstance(unit, Change) and unit.kind == "actual_lrp":
+            events.extend(_direct_events(unit))
+        elif isinstance(unit, Change):
             events.extend(_desired_or_task_events(unit))
         else:
             events.extend(_actual_lrp_events(by_index[unit], _rows_now(actual_lrps, *unit)))
@@ -203,8 +200,9 @@ def _actual_lrp_events(
         before, after = _lrp(change.before), _lrp(change.after)
         if after is not None:
             rows.pop(after.presence, None)
-        if before is not None:
-            rows[before.presence] = before
+        restored = before if before is not None else _lrp(change.replaced)
+        if restored is not None:
+            rows[restored.presence] = restored
     before_set: list[Slot] = [rows[p] for p in _PRESENCE_ORDER if p in rows]
     after_set = list(before_set)
     for change in changes:
@@ -223,6 +221,25 @@ def _actual_lrp_events(
     for before, after in zip(before_set, after_set, strict=True):
         instance += _instance_events(before, after, trace_id)
     return [Event("actual", m) for m in group] + [Event("instance", m) for m in _by_score(instance)]
+
+
+def _direct_events(change: Change) -> list[Event]:
+    """Events convergence emits itself for one row, without the calculator: for ``direct`` the
+    row's own group event (``ToActualLRPGroup``) and its instance events, for ``instance`` only
+    the instance events."""
+    before, after = _lrp(change.before), _lrp(change.after)
+    group: list[Message] = []
+    if change.emit == "direct":
+        if before is None:
+            assert after is not None
+            group = [models.ActualLRPCreatedEvent(actual_lrp_group=_group_of(after))]
+        elif after is None:
+            group = [models.ActualLRPRemovedEvent(actual_lrp_group=_group_of(before))]
+        else:
+            group = [models.ActualLRPChangedEvent(before=_group_of(before),
+                                                  after=_group_of(after))]
+    instance = _instance_events(before, after, change.trace_id)
+    return [Event("actual", m) for m in group] + [Event("instance", m) for m in instance]
 
 
 def _lrp(message: Message | None) -> Slot:

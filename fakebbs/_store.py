@@ -62,6 +62,7 @@ class ActualKey:
 
 
 Kind = Literal["desired_lrp", "actual_lrp", "task"]
+Emit = Literal["calculated", "direct", "instance"]
 
 
 @dataclass(frozen=True)
@@ -69,13 +70,22 @@ class Change:
     """One row's change within an operation: ``before`` None is a creation, ``after`` None a
     removal. ``crashed`` marks the crash of an instance (upstream emits
     ``ActualLRPCrashedEvent`` for it whatever state the row lands in); ``trace_id`` is the
-    request id the events carry."""
+    request id the events carry.
+
+    ``emit`` says how an actual LRP change becomes events: ``calculated`` through upstream's
+    event calculator (what the API routes do); ``direct``, a group and an instance event for
+    this row alone, and ``instance``, instance events only (what convergence hand-picks).
+    ``replaced`` is a row the change overwrote though it reports no ``before`` (an evacuating
+    row rewritten is reported as created); the event calculator needs it to know the rows the
+    operation started from."""
 
     kind: Kind
     before: Message | None
     after: Message | None
     trace_id: str = ""
     crashed: bool = False
+    emit: Emit = "calculated"
+    replaced: Message | None = None
 
 
 @dataclass
@@ -92,6 +102,7 @@ class Operation:
         *,
         crashed: bool = False,
         reported: models.ActualLRP | None = None,
+        emit: Emit = "calculated",
     ) -> models.ActualLRP:
         """Insert or replace the row ``lrp`` belongs to; returns a copy of what is stored.
 
@@ -103,12 +114,12 @@ class Operation:
         stored = copy(lrp)
         self.store.actual_lrps[key] = stored
         after = copy(stored if reported is None else reported)
-        self.changes.append(Change("actual_lrp", before, after, self.trace_id, crashed))
+        self.changes.append(Change("actual_lrp", before, after, self.trace_id, crashed, emit))
         return copy(stored)
 
-    def delete_actual(self, key: ActualKey) -> models.ActualLRP:
+    def delete_actual(self, key: ActualKey, *, emit: Emit = "calculated") -> models.ActualLRP:
         before = self.store.actual_lrps.pop(key)
-        self.changes.append(Change("actual_lrp", before, None, self.trace_id))
+        self.changes.append(Change("actual_lrp", before, None, self.trace_id, emit=emit))
         return copy(before)
 
     def report_actual_removed(self, lrp: models.ActualLRP) -> None:
@@ -117,18 +128,34 @@ class Operation:
         self.changes.append(Change("actual_lrp", copy(lrp), None, self.trace_id))
 
     def record_as(
-        self, mark: int, *pairs: tuple[models.ActualLRP | None, models.ActualLRP | None]
+        self,
+        mark: int,
+        *pairs: tuple[models.ActualLRP | None, models.ActualLRP | None],
+        emit: Emit = "calculated",
     ) -> None:
         """Replace the changes recorded since position ``mark`` (``len(op.changes)`` before
-        the writes) by the (before, after) pairs upstream hands its event calculator for them:
-        e.g. a row moved to another presence is one change, not a removal and a creation."""
+        the writes) by the (before, after) pairs upstream reports for them: e.g. a row moved
+        to another presence is one change, not a removal and a creation."""
+        overwritten = {
+            ActualKey.of(change.before): change.before
+            for change in self.changes[mark:]
+            if isinstance(change.before, models.ActualLRP)
+        }
+        for before, _ in pairs:
+            if before is not None:
+                overwritten.pop(ActualKey.of(before), None)  # reported as a before already
         del self.changes[mark:]
         for before, after in pairs:
+            replaced = None
+            if before is None and after is not None:
+                replaced = overwritten.get(ActualKey.of(after))
             self.changes.append(Change(
                 "actual_lrp",
                 None if before is None else copy(before),
                 None if after is None else copy(after),
                 self.trace_id,
+                emit=emit,
+                replaced=replaced,
             ))
 
     def put_desired(self, lrp: models.DesiredLRP) -> None:

@@ -6,6 +6,7 @@ import pytest
 
 from builders import desired_lrp
 from fakebbs import models
+from fakebbs._events import Event, calculate_events
 from fakebbs._state import State
 from fakebbs._store import (
     CLAIMED,
@@ -262,3 +263,17 @@ def test_a_resolving_task_not_updated_for_the_kick_duration_goes_back_to_complet
 
     assert result.demoted_resolving == ["t1"]
     assert state.tasks["t1"].state == models.Task.Completed
+
+
+def test_a_suspected_instance_shows_on_the_instance_stream_only(state: State) -> None:
+    """Upstream's converger emits instance events alone for a new suspect and its replacement."""
+    state.desire_lrp(desired_lrp("web", instances=1))
+    put(state, "web", 0, RUNNING)
+    events: list[Event] = []
+    state.listeners.append(lambda changes: events.extend(
+        calculate_events(changes, state.actual_lrps)))
+
+    state.converge_lrps()
+
+    assert [(e.hub, e.name) for e in events] == [
+        ("instance", "actual_lrp_instance_changed"), ("instance", "actual_lrp_instance_created")]

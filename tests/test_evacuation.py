@@ -243,7 +243,7 @@ def test_evacuating_again_with_new_net_info_rewrites_the_evacuating_row(
     assert evacuating.since == clock.now
     assert evacuating.modification_tag.epoch == older.modification_tag.epoch
     assert evacuating.modification_tag.index == older.modification_tag.index + 1
-    assert changes == [Change("actual_lrp", None, evacuating, "", False)]
+    assert changes == [Change("actual_lrp", None, evacuating, "", False, replaced=older)]
 
 
 def test_a_second_instance_evacuating_the_same_index_is_told_to_drop_its_container(

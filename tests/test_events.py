@@ -206,6 +206,37 @@ def test_a_removal_reported_while_the_row_stays_is_still_a_removal() -> None:
     assert names(events, "actual") == ["actual_lrp_removed"]
 
 
+def test_a_rewritten_evacuating_row_reported_as_created_is_a_group_change() -> None:
+    """Evacuating again with new net info: upstream's before set still holds the old row."""
+    ordinary = actual()
+    older = actual(RUNNING, OTHER, presence=EVACUATING)
+    newer = actual(RUNNING, OTHER, presence=EVACUATING, tag=1)
+    rewrite = Change("actual_lrp", None, newer, replaced=older)
+    events = calculate_events([rewrite], stored(ordinary, newer))
+    assert names(events, "actual") == ["actual_lrp_changed"]
+    assert names(events, "instance") == ["actual_lrp_instance_created"]
+
+
+def test_a_direct_change_is_the_rows_own_group_event_and_its_instance_events() -> None:
+    """Convergence removing a suspect reports the suspect's own group, not the resolved one."""
+    ordinary, suspect = actual(RUNNING, OWN), actual(RUNNING, OTHER, presence=SUSPECT)
+    events = calculate_events(
+        [Change("actual_lrp", suspect, None, "t", emit="direct")], stored(ordinary))
+    assert messages(events, "actual") == [
+        models.ActualLRPRemovedEvent(actual_lrp_group=models.ActualLRPGroup(instance=suspect))]
+    assert names(events, "instance") == ["actual_lrp_instance_removed"]
+
+
+def test_an_instance_only_change_has_no_group_event() -> None:
+    """Convergence moving an instance on a vanished cell to SUSPECT."""
+    running = actual(RUNNING, OWN)
+    suspect = actual(RUNNING, OWN, presence=SUSPECT)
+    events = calculate_events(
+        [Change("actual_lrp", running, suspect, emit="instance")], stored(suspect))
+    assert names(events, "actual") == []
+    assert names(events, "instance") == ["actual_lrp_instance_changed"]
+
+
 # -- actual LRPs: several rows of one index ---------------------------------------------------
 
 
