@@ -7,7 +7,9 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from fakebbs import models
 from fakebbs._app import DEFAULT_MAX_BODY_BYTES, BBSApp
+from fakebbs._convergence import LRPConvergence, TaskConvergence
 from fakebbs._events import EventHub, event_hub
 from fakebbs._state import State
 from fakebbs._tasks import DEFAULT_MAX_TASK_RETRIES
@@ -45,6 +47,31 @@ class FakeBBS:
     def reset(self) -> None:
         """Forget all state, as a freshly started, empty BBS."""
         self.state.reset()
+
+    def converge(self) -> tuple[LRPConvergence, TaskConvergence]:
+        """Run one convergence pass over LRPs and tasks now, and say what it did.
+
+        The real BBS converges every 30 s; the fake only when asked (or with ``fakebbs serve
+        --converge-interval``), so a test decides when crashed instances restart, missing ones
+        appear and old tasks expire. Move a ``ManualClock`` first to let backoffs pass.
+        """
+        return self.state.converge()
+
+    def register_cell(self, cell: models.CellPresence | str) -> None:
+        """Make a cell known (a ``CellPresence``, or just its id), as its rep's presence does.
+
+        Which cells exist decides what retire, scale-down and convergence do with CLAIMED and
+        RUNNING instances, and what ``cells/list.r1`` answers. The fake starts with none."""
+        presence = models.CellPresence(cell_id=cell) if isinstance(cell, str) else cell
+        self.state.register_cell(presence)
+
+    def unregister_cell(self, cell_id: str) -> None:
+        """Forget a cell, as when its presence expires."""
+        self.state.unregister_cell(cell_id)
+
+    def wait_for_callbacks(self, timeout: float | None = None) -> bool:
+        """Wait until every task completion callback has been made; False on timeout."""
+        return self.state.wait_for_callbacks(timeout)
 
     def serve(
         self,

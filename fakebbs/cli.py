@@ -15,6 +15,8 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
+from fakebbs._tasks import DEFAULT_MAX_TASK_RETRIES
+
 __all__ = ["main"]
 
 logger = logging.getLogger("fakebbs.cli")
@@ -55,6 +57,22 @@ def _parser() -> argparse.ArgumentParser:
         default=8889,
         help="port to bind; 0 picks a free one (default: %(default)s)",
     )
+    serve.add_argument(
+        "--converge-interval",
+        type=_seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="run a convergence pass every SECONDS, as the real BBS does every 30 s "
+        "(default: never; a test usually wants to decide when state changes)",
+    )
+    serve.add_argument(
+        "--max-task-retries",
+        type=_count,
+        default=DEFAULT_MAX_TASK_RETRIES,
+        metavar="N",
+        help="rejections a task survives before it fails (default: %(default)s, as "
+        "diego-release configures the BBS)",
+    )
     serve.set_defaults(run=_serve)
     return parser
 
@@ -67,6 +85,22 @@ def _port(text: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"not a port number (0-65535): {text!r}")
     return port
+
+
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:
+        raise argparse.ArgumentTypeError(f"not a number of seconds (>= 0): {text!r}")
+    return seconds
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"not a whole number (>= 0): {text!r}")
+    return int(text)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -89,12 +123,16 @@ def _serve(args: argparse.Namespace) -> int:
     previous = {signum: signal.signal(signum, request_stop) for signum in _STOP_SIGNALS}
     try:
         try:
-            server = FakeBBS().serve(args.host, args.port)
+            fake = FakeBBS(max_task_retries=args.max_task_retries)
+            server = fake.serve(args.host, args.port)
         except OSError as exc:
             print(f"fakebbs: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
             return 1
         with server:
             print(f"fakebbs listening on {server.url}", flush=True)
+            if args.converge_interval > 0:
+                while not stop.wait(args.converge_interval):
+                    fake.converge()
             stop.wait()
             logger.info("%s received, stopping", received[0] if received else "signal")
         return 0

@@ -243,10 +243,12 @@ class BBSClient:
         trace_id: str = "",
     ) -> list[models.ActualLRP]:
         """Actual LRPs matching all the given filters (``index=0`` filters on index 0)."""
-        request = models.ActualLRPsRequest(domain=domain, cell_id=cell_id, process_guid=process_guid)
+        request = models.ActualLRPsRequest(
+            domain=domain, cell_id=cell_id, process_guid=process_guid)
         if index is not None:
             request.index = index
-        return list(self._call("ActualLRPs", request, models.ActualLRPsResponse, trace_id).actual_lrps)
+        response = self._call("ActualLRPs", request, models.ActualLRPsResponse, trace_id)
+        return list(response.actual_lrps)
 
     def actual_lrps_by_process_guids(
         self, process_guids: Iterable[str], *, trace_id: str = ""
@@ -327,7 +329,8 @@ class BBSClient:
                 raise
             # upstream StartActualLRP: an older BBS gets only the key, instance key and net info
             fallback = models.StartActualLRPRequest(
-                actual_lrp_key=key, actual_lrp_instance_key=instance_key, actual_lrp_net_info=net_info
+                actual_lrp_key=key, actual_lrp_instance_key=instance_key,
+                actual_lrp_net_info=net_info,
             )
             response = self._exchange(route("StartActualLRP_r0"), fallback, trace_id)
         _raise_error_field(response)
@@ -472,14 +475,16 @@ class BBSClient:
     ) -> list[models.DesiredLRP]:
         """Desired LRPs matching the filter (``app_guids`` are process guid prefixes)."""
         request = _desired_lrp_filter(domain, process_guids, app_guids)
-        return list(self._call("DesiredLRPs", request, models.DesiredLRPsResponse, trace_id).desired_lrps)
+        response = self._call("DesiredLRPs", request, models.DesiredLRPsResponse, trace_id)
+        return list(response.desired_lrps)
 
     def desired_lrp_by_process_guid(
         self, process_guid: str, *, trace_id: str = ""
     ) -> models.DesiredLRP:
         """One desired LRP."""
         request = models.DesiredLRPByProcessGuidRequest(process_guid=process_guid)
-        response = self._call("DesiredLRPByProcessGuid", request, models.DesiredLRPResponse, trace_id)
+        response = self._call(
+            "DesiredLRPByProcessGuid", request, models.DesiredLRPResponse, trace_id)
         return response.desired_lrp
 
     def desired_lrp_scheduling_infos(
@@ -699,7 +704,8 @@ class BBSClient:
     def _call(self, name: str, request: Message | None, response_type: type[M], trace_id: str) -> M:
         response = self._exchange(_plain_route(name), request, trace_id)
         if not isinstance(response, response_type):  # the route table and this file disagree
-            raise TypeError(f"{name} answers {type(response).__name__}, not {response_type.__name__}")
+            raise TypeError(
+                f"{name} answers {type(response).__name__}, not {response_type.__name__}")
         _raise_error_field(response)
         return response
 

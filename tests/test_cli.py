@@ -13,6 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from builders import desired_lrp
+from fakebbs import BBSClient, models
 from fakebbs.cli import main
 
 TIMEOUT = 10.0
@@ -135,3 +137,33 @@ def test_a_missing_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) 
 def test_a_bad_port_is_a_usage_error(port: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["serve", "--port", port]) == 2
     assert f"not a port number (0-65535): '{port}'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--converge-interval", "-1"], ["--converge-interval", "soon"], ["--max-task-retries", "-2"]],
+)
+def test_serve_refuses_bad_numbers(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", *args]) == 2
+    assert "fakebbs serve: error" in capsys.readouterr().err
+
+
+def test_serve_converges_on_the_interval_it_is_given() -> None:
+    with spawn("serve", "--port", "0", "--converge-interval", "0.05") as proc:
+        try:
+            match = LISTENING.fullmatch(readline(proc))
+            assert match
+            with BBSClient(f"http://127.0.0.1:{match.group(1)}", timeout=TIMEOUT) as bbs:
+                bbs.desire_lrp(desired_lrp("web", instances=1))
+                key = models.ActualLRPKey(process_guid="web", index=0, domain="cf-apps")
+                with bbs.subscribe_to_instance_events() as events:
+                    # The desired state still wants index 0, so the next pass creates it again.
+                    bbs.retire_actual_lrp(key)
+                    removed = events.next(timeout=TIMEOUT)
+                    created = events.next(timeout=TIMEOUT)
+            assert isinstance(removed, models.ActualLRPInstanceRemovedEvent)
+            assert isinstance(created, models.ActualLRPInstanceCreatedEvent)
+            assert created.actual_lrp.actual_lrp_key == key
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=TIMEOUT)

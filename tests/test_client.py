@@ -263,7 +263,8 @@ def test_a_protobuf_answer_with_an_error_raises_that_error(
     stand_in.default = proto(models.DesiredLRPResponse(
         error=models.Error(type=models.Error.ResourceNotFound,
                            message="the requested resource could not be found")))
-    with pytest.raises(errors.ResourceNotFound, match="^the requested resource could not be found$"):
+    not_found = "^the requested resource could not be found$"
+    with pytest.raises(errors.ResourceNotFound, match=not_found):
         client.desired_lrp_by_process_guid("pg")
 
 
@@ -436,7 +437,8 @@ def test_start_actual_lrp_raises_the_error_of_the_fallback(
     stand_in: StandIn, client: BBSClient
 ) -> None:
     stand_in.replies.append(ENDPOINT_NOT_FOUND)
-    stand_in.default = proto(models.ActualLRPLifecycleResponse(error=models.Error(type=models.Error.ActualLRPCannotBeStarted)))
+    stand_in.default = proto(models.ActualLRPLifecycleResponse(
+        error=models.Error(type=models.Error.ActualLRPCannotBeStarted)))
     with pytest.raises(errors.ActualLRPCannotBeStarted):
         client.start_actual_lrp(KEY, INSTANCE_KEY, NET_INFO)
 

@@ -1,0 +1,47 @@
+"""FakeBBS, the facade: what a test drives the fake with besides the HTTP API."""
+
+from __future__ import annotations
+
+from builders import desired_lrp
+from fakebbs import BBSClient, FakeBBS, ManualClock, models
+
+
+def test_converge_restarts_a_crashed_instance_once_the_clock_passes_its_backoff() -> None:
+    clock = ManualClock()
+    fake = FakeBBS(clock=clock)
+    fake.register_cell("cell-1")
+    fake.state.desire_lrp(desired_lrp("web", instances=1))
+    key = models.ActualLRPKey(process_guid="web", index=0, domain="cf-apps")
+    instance = models.ActualLRPInstanceKey(instance_guid="ig", cell_id="cell-1")
+    for _ in range(3):
+        fake.state.claim_actual_lrp("web", 0, instance)
+        fake.state.crash_actual_lrp(key, instance, "boom")
+
+    assert fake.converge()[0].restarted_crashed == []
+    clock.advance(31)
+    lrps, _ = fake.converge()
+
+    assert lrps.restarted_crashed == [("web", 0)]
+    [row] = fake.state.actual_lrps_matching(process_guid="web")
+    assert (row.state, row.crash_count) == ("UNCLAIMED", 3)
+
+
+def test_registered_cells_are_what_cells_list_answers() -> None:
+    fake = FakeBBS()
+    fake.register_cell("cell-1")
+    fake.register_cell(models.CellPresence(cell_id="cell-2", zone="z2"))
+    fake.unregister_cell("cell-1")
+
+    with BBSClient.in_process(fake.wsgi_app) as bbs:
+        cells = bbs.cells()
+
+    assert [(c.cell_id, c.zone) for c in cells] == [("cell-2", "z2")]
+
+
+def test_reset_forgets_cells_too() -> None:
+    fake = FakeBBS()
+    fake.register_cell("cell-1")
+
+    fake.reset()
+
+    assert fake.state.cell_presences() == []
