@@ -10,6 +10,8 @@ from fakebbs import FakeBBS
 from fakebbs._server import Server
 from fakebbs.client import BBSClient
 
+pytest_plugins = ["pytester"]
+
 
 @pytest.fixture(scope="session")
 def session_fake() -> Iterator[tuple[FakeBBS, Server]]:

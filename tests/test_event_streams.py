@@ -11,7 +11,6 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 import trustme
@@ -712,10 +711,3 @@ def test_an_in_process_client_streams_too(fake: FakeBBS) -> None:
     with BBSClient.in_process(fake.wsgi_app) as bbs, bbs.subscribe_to_task_events() as source:
         bbs.desire_task("t", "d", task_definition())
         assert isinstance(source.next(timeout=WAIT), models.TaskCreatedEvent)
-
-
-def test_the_readmes_watching_events_example_runs() -> None:
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Watching events", 1)[1]
-    example = section.split("```python\n", 1)[1].split("```", 1)[0]
-    exec(compile(example, "README.md (Watching events)", "exec"), {})

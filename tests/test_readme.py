@@ -1,21 +1,25 @@
-"""The README tells the truth about what is built."""
+"""The README tells the truth: its commands, its route table and its examples."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+
+import pytest
 
 from fakebbs._coverage import route_coverage_markdown
 
 README = Path(__file__).resolve().parents[1] / "README.md"
+TEXT = README.read_text(encoding="utf-8")
+EXAMPLES = re.findall(r"```python\n(.*?)```", TEXT, re.DOTALL)
 
 
 def test_the_readme_route_table_is_the_current_coverage() -> None:
-    assert route_coverage_markdown() in README.read_text(encoding="utf-8"), (
-        "regenerate it with: python -m fakebbs._coverage")
+    assert route_coverage_markdown() in TEXT, "regenerate it with: python -m fakebbs._coverage"
 
 
 def test_the_readme_opens_with_the_two_commands() -> None:
-    blocks = README.read_text(encoding="utf-8").split("```")
+    blocks = TEXT.split("```")
     assert blocks[1].strip() == "sh\npip install . && fakebbs serve"
     assert blocks[3].strip() == "sh\npip install -e '.[test]' && python -m pytest"
 
@@ -23,3 +27,18 @@ def test_the_readme_opens_with_the_two_commands() -> None:
 def test_ci_runs_the_readmes_test_command() -> None:
     ci = (README.parent / ".ci" / "run").read_text(encoding="utf-8")
     assert "pip install -e '.[test]' && python -m pytest" in ci
+
+
+def test_the_readme_has_examples() -> None:
+    assert len(EXAMPLES) >= 3
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda e: e.splitlines()[0][:40])
+def test_each_readme_example_runs(example: str, pytester: pytest.Pytester) -> None:
+    """A block with tests runs under pytest; any other block runs as a script."""
+    if "def test_" in example:
+        pytester.makepyfile(test_readme_example=example)
+        result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+        result.assert_outcomes(passed=example.count("def test_"))
+    else:
+        exec(compile(example, "README.md", "exec"), {})
