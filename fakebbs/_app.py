@@ -290,6 +290,8 @@ def _empty(status: int) -> Response:
 
 
 def _text(status: int, body: str) -> Response:
-    response = Response(body, status, content_type="text/plain; charset=utf-8")
+    """A plain-text answer as Go's ``http.Error`` sends it (Go's reason phrase, too)."""
+    response = Response(
+        body, f"{status} {HTTPStatus(status).phrase}", content_type="text/plain; charset=utf-8")
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
