@@ -50,9 +50,8 @@ from fakebbs._store import (
     CLAIMED,
     CRASHED,
     EVACUATING,
-    ORDINARY,
+    PRESENCE_ORDER,
     RUNNING,
-    SUSPECT,
     UNCLAIMED,
     ActualKey,
     Change,
@@ -81,8 +80,6 @@ MAX_PENDING_EVENTS = 1024
 
 EVENT_NAMES: dict[type[Message], str] = {cls: name for name, cls in EVENT_TYPES.items()}
 """The SSE ``event:`` name of each event message (upstream ``Event.EventType()``)."""
-
-_PRESENCE_ORDER = (ORDINARY, EVACUATING, SUSPECT)
 
 
 @dataclass(frozen=True)
@@ -151,7 +148,7 @@ def _rows_now(
     actual_lrps: Mapping[ActualKey, models.ActualLRP], process_guid: str, index: int
 ) -> dict[int, models.ActualLRP]:
     rows: dict[int, models.ActualLRP] = {}
-    for presence in _PRESENCE_ORDER:
+    for presence in PRESENCE_ORDER:
         row = actual_lrps.get(ActualKey(process_guid, index, presence))
         if row is not None:
             rows[presence] = row
@@ -203,7 +200,7 @@ def _actual_lrp_events(
         restored = before if before is not None else _lrp(change.replaced)
         if restored is not None:
             rows[restored.presence] = restored
-    before_set: list[Slot] = [rows[p] for p in _PRESENCE_ORDER if p in rows]
+    before_set: list[Slot] = [rows[p] for p in PRESENCE_ORDER if p in rows]
     after_set = list(before_set)
     for change in changes:
         after_set = _record_change(_lrp(change.before), _lrp(change.after), after_set)

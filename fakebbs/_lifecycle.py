@@ -31,6 +31,7 @@ from fakebbs._store import (
     CRASHED,
     EVACUATING,
     ORDINARY,
+    PRESENCE_ORDER,
     RUNNING,
     SUSPECT,
     UNCLAIMED,
@@ -38,6 +39,7 @@ from fakebbs._store import (
     Operation,
     Store,
     copy,
+    truncate_text,
 )
 from fakebbs.errors import (
     ActualLRPCannotBeClaimed,
@@ -62,7 +64,6 @@ __all__ = [
     "set_instance_fields",
     "should_restart",
     "should_restart_immediately",
-    "truncate_text",
     "unclaim_ordinary",
 ]
 
@@ -81,11 +82,6 @@ MAX_BACKOFF_SECONDS = 16 * 60
 #: ``calculateMaxBackoffCount(16 min)``: log2(ceil(16 min / 30 s)) = 5.
 MAX_BACKOFF_EXPONENT = 5
 
-#: ``truncateString`` limit and marker for the stored crash reason and placement error.
-MAX_TEXT_BYTES = 1024
-TRUNCATED = "(truncated)"
-
-_PRESENCE_ORDER = (ORDINARY, EVACUATING, SUSPECT)
 
 
 # -- the crash policy (models/restart_calculator.go) -------------------------------------------
@@ -168,7 +164,7 @@ def allows_transition(
 def rows_at(store: Store, process_guid: str, index: int) -> list[models.ActualLRP]:
     """The stored rows of one index (``ActualLRPs`` filtered by process guid and index), in
     primary-key order. They are the stored messages: read them, never change them."""
-    rows = (store.actual_lrps.get(ActualKey(process_guid, index, p)) for p in _PRESENCE_ORDER)
+    rows = (store.actual_lrps.get(ActualKey(process_guid, index, p)) for p in PRESENCE_ORDER)
     return [row for row in rows if row is not None]
 
 
@@ -180,17 +176,6 @@ def find_by_instance_key(
         if row.actual_lrp_instance_key == instance_key:
             return row
     return None
-
-
-def truncate_text(text: str, limit: int = MAX_TEXT_BYTES) -> str:
-    """``truncateString``: a text of ``limit`` UTF-8 bytes or more is stored as its first
-    ``limit - 11`` bytes and "(truncated)". Upstream cuts bytes blindly; a character the cut
-    would split is dropped here, so the result stays valid UTF-8 (at most ``limit`` bytes)."""
-    raw = text.encode("utf-8")
-    if len(raw) < limit:
-        return text
-    head = raw[: limit - len(TRUNCATED)].decode("utf-8", errors="ignore")
-    return head + TRUNCATED
 
 
 def crash_ordinary(

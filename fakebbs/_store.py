@@ -25,7 +25,7 @@ from fakebbs import models
 from fakebbs.clock import system_clock
 
 __all__ = [
-    "ActualKey", "Change", "Operation", "Store", "copy",
+    "ActualKey", "Change", "Operation", "Store", "copy", "truncate_text", "PRESENCE_ORDER",
     "UNCLAIMED", "CLAIMED", "RUNNING", "CRASHED", "ORDINARY", "EVACUATING", "SUSPECT",
 ]
 
@@ -38,7 +38,25 @@ ORDINARY = models.ActualLRP.ORDINARY
 EVACUATING = models.ActualLRP.EVACUATING
 SUSPECT = models.ActualLRP.SUSPECT
 
+PRESENCE_ORDER = (ORDINARY, EVACUATING, SUSPECT)
+"""The rows of one index in primary-key order."""
+
+MAX_TEXT_BYTES = 1024
+TRUNCATED = "(truncated)"
+
 M = TypeVar("M", bound=Message)
+
+
+def truncate_text(text: str, limit: int = MAX_TEXT_BYTES) -> str:
+    """``truncateString`` (``db/sqldb``): a text of ``limit`` UTF-8 bytes or more is stored as
+    its first ``limit - 11`` bytes and "(truncated)" (crash reasons, placement errors, task
+    failure and rejection reasons). Upstream cuts bytes blindly; a character the cut would split
+    is dropped here, so the result stays valid UTF-8 (at most ``limit`` bytes)."""
+    raw = text.encode("utf-8")
+    if len(raw) < limit:
+        return text
+    head = raw[: limit - len(TRUNCATED)].decode("utf-8", errors="ignore")
+    return head + TRUNCATED
 
 
 def copy(message: M) -> M:

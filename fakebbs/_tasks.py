@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from fakebbs import models
 from fakebbs._callbacks import CallbackWorker
-from fakebbs._store import Change, Operation, Store, copy
+from fakebbs._store import Change, Operation, Store, copy, truncate_text
 from fakebbs.errors import (
     InvalidRequest,
     InvalidStateTransition,
@@ -28,7 +28,6 @@ __all__ = [
     "RUNNING",
     "TaskRules",
     "state_name",
-    "truncate",
 ]
 
 PENDING = models.Task.Pending
@@ -42,20 +41,6 @@ uses 0 (the first rejection fails the task), but diego-release configures the BB
 ``tasks.max_retries`` property, default 3: that is the Diego code under test meets."""
 
 CANCELLED_REASON = "task was cancelled"
-MAX_REASON_BYTES = 1024
-TRUNCATED = "(truncated)"
-
-
-def truncate(text: str, limit: int = MAX_REASON_BYTES) -> str:
-    """Upstream ``truncateString``: a text of ``limit`` UTF-8 bytes or more is cut so that it
-    ends in "(truncated)" within ``limit`` bytes. (Go cuts bytes and may split a character; a
-    protobuf string must stay UTF-8, so a split character is dropped here.)"""
-    data = text.encode("utf-8")
-    if len(data) < limit:
-        return text
-    return data[: limit - len(TRUNCATED)].decode("utf-8", "ignore") + TRUNCATED
-
-
 def state_name(state: int) -> str:
     """``Task_State.String()``: the enum name, or the number for an unknown value."""
     try:
@@ -171,7 +156,7 @@ class TaskRules(Store):
                 raise InvalidRequest()
             rejected = copy(task)
             rejected.rejection_count += 1
-            rejected.rejection_reason = truncate(rejection_reason)
+            rejected.rejection_reason = truncate_text(rejection_reason)
             rejected.state = PENDING
             rejected.updated_at = self.clock()
             op.put_task(rejected)
@@ -274,7 +259,7 @@ class TaskRules(Store):
         after.updated_at = now
         after.first_completed_at = now
         after.failed = failed
-        after.failure_reason = truncate(failure_reason)
+        after.failure_reason = truncate_text(failure_reason)
         after.result = result
         after.cell_id = ""
         stored = op.put_task(after)

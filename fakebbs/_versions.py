@@ -14,11 +14,12 @@ is validated; like upstream they modify the request in place.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, TypeVar
+from typing import Any
 
-from google.protobuf.message import DecodeError, Message
+from google.protobuf.message import DecodeError
 
 from fakebbs import models
+from fakebbs._store import copy
 from fakebbs._validation import ACTION_FIELDS, first_action_field
 from fakebbs.errors import InvalidRequest
 
@@ -99,15 +100,15 @@ def _set_deprecated_timeout_ns(action: models.Action) -> models.Action | None:
     """
     kind = first_action_field(action)
     if kind is None or kind in _LEAVES:
-        return _copy(action)
+        return copy(action)
     if kind == "timeout_action":
-        timeout = _copy(action.timeout_action)
+        timeout = copy(action.timeout_action)
         timeout.deprecated_timeout_ns = _int64(timeout.timeout_ms * _NS_PER_MS)
         return models.Action(timeout_action=timeout)
     if kind in _WRAPPERS:
         wrapper = getattr(action, kind)
         return _set_deprecated_timeout_ns(wrapper.action) if wrapper.HasField("action") else None
-    group = _copy(getattr(action, kind))
+    group = copy(getattr(action, kind))
     converted = [_set_deprecated_timeout_ns(sub) for sub in group.actions]
     del group.actions[:]
     group.actions.extend(models.Action() if sub is None else sub for sub in converted)
@@ -155,15 +156,6 @@ def _set_timeout_ms_from_deprecated_timeout_ns(action: models.Action) -> None:
     elif kind in _MULTI:
         for sub in getattr(action, kind).actions:
             _set_deprecated_timeout_ns_in_place(sub)
-
-
-_C = TypeVar("_C", bound=Message)
-
-
-def _copy(message: _C) -> _C:
-    new: _C = type(message)()
-    new.CopyFrom(message)
-    return new
 
 
 # --------------------------------------------------------------------------------------------
@@ -257,7 +249,7 @@ def _store(message: Any, field: str, action: models.Action | None) -> None:
     if action is None:
         message.ClearField(field)
     else:
-        getattr(message, field).CopyFrom(_copy(action))
+        getattr(message, field).CopyFrom(copy(action))
 
 
 # --------------------------------------------------------------------------------------------
@@ -317,7 +309,7 @@ def desired_lrp_version_down_to(
     V3→V2 fold, V1 fills the deprecated timeouts (in place, keeping wrappers) and V0
     additionally turns cached dependencies into setup downloads.
     """
-    result = _copy(lrp)
+    result = copy(lrp)
     if version < 3:
         _downgrade_lrp_v3_to_v2(result)
     if version < 2 and legacy:
@@ -332,7 +324,7 @@ def desired_lrp_version_down_to(
 def populate_metrics_guid(lrp: models.DesiredLRP) -> models.DesiredLRP:
     """``DesiredLRP.PopulateMetricsGuid()`` on a copy: fill metrics_guid from the
     ``source_id`` tag, or the ``source_id`` tag from metrics_guid, whichever is missing."""
-    result = _copy(lrp)
+    result = copy(lrp)
     has_source_id = "source_id" in result.metric_tags
     if has_source_id and result.metrics_guid == "":
         result.metrics_guid = result.metric_tags["source_id"].static
@@ -384,7 +376,7 @@ def task_version_down_to(task: models.Task, version: int, *, legacy: bool = Fals
     cached dependencies into downloads in front of ``action``. (Those routes skipped tasks
     without a definition; such a task is returned unchanged in legacy mode.)
     """
-    result = _copy(task)
+    result = copy(task)
     if legacy and not result.HasField("task_definition"):
         return result
     definition = result.task_definition

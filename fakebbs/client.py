@@ -322,17 +322,12 @@ class BBSClient:
             models.StartActualLRPRequest(), key, instance_key, net_info, internal_routes,
             metric_tags, routable, availability_zone,
         )
-        try:
-            response = self._exchange(route("StartActualLRP"), request, trace_id)
-        except InvalidResponse as err:
-            if err.message != ENDPOINT_NOT_FOUND_MESSAGE:
-                raise
-            # upstream StartActualLRP: an older BBS gets only the key, instance key and net info
-            fallback = models.StartActualLRPRequest(
-                actual_lrp_key=key, actual_lrp_instance_key=instance_key,
-                actual_lrp_net_info=net_info,
-            )
-            response = self._exchange(route("StartActualLRP_r0"), fallback, trace_id)
+        # upstream StartActualLRP: an older BBS gets only the key, instance key and net info
+        fallback = models.StartActualLRPRequest(
+            actual_lrp_key=key, actual_lrp_instance_key=instance_key, actual_lrp_net_info=net_info
+        )
+        response = self._exchange_falling_back(
+            "StartActualLRP", request, trace_id, ("StartActualLRP_r0", fallback))
         _raise_error_field(response)
 
     def crash_actual_lrp(
@@ -722,12 +717,7 @@ class BBSClient:
     ) -> bool:
         """Upstream ``doEvacRequest`` (plus the EvacuateRunningActualLRP revision fallback)."""
         try:
-            try:
-                response = self._exchange(route(name), request, trace_id)
-            except InvalidResponse as err:
-                if fallback is None or err.message != ENDPOINT_NOT_FOUND_MESSAGE:
-                    raise
-                response = self._exchange(route(fallback[0]), fallback[1], trace_id)
+            response = self._exchange_falling_back(name, request, trace_id, fallback)
         except (BBSError, *_TRANSPORT_ERRORS) as err:
             err.keep_container = default_keep_container  # type: ignore[union-attr]
             raise
@@ -738,6 +728,22 @@ class BBSClient:
             err.keep_container = response.keep_container  # type: ignore[attr-defined]
             raise
         return response.keep_container
+
+    def _exchange_falling_back(
+        self,
+        name: str,
+        request: Message,
+        trace_id: str,
+        fallback: tuple[str, Message] | None,
+    ) -> Message:
+        """A revisioned route, then (like the Go client) the older ``fallback`` route with its
+        request when the newer one ends in EndpointNotFound (a plain 404)."""
+        try:
+            return self._exchange(route(name), request, trace_id)
+        except InvalidResponse as err:
+            if fallback is None or err.message != ENDPOINT_NOT_FOUND_MESSAGE:
+                raise
+            return self._exchange(route(fallback[0]), fallback[1], trace_id)
 
     def _exchange(self, target: Route, request: Message | bytes | None, trace_id: str) -> Message:
         """Upstream ``doRequest``: attempts until one succeeds, without looking at ``error``."""

@@ -16,7 +16,6 @@ from fakebbs._lifecycle import (
     backoff,
     should_restart,
     should_restart_immediately,
-    truncate_text,
 )
 from fakebbs._state import State
 from fakebbs._store import (
@@ -631,15 +630,6 @@ def test_a_placement_error_of_1024_bytes_or_more_is_stored_truncated(
     assert len(stored.encode()) == stored_size
     assert stored.endswith("(truncated)") is truncated
     assert changes[0].after.placement_error == message  # type: ignore[union-attr]
-
-
-def test_truncation_counts_bytes_and_never_splits_a_character() -> None:
-    text = "é" * 600  # 1200 bytes; byte 1013 falls inside a character
-
-    cut = truncate_text(text)
-
-    assert cut == "é" * 506 + "(truncated)"
-    assert len(cut.encode()) == 1023
 
 
 # -- remove -------------------------------------------------------------------------------------

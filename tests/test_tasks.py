@@ -18,7 +18,6 @@ from fakebbs._tasks import (
     PENDING,
     RESOLVING,
     RUNNING,
-    truncate,
 )
 from fakebbs.errors import (
     BBSError,
@@ -449,19 +448,6 @@ def test_reject_of_a_finished_task_over_the_limit_answers_with_the_fails_refusal
 def test_fake_bbs_takes_the_retry_limit() -> None:
     assert FakeBBS(max_task_retries=0).state.max_task_retries == 0
     assert FakeBBS().state.max_task_retries == DEFAULT_MAX_TASK_RETRIES
-
-
-# -- truncate -------------------------------------------------------------------------------
-
-
-def test_truncate_keeps_texts_shorter_than_the_limit() -> None:
-    assert truncate("a" * 1023) == "a" * 1023
-
-
-def test_truncate_never_splits_a_character() -> None:
-    cut = truncate("é" * 600)  # 1200 bytes; 1013 bytes would end inside an "é"
-
-    assert cut == "é" * 506 + "(truncated)"
 
 
 # -- the transition table, as a property ------------------------------------------------------

@@ -43,6 +43,12 @@ class Handler:
     stream: Callable[[State, Any, Call], EventStream] | None = None
 
 
+def routable(request: Any) -> bool:
+    """A start or evacuate_running request's ``Routable``: absent on the wire (clients before
+    2022) means routable, as upstream's handlers read it."""
+    return bool(request.Routable) if request.HasField("Routable") else True
+
+
 class RefuseStream(Exception):
     """Raised by a stream handler to answer an empty 500 instead of a stream, as upstream's
     event handlers do when the body does not parse or the hub refuses the subscription."""

@@ -9,7 +9,7 @@ empty trace id; the rules record them that way.
 from __future__ import annotations
 
 from fakebbs import models
-from fakebbs._handlers._base import Call, Handler
+from fakebbs._handlers._base import Call, Handler, routable
 from fakebbs._state import State
 
 __all__ = ["HANDLERS"]
@@ -32,7 +32,7 @@ def start_actual_lrp(
         request.actual_lrp_net_info,
         internal_routes=request.actual_lrp_internal_routes,
         metric_tags=request.metric_tags,
-        routable=_routable(request),
+        routable=routable(request),
         availability_zone=request.availability_zone,
     )
     return models.ActualLRPLifecycleResponse()
@@ -47,7 +47,7 @@ def start_actual_lrp_r0(
         request.actual_lrp_key,
         request.actual_lrp_instance_key,
         request.actual_lrp_net_info,
-        routable=_routable(request),
+        routable=routable(request),
         availability_zone=request.availability_zone,
     )
     return models.ActualLRPLifecycleResponse()
@@ -78,10 +78,6 @@ def remove_actual_lrp(
     )
     state.remove_actual_lrp(request.process_guid, request.index, instance_key)
     return models.ActualLRPLifecycleResponse()
-
-
-def _routable(request: models.StartActualLRPRequest) -> bool:
-    return request.Routable if request.HasField("Routable") else True
 
 
 HANDLERS: dict[str, Handler] = {

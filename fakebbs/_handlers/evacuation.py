@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fakebbs import models
-from fakebbs._handlers._base import Call, Handler
+from fakebbs._handlers._base import Call, Handler, routable
 from fakebbs._state import State
 from fakebbs.errors import BBSError
 
@@ -35,7 +35,7 @@ def evacuate_running_actual_lrp(
         request.actual_lrp_net_info,
         internal_routes=request.actual_lrp_internal_routes,
         metric_tags=request.metric_tags,
-        routable=_routable(request),
+        routable=routable(request),
         availability_zone=request.availability_zone,
     ))
 
@@ -48,7 +48,7 @@ def evacuate_running_actual_lrp_r0(
         request.actual_lrp_key,
         request.actual_lrp_instance_key,
         request.actual_lrp_net_info,
-        routable=_routable(request),
+        routable=routable(request),
         availability_zone=request.availability_zone,
     ))
 
@@ -89,10 +89,6 @@ def _answer(rule: Callable[[], bool]) -> models.EvacuationResponse:
 def _keep_container(response: models.EvacuationResponse) -> None:
     """``on_bad_request`` of evacuate_claimed and evacuate_running."""
     response.keep_container = True
-
-
-def _routable(request: models.EvacuateRunningActualLRPRequest) -> bool:
-    return request.Routable if request.HasField("Routable") else True
 
 
 HANDLERS: dict[str, Handler] = {
