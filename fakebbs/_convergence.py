@@ -315,6 +315,9 @@ def _on_registered_cell(lrp: models.ActualLRP, cells: set[str]) -> bool:
 
 
 def _fail(op: Operation, task: models.Task, reason: str, now: int) -> None:
+    """Convergence's own UPDATE (``failExpiredPendingTasks``, ``failTasksWithDisappearedCells``):
+    unlike ``TaskRules._complete`` it keeps the cell id and submits no callback (a later pass
+    kicks the completed task)."""
     failed = copy(task)
     failed.state = models.Task.Completed
     failed.failed = True

@@ -22,13 +22,16 @@ def session_fake() -> Iterator[tuple[FakeBBS, Server]]:
 
 @pytest.fixture
 def fake(session_fake: tuple[FakeBBS, Server]) -> Iterator[FakeBBS]:
-    """The session's fake, emptied; fails the test if a handler raised inside the server."""
-    fake, _ = session_fake
+    """The session's fake, emptied; fails the test if a handler or the app raised inside the
+    server."""
+    fake, server = session_fake
     fake.reset()
     fake.wsgi_app.errors.clear()
+    server.errors.clear()
     yield fake
-    errors = list(fake.wsgi_app.errors)
+    errors = [*fake.wsgi_app.errors, *server.errors]
     fake.wsgi_app.errors.clear()
+    server.errors.clear()
     if errors:
         raise errors[0]
 
