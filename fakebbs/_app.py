@@ -33,9 +33,8 @@ from fakebbs._handlers import HANDLERS, Call
 from fakebbs._handlers._base import Handler, RefuseStream
 from fakebbs._state import State
 from fakebbs._validation import validate
-from fakebbs.client import STREAM_CANCEL_ENVIRON_KEY
 from fakebbs.errors import BBSError, InvalidRequest, UnknownError
-from fakebbs.routes import ROUTES, Route
+from fakebbs.routes import ROUTES, STREAM_CANCEL_ENVIRON_KEY, Route
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment

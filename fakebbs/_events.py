@@ -58,7 +58,7 @@ from fakebbs._store import (
     Store,
 )
 from fakebbs._versions import CURRENT_VERSION, desired_lrp_version_down_to, task_version_down_to
-from fakebbs.client import EVENT_TYPES
+from fakebbs.routes import EVENT_TYPES
 
 __all__ = [
     "MAX_PENDING_EVENTS",

@@ -61,7 +61,7 @@ from fakebbs.errors import (
     Timeout,
     error_class,
 )
-from fakebbs.routes import Route, route
+from fakebbs.routes import EVENT_TYPES, STREAM_CANCEL_ENVIRON_KEY, Route, route
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -92,27 +92,6 @@ _DELETE_CONTAINER = False
 
 _TRANSPORT_ERRORS = (OSError, http.client.HTTPException)
 
-EVENT_TYPES: dict[str, type[Message]] = {
-    "desired_lrp_created": models.DesiredLRPCreatedEvent,
-    "desired_lrp_changed": models.DesiredLRPChangedEvent,
-    "desired_lrp_removed": models.DesiredLRPRemovedEvent,
-    "actual_lrp_created": models.ActualLRPCreatedEvent,
-    "actual_lrp_changed": models.ActualLRPChangedEvent,
-    "actual_lrp_removed": models.ActualLRPRemovedEvent,
-    "actual_lrp_crashed": models.ActualLRPCrashedEvent,
-    "actual_lrp_instance_created": models.ActualLRPInstanceCreatedEvent,
-    "actual_lrp_instance_changed": models.ActualLRPInstanceChangedEvent,
-    "actual_lrp_instance_removed": models.ActualLRPInstanceRemovedEvent,
-    "task_created": models.TaskCreatedEvent,
-    "task_changed": models.TaskChangedEvent,
-    "task_removed": models.TaskRemovedEvent,
-}
-"""The SSE event names of the BBS streams and the message each one carries (upstream
-``models/events.go``)."""
-
-#: An in-process subscriber sets the ``threading.Event`` under this WSGI environ key to end
-#: its stream (over a socket, closing the connection does that).
-STREAM_CANCEL_ENVIRON_KEY = "fakebbs.stream_cancel"
 
 M = TypeVar("M", bound=Message)
 

@@ -8,7 +8,9 @@ endpoint name: the Go name, with the revision appended where a removed route's G
 reused by a newer revision (``DesiredLRPs`` was ``/v1/desired_lrps/list`` in 2016 and is
 ``list.r3`` today, so the old one is ``DesiredLRPs_r0`` here).
 
-Everything else (the WSGI app, the client, the README's coverage table) reads this table.
+Everything else (the WSGI app, the client, the README's coverage table) reads this table. The
+wire facts of the stream routes sit here too: the SSE event names and their messages, shared by
+the server's event streams and the client.
 """
 
 from __future__ import annotations
@@ -16,7 +18,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["Route", "ROUTES", "ROUTES_BY_NAME", "route"]
+from google.protobuf.message import Message
+
+from fakebbs import models
+
+__all__ = [
+    "EVENT_TYPES", "ROUTES", "ROUTES_BY_NAME", "STREAM_CANCEL_ENVIRON_KEY", "Route", "route",
+]
 
 Status = Literal["current", "deprecated", "removed"]
 
@@ -191,3 +199,26 @@ assert len(ROUTES_BY_NAME) == len(ROUTES), "route names must be unique"
 def route(name: str) -> Route:
     """The row for an endpoint name; ``KeyError`` names the unknown route."""
     return ROUTES_BY_NAME[name]
+
+
+EVENT_TYPES: dict[str, type[Message]] = {
+    "desired_lrp_created": models.DesiredLRPCreatedEvent,
+    "desired_lrp_changed": models.DesiredLRPChangedEvent,
+    "desired_lrp_removed": models.DesiredLRPRemovedEvent,
+    "actual_lrp_created": models.ActualLRPCreatedEvent,
+    "actual_lrp_changed": models.ActualLRPChangedEvent,
+    "actual_lrp_removed": models.ActualLRPRemovedEvent,
+    "actual_lrp_crashed": models.ActualLRPCrashedEvent,
+    "actual_lrp_instance_created": models.ActualLRPInstanceCreatedEvent,
+    "actual_lrp_instance_changed": models.ActualLRPInstanceChangedEvent,
+    "actual_lrp_instance_removed": models.ActualLRPInstanceRemovedEvent,
+    "task_created": models.TaskCreatedEvent,
+    "task_changed": models.TaskChangedEvent,
+    "task_removed": models.TaskRemovedEvent,
+}
+"""The SSE event names of the BBS streams and the message each one carries (upstream
+``models/events.go``)."""
+
+#: An in-process subscriber sets the ``threading.Event`` under this WSGI environ key to end
+#: its stream (over a socket, closing the connection does that).
+STREAM_CANCEL_ENVIRON_KEY = "fakebbs.stream_cancel"
