@@ -17,13 +17,19 @@ from fakebbs import BBSClient, FakeBBS, models
 
 def desired(process_guid: str) -> models.DesiredLRP:
     lrp = models.DesiredLRP(
-        process_guid=process_guid, domain="cf-apps", root_fs="preloaded:cflinuxfs4",
-        instances=1, memory_mb=256, disk_mb=1024, log_guid=process_guid,
+        process_guid=process_guid,
+        domain="cf-apps",
+        root_fs="preloaded:cflinuxfs4",
+        instances=1,
+        memory_mb=256,
+        disk_mb=1024,
+        log_guid=process_guid,
         action=models.Action(run_action=models.RunAction(path="/bin/app", user="vcap")),
     )
     lrp.metric_tags["source_id"].static = process_guid
     lrp.routes.routes["cf-router"] = b'[{"hostnames":["%s.example.com"],"port":8080}]' % (
-        process_guid.encode())
+        process_guid.encode()
+    )
     return lrp
 
 
@@ -45,15 +51,23 @@ def main() -> None:
     start = time.perf_counter()
     for i in range(args.lrps):
         fake.state.desire_lrp(desired(f"app-{i:05d}"))
-    print(f"{'desire ' + str(args.lrps) + ' LRPs in-process (each)':<40} "
-          f"{(time.perf_counter() - start) / max(args.lrps, 1) * 1e6:8.1f} us")
+    print(
+        f"{'desire ' + str(args.lrps) + ' LRPs in-process (each)':<40} "
+        f"{(time.perf_counter() - start) / max(args.lrps, 1) * 1e6:8.1f} us"
+    )
     with fake.serve() as server, BBSClient(server.url) as bbs:
-        timed(f"list {args.lrps} desired LRPs (list.r3)",
-              lambda: bbs.call("DesiredLRPs", models.DesiredLRPsRequest()))
-        timed(f"list {args.lrps} desired LRPs (list.r2)",
-              lambda: bbs.call("DesiredLRPs_r2", models.DesiredLRPsRequest()))
-        timed(f"list {args.lrps} actual LRPs",
-              lambda: bbs.call("ActualLRPs", models.ActualLRPsRequest()))
+        timed(
+            f"list {args.lrps} desired LRPs (list.r3)",
+            lambda: bbs.call("DesiredLRPs", models.DesiredLRPsRequest()),
+        )
+        timed(
+            f"list {args.lrps} desired LRPs (list.r2)",
+            lambda: bbs.call("DesiredLRPs_r2", models.DesiredLRPsRequest()),
+        )
+        timed(
+            f"list {args.lrps} actual LRPs",
+            lambda: bbs.call("ActualLRPs", models.ActualLRPsRequest()),
+        )
         timed("ping (keep-alive)", bbs.ping, repeat=args.pings)
 
 

@@ -13,8 +13,13 @@ def main() -> None:
     fake.register_cell("cell-1")
     fake.register_cell("cell-2")
     run = models.Action(run_action=models.RunAction(path="/bin/app", user="vcap"))
-    lrp = models.DesiredLRP(process_guid="web", domain="cf-apps", instances=1,
-                            root_fs="preloaded:cflinuxfs4", action=run)
+    lrp = models.DesiredLRP(
+        process_guid="web",
+        domain="cf-apps",
+        instances=1,
+        root_fs="preloaded:cflinuxfs4",
+        action=run,
+    )
     lrp.metric_tags["source_id"].static = "web"
     key = models.ActualLRPKey(process_guid="web", index=0, domain="cf-apps")
     old = models.ActualLRPInstanceKey(instance_guid="old", cell_id="cell-1")

@@ -75,9 +75,7 @@ class BBSApp:
         for route in ROUTES:
             self._routes.setdefault(route.path, {})[route.method] = route
 
-    def __call__(
-        self, environ: WSGIEnvironment, start_response: StartResponse
-    ) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)
         request.max_content_length = self.max_body_bytes
         return self.dispatch(request)(environ, start_response)
@@ -160,9 +158,7 @@ class _EventStreamResponse:
     def __init__(self, stream: EventStream) -> None:
         self.stream = stream
 
-    def __call__(
-        self, environ: WSGIEnvironment, start_response: StartResponse
-    ) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         write = start_response("200 OK", list(SSE_HEADERS))
         try:
             write(b"")  # WSGI: the first write sends the status line and headers
@@ -291,6 +287,7 @@ def _empty(status: int) -> Response:
 def _text(status: int, body: str) -> Response:
     """A plain-text answer as Go's ``http.Error`` sends it (Go's reason phrase, too)."""
     response = Response(
-        body, f"{status} {HTTPStatus(status).phrase}", content_type="text/plain; charset=utf-8")
+        body, f"{status} {HTTPStatus(status).phrase}", content_type="text/plain; charset=utf-8"
+    )
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response

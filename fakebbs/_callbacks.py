@@ -60,8 +60,13 @@ _RETRY_STATUSES = frozenset({503, 504})  # upstream shouldResolve() is false onl
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 # Go's json.Marshal escapes these inside strings (HTML safety, JavaScript line separators).
-_GO_JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028",
-                    "\u2029": "\\u2029"}
+_GO_JSON_ESCAPES = {
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
 
 log = logging.getLogger("fakebbs.callbacks")
 
@@ -139,7 +144,8 @@ class CallbackWorker:
             self._queue.append(_Job(task, self._generation))
             if len(self._threads) < max(1, self.max_workers):
                 thread = threading.Thread(
-                    target=self._work, name="fakebbs-task-callback", daemon=True)
+                    target=self._work, name="fakebbs-task-callback", daemon=True
+                )
                 self._threads.add(thread)
                 thread.start()
 
@@ -242,17 +248,21 @@ class CallbackWorker:
         if parts.scheme == "https":
             context = self.ssl_context or ssl.create_default_context()
             conn = http.client.HTTPSConnection(
-                parts.hostname, parts.port, timeout=self.timeout, context=context)
+                parts.hostname, parts.port, timeout=self.timeout, context=context
+            )
         else:
             conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=self.timeout)
         headers = {"User-Agent": "Go-http-client/1.1", "Accept-Encoding": "gzip"}
         if payload is not None:
             headers["Content-Type"] = "application/json"
         if parts.username is not None:
-            credentials = f"{urllib.parse.unquote(parts.username)}:" \
-                          f"{urllib.parse.unquote(parts.password or '')}"
+            credentials = (
+                f"{urllib.parse.unquote(parts.username)}:"
+                f"{urllib.parse.unquote(parts.password or '')}"
+            )
             headers["Authorization"] = "Basic " + base64.b64encode(
-                credentials.encode("utf-8")).decode("ascii")
+                credentials.encode("utf-8")
+            ).decode("ascii")
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         try:
             conn.request(method, target, payload, headers)

@@ -110,24 +110,31 @@ class Convergence(Store):
             missing, extra = self._instance_counts(fresh)
             orphaned = [copy(lrp.actual_lrp_key) for _, lrp in self._orphaned(ORDINARY)]
             crashed = [
-                lrp for key, lrp in self.actual_lrps.items()
-                if key.presence == ORDINARY and lrp.state == CRASHED
+                lrp
+                for key, lrp in self.actual_lrps.items()
+                if key.presence == ORDINARY
+                and lrp.state == CRASHED
                 and key.process_guid in self.desired_lrps
                 and should_restart(now, lrp.since, lrp.crash_count)
             ]
             on_missing_cells = [
-                lrp for key, lrp in self.actual_lrps.items()
-                if key.presence == ORDINARY and lrp.state in (CLAIMED, RUNNING)
+                lrp
+                for key, lrp in self.actual_lrps.items()
+                if key.presence == ORDINARY
+                and lrp.state in (CLAIMED, RUNNING)
                 and key.process_guid in self.desired_lrps
                 and not _on_registered_cell(lrp, cells)
             ]
             running_suspects = {
-                (key.process_guid, key.index) for key, lrp in self.actual_lrps.items()
+                (key.process_guid, key.index)
+                for key, lrp in self.actual_lrps.items()
                 if key.presence == SUSPECT and lrp.state in (CLAIMED, RUNNING)
             }
             suspects_on_cells = [
-                key for key, lrp in self.actual_lrps.items()
-                if cells and key.presence == SUSPECT
+                key
+                for key, lrp in self.actual_lrps.items()
+                if cells
+                and key.presence == SUSPECT
                 and lrp.actual_lrp_instance_key.cell_id in cells
             ]
             suspects_to_remove = [key for key, _ in self._orphaned(SUSPECT)]
@@ -135,7 +142,8 @@ class Convergence(Store):
 
             for process_guid, index, domain in missing:
                 created = op.put_actual(
-                    self.new_actual_lrp(process_guid, index, domain), emit="direct")
+                    self.new_actual_lrp(process_guid, index, domain), emit="direct"
+                )
                 result.created_missing.append(_key(created))
             for lrp in crashed:
                 mark = len(op.changes)
@@ -183,12 +191,15 @@ class Convergence(Store):
                     op.put_task(demoted)
                     result.demoted_resolving.append(task.task_guid)
             for task in list(self.tasks.values()):
-                if (task.state == completed
-                        and task.first_completed_at < now - self.expire_completed_task_duration):
+                if (
+                    task.state == completed
+                    and task.first_completed_at < now - self.expire_completed_task_duration
+                ):
                     op.delete_task(task.task_guid)
                     result.deleted_completed.append(task.task_guid)
             kick = [
-                copy(task) for task in self.tasks.values()
+                copy(task)
+                for task in self.tasks.values()
                 if task.state == completed and task.updated_at < now - self.kick_task_duration
             ]
         for task in kick:
@@ -230,13 +241,16 @@ class Convergence(Store):
                 continue
             missing.extend(
                 (lrp.process_guid, index, lrp.domain)
-                for index in range(lrp.instances) if index not in existing
+                for index in range(lrp.instances)
+                if index not in existing
             )
             if lrp.domain in fresh:
                 extra.extend(
-                    models.ActualLRPKey(process_guid=lrp.process_guid, index=index,
-                                        domain=lrp.domain)
-                    for index in sorted(existing) if index >= lrp.instances
+                    models.ActualLRPKey(
+                        process_guid=lrp.process_guid, index=index, domain=lrp.domain
+                    )
+                    for index in sorted(existing)
+                    if index >= lrp.instances
                 )
         return missing, extra
 
@@ -244,8 +258,10 @@ class Convergence(Store):
         """``selectOrphaned(Suspect)ActualLRPs``: rows of a domain the BBS knows (the domains
         table, already pruned) whose desired LRP is gone."""
         return [
-            (key, lrp) for key, lrp in self.actual_lrps.items()
-            if key.presence == presence and lrp.actual_lrp_key.domain in self.domains
+            (key, lrp)
+            for key, lrp in self.actual_lrps.items()
+            if key.presence == presence
+            and lrp.actual_lrp_key.domain in self.domains
             and key.process_guid not in self.desired_lrps
         ]
 
@@ -253,10 +269,13 @@ class Convergence(Store):
         """``selectExtraSuspectActualLRPs``: a suspect is extra once an ordinary instance of its
         index runs too."""
         return [
-            key for key, lrp in self.actual_lrps.items()
-            if key.presence == SUSPECT and lrp.state == RUNNING
+            key
+            for key, lrp in self.actual_lrps.items()
+            if key.presence == SUSPECT
+            and lrp.state == RUNNING
             and (ordinary := self.actual_lrps.get(ActualKey(key.process_guid, key.index, ORDINARY)))
-            is not None and ordinary.state == RUNNING
+            is not None
+            and ordinary.state == RUNNING
         ]
 
     def _handle_missing_cell(
@@ -326,4 +345,3 @@ def _fail(op: Operation, task: models.Task, reason: str, now: int) -> None:
     failed.first_completed_at = now
     failed.updated_at = now
     op.put_task(failed)
-

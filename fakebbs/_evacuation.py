@@ -116,8 +116,9 @@ class Evacuation(Store):
             target = find_by_instance_key(rows, instance_key)
             ordinary = _with_presence(rows, ORDINARY)
             desired = self.desired_lrps.get(key.process_guid)
-            replaced = ordinary is not None and ordinary != target and ordinary.state in (
-                RUNNING, CRASHED)
+            replaced = (
+                ordinary is not None and ordinary != target and ordinary.state in (RUNNING, CRASHED)
+            )
             if ordinary is None or replaced or desired is None:
                 _remove_evacuating(op, target)
                 return False
@@ -131,8 +132,15 @@ class Evacuation(Store):
                     return False
                 mark = len(op.changes)
                 written = _write_evacuating(
-                    op, key, instance_key, net_info, internal_routes, metric_tags, routable,
-                    availability_zone)
+                    op,
+                    key,
+                    instance_key,
+                    net_info,
+                    internal_routes,
+                    metric_tags,
+                    routable,
+                    availability_zone,
+                )
                 if written is not None:
                     op.record_as(mark, (None, written))
                 return True
@@ -231,8 +239,10 @@ def _evacuate_recreate(op: Operation, target: models.ActualLRP | None, instances
         return False
     k = target.actual_lrp_key
     running = sum(
-        1 for row_key, row in op.store.actual_lrps.items()
-        if row_key.process_guid == k.process_guid and row_key.presence == ORDINARY
+        1
+        for row_key, row in op.store.actual_lrps.items()
+        if row_key.process_guid == k.process_guid
+        and row_key.presence == ORDINARY
         and row.state == RUNNING
     )
     if running < instances:
@@ -290,15 +300,19 @@ def _write_evacuating(
         row.state = RUNNING
         row.routable = routable
     else:
-        if (current.actual_lrp_key == key and current.actual_lrp_instance_key == instance_key
-                and current.actual_lrp_net_info == net_info):
+        if (
+            current.actual_lrp_key == key
+            and current.actual_lrp_instance_key == instance_key
+            and current.actual_lrp_net_info == net_info
+        ):
             return None
         row = copy(current)
         row.modification_tag.index += 1
         row.actual_lrp_key.CopyFrom(key)
         row.since = store.clock()
-    set_instance_fields(row, instance_key, net_info, internal_routes, metric_tags,
-                        availability_zone)
+    set_instance_fields(
+        row, instance_key, net_info, internal_routes, metric_tags, availability_zone
+    )
     return op.put_actual(row)
 
 
@@ -306,4 +320,3 @@ def _keeping(error: BBSError, keep_container: bool) -> BBSError:
     """Attach the keep_container upstream answers together with ``error``."""
     error.keep_container = keep_container  # type: ignore[attr-defined]
     return error
-

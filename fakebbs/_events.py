@@ -161,13 +161,27 @@ def _desired_or_task_events(change: Change) -> list[Event]:
     if change.kind == "desired_lrp":
         before_lrp, after_lrp = _typed(models.DesiredLRP, change)
         if before_lrp is None:
-            return [Event("desired", models.DesiredLRPCreatedEvent(
-                desired_lrp=after_lrp, trace_id=change.trace_id))]
+            return [
+                Event(
+                    "desired",
+                    models.DesiredLRPCreatedEvent(desired_lrp=after_lrp, trace_id=change.trace_id),
+                )
+            ]
         if after_lrp is None:
-            return [Event("desired", models.DesiredLRPRemovedEvent(
-                desired_lrp=before_lrp, trace_id=change.trace_id))]
-        return [Event("desired", models.DesiredLRPChangedEvent(
-            before=before_lrp, after=after_lrp, trace_id=change.trace_id))]
+            return [
+                Event(
+                    "desired",
+                    models.DesiredLRPRemovedEvent(desired_lrp=before_lrp, trace_id=change.trace_id),
+                )
+            ]
+        return [
+            Event(
+                "desired",
+                models.DesiredLRPChangedEvent(
+                    before=before_lrp, after=after_lrp, trace_id=change.trace_id
+                ),
+            )
+        ]
     before, after = _typed(models.Task, change)
     if before is None:
         return [Event("task", models.TaskCreatedEvent(task=after))]
@@ -233,8 +247,7 @@ def _direct_events(change: Change) -> list[Event]:
         elif after is None:
             group = [models.ActualLRPRemovedEvent(actual_lrp_group=_group_of(before))]
         else:
-            group = [models.ActualLRPChangedEvent(before=_group_of(before),
-                                                  after=_group_of(after))]
+            group = [models.ActualLRPChangedEvent(before=_group_of(before), after=_group_of(after))]
     instance = _instance_events(before, after, change.trace_id)
     return [Event("actual", m) for m in group] + [Event("instance", m) for m in instance]
 
@@ -250,8 +263,10 @@ def _record_change(before: Slot, after: Slot, lrps: list[Slot]) -> list[Slot]:
     result: list[Slot] = []
     found = False
     for lrp in lrps:
-        if lrp is not None and before is not None and (
-            lrp.actual_lrp_instance_key == before.actual_lrp_instance_key
+        if (
+            lrp is not None
+            and before is not None
+            and (lrp.actual_lrp_instance_key == before.actual_lrp_instance_key)
         ):
             result.append(after)
             found = True
@@ -280,7 +295,8 @@ def _crash_events(trace_id: str, before_set: list[Slot], after_set: list[Slot]) 
             group += [
                 _crashed_event(before, after),
                 models.ActualLRPChangedEvent(
-                    before=_group_message(before_group), after=_group_message(after_group)),
+                    before=_group_message(before_group), after=_group_message(after_group)
+                ),
             ]
     instance: list[Message] = []
     for i, after in enumerate(after_set):
@@ -300,8 +316,9 @@ def _crash_events(trace_id: str, before_set: list[Slot], after_set: list[Slot]) 
                 _instance_created(after, trace_id),
                 _instance_removed(before, trace_id),
             ]
-    return ([Event("actual", m) for m in _by_score(group)]
-            + [Event("instance", m) for m in _by_score(instance)])
+    return [Event("actual", m) for m in _by_score(group)] + [
+        Event("instance", m) for m in _by_score(instance)
+    ]
 
 
 def _instance_events(before: Slot, after: Slot, trace_id: str) -> list[Message]:
@@ -489,12 +506,16 @@ class StreamSpec:
     def present(self, event: Event) -> Message | None:
         """The message to send for ``event``, or None when the cell filter hides it."""
         message = event.message
-        if self.cell_id and event.hub == "actual" and not _group_event_on_cell(
-            message, self.cell_id
+        if (
+            self.cell_id
+            and event.hub == "actual"
+            and not _group_event_on_cell(message, self.cell_id)
         ):
             return None
-        if self.cell_id and event.hub == "instance" and not _instance_event_on_cell(
-            message, self.cell_id
+        if (
+            self.cell_id
+            and event.hub == "instance"
+            and not _instance_event_on_cell(message, self.cell_id)
         ):
             return None
         if event.hub == "desired" and self.desired_lrp_version < CURRENT_VERSION:
@@ -523,8 +544,9 @@ def _group_event_on_cell(message: Message, cell_id: str) -> bool:
 
 def _instance_event_on_cell(message: Message, cell_id: str) -> bool:
     """``filterInstanceEventByCellID``: so an UNCLAIMED instance's creation never passes."""
-    if isinstance(message, models.ActualLRPInstanceCreatedEvent
-                  | models.ActualLRPInstanceRemovedEvent):
+    if isinstance(
+        message, models.ActualLRPInstanceCreatedEvent | models.ActualLRPInstanceRemovedEvent
+    ):
         return message.actual_lrp.actual_lrp_instance_key.cell_id == cell_id
     if isinstance(message, models.ActualLRPInstanceChangedEvent | models.ActualLRPCrashedEvent):
         return message.actual_lrp_instance_key.cell_id == cell_id
@@ -535,16 +557,19 @@ def _desired_event_down_to(message: Message, version: int) -> Message:
     if isinstance(message, models.DesiredLRPCreatedEvent):
         return models.DesiredLRPCreatedEvent(
             desired_lrp=desired_lrp_version_down_to(message.desired_lrp, version),
-            trace_id=message.trace_id)
+            trace_id=message.trace_id,
+        )
     if isinstance(message, models.DesiredLRPRemovedEvent):
         return models.DesiredLRPRemovedEvent(
             desired_lrp=desired_lrp_version_down_to(message.desired_lrp, version),
-            trace_id=message.trace_id)
+            trace_id=message.trace_id,
+        )
     assert isinstance(message, models.DesiredLRPChangedEvent)
     return models.DesiredLRPChangedEvent(
         before=desired_lrp_version_down_to(message.before, version),
         after=desired_lrp_version_down_to(message.after, version),
-        trace_id=message.trace_id)
+        trace_id=message.trace_id,
+    )
 
 
 def _task_event_down_to(message: Message, version: int) -> Message:
@@ -555,7 +580,8 @@ def _task_event_down_to(message: Message, version: int) -> Message:
     assert isinstance(message, models.TaskChangedEvent)
     return models.TaskChangedEvent(
         before=task_version_down_to(message.before, version),
-        after=task_version_down_to(message.after, version))
+        after=task_version_down_to(message.after, version),
+    )
 
 
 # -- the hub ----------------------------------------------------------------------------------
@@ -726,8 +752,10 @@ class EventStream:
             if message is None:
                 continue
             framed = sse_event(
-                self._next_id, EVENT_NAMES[type(message)],
-                message.SerializeToString(deterministic=True))
+                self._next_id,
+                EVENT_NAMES[type(message)],
+                message.SerializeToString(deterministic=True),
+            )
             self._next_id += 1
             return framed
 
@@ -735,4 +763,3 @@ class EventStream:
         if not self._closed:
             self._closed = True
             self._hub.unsubscribe(self._subscription)
-

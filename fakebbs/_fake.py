@@ -88,6 +88,7 @@ class FakeBBS:
         from fakebbs._server import Server
 
         server = Server(
-            self.wsgi_app, host, port, ssl_context=ssl_context, on_stop=self.events.end_streams)
+            self.wsgi_app, host, port, ssl_context=ssl_context, on_stop=self.events.end_streams
+        )
         server.start()
         return server

@@ -83,7 +83,6 @@ MAX_BACKOFF_SECONDS = 16 * 60
 MAX_BACKOFF_EXPONENT = 5
 
 
-
 # -- the crash policy (models/restart_calculator.go) -------------------------------------------
 
 
@@ -337,15 +336,17 @@ class ActualLRPLifecycle(Store):
                 started = self.new_actual_lrp(key.process_guid, key.index, key.domain)
                 started.state = RUNNING
                 started.routable = routable
-                set_instance_fields(started, instance_key, net_info, internal_routes,
-                                    metric_tags, availability_zone)
+                set_instance_fields(
+                    started, instance_key, net_info, internal_routes, metric_tags, availability_zone
+                )
                 result = op.put_actual(started)
             else:
                 wanted = copy(row)
                 wanted.state = RUNNING
                 wanted.routable = routable
-                set_instance_fields(wanted, instance_key, net_info, internal_routes,
-                                    metric_tags, availability_zone)
+                set_instance_fields(
+                    wanted, instance_key, net_info, internal_routes, metric_tags, availability_zone
+                )
                 if row.actual_lrp_key == key and wanted == row:
                     result = copy(row)
                 elif not allows_transition(row, key, instance_key, RUNNING):

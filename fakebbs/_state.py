@@ -136,7 +136,8 @@ class State(ActualLRPLifecycle, Evacuation, TaskRules, Convergence, Store):
             if update.HasField("instances"):
                 if after.instances > before.instances:
                     created = self._create_unclaimed_range(
-                        op, after, before.instances, after.instances)
+                        op, after, before.instances, after.instances
+                    )
                 elif after.instances < before.instances:
                     removed = self._stop_instances_from(op, process_guid, after.instances)
             return before, copy(after), created, removed
@@ -170,9 +171,7 @@ class State(ActualLRPLifecycle, Evacuation, TaskRules, Convergence, Store):
     def actual_lrps_by_process_guids(self, process_guids: Iterable[str]) -> list[models.ActualLRP]:
         guids = set(process_guids)
         with self.lock:
-            return [
-                copy(lrp) for key, lrp in self.actual_lrps.items() if key.process_guid in guids
-            ]
+            return [copy(lrp) for key, lrp in self.actual_lrps.items() if key.process_guid in guids]
 
     def retire_actual_lrp(
         self, key: models.ActualLRPKey, trace_id: str = ""
@@ -362,8 +361,13 @@ def _compact_routes(routes: models.ProtoRoutes) -> dict[str, bytes]:
     return {name: _compact_json(value) for name, value in routes.routes.items()}
 
 
-_GO_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028",
-               "\u2029": "\\u2029"}
+_GO_ESCAPES = {
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
 
 
 def _reject_constant(name: str) -> None:

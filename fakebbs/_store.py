@@ -25,8 +25,20 @@ from fakebbs import models
 from fakebbs.clock import system_clock
 
 __all__ = [
-    "ActualKey", "Change", "Operation", "Store", "copy", "truncate_text", "PRESENCE_ORDER",
-    "UNCLAIMED", "CLAIMED", "RUNNING", "CRASHED", "ORDINARY", "EVACUATING", "SUSPECT",
+    "ActualKey",
+    "Change",
+    "Operation",
+    "Store",
+    "copy",
+    "truncate_text",
+    "PRESENCE_ORDER",
+    "UNCLAIMED",
+    "CLAIMED",
+    "RUNNING",
+    "CRASHED",
+    "ORDINARY",
+    "EVACUATING",
+    "SUSPECT",
 ]
 
 UNCLAIMED = "UNCLAIMED"
@@ -167,14 +179,16 @@ class Operation:
             replaced = None
             if before is None and after is not None:
                 replaced = overwritten.get(ActualKey.of(after))
-            self.changes.append(Change(
-                "actual_lrp",
-                None if before is None else copy(before),
-                None if after is None else copy(after),
-                self.trace_id,
-                emit=emit,
-                replaced=replaced,
-            ))
+            self.changes.append(
+                Change(
+                    "actual_lrp",
+                    None if before is None else copy(before),
+                    None if after is None else copy(after),
+                    self.trace_id,
+                    emit=emit,
+                    replaced=replaced,
+                )
+            )
 
     def put_desired(self, lrp: models.DesiredLRP) -> None:
         before = self.store.desired_lrps.get(lrp.process_guid)

@@ -41,6 +41,8 @@ uses 0 (the first rejection fails the task), but diego-release configures the BB
 ``tasks.max_retries`` property, default 3: that is the Diego code under test meets."""
 
 CANCELLED_REASON = "task was cancelled"
+
+
 def state_name(state: int) -> str:
     """``Task_State.String()``: the enum name, or the number for an unknown value."""
     try:
@@ -101,8 +103,12 @@ class TaskRules(Store):
                 raise ResourceExists()
             now = self.clock()
             task = models.Task(
-                task_guid=task_guid, domain=domain, created_at=now, updated_at=now,
-                first_completed_at=0, state=PENDING,
+                task_guid=task_guid,
+                domain=domain,
+                created_at=now,
+                updated_at=now,
+                first_completed_at=0,
+                state=PENDING,
             )
             task.task_definition.CopyFrom(definition)
             return op.put_task(task)
@@ -133,9 +139,7 @@ class TaskRules(Store):
         with self.operation(trace_id) as op:
             return self._fail(op, self._task(task_guid), failure_reason)
 
-    def reject_task(
-        self, task_guid: str, rejection_reason: str, trace_id: str = ""
-    ) -> models.Task:
+    def reject_task(self, task_guid: str, rejection_reason: str, trace_id: str = "") -> models.Task:
         """``TaskController.RejectTask``: a cell gives a Pending or Running task back.
 
         The task goes back to Pending with one more rejection (its cell id is kept). If it had

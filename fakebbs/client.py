@@ -223,7 +223,8 @@ class BBSClient:
     ) -> list[models.ActualLRP]:
         """Actual LRPs matching all the given filters (``index=0`` filters on index 0)."""
         request = models.ActualLRPsRequest(
-            domain=domain, cell_id=cell_id, process_guid=process_guid)
+            domain=domain, cell_id=cell_id, process_guid=process_guid
+        )
         if index is not None:
             request.index = index
         response = self._call("ActualLRPs", request, models.ActualLRPsResponse, trace_id)
@@ -298,15 +299,22 @@ class BBSClient:
     ) -> None:
         """Mark an instance running; falls back to ``start`` (r0) where ``start.r1`` is a 404."""
         request = _running_request(
-            models.StartActualLRPRequest(), key, instance_key, net_info, internal_routes,
-            metric_tags, routable, availability_zone,
+            models.StartActualLRPRequest(),
+            key,
+            instance_key,
+            net_info,
+            internal_routes,
+            metric_tags,
+            routable,
+            availability_zone,
         )
         # upstream StartActualLRP: an older BBS gets only the key, instance key and net info
         fallback = models.StartActualLRPRequest(
             actual_lrp_key=key, actual_lrp_instance_key=instance_key, actual_lrp_net_info=net_info
         )
         response = self._exchange_falling_back(
-            "StartActualLRP", request, trace_id, ("StartActualLRP_r0", fallback))
+            "StartActualLRP", request, trace_id, ("StartActualLRP_r0", fallback)
+        )
         _raise_error_field(response)
 
     def crash_actual_lrp(
@@ -381,8 +389,14 @@ class BBSClient:
     ) -> bool:
         """Evacuate a running instance; falls back to the r0 route where r1 is a 404."""
         request = _running_request(
-            models.EvacuateRunningActualLRPRequest(), key, instance_key, net_info,
-            internal_routes, metric_tags, routable, availability_zone,
+            models.EvacuateRunningActualLRPRequest(),
+            key,
+            instance_key,
+            net_info,
+            internal_routes,
+            metric_tags,
+            routable,
+            availability_zone,
         )
         fallback = models.EvacuateRunningActualLRPRequest(
             actual_lrp_key=key, actual_lrp_instance_key=instance_key, actual_lrp_net_info=net_info
@@ -458,7 +472,8 @@ class BBSClient:
         """One desired LRP."""
         request = models.DesiredLRPByProcessGuidRequest(process_guid=process_guid)
         response = self._call(
-            "DesiredLRPByProcessGuid", request, models.DesiredLRPResponse, trace_id)
+            "DesiredLRPByProcessGuid", request, models.DesiredLRPResponse, trace_id
+        )
         return response.desired_lrp
 
     def desired_lrp_scheduling_infos(
@@ -653,11 +668,11 @@ class BBSClient:
         if not target.stream:
             raise ValueError(f"{route_name} is not an event stream route")
         body = models.EventsByCellId(cell_id=cell_id).SerializeToString()
-        headers = {} if not body and target.method == "GET" else {
-            "Content-Length": str(len(body))}
+        headers = {} if not body and target.method == "GET" else {"Content-Length": str(len(body))}
         if self._wsgi is not None:
             return EventSource._in_process(
-                self._wsgi.application, target, self._prefix + target.path, body, headers)
+                self._wsgi.application, target, self._prefix + target.path, body, headers
+            )
         conn = self._connection()
         try:
             conn.request(target.method, self._prefix + target.path, body or None, headers)
@@ -679,7 +694,8 @@ class BBSClient:
         response = self._exchange(_plain_route(name), request, trace_id)
         if not isinstance(response, response_type):  # the route table and this file disagree
             raise TypeError(
-                f"{name} answers {type(response).__name__}, not {response_type.__name__}")
+                f"{name} answers {type(response).__name__}, not {response_type.__name__}"
+            )
         _raise_error_field(response)
         return response
 
@@ -747,10 +763,14 @@ class BBSClient:
         """One request and upstream ``do``'s mapping of its result."""
         if self._wsgi is not None:
             reply = self._wsgi.open(
-                self._prefix + target.path, method=target.method, data=body,
-                headers=self._headers(target, body, trace_id))
-            return self._result(reply.status_code, reply.headers, reply.get_data(), None,
-                                response_type)
+                self._prefix + target.path,
+                method=target.method,
+                data=body,
+                headers=self._headers(target, body, trace_id),
+            )
+            return self._result(
+                reply.status_code, reply.headers, reply.get_data(), None, response_type
+            )
         conn = self._checkout()
         try:
             status, headers, payload, read_error = self._round_trip(conn, target, body, trace_id)
@@ -865,8 +885,7 @@ class EventSource:
         self._events: queue.SimpleQueue[Message | BaseException] = queue.SimpleQueue()
         self._closed = False
         self._finished = False
-        self._reader = threading.Thread(
-            target=self._read, name="fakebbs-event-source", daemon=True)
+        self._reader = threading.Thread(target=self._read, name="fakebbs-event-source", daemon=True)
         self._reader.start()
 
     @classmethod

@@ -206,12 +206,31 @@ class Timeout(BBSError):
 _CLASSES: dict[int, type[BBSError]] = {
     cls.type: cls
     for cls in (
-        UnknownError, InvalidRecord, InvalidRequest, InvalidResponse, InvalidProtobufMessage,
-        InvalidJSON, FailedToOpenEnvelope, InvalidStateTransition, ResourceConflict,
-        ResourceExists, ResourceNotFound, RouterError, ActualLRPCannotBeClaimed,
-        ActualLRPCannotBeStarted, ActualLRPCannotBeCrashed, ActualLRPCannotBeFailed,
-        ActualLRPCannotBeRemoved, ActualLRPCannotBeUnclaimed, RunningOnDifferentCell,
-        GUIDGeneration, Deserialize, Deadlock, Unrecoverable, LockCollision, Timeout,
+        UnknownError,
+        InvalidRecord,
+        InvalidRequest,
+        InvalidResponse,
+        InvalidProtobufMessage,
+        InvalidJSON,
+        FailedToOpenEnvelope,
+        InvalidStateTransition,
+        ResourceConflict,
+        ResourceExists,
+        ResourceNotFound,
+        RouterError,
+        ActualLRPCannotBeClaimed,
+        ActualLRPCannotBeStarted,
+        ActualLRPCannotBeCrashed,
+        ActualLRPCannotBeFailed,
+        ActualLRPCannotBeRemoved,
+        ActualLRPCannotBeUnclaimed,
+        RunningOnDifferentCell,
+        GUIDGeneration,
+        Deserialize,
+        Deadlock,
+        Unrecoverable,
+        LockCollision,
+        Timeout,
     )
 }
 _NAMES: dict[int, str] = {t: cls.__name__ for t, cls in _CLASSES.items()}

@@ -42,7 +42,8 @@ def bbs(
 ) -> Iterator[BBSClient]:
     """A client talking to the fake: over a real socket, and again calling the WSGI app."""
     _, server = session_fake
-    client = BBSClient(server.url) if request.param == "socket" else BBSClient.in_process(
-        fake.wsgi_app)
+    client = (
+        BBSClient(server.url) if request.param == "socket" else BBSClient.in_process(fake.wsgi_app)
+    )
     with client:
         yield client

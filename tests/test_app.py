@@ -90,23 +90,27 @@ def test_a_validation_failure_is_invalid_request_with_upstreams_text(http: Clien
 def test_the_content_type_of_a_request_is_not_looked_at(http: Client) -> None:
     body = models.DesireLRPRequest(desired_lrp=desired_lrp()).SerializeToString()
 
-    response = http.post("/v1/desired_lrp/desire.r2", data=body,
-                         headers={"Content-Type": "text/html"})
+    response = http.post(
+        "/v1/desired_lrp/desire.r2", data=body, headers={"Content-Type": "text/html"}
+    )
 
     assert not models.DesiredLRPLifecycleResponse.FromString(response.data).HasField("error")
 
 
 def test_a_route_without_a_handler_says_so_inside_the_envelope() -> None:
     app = FakeBBS().wsgi_app
-    unbuilt = Route("NotBuilt", "POST", "/v1/not_built", None, "ActualLRPLifecycleResponse",
-                    "current")
+    unbuilt = Route(
+        "NotBuilt", "POST", "/v1/not_built", None, "ActualLRPLifecycleResponse", "current"
+    )
 
     response = app.handle(unbuilt, b"")
 
     error = models.ActualLRPLifecycleResponse.FromString(response.get_data()).error
     assert response.status_code == 200
     assert (error.type, error.message) == (
-        0, "fakebbs: /v1/not_built (NotBuilt) is not implemented yet")
+        0,
+        "fakebbs: /v1/not_built (NotBuilt) is not implemented yet",
+    )
 
 
 def test_a_stream_route_without_a_handler_is_a_plain_501() -> None:

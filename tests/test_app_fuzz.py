@@ -41,8 +41,11 @@ def test_random_bodies_get_a_protobuf_answer(route: Route, body: bytes) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(flips=st.lists(st.tuples(st.integers(0, len(VALID) - 1), st.integers(1, 255)),
-                      min_size=1, max_size=4))
+@given(
+    flips=st.lists(
+        st.tuples(st.integers(0, len(VALID) - 1), st.integers(1, 255)), min_size=1, max_size=4
+    )
+)
 def test_a_mangled_desire_either_applies_whole_or_changes_nothing(
     flips: list[tuple[int, int]],
 ) -> None:

@@ -80,8 +80,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        seen = Seen(self.command, self.path, dict(self.headers.items()), body,
-                    self.client_address[1])
+        seen = Seen(
+            self.command, self.path, dict(self.headers.items()), body, self.client_address[1]
+        )
         reply = self.server.stand_in.answer(seen)
         if reply.hang:
             self.server.stand_in.stopping.wait(10)
@@ -151,8 +152,9 @@ def client(stand_in: StandIn) -> Iterator[BBSClient]:
 KEY = models.ActualLRPKey(process_guid="pg", index=1, domain="d")
 INSTANCE_KEY = models.ActualLRPInstanceKey(instance_guid="ig", cell_id="cell")
 NET_INFO = models.ActualLRPNetInfo(address="10.0.0.1")
-ENDPOINT_NOT_FOUND = Reply(status=404, body=b"404 page not found\n",
-                           content_type="text/plain; charset=utf-8")
+ENDPOINT_NOT_FOUND = Reply(
+    status=404, body=b"404 page not found\n", content_type="text/plain; charset=utf-8"
+)
 
 
 # -- what is sent --------------------------------------------------------------------------------
@@ -199,8 +201,9 @@ def test_an_empty_trace_id_header_is_sent_when_none_is_given(
 def test_call_reaches_a_removed_revision_by_endpoint_name(
     stand_in: StandIn, client: BBSClient
 ) -> None:
-    stand_in.default = proto(models.DesiredLRPsResponse(
-        desired_lrps=[models.DesiredLRP(process_guid="pg")]))
+    stand_in.default = proto(
+        models.DesiredLRPsResponse(desired_lrps=[models.DesiredLRP(process_guid="pg")])
+    )
     response = client.call("DesiredLRPs_r0", models.DesiredLRPsRequest(domain="d"))
     assert stand_in.seen[0].path == "/v1/desired_lrps/list"
     assert isinstance(response, models.DesiredLRPsResponse)
@@ -210,8 +213,9 @@ def test_call_reaches_a_removed_revision_by_endpoint_name(
 def test_call_returns_the_error_field_instead_of_raising_it(
     stand_in: StandIn, client: BBSClient
 ) -> None:
-    stand_in.default = proto(models.TaskResponse(
-        error=models.Error(type=models.Error.ResourceNotFound, message="gone")))
+    stand_in.default = proto(
+        models.TaskResponse(error=models.Error(type=models.Error.ResourceNotFound, message="gone"))
+    )
     response = client.call("TaskByGuid_r2", models.TaskByGuidRequest(task_guid="t"))
     assert isinstance(response, models.TaskResponse)
     assert (response.error.type, response.error.message) == (13, "gone")
@@ -250,8 +254,9 @@ def test_a_url_path_prefix_is_kept(stand_in: StandIn) -> None:
 def test_a_router_error_header_raises_router_error_with_its_value(
     stand_in: StandIn, client: BBSClient
 ) -> None:
-    stand_in.default = proto(models.DomainsResponse(domains=["d"]),
-                             headers=(("X-Cf-Routererror", "unknown_route"),))
+    stand_in.default = proto(
+        models.DomainsResponse(domains=["d"]), headers=(("X-Cf-Routererror", "unknown_route"),)
+    )
     with pytest.raises(errors.RouterError) as raised:
         client.domains()
     assert raised.value.message == "unknown_route"
@@ -260,9 +265,14 @@ def test_a_router_error_header_raises_router_error_with_its_value(
 def test_a_protobuf_answer_with_an_error_raises_that_error(
     stand_in: StandIn, client: BBSClient
 ) -> None:
-    stand_in.default = proto(models.DesiredLRPResponse(
-        error=models.Error(type=models.Error.ResourceNotFound,
-                           message="the requested resource could not be found")))
+    stand_in.default = proto(
+        models.DesiredLRPResponse(
+            error=models.Error(
+                type=models.Error.ResourceNotFound,
+                message="the requested resource could not be found",
+            )
+        )
+    )
     not_found = "^the requested resource could not be found$"
     with pytest.raises(errors.ResourceNotFound, match=not_found):
         client.desired_lrp_by_process_guid("pg")
@@ -285,8 +295,9 @@ def test_a_protobuf_answer_with_status_500_is_still_decoded(
 def test_content_type_parameters_and_case_do_not_matter(
     stand_in: StandIn, client: BBSClient
 ) -> None:
-    stand_in.default = proto(models.DomainsResponse(domains=["d"]),
-                             content_type="Application/X-Protobuf; charset=binary")
+    stand_in.default = proto(
+        models.DomainsResponse(domains=["d"]), content_type="Application/X-Protobuf; charset=binary"
+    )
     assert client.domains() == ["d"]
 
 
@@ -327,17 +338,20 @@ def test_a_missing_content_type_is_not_protobuf(stand_in: StandIn, client: BBSCl
 
 def _catalogue() -> list[type[errors.BBSError]]:
     classes = (getattr(errors, name) for name in errors.__all__)
-    return [cls for cls in classes
-            if isinstance(cls, type) and issubclass(cls, errors.BBSError)
-            and cls is not errors.BBSError]
+    return [
+        cls
+        for cls in classes
+        if isinstance(cls, type) and issubclass(cls, errors.BBSError) and cls is not errors.BBSError
+    ]
 
 
 @pytest.mark.parametrize("cls", _catalogue(), ids=lambda cls: cls.__name__)
 def test_each_error_type_raises_its_class(
     stand_in: StandIn, client: BBSClient, cls: type[errors.BBSError]
 ) -> None:
-    stand_in.default = proto(models.TaskLifecycleResponse(
-        error=models.Error(type=cls.type, message="why")))  # type: ignore[arg-type]
+    stand_in.default = proto(
+        models.TaskLifecycleResponse(error=models.Error(type=cls.type, message="why"))
+    )  # type: ignore[arg-type]
     with pytest.raises(errors.BBSError) as raised:
         client.cancel_task("t")
     assert type(raised.value) is cls
@@ -348,8 +362,9 @@ def test_each_error_type_raises_its_class(
 def test_an_unknown_error_type_still_raises_a_bbs_error_with_its_number(
     stand_in: StandIn, client: BBSClient, number: int
 ) -> None:
-    stand_in.default = proto(models.TaskLifecycleResponse(
-        error=models.Error(type=number, message="old")))  # type: ignore[arg-type]
+    stand_in.default = proto(
+        models.TaskLifecycleResponse(error=models.Error(type=number, message="old"))
+    )  # type: ignore[arg-type]
     with pytest.raises(errors.BBSError) as raised:
         client.cancel_task("t")
     assert (raised.value.type, raised.value.message) == (number, "old")
@@ -406,13 +421,17 @@ def test_start_actual_lrp_falls_back_to_the_r0_route_on_404(
     stand_in: StandIn, client: BBSClient
 ) -> None:
     stand_in.replies.append(ENDPOINT_NOT_FOUND)
-    client.start_actual_lrp(KEY, INSTANCE_KEY, NET_INFO, metric_tags={"k": "v"},
-                            availability_zone="z1")
-    assert [seen.path for seen in stand_in.seen] == ["/v1/actual_lrps/start.r1",
-                                                     "/v1/actual_lrps/start"]
+    client.start_actual_lrp(
+        KEY, INSTANCE_KEY, NET_INFO, metric_tags={"k": "v"}, availability_zone="z1"
+    )
+    assert [seen.path for seen in stand_in.seen] == [
+        "/v1/actual_lrps/start.r1",
+        "/v1/actual_lrps/start",
+    ]
     sent = models.StartActualLRPRequest.FromString(stand_in.seen[1].body)
     assert sent == models.StartActualLRPRequest(
-        actual_lrp_key=KEY, actual_lrp_instance_key=INSTANCE_KEY, actual_lrp_net_info=NET_INFO)
+        actual_lrp_key=KEY, actual_lrp_instance_key=INSTANCE_KEY, actual_lrp_net_info=NET_INFO
+    )
 
 
 def test_start_actual_lrp_sends_routable_and_the_r1_fields(
@@ -437,8 +456,11 @@ def test_start_actual_lrp_raises_the_error_of_the_fallback(
     stand_in: StandIn, client: BBSClient
 ) -> None:
     stand_in.replies.append(ENDPOINT_NOT_FOUND)
-    stand_in.default = proto(models.ActualLRPLifecycleResponse(
-        error=models.Error(type=models.Error.ActualLRPCannotBeStarted)))
+    stand_in.default = proto(
+        models.ActualLRPLifecycleResponse(
+            error=models.Error(type=models.Error.ActualLRPCannotBeStarted)
+        )
+    )
     with pytest.raises(errors.ActualLRPCannotBeStarted):
         client.start_actual_lrp(KEY, INSTANCE_KEY, NET_INFO)
 
@@ -459,18 +481,23 @@ def test_evacuation_returns_the_servers_keep_container(
     assert client.evacuate_claimed_actual_lrp(KEY, INSTANCE_KEY) is False
 
 
-@pytest.mark.parametrize(("method", "default"), [
-    ("evacuate_claimed_actual_lrp", True),
-    ("evacuate_running_actual_lrp", True),
-    ("evacuate_stopped_actual_lrp", False),
-    ("evacuate_crashed_actual_lrp", False),
-])
+@pytest.mark.parametrize(
+    ("method", "default"),
+    [
+        ("evacuate_claimed_actual_lrp", True),
+        ("evacuate_running_actual_lrp", True),
+        ("evacuate_stopped_actual_lrp", False),
+        ("evacuate_crashed_actual_lrp", False),
+    ],
+)
 def test_a_failed_evacuation_raises_with_the_go_clients_default_keep_container(
     stand_in: StandIn, client: BBSClient, method: str, default: bool
 ) -> None:
     stand_in.default = Reply(status=500, content_type="text/plain")
-    extra = {"evacuate_running_actual_lrp": (NET_INFO,),
-             "evacuate_crashed_actual_lrp": ("boom",)}.get(method, ())
+    extra = {
+        "evacuate_running_actual_lrp": (NET_INFO,),
+        "evacuate_crashed_actual_lrp": ("boom",),
+    }.get(method, ())
     with pytest.raises(errors.InvalidResponse) as raised:
         getattr(client, method)(KEY, INSTANCE_KEY, *extra)
     assert raised.value.keep_container is default  # type: ignore[attr-defined]
@@ -479,8 +506,11 @@ def test_a_failed_evacuation_raises_with_the_go_clients_default_keep_container(
 def test_an_evacuation_error_carries_the_responses_keep_container(
     stand_in: StandIn, client: BBSClient
 ) -> None:
-    stand_in.default = proto(models.EvacuationResponse(
-        error=models.Error(type=models.Error.ResourceNotFound), keep_container=True))
+    stand_in.default = proto(
+        models.EvacuationResponse(
+            error=models.Error(type=models.Error.ResourceNotFound), keep_container=True
+        )
+    )
     with pytest.raises(errors.ResourceNotFound) as raised:
         client.evacuate_stopped_actual_lrp(KEY, INSTANCE_KEY)
     assert raised.value.keep_container is True  # type: ignore[attr-defined]
@@ -603,9 +633,10 @@ def test_desired_lrps_filters_by_process_guids_and_app_guid_prefixes(bbs: BBSCli
     for guid in ("app1-v1", "app1-v2", "app2-v1"):
         bbs.desire_lrp(desired_lrp(guid))
     assert {lrp.process_guid for lrp in bbs.desired_lrps(app_guids=["app1"])} == {
-        "app1-v1", "app1-v2"}
-    assert [lrp.process_guid for lrp in bbs.desired_lrps(process_guids=["app2-v1"])] == [
-        "app2-v1"]
+        "app1-v1",
+        "app1-v2",
+    }
+    assert [lrp.process_guid for lrp in bbs.desired_lrps(process_guids=["app2-v1"])] == ["app2-v1"]
 
 
 def test_scheduling_and_routing_infos_describe_the_desired_lrp(bbs: BBSClient) -> None:
@@ -622,7 +653,10 @@ def test_update_desired_lrp_changes_the_instance_count(bbs: BBSClient) -> None:
     bbs.update_desired_lrp("web", models.DesiredLRPUpdate(instances=3), trace_id="t")
     assert bbs.desired_lrp_by_process_guid("web").instances == 3
     assert sorted(lrp.actual_lrp_key.index for lrp in bbs.actual_lrps(process_guid="web")) == [
-        0, 1, 2]
+        0,
+        1,
+        2,
+    ]
 
 
 def test_updating_an_unknown_desired_lrp_raises_resource_not_found(bbs: BBSClient) -> None:
@@ -641,7 +675,9 @@ def test_desiring_creates_unclaimed_actual_lrps(bbs: BBSClient) -> None:
     bbs.desire_lrp(desired_lrp("web"))
     lrps = bbs.actual_lrps(process_guid="web")
     assert sorted((lrp.actual_lrp_key.index, lrp.state) for lrp in lrps) == [
-        (0, "UNCLAIMED"), (1, "UNCLAIMED")]
+        (0, "UNCLAIMED"),
+        (1, "UNCLAIMED"),
+    ]
 
 
 def test_actual_lrps_index_zero_is_a_filter(bbs: BBSClient) -> None:

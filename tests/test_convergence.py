@@ -34,9 +34,18 @@ def state(clock: ManualClock) -> State:
     return State(clock=clock)
 
 
-def put(state: State, process_guid: str, index: int, status: str, *, presence: int = ORDINARY,
-        cell_id: str = "cell-1", domain: str = "cf-apps", crash_count: int = 0,
-        since: int | None = None) -> models.ActualLRP:
+def put(
+    state: State,
+    process_guid: str,
+    index: int,
+    status: str,
+    *,
+    presence: int = ORDINARY,
+    cell_id: str = "cell-1",
+    domain: str = "cf-apps",
+    crash_count: int = 0,
+    since: int | None = None,
+) -> models.ActualLRP:
     lrp = state.new_actual_lrp(process_guid, index, domain)
     lrp.state = status
     lrp.presence = presence
@@ -45,7 +54,8 @@ def put(state: State, process_guid: str, index: int, status: str, *, presence: i
         lrp.since = since
     if status in (CLAIMED, RUNNING):
         lrp.actual_lrp_instance_key.CopyFrom(
-            models.ActualLRPInstanceKey(instance_guid=f"ig-{index}-{presence}", cell_id=cell_id))
+            models.ActualLRPInstanceKey(instance_guid=f"ig-{index}-{presence}", cell_id=cell_id)
+        )
     if status == RUNNING:
         lrp.actual_lrp_net_info.address = "10.0.0.1"
     state.actual_lrps[ActualKey(process_guid, index, presence)] = lrp
@@ -53,8 +63,11 @@ def put(state: State, process_guid: str, index: int, status: str, *, presence: i
 
 
 def rows(state: State, process_guid: str = "web") -> dict[tuple[int, int], str]:
-    return {(k.index, k.presence): lrp.state for k, lrp in state.actual_lrps.items()
-            if k.process_guid == process_guid}
+    return {
+        (k.index, k.presence): lrp.state
+        for k, lrp in state.actual_lrps.items()
+        if k.process_guid == process_guid
+    }
 
 
 def register_cell(state: State, cell_id: str = "cell-1") -> None:
@@ -68,8 +81,11 @@ def test_missing_indices_are_created_unclaimed(state: State) -> None:
     result = state.converge_lrps()
 
     assert result.created_missing == [("web", 1)]
-    assert rows(state) == {(0, ORDINARY): UNCLAIMED, (1, ORDINARY): UNCLAIMED,
-                           (2, ORDINARY): UNCLAIMED}
+    assert rows(state) == {
+        (0, ORDINARY): UNCLAIMED,
+        (1, ORDINARY): UNCLAIMED,
+        (2, ORDINARY): UNCLAIMED,
+    }
 
 
 def test_extra_indices_are_retired_only_in_a_fresh_domain(state: State) -> None:
@@ -94,10 +110,18 @@ def test_orphaned_instances_of_a_fresh_domain_are_retired(state: State) -> None:
     assert rows(state, "unknown-domain") == {(0, ORDINARY): CRASHED}
 
 
-@pytest.mark.parametrize(("crash_count", "wait", "restarted"), [
-    (3, 29, False), (3, 31, True), (4, 59, False), (4, 61, True), (8, 15 * MINUTE, False),
-    (8, 16 * MINUTE + 1, True), (200, 10 * 60 * MINUTE, False),
-])
+@pytest.mark.parametrize(
+    ("crash_count", "wait", "restarted"),
+    [
+        (3, 29, False),
+        (3, 31, True),
+        (4, 59, False),
+        (4, 61, True),
+        (8, 15 * MINUTE, False),
+        (8, 16 * MINUTE + 1, True),
+        (200, 10 * 60 * MINUTE, False),
+    ],
+)
 def test_a_crashed_instance_restarts_once_its_backoff_has_passed(
     state: State, clock: ManualClock, crash_count: int, wait: int, restarted: bool
 ) -> None:
@@ -191,7 +215,9 @@ def test_a_pass_is_one_operation_so_listeners_see_it_in_one_batch(state: State) 
 
     assert len(batches) == 1
     assert [(c.before, c.after is not None, c.trace_id) for c in batches[0]] == [
-        (None, True, "t"), (None, True, "t")]
+        (None, True, "t"),
+        (None, True, "t"),
+    ]
 
 
 def test_a_converged_state_is_left_unchanged(state: State) -> None:
@@ -208,10 +234,14 @@ def test_a_converged_state_is_left_unchanged(state: State) -> None:
 
 
 def desire_task(state: State, guid: str = "t1") -> None:
-    state.desire_task(models.TaskDefinition(
-        root_fs="preloaded:cflinuxfs4",
-        action=models.Action(run_action=models.RunAction(path="/bin/true", user="vcap"))),
-        guid, "d")
+    state.desire_task(
+        models.TaskDefinition(
+            root_fs="preloaded:cflinuxfs4",
+            action=models.Action(run_action=models.RunAction(path="/bin/true", user="vcap")),
+        ),
+        guid,
+        "d",
+    )
 
 
 def test_a_pending_task_past_its_expiry_fails(state: State, clock: ManualClock) -> None:
@@ -223,7 +253,10 @@ def test_a_pending_task_past_its_expiry_fails(state: State, clock: ManualClock) 
     task = state.tasks["t1"]
     assert result.expired_pending == ["t1"]
     assert (task.state, task.failed, task.failure_reason) == (
-        models.Task.Completed, True, "not started within time limit")
+        models.Task.Completed,
+        True,
+        "not started within time limit",
+    )
 
 
 def test_a_running_task_on_a_vanished_cell_fails(state: State) -> None:
@@ -270,10 +303,13 @@ def test_a_suspected_instance_shows_on_the_instance_stream_only(state: State) ->
     state.desire_lrp(desired_lrp("web", instances=1))
     put(state, "web", 0, RUNNING)
     events: list[Event] = []
-    state.listeners.append(lambda changes: events.extend(
-        calculate_events(changes, state.actual_lrps)))
+    state.listeners.append(
+        lambda changes: events.extend(calculate_events(changes, state.actual_lrps))
+    )
 
     state.converge_lrps()
 
     assert [(e.hub, e.name) for e in events] == [
-        ("instance", "actual_lrp_instance_changed"), ("instance", "actual_lrp_instance_created")]
+        ("instance", "actual_lrp_instance_changed"),
+        ("instance", "actual_lrp_instance_created"),
+    ]

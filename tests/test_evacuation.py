@@ -50,8 +50,9 @@ OWN = instance()
 DRAINING = instance("draining-ig", "draining-cell")
 
 
-def evacuate_running(state: State, instance_key: models.ActualLRPInstanceKey = OWN,
-                     **fields: object) -> bool:
+def evacuate_running(
+    state: State, instance_key: models.ActualLRPInstanceKey = OWN, **fields: object
+) -> bool:
     return state.evacuate_running_actual_lrp(key(), instance_key, net(), **fields)  # type: ignore[arg-type]
 
 
@@ -72,9 +73,7 @@ def test_evacuating_a_claimed_instance_unclaims_it_for_another_cell(
 
 
 @pytest.mark.parametrize("presence", [EVACUATING, SUSPECT])
-def test_evacuate_claimed_deletes_an_evacuating_or_suspect_row(
-    state: State, presence: int
-) -> None:
+def test_evacuate_claimed_deletes_an_evacuating_or_suspect_row(state: State, presence: int) -> None:
     place(state, RUNNING, presence)
     place(state, UNCLAIMED)
 
@@ -100,8 +99,9 @@ def test_evacuate_claimed_of_an_unknown_instance_is_not_found_and_drops_the_cont
 def test_evacuating_a_running_instance_keeps_it_as_evacuating_and_unclaims_the_ordinary(
     state: State, clock: Clock
 ) -> None:
-    running = place(state, RUNNING, routable=True, availability_zone="z1",
-                    metric_tags={"app": "web"})
+    running = place(
+        state, RUNNING, routable=True, availability_zone="z1", metric_tags={"app": "web"}
+    )
     clock.advance(SECOND)
 
     assert evacuate_running(state) is True
@@ -198,8 +198,13 @@ def test_an_instance_whose_ordinary_row_is_taken_over_becomes_the_evacuating_row
     place(state, CLAIMED, instance_key=instance("replacement-ig", "cell-2"))
 
     keep = evacuate_running(
-        state, DRAINING, internal_routes=[models.ActualLRPInternalRoute(hostname="h")],
-        metric_tags={"app": "web"}, routable=False, availability_zone="z3")
+        state,
+        DRAINING,
+        internal_routes=[models.ActualLRPInternalRoute(hostname="h")],
+        metric_tags={"app": "web"},
+        routable=False,
+        availability_zone="z3",
+    )
 
     assert keep is True
     evacuating = row(state, EVACUATING)
@@ -233,7 +238,8 @@ def test_evacuating_again_with_new_net_info_rewrites_the_evacuating_row(
     clock.advance(SECOND)
 
     keep = state.evacuate_running_actual_lrp(
-        key(), DRAINING, net("10.0.0.2"), routable=False, availability_zone="z4")
+        key(), DRAINING, net("10.0.0.2"), routable=False, availability_zone="z4"
+    )
 
     assert keep is True
     evacuating = row(state, EVACUATING)
@@ -401,7 +407,10 @@ def test_a_crash_while_evacuating_applies_the_crash_policy_without_a_crash_mark(
     assert state.evacuate_crashed_actual_lrp(key(), OWN, "oom") is False
 
     assert (row(state).state, row(state).crash_count, row(state).crash_reason) == (
-        UNCLAIMED, 1, "oom")
+        UNCLAIMED,
+        1,
+        "oom",
+    )
     assert [c.crashed for c in changes] == [False]
 
 
@@ -414,9 +423,7 @@ def test_a_third_crash_while_evacuating_stays_crashed(state: State) -> None:
 
 
 @pytest.mark.parametrize("presence", [EVACUATING, SUSPECT])
-def test_evacuate_crashed_deletes_an_evacuating_or_suspect_row(
-    state: State, presence: int
-) -> None:
+def test_evacuate_crashed_deletes_an_evacuating_or_suspect_row(state: State, presence: int) -> None:
     place(state, RUNNING, presence)
 
     assert state.evacuate_crashed_actual_lrp(key(), OWN, "oom") is False
@@ -432,9 +439,7 @@ def test_evacuate_crashed_of_an_unknown_instance_is_not_found(state: State) -> N
 # -- remove_evacuating --------------------------------------------------------------------------
 
 
-def test_remove_evacuating_deletes_the_evacuating_row(
-    state: State, changes: list[Change]
-) -> None:
+def test_remove_evacuating_deletes_the_evacuating_row(state: State, changes: list[Change]) -> None:
     place(state, UNCLAIMED)
     evacuating = place(state, RUNNING, EVACUATING, DRAINING)
 
@@ -473,7 +478,9 @@ def test_evacuating_rows_appear_in_the_flat_list_and_in_their_group_slot(state: 
     [group] = resolve_actual_lrp_groups(flat)
 
     assert sorted((lrp.presence, lrp.state) for lrp in flat) == [
-        (ORDINARY, UNCLAIMED), (EVACUATING, RUNNING)]
+        (ORDINARY, UNCLAIMED),
+        (EVACUATING, RUNNING),
+    ]
     assert group.instance.state == UNCLAIMED
     assert group.evacuating.actual_lrp_instance_key == OWN
 

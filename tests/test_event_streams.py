@@ -35,7 +35,8 @@ def key(index: int = 0, process_guid: str = "web") -> models.ActualLRPKey:
 
 def net() -> models.ActualLRPNetInfo:
     return models.ActualLRPNetInfo(
-        address="10.0.0.1", ports=[models.PortMapping(container_port=8080, host_port=61000)])
+        address="10.0.0.1", ports=[models.PortMapping(container_port=8080, host_port=61000)]
+    )
 
 
 def task_definition(**fields: object) -> models.TaskDefinition:
@@ -130,8 +131,9 @@ def running_instance(bbs: BBSClient) -> BBSClient:
 
 
 def test_the_status_line_and_headers_arrive_before_any_event(server: Server) -> None:
-    sock = raw_request(server, b"POST /v1/events/lrp_instances.r1 HTTP/1.1\r\nHost: bbs\r\n"
-                               b"Content-Length: 0")
+    sock = raw_request(
+        server, b"POST /v1/events/lrp_instances.r1 HTTP/1.1\r\nHost: bbs\r\nContent-Length: 0"
+    )
     with sock:
         head = read_head(sock).decode()
     lines = head.split("\r\n")
@@ -181,8 +183,11 @@ def test_event_ids_count_from_zero_on_each_connection(server: Server, bbs: BBSCl
 
 
 def test_a_body_that_is_not_an_events_by_cell_id_is_an_empty_500(server: Server) -> None:
-    sock = raw_request(server, b"POST /v1/events/lrp_instances.r1 HTTP/1.1\r\nHost: bbs\r\n"
-                               b"Content-Length: 3", b"\xff\xff\xff")
+    sock = raw_request(
+        server,
+        b"POST /v1/events/lrp_instances.r1 HTTP/1.1\r\nHost: bbs\r\nContent-Length: 3",
+        b"\xff\xff\xff",
+    )
     with sock:
         head = read_head(sock).decode()
     assert head.startswith("HTTP/1.1 500 ")
@@ -191,8 +196,11 @@ def test_a_body_that_is_not_an_events_by_cell_id_is_an_empty_500(server: Server)
 
 
 def test_the_task_stream_ignores_its_body(server: Server) -> None:
-    sock = raw_request(server, b"POST /v1/events/tasks.r1 HTTP/1.1\r\nHost: bbs\r\n"
-                               b"Content-Length: 3", b"\xff\xff\xff")
+    sock = raw_request(
+        server,
+        b"POST /v1/events/tasks.r1 HTTP/1.1\r\nHost: bbs\r\nContent-Length: 3",
+        b"\xff\xff\xff",
+    )
     with sock:
         assert read_head(sock).startswith(b"HTTP/1.1 200 OK\r\n")
 
@@ -241,9 +249,13 @@ def test_updating_emits_desired_changed_and_scaling_emits_instance_events(
     bbs.update_desired_lrp("web", models.DesiredLRPUpdate(instances=1), trace_id="down")
     changed, *removed = take(source, 3)
     assert isinstance(changed, models.DesiredLRPChangedEvent)
-    assert [(type(e).__name__, e.actual_lrp.actual_lrp_key.index, e.trace_id)  # type: ignore[attr-defined]
-            for e in removed] == [("ActualLRPInstanceRemovedEvent", 1, "down"),
-                                  ("ActualLRPInstanceRemovedEvent", 2, "down")]
+    assert [
+        (type(e).__name__, e.actual_lrp.actual_lrp_key.index, e.trace_id)  # type: ignore[attr-defined]
+        for e in removed
+    ] == [
+        ("ActualLRPInstanceRemovedEvent", 1, "down"),
+        ("ActualLRPInstanceRemovedEvent", 2, "down"),
+    ]
 
 
 def test_removing_emits_desired_removed_and_removes_unstarted_instances(
@@ -293,7 +305,10 @@ def test_claim_and_start_are_instance_changed_events_without_a_trace_id(
     claimed, started = take(source, 2)
     assert isinstance(claimed, models.ActualLRPInstanceChangedEvent)
     assert (claimed.before.state, claimed.after.state, claimed.trace_id) == (
-        "UNCLAIMED", "CLAIMED", "")
+        "UNCLAIMED",
+        "CLAIMED",
+        "",
+    )
     assert isinstance(started, models.ActualLRPInstanceChangedEvent)
     assert (started.after.state, started.actual_lrp_instance_key) == ("RUNNING", OWN)
 
@@ -326,7 +341,10 @@ def test_a_crash_is_crashed_first_then_the_restarted_instance_replaces_the_old_o
     crashed, created, removed = take(instances, 3)
     assert isinstance(crashed, models.ActualLRPCrashedEvent)
     assert (crashed.actual_lrp_instance_key, crashed.crash_count, crashed.crash_reason) == (
-        OWN, 1, "exited 1")
+        OWN,
+        1,
+        "exited 1",
+    )
     assert isinstance(created, models.ActualLRPInstanceCreatedEvent)
     assert created.actual_lrp.state == "UNCLAIMED"
     assert isinstance(removed, models.ActualLRPInstanceRemovedEvent)
@@ -397,7 +415,9 @@ def test_evacuating_a_running_instance_moves_it_and_creates_its_replacement(
     assert isinstance(moved, models.ActualLRPInstanceChangedEvent)
     assert moved.actual_lrp_instance_key == OWN
     assert (moved.before.presence, moved.after.presence) == (
-        models.ActualLRP.ORDINARY, models.ActualLRP.EVACUATING)
+        models.ActualLRP.ORDINARY,
+        models.ActualLRP.EVACUATING,
+    )
     assert isinstance(replacement, models.ActualLRPInstanceCreatedEvent)
     assert replacement.actual_lrp.state == "UNCLAIMED"
     assert names(groups, 2) == ["actual_lrp_created", "actual_lrp_changed"]
@@ -470,11 +490,15 @@ def test_a_tasks_life_is_created_changed_and_removed(
     bbs.delete_task("t")
     events = take(source, 5)
     assert [EVENT_NAMES[type(e)] for e in events] == [
-        "task_created", "task_changed", "task_changed", "task_changed", "task_removed"]
+        "task_created",
+        "task_changed",
+        "task_changed",
+        "task_changed",
+        "task_removed",
+    ]
     changed = events[1]
     assert isinstance(changed, models.TaskChangedEvent)
-    assert (changed.before.state, changed.after.state) == (
-        models.Task.Pending, models.Task.Running)
+    assert (changed.before.state, changed.after.state) == (models.Task.Pending, models.Task.Running)
     removed = events[4]
     assert isinstance(removed, models.TaskRemovedEvent)
     assert removed.task.state == models.Task.Resolving
@@ -511,8 +535,11 @@ def test_the_r0_task_stream_folds_image_layers(
 ) -> None:
     r0, r1 = subscribe("TaskEventStream_r0"), subscribe("TaskEventStream")
     layer = models.ImageLayer(
-        url="http://layer", destination_path="/layer", layer_type=models.ImageLayer.SHARED,
-        media_type=models.ImageLayer.TGZ)
+        url="http://layer",
+        destination_path="/layer",
+        layer_type=models.ImageLayer.SHARED,
+        media_type=models.ImageLayer.TGZ,
+    )
     bbs.desire_task("t", "d", task_definition(image_layers=[layer]))
     old, new = r0.next(timeout=WAIT), r1.next(timeout=WAIT)
     assert isinstance(old, models.TaskCreatedEvent) and isinstance(new, models.TaskCreatedEvent)
@@ -628,9 +655,10 @@ def test_a_tls_subscriber_that_disconnects_is_unsubscribed_quietly(
     ca.configure_trust(client_context)
     fake = FakeBBS()
     caplog.set_level(logging.WARNING, logger="fakebbs.server")
-    with fake.serve(ssl_context=server_context) as server, BBSClient(
-        server.url, ssl_context=client_context
-    ) as bbs:
+    with (
+        fake.serve(ssl_context=server_context) as server,
+        BBSClient(server.url, ssl_context=client_context) as bbs,
+    ):
         source = bbs.subscribe_to_task_events()
         bbs.desire_task("t", "d", task_definition())
         assert isinstance(source.next(timeout=WAIT), models.TaskCreatedEvent)
@@ -643,8 +671,11 @@ def test_stopping_the_server_ends_every_open_stream_cleanly() -> None:
     fake = FakeBBS()
     server = fake.serve()
     with BBSClient(server.url) as bbs:
-        sources = [bbs.subscribe_to_instance_events(), bbs.subscribe_to_events(),
-                   bbs.subscribe_to_task_events()]
+        sources = [
+            bbs.subscribe_to_instance_events(),
+            bbs.subscribe_to_events(),
+            bbs.subscribe_to_task_events(),
+        ]
         bbs.desire_lrp(desired_lrp("web", instances=0))
         server.stop()
         for source in sources:

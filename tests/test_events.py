@@ -63,8 +63,11 @@ def change(
     before: Message | None, after: Message | None, trace_id: str = "", *, crashed: bool = False
 ) -> Change:
     lrp = after if after is not None else before
-    kind = "actual_lrp" if isinstance(lrp, models.ActualLRP) else (
-        "desired_lrp" if isinstance(lrp, models.DesiredLRP) else "task")
+    kind = (
+        "actual_lrp"
+        if isinstance(lrp, models.ActualLRP)
+        else ("desired_lrp" if isinstance(lrp, models.DesiredLRP) else "task")
+    )
     return Change(kind, before, after, trace_id, crashed)  # type: ignore[arg-type]
 
 
@@ -87,11 +90,13 @@ def messages(events: list[Event], hub: str) -> list[Message]:
 def test_desired_lrp_changes_are_created_changed_and_removed_events_with_the_trace_id() -> None:
     before, after = desired_lrp("web"), desired_lrp("web", instances=3)
     events = calculate_events(
-        [change(None, before, "t1"), change(before, after, "t2"), change(after, None, "t3")], {})
+        [change(None, before, "t1"), change(before, after, "t2"), change(after, None, "t3")], {}
+    )
     assert [event.hub for event in events] == ["desired"] * 3
     assert events[0].message == models.DesiredLRPCreatedEvent(desired_lrp=before, trace_id="t1")
     assert events[1].message == models.DesiredLRPChangedEvent(
-        before=before, after=after, trace_id="t2")
+        before=before, after=after, trace_id="t2"
+    )
     assert events[2].message == models.DesiredLRPRemovedEvent(desired_lrp=after, trace_id="t3")
 
 
@@ -99,7 +104,8 @@ def test_task_changes_are_created_changed_and_removed_events() -> None:
     pending = models.Task(task_guid="t", state=models.Task.Pending)
     running = models.Task(task_guid="t", state=models.Task.Running, cell_id="cell-1")
     events = calculate_events(
-        [change(None, pending), change(pending, running), change(running, None)], {})
+        [change(None, pending), change(pending, running), change(running, None)], {}
+    )
     assert [event.message for event in events] == [
         models.TaskCreatedEvent(task=pending),
         models.TaskChangedEvent(before=pending, after=running),
@@ -115,9 +121,11 @@ def test_a_new_unclaimed_instance_is_instance_created_and_group_created() -> Non
     row = actual()
     events = calculate_events([change(None, row, "t1")], stored(row))
     assert messages(events, "instance") == [
-        models.ActualLRPInstanceCreatedEvent(actual_lrp=row, trace_id="t1")]
+        models.ActualLRPInstanceCreatedEvent(actual_lrp=row, trace_id="t1")
+    ]
     assert messages(events, "actual") == [
-        models.ActualLRPCreatedEvent(actual_lrp_group=models.ActualLRPGroup(instance=row))]
+        models.ActualLRPCreatedEvent(actual_lrp_group=models.ActualLRPGroup(instance=row))
+    ]
 
 
 def test_a_claim_is_one_instance_changed_event_with_the_claimed_instance_key() -> None:
@@ -150,7 +158,9 @@ def test_unclaiming_removes_the_old_instance_and_creates_the_new_one() -> None:
     before, after = actual(CLAIMED, OWN), actual(tag=1)
     events = calculate_events([change(before, after)], stored(after))
     assert names(events, "instance") == [
-        "actual_lrp_instance_created", "actual_lrp_instance_removed"]
+        "actual_lrp_instance_created",
+        "actual_lrp_instance_removed",
+    ]
     assert names(events, "actual") == ["actual_lrp_changed"]
 
 
@@ -165,12 +175,19 @@ def test_a_crash_reported_by_crash_always_starts_with_the_crashed_event() -> Non
     after = actual(tag=1, crash_count=1, crash_reason="boom")  # restarted at once: UNCLAIMED
     events = calculate_events([change(before, after, crashed=True)], stored(after))
     assert names(events, "instance") == [
-        "actual_lrp_crashed", "actual_lrp_instance_created", "actual_lrp_instance_removed"]
+        "actual_lrp_crashed",
+        "actual_lrp_instance_created",
+        "actual_lrp_instance_removed",
+    ]
     assert names(events, "actual") == ["actual_lrp_crashed", "actual_lrp_changed"]
     crashed = messages(events, "instance")[0]
     assert crashed == models.ActualLRPCrashedEvent(
-        actual_lrp_key=after.actual_lrp_key, actual_lrp_instance_key=OWN,
-        crash_count=1, crash_reason="boom", since=after.since)
+        actual_lrp_key=after.actual_lrp_key,
+        actual_lrp_instance_key=OWN,
+        crash_count=1,
+        crash_reason="boom",
+        since=after.since,
+    )
 
 
 def test_a_crash_that_stays_crashed_is_crashed_then_instance_changed() -> None:
@@ -185,7 +202,9 @@ def test_a_crash_to_unclaimed_not_marked_crashed_has_no_crashed_event() -> None:
     before, after = actual(RUNNING, OWN), actual(tag=1, crash_count=1)
     events = calculate_events([change(before, after)], stored(after))
     assert names(events, "instance") == [
-        "actual_lrp_instance_created", "actual_lrp_instance_removed"]
+        "actual_lrp_instance_created",
+        "actual_lrp_instance_removed",
+    ]
     assert names(events, "actual") == ["actual_lrp_changed"]
 
 
@@ -193,9 +212,11 @@ def test_a_removed_row_is_instance_removed_and_group_removed_with_the_trace_id()
     row = actual(CLAIMED, OWN)
     events = calculate_events([change(row, None, "t1")], {})
     assert messages(events, "instance") == [
-        models.ActualLRPInstanceRemovedEvent(actual_lrp=row, trace_id="t1")]
+        models.ActualLRPInstanceRemovedEvent(actual_lrp=row, trace_id="t1")
+    ]
     assert messages(events, "actual") == [
-        models.ActualLRPRemovedEvent(actual_lrp_group=models.ActualLRPGroup(instance=row))]
+        models.ActualLRPRemovedEvent(actual_lrp_group=models.ActualLRPGroup(instance=row))
+    ]
 
 
 def test_a_removal_reported_while_the_row_stays_is_still_a_removal() -> None:
@@ -221,9 +242,11 @@ def test_a_direct_change_is_the_rows_own_group_event_and_its_instance_events() -
     """Convergence removing a suspect reports the suspect's own group, not the resolved one."""
     ordinary, suspect = actual(RUNNING, OWN), actual(RUNNING, OTHER, presence=SUSPECT)
     events = calculate_events(
-        [Change("actual_lrp", suspect, None, "t", emit="direct")], stored(ordinary))
+        [Change("actual_lrp", suspect, None, "t", emit="direct")], stored(ordinary)
+    )
     assert messages(events, "actual") == [
-        models.ActualLRPRemovedEvent(actual_lrp_group=models.ActualLRPGroup(instance=suspect))]
+        models.ActualLRPRemovedEvent(actual_lrp_group=models.ActualLRPGroup(instance=suspect))
+    ]
     assert names(events, "instance") == ["actual_lrp_instance_removed"]
 
 
@@ -232,7 +255,8 @@ def test_an_instance_only_change_has_no_group_event() -> None:
     running = actual(RUNNING, OWN)
     suspect = actual(RUNNING, OWN, presence=SUSPECT)
     events = calculate_events(
-        [Change("actual_lrp", running, suspect, emit="instance")], stored(suspect))
+        [Change("actual_lrp", running, suspect, emit="instance")], stored(suspect)
+    )
     assert names(events, "actual") == []
     assert names(events, "instance") == ["actual_lrp_instance_changed"]
 
@@ -243,15 +267,19 @@ def test_an_instance_only_change_has_no_group_event() -> None:
 def test_starting_the_replacement_removes_the_evacuating_row_running_event_first() -> None:
     evacuating = actual(RUNNING, OTHER, presence=EVACUATING)
     before, after = actual(CLAIMED, OWN), actual(RUNNING, OWN, tag=1)
-    events = calculate_events(
-        [change(before, after), change(evacuating, None)], stored(after))
+    events = calculate_events([change(before, after), change(evacuating, None)], stored(after))
     assert names(events, "instance") == [
-        "actual_lrp_instance_changed", "actual_lrp_instance_removed"]
+        "actual_lrp_instance_changed",
+        "actual_lrp_instance_removed",
+    ]
     group = messages(events, "actual")
     assert [type(event).__name__ for event in group] == [
-        "ActualLRPChangedEvent", "ActualLRPRemovedEvent"]
+        "ActualLRPChangedEvent",
+        "ActualLRPRemovedEvent",
+    ]
     assert group[1] == models.ActualLRPRemovedEvent(
-        actual_lrp_group=models.ActualLRPGroup(evacuating=evacuating))
+        actual_lrp_group=models.ActualLRPGroup(evacuating=evacuating)
+    )
 
 
 def test_the_evacuation_dance_is_instance_changed_to_evacuating_and_a_new_unclaimed() -> None:
@@ -261,27 +289,34 @@ def test_the_evacuation_dance_is_instance_changed_to_evacuating_and_a_new_unclai
     evacuating = actual(RUNNING, OWN, presence=EVACUATING, tag=5)
     unclaimed = actual(tag=1)
     events = calculate_events(
-        [change(running, evacuating), change(None, unclaimed)], stored(evacuating, unclaimed))
+        [change(running, evacuating), change(None, unclaimed)], stored(evacuating, unclaimed)
+    )
     instance = messages(events, "instance")
     assert [type(event).__name__ for event in instance] == [
-        "ActualLRPInstanceChangedEvent", "ActualLRPInstanceCreatedEvent"]
+        "ActualLRPInstanceChangedEvent",
+        "ActualLRPInstanceCreatedEvent",
+    ]
     changed = instance[0]
     assert isinstance(changed, models.ActualLRPInstanceChangedEvent)
     assert (changed.before.presence, changed.after.presence) == (ORDINARY, EVACUATING)
     assert [type(event).__name__ for event in messages(events, "actual")] == [
-        "ActualLRPCreatedEvent", "ActualLRPChangedEvent"]
+        "ActualLRPCreatedEvent",
+        "ActualLRPChangedEvent",
+    ]
     assert messages(events, "actual")[0] == models.ActualLRPCreatedEvent(
-        actual_lrp_group=models.ActualLRPGroup(evacuating=evacuating))
+        actual_lrp_group=models.ActualLRPGroup(evacuating=evacuating)
+    )
 
 
 def test_a_new_instance_taking_a_suspects_slot_is_group_created_and_removed() -> None:
     suspect = actual(RUNNING, OTHER, presence=SUSPECT)
     before, after = actual(CLAIMED, OWN), actual(RUNNING, OWN, tag=1)
-    events = calculate_events(
-        [change(before, after), change(suspect, None)], stored(after))
+    events = calculate_events([change(before, after), change(suspect, None)], stored(after))
     assert names(events, "actual") == ["actual_lrp_created", "actual_lrp_removed"]
     assert names(events, "instance") == [
-        "actual_lrp_instance_changed", "actual_lrp_instance_removed"]
+        "actual_lrp_instance_changed",
+        "actual_lrp_instance_removed",
+    ]
 
 
 def test_an_untouched_row_of_the_index_shapes_the_group_but_emits_no_instance_event() -> None:
@@ -305,7 +340,8 @@ def test_events_come_in_the_order_of_each_units_first_change() -> None:
     second.actual_lrp_key.index = 1
     events = calculate_events(
         [change(None, lrp, "t"), change(None, first, "t"), change(None, second, "t")],
-        stored(first, second))
+        stored(first, second),
+    )
     assert [(event.hub, event.name) for event in events] == [
         ("desired", "desired_lrp_created"),
         ("actual", "actual_lrp_created"),
@@ -322,7 +358,9 @@ def test_within_an_index_running_results_come_before_removals() -> None:
     claimed, started = actual(CLAIMED, OWN), actual(RUNNING, OWN, tag=1)
     events = calculate_events([change(old, None), change(claimed, started)], stored(started))
     assert names(events, "instance") == [
-        "actual_lrp_instance_changed", "actual_lrp_instance_removed"]
+        "actual_lrp_instance_changed",
+        "actual_lrp_instance_removed",
+    ]
 
 
 # -- what a stream shows ----------------------------------------------------------------------
@@ -344,11 +382,19 @@ def test_an_instance_stream_cell_filter_hides_unclaimed_creations_and_other_cell
 
 def test_a_group_stream_cell_filter_passes_a_change_that_leaves_the_cell() -> None:
     spec = StreamSpec(frozenset({"desired", "actual"}), cell_id="cell-1")
-    left = Event("actual", models.ActualLRPChangedEvent(
-        before=models.ActualLRPGroup(instance=actual(RUNNING, OWN)),
-        after=models.ActualLRPGroup(instance=actual())))
-    elsewhere = Event("actual", models.ActualLRPCreatedEvent(
-        actual_lrp_group=models.ActualLRPGroup(instance=actual(RUNNING, OTHER))))
+    left = Event(
+        "actual",
+        models.ActualLRPChangedEvent(
+            before=models.ActualLRPGroup(instance=actual(RUNNING, OWN)),
+            after=models.ActualLRPGroup(instance=actual()),
+        ),
+    )
+    elsewhere = Event(
+        "actual",
+        models.ActualLRPCreatedEvent(
+            actual_lrp_group=models.ActualLRPGroup(instance=actual(RUNNING, OTHER))
+        ),
+    )
     assert spec.present(left) is left.message
     assert spec.present(elsewhere) is None
 
@@ -361,12 +407,22 @@ def test_r0_streams_downgrade_desired_lrps_and_tasks_without_touching_the_hub_ev
     assert shown.desired_lrp.deprecated_start_timeout_s == 60
     assert shown.trace_id == "t"
     assert event.message == models.DesiredLRPCreatedEvent(desired_lrp=lrp, trace_id="t")
-    task = models.Task(task_guid="t", task_definition=models.TaskDefinition(
-        image_layers=[models.ImageLayer(url="http://layer", destination_path="/l",
-                                        layer_type=models.ImageLayer.SHARED,
-                                        media_type=models.ImageLayer.TGZ)]))
+    task = models.Task(
+        task_guid="t",
+        task_definition=models.TaskDefinition(
+            image_layers=[
+                models.ImageLayer(
+                    url="http://layer",
+                    destination_path="/l",
+                    layer_type=models.ImageLayer.SHARED,
+                    media_type=models.ImageLayer.TGZ,
+                )
+            ]
+        ),
+    )
     shown_task = StreamSpec(frozenset({"task"}), task_version=0).present(
-        Event("task", models.TaskCreatedEvent(task=task)))
+        Event("task", models.TaskCreatedEvent(task=task))
+    )
     assert isinstance(shown_task, models.TaskCreatedEvent)
     assert len(shown_task.task.task_definition.image_layers) == 0
     assert len(shown_task.task.task_definition.cached_dependencies) == 1
@@ -425,7 +481,8 @@ def test_the_hub_listens_to_every_operation_of_its_store() -> None:
     event = subscription.get(0)
     assert isinstance(event, Event)
     assert event.message == models.DesiredLRPCreatedEvent(
-        desired_lrp=store.desired_lrps["web"], trace_id="t1")
+        desired_lrp=store.desired_lrps["web"], trace_id="t1"
+    )
 
 
 # -- framing ----------------------------------------------------------------------------------

@@ -24,8 +24,9 @@ def lrp_2016(process_guid: str, domain: str = "cf-apps", instances: int = 2) -> 
         memory_mb=128,
         disk_mb=512,
         log_guid="log-" + process_guid,
-        action=models.Action(run_action=models.RunAction(path="/tmp/lifecycle/launcher",
-                                                         user="vcap")),
+        action=models.Action(
+            run_action=models.RunAction(path="/tmp/lifecycle/launcher", user="vcap")
+        ),
     )
 
 
@@ -46,8 +47,9 @@ def test_actual_lrp_groups_filters_by_domain_and_cell(bbs: BBSClient) -> None:
     desire_2016(bbs, lrp_2016("app-b", domain="other", instances=1))
 
     by_domain = bbs.call("ActualLRPGroups", models.ActualLRPGroupsRequest(domain="cf-apps"))
-    by_cell = bbs.call("ActualLRPGroups",
-                       models.ActualLRPGroupsRequest(domain="cf-apps", cell_id="some-cell"))
+    by_cell = bbs.call(
+        "ActualLRPGroups", models.ActualLRPGroupsRequest(domain="cf-apps", cell_id="some-cell")
+    )
 
     assert groups(by_domain) == [("app-a", 0, "UNCLAIMED")]
     assert list(by_cell.actual_lrp_groups) == []
@@ -57,8 +59,10 @@ def test_actual_lrp_groups_by_process_guid(bbs: BBSClient) -> None:
     desire_2016(bbs, lrp_2016("my-guid", instances=2))
     desire_2016(bbs, lrp_2016("other-guid", instances=1))
 
-    response = bbs.call("ActualLRPGroupsByProcessGuid",
-                        models.ActualLRPGroupsByProcessGuidRequest(process_guid="my-guid"))
+    response = bbs.call(
+        "ActualLRPGroupsByProcessGuid",
+        models.ActualLRPGroupsByProcessGuidRequest(process_guid="my-guid"),
+    )
 
     assert groups(response) == [("my-guid", 0, "UNCLAIMED"), ("my-guid", 1, "UNCLAIMED")]
     assert all(not g.HasField("evacuating") for g in response.actual_lrp_groups)
@@ -86,16 +90,25 @@ def test_actual_lrp_group_by_process_guid_and_index(bbs: BBSClient) -> None:
 def test_retire_actual_lrp_stops_the_instance_but_keeps_the_desired_state(bbs: BBSClient) -> None:
     desire_2016(bbs, lrp_2016("some-process-guid", instances=2))
 
-    response = bbs.call("RetireActualLRP", models.RetireActualLRPRequest(
-        actual_lrp_key=models.ActualLRPKey(process_guid="some-process-guid", index=0,
-                                           domain="cf-apps")))
+    response = bbs.call(
+        "RetireActualLRP",
+        models.RetireActualLRPRequest(
+            actual_lrp_key=models.ActualLRPKey(
+                process_guid="some-process-guid", index=0, domain="cf-apps"
+            )
+        ),
+    )
 
     assert not response.HasField("error")
-    remaining = bbs.call("ActualLRPGroupsByProcessGuid",
-                         models.ActualLRPGroupsByProcessGuidRequest(process_guid="some-process-guid"))
+    remaining = bbs.call(
+        "ActualLRPGroupsByProcessGuid",
+        models.ActualLRPGroupsByProcessGuidRequest(process_guid="some-process-guid"),
+    )
     assert groups(remaining) == [("some-process-guid", 1, "UNCLAIMED")]
-    desired = bbs.call("DesiredLRPByProcessGuid_r2",
-                       models.DesiredLRPByProcessGuidRequest(process_guid="some-process-guid"))
+    desired = bbs.call(
+        "DesiredLRPByProcessGuid_r2",
+        models.DesiredLRPByProcessGuidRequest(process_guid="some-process-guid"),
+    )
     assert desired.desired_lrp.instances == 2
 
 
@@ -112,8 +125,10 @@ def test_desired_lrp_by_process_guid_returns_what_was_desired(bbs: BBSClient) ->
     lrp = lrp_2016("some-processs-guid")
     desire_2016(bbs, lrp)
 
-    got = bbs.call("DesiredLRPByProcessGuid_r2",
-                   models.DesiredLRPByProcessGuidRequest(process_guid="some-processs-guid"))
+    got = bbs.call(
+        "DesiredLRPByProcessGuid_r2",
+        models.DesiredLRPByProcessGuidRequest(process_guid="some-processs-guid"),
+    )
 
     returned = got.desired_lrp
     assert returned.modification_tag.epoch != "" and returned.modification_tag.index == 0
@@ -130,21 +145,27 @@ def test_desired_lrp_scheduling_infos(bbs: BBSClient) -> None:
 
     [info] = response.desired_lrp_scheduling_infos
     assert info.desired_lrp_key == models.DesiredLRPKey(
-        process_guid="app-a", domain="cf-apps", log_guid="log-app-a")
+        process_guid="app-a", domain="cf-apps", log_guid="log-app-a"
+    )
     assert info.instances == 3
     assert info.desired_lrp_resource == models.DesiredLRPResource(
-        memory_mb=128, disk_mb=512, root_fs="preloaded:cflinuxfs2")
+        memory_mb=128, disk_mb=512, root_fs="preloaded:cflinuxfs2"
+    )
 
 
 def test_desire_lrp_creates_it_and_its_actual_lrps(bbs: BBSClient) -> None:
-    response = bbs.call("DesireDesiredLRP_r1",
-                        models.DesireLRPRequest(desired_lrp=lrp_2016("new-guid", instances=2)))
+    response = bbs.call(
+        "DesireDesiredLRP_r1",
+        models.DesireLRPRequest(desired_lrp=lrp_2016("new-guid", instances=2)),
+    )
 
     assert not response.HasField("error")
     listed = bbs.call("DesiredLRPs_r2", models.DesiredLRPsRequest())
     assert [lrp.process_guid for lrp in listed.desired_lrps] == ["new-guid"]
-    actual = bbs.call("ActualLRPGroupsByProcessGuid",
-                      models.ActualLRPGroupsByProcessGuidRequest(process_guid="new-guid"))
+    actual = bbs.call(
+        "ActualLRPGroupsByProcessGuid",
+        models.ActualLRPGroupsByProcessGuidRequest(process_guid="new-guid"),
+    )
     assert groups(actual) == [("new-guid", 0, "UNCLAIMED"), ("new-guid", 1, "UNCLAIMED")]
 
 
@@ -155,36 +176,48 @@ def test_update_desired_lrp_sets_instances_routes_and_annotation(bbs: BBSClient)
 
     update = models.DesiredLRPUpdate(instances=4, annotation="My annotation")
     update.routes.SetInParent()  # Routes: &models.Routes{} clears every route
-    response = bbs.call("UpdateDesireLRP", models.UpdateDesiredLRPRequest(
-        process_guid="some-process-guid", update=update))
+    response = bbs.call(
+        "UpdateDesireLRP",
+        models.UpdateDesiredLRPRequest(process_guid="some-process-guid", update=update),
+    )
 
     assert not response.HasField("error")
-    got = bbs.call("DesiredLRPByProcessGuid_r2",
-                   models.DesiredLRPByProcessGuidRequest(process_guid="some-process-guid"))
+    got = bbs.call(
+        "DesiredLRPByProcessGuid_r2",
+        models.DesiredLRPByProcessGuidRequest(process_guid="some-process-guid"),
+    )
     assert got.desired_lrp.instances == 4
     assert got.desired_lrp.annotation == "My annotation"
     assert dict(got.desired_lrp.routes.routes) == {}
     assert got.desired_lrp.modification_tag.index == 1
-    actual = bbs.call("ActualLRPGroupsByProcessGuid",
-                      models.ActualLRPGroupsByProcessGuidRequest(process_guid="some-process-guid"))
+    actual = bbs.call(
+        "ActualLRPGroupsByProcessGuid",
+        models.ActualLRPGroupsByProcessGuidRequest(process_guid="some-process-guid"),
+    )
     assert [index for _, index, _ in groups(actual)] == [0, 1, 2, 3]
 
 
 def test_remove_desired_lrp(bbs: BBSClient) -> None:
     desire_2016(bbs, lrp_2016("some-process-guid", instances=2))
 
-    response = bbs.call("RemoveDesiredLRP",
-                        models.RemoveDesiredLRPRequest(process_guid="some-process-guid"))
-    again = bbs.call("RemoveDesiredLRP",
-                     models.RemoveDesiredLRPRequest(process_guid="some-process-guid"))
+    response = bbs.call(
+        "RemoveDesiredLRP", models.RemoveDesiredLRPRequest(process_guid="some-process-guid")
+    )
+    again = bbs.call(
+        "RemoveDesiredLRP", models.RemoveDesiredLRPRequest(process_guid="some-process-guid")
+    )
 
     assert not response.HasField("error")
     assert again.error.type == ResourceNotFound.type
-    got = bbs.call("DesiredLRPByProcessGuid_r2",
-                   models.DesiredLRPByProcessGuidRequest(process_guid="some-process-guid"))
+    got = bbs.call(
+        "DesiredLRPByProcessGuid_r2",
+        models.DesiredLRPByProcessGuidRequest(process_guid="some-process-guid"),
+    )
     assert got.error.type == ResourceNotFound.type
-    actual = bbs.call("ActualLRPGroupsByProcessGuid",
-                      models.ActualLRPGroupsByProcessGuidRequest(process_guid="some-process-guid"))
+    actual = bbs.call(
+        "ActualLRPGroupsByProcessGuid",
+        models.ActualLRPGroupsByProcessGuidRequest(process_guid="some-process-guid"),
+    )
     assert list(actual.actual_lrp_groups) == []
 
 

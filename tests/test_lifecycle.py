@@ -90,7 +90,8 @@ def instance(guid: str = "ig-1", cell_id: str = "cell-1") -> models.ActualLRPIns
 
 def net(address: str = "10.0.0.1", port: int = 8080) -> models.ActualLRPNetInfo:
     return models.ActualLRPNetInfo(
-        address=address, ports=[models.PortMapping(container_port=8080, host_port=port)])
+        address=address, ports=[models.PortMapping(container_port=8080, host_port=port)]
+    )
 
 
 def place(
@@ -130,14 +131,22 @@ def row(state: State, presence: int = ORDINARY, index: int = 0) -> models.Actual
 # own ("same"), only an "empty" one, or "never". Requests always carry a non-empty instance key,
 # so "same" never matches the empty key of an UNCLAIMED or CRASHED row over the API.
 TRANSITIONS: dict[tuple[str, str], str] = {
-    (UNCLAIMED, UNCLAIMED): "any", (UNCLAIMED, CLAIMED): "any",
-    (UNCLAIMED, RUNNING): "any", (UNCLAIMED, CRASHED): "never",
-    (CLAIMED, UNCLAIMED): "empty", (CLAIMED, CLAIMED): "same",
-    (CLAIMED, RUNNING): "any", (CLAIMED, CRASHED): "same",
-    (RUNNING, UNCLAIMED): "empty", (RUNNING, CLAIMED): "same",
-    (RUNNING, RUNNING): "same", (RUNNING, CRASHED): "same",
-    (CRASHED, UNCLAIMED): "empty", (CRASHED, CLAIMED): "same",
-    (CRASHED, RUNNING): "same", (CRASHED, CRASHED): "never",
+    (UNCLAIMED, UNCLAIMED): "any",
+    (UNCLAIMED, CLAIMED): "any",
+    (UNCLAIMED, RUNNING): "any",
+    (UNCLAIMED, CRASHED): "never",
+    (CLAIMED, UNCLAIMED): "empty",
+    (CLAIMED, CLAIMED): "same",
+    (CLAIMED, RUNNING): "any",
+    (CLAIMED, CRASHED): "same",
+    (RUNNING, UNCLAIMED): "empty",
+    (RUNNING, CLAIMED): "same",
+    (RUNNING, RUNNING): "same",
+    (RUNNING, CRASHED): "same",
+    (CRASHED, UNCLAIMED): "empty",
+    (CRASHED, CLAIMED): "same",
+    (CRASHED, RUNNING): "same",
+    (CRASHED, CRASHED): "never",
 }
 
 REFUSALS: dict[str, type[BBSError]] = {
@@ -154,8 +163,9 @@ def table_allows(stored: str, target: str, same: bool, empty: bool) -> bool:
     return rule == "any" or (rule == "same" and same) or (rule == "empty" and empty)
 
 
-def call_for(state: State, target: str, instance_key: models.ActualLRPInstanceKey,
-             domain: str) -> Callable[[], object]:
+def call_for(
+    state: State, target: str, instance_key: models.ActualLRPInstanceKey, domain: str
+) -> Callable[[], object]:
     calls: dict[str, Callable[[], object]] = {
         CLAIMED: lambda: state.claim_actual_lrp("my-guid", 0, instance_key),
         RUNNING: lambda: state.start_actual_lrp(key(domain=domain), instance_key, net("10.9.9.9")),
@@ -178,8 +188,7 @@ def test_every_call_is_allowed_or_refused_as_the_transition_table_says(
     caller = instance() if own_instance else instance("other-ig", "other-cell")
     same = before.actual_lrp_instance_key == caller
     # Only start passes the caller's key (domain included); the others use the row's own.
-    allowed = table_allows(stored, target, same, empty=False) and (
-        own_domain or target != RUNNING)
+    allowed = table_allows(stored, target, same, empty=False) and (own_domain or target != RUNNING)
     seen: list[Change] = []
     state.listeners.append(seen.extend)
 
@@ -194,14 +203,20 @@ def test_every_call_is_allowed_or_refused_as_the_transition_table_says(
         assert seen == []
 
 
-@given(stored=st.sampled_from(STATES), target=st.sampled_from(STATES),
-       caller_kind=st.sampled_from(["own", "other", "empty"]))
+@given(
+    stored=st.sampled_from(STATES),
+    target=st.sampled_from(STATES),
+    caller_kind=st.sampled_from(["own", "other", "empty"]),
+)
 def test_allows_transition_is_the_table_for_every_instance_key(
     stored: str, target: str, caller_kind: str
 ) -> None:
     lrp = place(new_state(), stored)
-    caller = {"own": lrp.actual_lrp_instance_key, "other": instance("x", "y"),
-              "empty": models.ActualLRPInstanceKey()}[caller_kind]
+    caller = {
+        "own": lrp.actual_lrp_instance_key,
+        "other": instance("x", "y"),
+        "empty": models.ActualLRPInstanceKey(),
+    }[caller_kind]
     same = lrp.actual_lrp_instance_key == caller
     empty = caller == models.ActualLRPInstanceKey()
 
@@ -281,9 +296,7 @@ def test_claiming_a_missing_instance_is_not_found(state: State) -> None:
         state.claim_actual_lrp("my-guid", 0, instance("new-ig"))
 
 
-def test_a_claim_from_a_suspect_instance_is_ignored(
-    state: State, changes: list[Change]
-) -> None:
+def test_a_claim_from_a_suspect_instance_is_ignored(state: State, changes: list[Change]) -> None:
     place(state, RUNNING, presence=SUSPECT, instance_key=instance("old-ig", "lost-cell"))
     place(state, UNCLAIMED)
 
@@ -306,13 +319,16 @@ def test_a_claim_records_one_change_with_an_empty_trace_id(
 # -- start --------------------------------------------------------------------------------------
 
 
-def test_start_without_an_instance_row_creates_a_running_one(
-    state: State, clock: Clock
-) -> None:
+def test_start_without_an_instance_row_creates_a_running_one(state: State, clock: Clock) -> None:
     state.start_actual_lrp(
-        key(), instance(), net(),
+        key(),
+        instance(),
+        net(),
         internal_routes=[models.ActualLRPInternalRoute(hostname="web.apps.internal")],
-        metric_tags={"app_name": "web"}, routable=False, availability_zone="z1")
+        metric_tags={"app_name": "web"},
+        routable=False,
+        availability_zone="z1",
+    )
 
     started = row(state)
     assert started.state == RUNNING
@@ -377,9 +393,13 @@ def test_a_repeated_identical_start_changes_nothing(
 
 @pytest.mark.parametrize(
     "change",
-    [{"net_info": net(port=9090)}, {"routable": False}, {"availability_zone": "z9"},
-     {"metric_tags": {"a": "c"}},
-     {"internal_routes": [models.ActualLRPInternalRoute(hostname="h")]}],
+    [
+        {"net_info": net(port=9090)},
+        {"routable": False},
+        {"availability_zone": "z9"},
+        {"metric_tags": {"a": "c"}},
+        {"internal_routes": [models.ActualLRPInternalRoute(hostname="h")]},
+    ],
     ids=["net-info", "routable", "zone", "metric-tags", "internal-routes"],
 )
 def test_a_start_that_reports_anything_new_is_a_change(
@@ -426,9 +446,7 @@ def test_a_repeated_start_still_removes_an_evacuating_row(state: State) -> None:
     assert row(state) == running
 
 
-def test_a_start_from_a_suspect_instance_is_ignored(
-    state: State, changes: list[Change]
-) -> None:
+def test_a_start_from_a_suspect_instance_is_ignored(state: State, changes: list[Change]) -> None:
     place(state, RUNNING, SUSPECT, instance("lost-ig", "lost-cell"))
     place(state, CLAIMED)
 
@@ -465,7 +483,10 @@ def test_the_first_two_crashes_restart_at_once_and_the_third_stays_crashed(
 
     assert outcomes == [(UNCLAIMED, 1), (UNCLAIMED, 2), (CRASHED, 3)]
     assert [c.after.state for c in changes if c.crashed] == [  # type: ignore[union-attr]
-        UNCLAIMED, UNCLAIMED, CRASHED]
+        UNCLAIMED,
+        UNCLAIMED,
+        CRASHED,
+    ]
 
 
 def test_a_crash_clears_the_instance_and_keeps_what_the_rep_reported(
@@ -519,9 +540,7 @@ def test_a_crash_exactly_five_minutes_after_starting_still_adds_up(
     assert (row(state).state, row(state).crash_count) == (CRASHED, 8)
 
 
-def test_a_claimed_instance_crashing_always_adds_to_its_count(
-    state: State, clock: Clock
-) -> None:
+def test_a_claimed_instance_crashing_always_adds_to_its_count(state: State, clock: Clock) -> None:
     place(state, CLAIMED, crash_count=2, since=clock.now)
     clock.advance(60 * MINUTE)
 
@@ -561,8 +580,18 @@ def test_crashing_a_missing_instance_is_not_found(state: State) -> None:
 
 @pytest.mark.parametrize(
     ("count", "seconds"),
-    [(0, 0), (2, 0), (3, 30), (4, 60), (5, 120), (6, 240), (7, 480), (8, 960), (9, 960),
-     (199, 960)],
+    [
+        (0, 0),
+        (2, 0),
+        (3, 30),
+        (4, 60),
+        (5, 120),
+        (6, 240),
+        (7, 480),
+        (8, 960),
+        (9, 960),
+        (199, 960),
+    ],
 )
 def test_the_restart_backoff_doubles_from_thirty_seconds_up_to_sixteen_minutes(
     count: int, seconds: int
@@ -678,9 +707,7 @@ def test_remove_leaves_the_evacuating_row_and_needs_an_ordinary_one(state: State
 
 
 @pytest.mark.parametrize("status", [CLAIMED, RUNNING, CRASHED])
-def test_unclaim_returns_the_instance_to_unclaimed(
-    state: State, clock: Clock, status: str
-) -> None:
+def test_unclaim_returns_the_instance_to_unclaimed(state: State, clock: Clock, status: str) -> None:
     place(state, status, crash_count=3)
     clock.advance(SECOND)
 
@@ -738,6 +765,11 @@ def test_every_row_keeps_routable_and_its_embedded_messages_on_the_wire(state: S
 
     wire = models.ActualLRP.FromString(row(state).SerializeToString())
 
-    for field in ("actual_lrp_key", "actual_lrp_instance_key", "actual_lrp_net_info",
-                  "modification_tag", "routable"):
+    for field in (
+        "actual_lrp_key",
+        "actual_lrp_instance_key",
+        "actual_lrp_net_info",
+        "modification_tag",
+        "routable",
+    ):
         assert wire.HasField(field), field

@@ -68,8 +68,9 @@ def test_an_instance_is_claimed_then_started(one_instance: BBSClient) -> None:
     one_instance.claim_actual_lrp(key(), OWN)
     assert only(one_instance).state == CLAIMED
 
-    one_instance.start_actual_lrp(key(), OWN, net(), metric_tags={"app": "web"},
-                                  availability_zone="z1")
+    one_instance.start_actual_lrp(
+        key(), OWN, net(), metric_tags={"app": "web"}, availability_zone="z1"
+    )
 
     started = only(one_instance)
     assert started.state == RUNNING
@@ -89,7 +90,8 @@ def test_start_for_an_unknown_index_creates_a_running_instance(bbs: BBSClient) -
 
 def test_a_start_without_routable_on_the_wire_is_routable(one_instance: BBSClient) -> None:
     request = models.StartActualLRPRequest(
-        actual_lrp_key=key(), actual_lrp_instance_key=OWN, actual_lrp_net_info=net())
+        actual_lrp_key=key(), actual_lrp_instance_key=OWN, actual_lrp_net_info=net()
+    )
 
     response = one_instance.call("StartActualLRP", request)
 
@@ -101,9 +103,13 @@ def test_the_old_start_route_ignores_internal_routes_and_metric_tags(
     one_instance: BBSClient,
 ) -> None:
     request = models.StartActualLRPRequest(
-        actual_lrp_key=key(), actual_lrp_instance_key=OWN, actual_lrp_net_info=net(),
+        actual_lrp_key=key(),
+        actual_lrp_instance_key=OWN,
+        actual_lrp_net_info=net(),
         actual_lrp_internal_routes=[models.ActualLRPInternalRoute(hostname="h")],
-        metric_tags={"app": "web"}, availability_zone="z2")
+        metric_tags={"app": "web"},
+        availability_zone="z2",
+    )
     request.Routable = False
 
     response = one_instance.call("StartActualLRP_r0", request)
@@ -176,7 +182,8 @@ def test_lifecycle_requests_are_validated(bbs: BBSClient) -> None:
     fail = bbs.call("FailActualLRP", models.FailActualLRPRequest(actual_lrp_key=key()))
 
     assert claim.error == models.Error(
-        type="InvalidRequest", message="Invalid field: actual_lrp_instance_key")
+        type="InvalidRequest", message="Invalid field: actual_lrp_instance_key"
+    )
     assert fail.error == models.Error(type="InvalidRequest", message="Invalid field: error_message")
 
 
@@ -216,15 +223,30 @@ def test_every_route_answers_as_the_transition_table_says(
     caller = OWN if own_instance else OTHER
     same = before.actual_lrp_instance_key == caller
     requests = {
-        CLAIMED: ("ClaimActualLRP", models.ClaimActualLRPRequest(
-            process_guid="my-guid", index=0, actual_lrp_instance_key=caller)),
-        RUNNING: ("StartActualLRP", models.StartActualLRPRequest(
-            actual_lrp_key=key(), actual_lrp_instance_key=caller, actual_lrp_net_info=net("9"))),
-        CRASHED: ("CrashActualLRP", models.CrashActualLRPRequest(
-            actual_lrp_key=key(), actual_lrp_instance_key=caller, error_message="boom")),
+        CLAIMED: (
+            "ClaimActualLRP",
+            models.ClaimActualLRPRequest(
+                process_guid="my-guid", index=0, actual_lrp_instance_key=caller
+            ),
+        ),
+        RUNNING: (
+            "StartActualLRP",
+            models.StartActualLRPRequest(
+                actual_lrp_key=key(), actual_lrp_instance_key=caller, actual_lrp_net_info=net("9")
+            ),
+        ),
+        CRASHED: (
+            "CrashActualLRP",
+            models.CrashActualLRPRequest(
+                actual_lrp_key=key(), actual_lrp_instance_key=caller, error_message="boom"
+            ),
+        ),
     }
-    errors = {CLAIMED: "ActualLRPCannotBeClaimed", RUNNING: "ActualLRPCannotBeStarted",
-              CRASHED: "ActualLRPCannotBeCrashed"}
+    errors = {
+        CLAIMED: "ActualLRPCannotBeClaimed",
+        RUNNING: "ActualLRPCannotBeStarted",
+        CRASHED: "ActualLRPCannotBeCrashed",
+    }
 
     with BBSClient.in_process(fake.wsgi_app) as bbs:
         response = bbs.call(*requests[target])
@@ -276,9 +298,13 @@ def test_the_old_evacuate_running_route_ignores_internal_routes_and_metric_tags(
 ) -> None:
     one_instance.claim_actual_lrp(key(), OTHER)
     request = models.EvacuateRunningActualLRPRequest(
-        actual_lrp_key=key(), actual_lrp_instance_key=OWN, actual_lrp_net_info=net(),
+        actual_lrp_key=key(),
+        actual_lrp_instance_key=OWN,
+        actual_lrp_net_info=net(),
         actual_lrp_internal_routes=[models.ActualLRPInternalRoute(hostname="h")],
-        metric_tags={"app": "web"}, availability_zone="z5")
+        metric_tags={"app": "web"},
+        availability_zone="z5",
+    )
 
     response = one_instance.call("EvacuateRunningActualLRP_r0", request)
 
@@ -344,14 +370,20 @@ def test_evacuation_changes_carry_an_empty_trace_id(
 
 @pytest.mark.parametrize(
     ("route", "keep"),
-    [("EvacuateClaimedActualLRP", True), ("EvacuateRunningActualLRP", True),
-     ("EvacuateRunningActualLRP_r0", True), ("EvacuateStoppedActualLRP", False),
-     ("EvacuateCrashedActualLRP", False)],
+    [
+        ("EvacuateClaimedActualLRP", True),
+        ("EvacuateRunningActualLRP", True),
+        ("EvacuateRunningActualLRP_r0", True),
+        ("EvacuateStoppedActualLRP", False),
+        ("EvacuateCrashedActualLRP", False),
+    ],
 )
 @pytest.mark.parametrize(
     ("body", "message"),
-    [(b"\xff", "the request received is invalid"),
-     (b"", "Invalid field: actual_lrp_key, Invalid field: actual_lrp_instance_key")],
+    [
+        (b"\xff", "the request received is invalid"),
+        (b"", "Invalid field: actual_lrp_key, Invalid field: actual_lrp_instance_key"),
+    ],
     ids=["undecodable", "invalid"],
 )
 def test_a_bad_evacuation_request_is_answered_with_upstreams_keep_container(
@@ -370,4 +402,5 @@ def test_a_bad_remove_evacuating_request_is_answered_with_only_the_error(
     response = bbs.call("RemoveEvacuatingActualLRP", b"\xff")
 
     assert response == models.RemoveEvacuatingActualLRPResponse(
-        error=models.Error(type="InvalidRequest", message="the request received is invalid"))
+        error=models.Error(type="InvalidRequest", message="the request received is invalid")
+    )

@@ -17,7 +17,7 @@ STATUS = {"cur": "current", "dep": "deprecated", "rem": "removed"}
 def section_2_rows() -> list[dict[str, str | None]]:
     """Every route row of protocol.md §2, one per (path, method)."""
     text = PROTOCOL.read_text(encoding="utf-8")
-    section = text[text.index("## 2. Route table"):text.index("## 3. Error message")]
+    section = text[text.index("## 2. Route table") : text.index("## 3. Error message")]
     rows = []
     for line in section.splitlines():
         if not line.startswith("| /v1"):
@@ -30,14 +30,22 @@ def section_2_rows() -> list[dict[str, str | None]]:
             request = None if left in ("", "(none)") else left.split()[0]
             response = right.split()[0]
         for path in paths.split(", "):
-            rows.append({"path": path, "method": method, "status": STATUS[status],
-                         "request": request, "response": response,
-                         "stream": "yes" if "→" not in cells[2] else None})
+            rows.append(
+                {
+                    "path": path,
+                    "method": method,
+                    "status": STATUS[status],
+                    "request": request,
+                    "response": response,
+                    "stream": "yes" if "→" not in cells[2] else None,
+                }
+            )
     return rows
 
 
 needs_protocol = pytest.mark.skipif(
-    not PROTOCOL.exists(), reason="shared/protocol.md not beside the repo")
+    not PROTOCOL.exists(), reason="shared/protocol.md not beside the repo"
+)
 
 
 @needs_protocol
@@ -49,8 +57,10 @@ def test_every_row_of_section_2_is_in_the_table_with_its_method_messages_and_sta
         assert route.stream == (row["stream"] == "yes"), row
         if row["response"] is not None:
             assert route.response == row["response"], row
-        if row["request"] is not None or row["response"] is not None and row["path"] in (
-            "/v1/ping", "/v1/domains/list", "/v1/cells/list.r1"
+        if (
+            row["request"] is not None
+            or row["response"] is not None
+            and row["path"] in ("/v1/ping", "/v1/domains/list", "/v1/cells/list.r1")
         ):
             assert route.request == row["request"], row
 
@@ -66,7 +76,8 @@ def test_names_are_unique_and_current_ones_match_upstream_route_names() -> None:
     # A few rows whose Go names are easy to get wrong (routes.go at HEAD).
     assert ROUTES_BY_NAME["UpdateDesireLRP"].path == "/v1/desired_lrp/update"
     assert ROUTES_BY_NAME["ActualLRPGroupsByProcessGuidAndIndex"].path == (
-        "/v1/actual_lrp_groups/get_by_process_guid_and_index")
+        "/v1/actual_lrp_groups/get_by_process_guid_and_index"
+    )
     assert ROUTES_BY_NAME["StartActualLRP"].path == "/v1/actual_lrps/start.r1"
     assert ROUTES_BY_NAME["StartActualLRP_r0"].path == "/v1/actual_lrps/start"
 

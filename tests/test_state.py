@@ -41,24 +41,38 @@ def state(clock: Clock) -> State:
     return State(clock=clock, new_guid=lambda: next(guids))
 
 
-def put_actual(state: State, process_guid: str, index: int, status: str,
-               presence: int = ORDINARY, cell_id: str = "cell-1") -> models.ActualLRP:
+def put_actual(
+    state: State,
+    process_guid: str,
+    index: int,
+    status: str,
+    presence: int = ORDINARY,
+    cell_id: str = "cell-1",
+) -> models.ActualLRP:
     """Place a row as the lifecycle routes would leave it."""
     lrp = models.ActualLRP(
         actual_lrp_key=models.ActualLRPKey(
-            process_guid=process_guid, index=index, domain="cf-apps"),
+            process_guid=process_guid, index=index, domain="cf-apps"
+        ),
         actual_lrp_instance_key=models.ActualLRPInstanceKey(
             instance_guid=f"ig-{index}-{presence}",
-            cell_id=cell_id if status in (CLAIMED, RUNNING) else ""),
-        state=status, since=1, presence=presence, routable=False,
+            cell_id=cell_id if status in (CLAIMED, RUNNING) else "",
+        ),
+        state=status,
+        since=1,
+        presence=presence,
+        routable=False,
     )
     state.actual_lrps[ActualKey(process_guid, index, presence)] = lrp
     return lrp
 
 
 def states(state: State, process_guid: str = "my-guid") -> dict[tuple[int, int], str]:
-    return {(k.index, k.presence): lrp.state for k, lrp in state.actual_lrps.items()
-            if k.process_guid == process_guid}
+    return {
+        (k.index, k.presence): lrp.state
+        for k, lrp in state.actual_lrps.items()
+        if k.process_guid == process_guid
+    }
 
 
 def test_desire_assigns_a_fresh_modification_tag_ignoring_the_clients(state: State) -> None:
@@ -67,7 +81,8 @@ def test_desire_assigns_a_fresh_modification_tag_ignoring_the_clients(state: Sta
     state.desire_lrp(lrp)
 
     assert state.desired_lrps["my-guid"].modification_tag == models.ModificationTag(
-        epoch="guid-0", index=0)
+        epoch="guid-0", index=0
+    )
 
 
 def test_desire_creates_an_unclaimed_ordinary_instance_per_index(
@@ -110,7 +125,8 @@ def test_route_json_is_stored_compacted_with_gos_html_escaping(state: State) -> 
     state.desire_lrp(lrp)
 
     assert state.desired_lrps["my-guid"].routes.routes["cf-router"] == (
-        b'[{"hostnames":["a\\u003cb\\u003e\\u0026c.example.com"],"port":8080}]')
+        b'[{"hostnames":["a\\u003cb\\u003e\\u0026c.example.com"],"port":8080}]'
+    )
 
 
 @pytest.mark.parametrize("value", [b"{not json", b"", b"NaN", b'{"a":1} x'])
@@ -166,8 +182,12 @@ def test_scaling_down_deletes_unclaimed_and_crashed_but_leaves_claimed_and_runni
     _, _, _, removed = state.update_desired_lrp("my-guid", models.DesiredLRPUpdate(instances=1))
 
     assert sorted(a.actual_lrp_key.index for a in removed) == [3, 4]
-    assert states(state) == {(0, ORDINARY): UNCLAIMED, (1, ORDINARY): CLAIMED,
-                             (2, ORDINARY): RUNNING, (4, EVACUATING): RUNNING}
+    assert states(state) == {
+        (0, ORDINARY): UNCLAIMED,
+        (1, ORDINARY): CLAIMED,
+        (2, ORDINARY): RUNNING,
+        (4, EVACUATING): RUNNING,
+    }
 
 
 def test_remove_desired_keeps_claimed_actuals_and_evacuating_rows(state: State) -> None:
@@ -206,7 +226,8 @@ def test_retire_leaves_a_running_instance_on_a_registered_cell_for_its_rep(state
     state.register_cell(models.CellPresence(cell_id="cell-1"))
 
     retired = state.retire_actual_lrp(
-        models.ActualLRPKey(process_guid="my-guid", index=0, domain="cf-apps"))
+        models.ActualLRPKey(process_guid="my-guid", index=0, domain="cf-apps")
+    )
 
     assert [a.state for a in retired] == [RUNNING]
     assert states(state) == {(0, ORDINARY): RUNNING}
@@ -237,8 +258,12 @@ def test_actual_lrps_filter_by_cell_and_domain(state: State) -> None:
 
 @pytest.mark.parametrize(
     ("app_guid", "matches"),
-    [("app-1", ["app-1-web", "app-1-worker"]), ("app_1", ["app-1-web", "app-1-worker", "appx1"]),
-     ("app%web", ["app-1-web"]), ("nope", [])],
+    [
+        ("app-1", ["app-1-web", "app-1-worker"]),
+        ("app_1", ["app-1-web", "app-1-worker", "appx1"]),
+        ("app%web", ["app-1-web"]),
+        ("nope", []),
+    ],
 )
 def test_app_guids_are_sql_like_prefixes_of_the_process_guid(
     state: State, app_guid: str, matches: list[str]
@@ -263,8 +288,13 @@ def test_groups_put_evacuating_rows_in_their_own_slot(state: State) -> None:
 
 @pytest.mark.parametrize(
     ("ordinary", "suspect", "shown"),
-    [(UNCLAIMED, RUNNING, SUSPECT), (CLAIMED, RUNNING, SUSPECT), (RUNNING, RUNNING, ORDINARY),
-     (UNCLAIMED, CLAIMED, SUSPECT), (RUNNING, CLAIMED, ORDINARY)],
+    [
+        (UNCLAIMED, RUNNING, SUSPECT),
+        (CLAIMED, RUNNING, SUSPECT),
+        (RUNNING, RUNNING, ORDINARY),
+        (UNCLAIMED, CLAIMED, SUSPECT),
+        (RUNNING, CLAIMED, ORDINARY),
+    ],
 )
 def test_a_group_shows_the_suspect_row_while_the_ordinary_one_is_not_running(
     state: State, ordinary: str, suspect: str, shown: int
@@ -316,8 +346,11 @@ def test_returned_messages_are_copies(state: State) -> None:
 def test_concurrent_updates_lose_no_write(state: State) -> None:
     state.desire_lrp(desired_lrp(instances=0))
     threads = [
-        threading.Thread(target=lambda: [
-            state.update_desired_lrp("my-guid", models.DesiredLRPUpdate()) for _ in range(50)])
+        threading.Thread(
+            target=lambda: [
+                state.update_desired_lrp("my-guid", models.DesiredLRPUpdate()) for _ in range(50)
+            ]
+        )
         for _ in range(8)
     ]
     for thread in threads:

@@ -61,8 +61,9 @@ def receiver() -> Iterator[Receiver]:
         def _answer(self) -> None:
             me = box[0]
             length = int(self.headers.get("Content-Length") or 0)
-            me.record(Received(self.command, self.path, dict(self.headers),
-                                self.rfile.read(length)))
+            me.record(
+                Received(self.command, self.path, dict(self.headers), self.rfile.read(length))
+            )
             answer = me.answers.popleft() if me.answers else 200
             if answer == HANG:
                 me.release.wait()
@@ -135,23 +136,37 @@ def refused_url() -> str:
 
 
 def test_the_body_is_upstreams_json_in_field_order_without_an_empty_annotation() -> None:
-    task = models.Task(task_guid="t", failed=True, failure_reason="r", result="x",
-                       created_at=123, task_definition=models.TaskDefinition())
+    task = models.Task(
+        task_guid="t",
+        failed=True,
+        failure_reason="r",
+        result="x",
+        created_at=123,
+        task_definition=models.TaskDefinition(),
+    )
 
     assert callback_json(task) == (
-        b'{"task_guid":"t","failed":true,"failure_reason":"r","result":"x","created_at":123}')
+        b'{"task_guid":"t","failed":true,"failure_reason":"r","result":"x","created_at":123}'
+    )
 
 
 def test_the_body_carries_the_annotation_and_escapes_html_like_go() -> None:
-    task = models.Task(task_guid="t", result="<a&b>", task_definition=models.TaskDefinition(
-        annotation="ünï"))
+    task = models.Task(
+        task_guid="t", result="<a&b>", task_definition=models.TaskDefinition(annotation="ünï")
+    )
 
     body = callback_json(task)
 
     assert b'"result":"\\u003ca\\u0026b\\u003e"' in body
     assert json.loads(body)["annotation"] == "ünï"
     assert list(json.loads(body)) == [
-        "task_guid", "failed", "failure_reason", "result", "annotation", "created_at"]
+        "task_guid",
+        "failed",
+        "failure_reason",
+        "result",
+        "annotation",
+        "created_at",
+    ]
 
 
 # -- delivery ---------------------------------------------------------------------------------
@@ -168,18 +183,26 @@ def test_a_completed_task_is_posted_as_json_and_then_deleted(
     assert (request.method, request.path) == ("POST", "/done?x=1")
     assert request.headers["Content-Type"] == "application/json"
     assert json.loads(request.body) == {
-        "task_guid": "t", "failed": False, "failure_reason": "", "result": "the result",
-        "annotation": "note", "created_at": completed.created_at}
+        "task_guid": "t",
+        "failed": False,
+        "failure_reason": "",
+        "result": "the result",
+        "annotation": "note",
+        "created_at": completed.created_at,
+    }
     assert "t" not in state.tasks
     resolving, removed = changes[-2:]
     assert (resolving.before, resolving.after.state) == (completed, RESOLVING)  # type: ignore[union-attr]
     assert removed.after is None and removed.before == resolving.after
 
 
-@pytest.mark.parametrize("finish", [
-    lambda s: s.cancel_task("t"),
-    lambda s: s.fail_task("t", "broken"),
-])
+@pytest.mark.parametrize(
+    "finish",
+    [
+        lambda s: s.cancel_task("t"),
+        lambda s: s.fail_task("t", "broken"),
+    ],
+)
 def test_cancel_and_fail_also_call_back(
     state: State, receiver: Receiver, finish: Callable[[State], object]
 ) -> None:
@@ -267,7 +290,9 @@ def test_a_307_redirect_is_posted_again_to_the_new_location(
     assert state.wait_for_callbacks(10)
 
     assert [(r.method, r.path) for r in receiver.received] == [
-        ("POST", "/cb"), ("POST", "/elsewhere")]
+        ("POST", "/cb"),
+        ("POST", "/elsewhere"),
+    ]
     assert receiver.received[1].body == receiver.received[0].body
     assert "t" not in state.tasks
 
@@ -278,8 +303,7 @@ def test_a_302_redirect_is_followed_with_a_get_like_go(state: State, receiver: R
     complete(state, receiver.url + "/cb")
     assert state.wait_for_callbacks(10)
 
-    assert [(r.method, r.path, r.body) for r in receiver.received][1] == (
-        "GET", "/elsewhere", b"")
+    assert [(r.method, r.path, r.body) for r in receiver.received][1] == ("GET", "/elsewhere", b"")
     assert "t" not in state.tasks
 
 
@@ -318,9 +342,7 @@ def test_reset_drops_callbacks_that_have_not_run(state: State, receiver: Receive
     assert state.tasks["t"].state == models.Task.Pending
 
 
-def test_no_worker_thread_is_left_once_callbacks_are_done(
-    state: State, receiver: Receiver
-) -> None:
+def test_no_worker_thread_is_left_once_callbacks_are_done(state: State, receiver: Receiver) -> None:
     complete(state, receiver.url)
 
     assert state.wait_for_callbacks(10)

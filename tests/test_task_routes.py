@@ -33,16 +33,36 @@ def layered_definition() -> models.TaskDefinition:
     cached dependency and a timeout inside a serial action."""
     run = models.Action(run_action=models.RunAction(path="/bin/task", user="vcap"))
     return definition(
-        action=models.Action(serial_action=models.SerialAction(actions=[
-            models.Action(timeout_action=models.TimeoutAction(action=run, timeout_ms=5000))])),
+        action=models.Action(
+            serial_action=models.SerialAction(
+                actions=[
+                    models.Action(timeout_action=models.TimeoutAction(action=run, timeout_ms=5000))
+                ]
+            )
+        ),
         legacy_download_user="legacy",
-        cached_dependencies=[models.CachedDependency(
-            name="c", to="/c", cache_key="c-key", **{"from": "http://c"})],
+        cached_dependencies=[
+            models.CachedDependency(name="c", to="/c", cache_key="c-key", **{"from": "http://c"})
+        ],
         image_layers=[
-            L(name="s", url="http://s", destination_path="/s", layer_type=L.SHARED,
-              media_type=L.TGZ, digest_algorithm=L.SHA256, digest_value="aaa"),
-            L(name="e", url="http://e", destination_path="/e", layer_type=L.EXCLUSIVE,
-              media_type=L.TGZ, digest_algorithm=L.SHA512, digest_value="bbb"),
+            L(
+                name="s",
+                url="http://s",
+                destination_path="/s",
+                layer_type=L.SHARED,
+                media_type=L.TGZ,
+                digest_algorithm=L.SHA256,
+                digest_value="aaa",
+            ),
+            L(
+                name="e",
+                url="http://e",
+                destination_path="/e",
+                layer_type=L.EXCLUSIVE,
+                media_type=L.TGZ,
+                digest_algorithm=L.SHA512,
+                digest_value="bbb",
+            ),
         ],
     )
 
@@ -145,22 +165,37 @@ def test_desire_validates_the_request(bbs: BBSClient) -> None:
 
 def test_the_2016_desire_r0_reads_the_old_nanosecond_timeout(bbs: BBSClient) -> None:
     run = models.Action(run_action=models.RunAction(path="/bin/task", user="vcap"))
-    old = definition(action=models.Action(timeout_action=models.TimeoutAction(
-        action=run, deprecated_timeout_ns=7_000_000_000)))
+    old = definition(
+        action=models.Action(
+            timeout_action=models.TimeoutAction(action=run, deprecated_timeout_ns=7_000_000_000)
+        )
+    )
 
-    ok(bbs.call("DesireTask_r0", models.DesireTaskRequest(
-        task_guid="t", domain="d", task_definition=old)))
+    ok(
+        bbs.call(
+            "DesireTask_r0",
+            models.DesireTaskRequest(task_guid="t", domain="d", task_definition=old),
+        )
+    )
 
     assert bbs.task_by_guid("t").task_definition.action.timeout_action.timeout_ms == 7000
 
 
 def test_the_2016_desire_r1_upgrades_old_volume_mounts(bbs: BBSClient) -> None:
     request = models.DesireTaskRequest(task_guid="t", domain="d", task_definition=definition())
-    old_mounts = models.LegacyDesireTaskRequest(task_definition=models.LegacyTaskDefinition(
-        volume_mounts=[models.LegacyVolumeMount(
-            driver="nfs", deprecated_volume_id="vol-1", container_dir="/data",
-            deprecated_mode=models.LegacyBindMountMode.LEGACY_BIND_MOUNT_MODE_RW,
-            deprecated_config=b'{"k":"v"}')]))
+    old_mounts = models.LegacyDesireTaskRequest(
+        task_definition=models.LegacyTaskDefinition(
+            volume_mounts=[
+                models.LegacyVolumeMount(
+                    driver="nfs",
+                    deprecated_volume_id="vol-1",
+                    container_dir="/data",
+                    deprecated_mode=models.LegacyBindMountMode.LEGACY_BIND_MOUNT_MODE_RW,
+                    deprecated_config=b'{"k":"v"}',
+                )
+            ]
+        )
+    )
     body = request.SerializeToString() + old_mounts.SerializeToString()
 
     ok(bbs.call("DesireTask_r1", body))
@@ -219,7 +254,10 @@ def test_the_deprecated_fail_route_fails_a_pending_task(bbs: BBSClient) -> None:
 
     task = bbs.task_by_guid("t")
     assert (task.state, task.failed, task.failure_reason) == (
-        models.Task.Completed, True, "no cell fits")
+        models.Task.Completed,
+        True,
+        "no cell fits",
+    )
 
 
 def test_reject_fails_the_task_on_the_fourth_rejection_by_default(bbs: BBSClient) -> None:
@@ -233,7 +271,10 @@ def test_reject_fails_the_task_on_the_fourth_rejection_by_default(bbs: BBSClient
 
     task = bbs.task_by_guid("t")
     assert (task.state, task.failure_reason, task.rejection_count) == (
-        models.Task.Completed, "no room at all", 4)
+        models.Task.Completed,
+        "no room at all",
+        4,
+    )
 
 
 def test_rejecting_a_completed_task_is_an_invalid_request(bbs: BBSClient) -> None:

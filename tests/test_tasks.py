@@ -69,8 +69,13 @@ def changes(state: State) -> list[Change]:
     return recorded
 
 
-def at(state: State, status: int, task_guid: str = "t", cell_id: str = "cell-1",
-       rejection_count: int = 0) -> models.Task:
+def at(
+    state: State,
+    status: int,
+    task_guid: str = "t",
+    cell_id: str = "cell-1",
+    rejection_count: int = 0,
+) -> models.Task:
     """Bring a new task to ``status`` through the rules themselves."""
     state.desire_task(definition(), task_guid, "d")
     if status in (RUNNING, COMPLETED, RESOLVING):
@@ -131,16 +136,19 @@ def test_queries_hand_out_copies(state: State) -> None:
     assert state.tasks["t"].domain == "d"
 
 
-@pytest.mark.parametrize("call", [
-    lambda s: s.task_by_guid("nope"),
-    lambda s: s.start_task("nope", "cell-1"),
-    lambda s: s.cancel_task("nope"),
-    lambda s: s.fail_task("nope", "r"),
-    lambda s: s.reject_task("nope", "r"),
-    lambda s: s.complete_task("nope", "cell-1", False),
-    lambda s: s.resolving_task("nope"),
-    lambda s: s.delete_task("nope"),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda s: s.task_by_guid("nope"),
+        lambda s: s.start_task("nope", "cell-1"),
+        lambda s: s.cancel_task("nope"),
+        lambda s: s.fail_task("nope", "r"),
+        lambda s: s.reject_task("nope", "r"),
+        lambda s: s.complete_task("nope", "cell-1", False),
+        lambda s: s.resolving_task("nope"),
+        lambda s: s.delete_task("nope"),
+    ],
+)
 def test_every_rule_on_an_unknown_task_is_resource_not_found(
     state: State, call: Callable[[State], object]
 ) -> None:
@@ -209,7 +217,10 @@ def test_cancel_completes_the_task_as_failed_and_clears_its_cell(
 
     assert after == state.task_by_guid("t")
     assert (after.state, after.failed, after.failure_reason) == (
-        COMPLETED, True, "task was cancelled")
+        COMPLETED,
+        True,
+        "task was cancelled",
+    )
     assert (after.result, after.cell_id) == ("", "")
     assert after.first_completed_at == after.updated_at == clock.now
 
@@ -232,7 +243,11 @@ def test_fail_completes_the_task_as_failed_with_the_reason(state: State, status:
     after = state.fail_task("t", "out of luck")
 
     assert (after.state, after.failed, after.failure_reason, after.cell_id) == (
-        COMPLETED, True, "out of luck", "")
+        COMPLETED,
+        True,
+        "out of luck",
+        "",
+    )
 
 
 def test_fail_of_a_completed_task_is_refused(state: State) -> None:
@@ -259,8 +274,9 @@ def test_complete_records_the_cells_outcome(state: State, clock: Clock) -> None:
     at(state, RUNNING)
     clock.tick()
 
-    after = state.complete_task("t", "cell-1", failed=True, failure_reason="boom",
-                                result="r" * 2000)
+    after = state.complete_task(
+        "t", "cell-1", failed=True, failure_reason="boom", result="r" * 2000
+    )
 
     assert (after.state, after.failed, after.failure_reason) == (COMPLETED, True, "boom")
     assert after.result == "r" * 2000  # upstream truncates only the failure reason
@@ -287,8 +303,9 @@ def test_complete_from_another_cell_says_where_the_task_runs(state: State) -> No
     assert state.task_by_guid("t") == before
 
 
-@pytest.mark.parametrize("status, name", [
-    (PENDING, "Pending"), (COMPLETED, "Completed"), (RESOLVING, "Resolving")])
+@pytest.mark.parametrize(
+    "status, name", [(PENDING, "Pending"), (COMPLETED, "Completed"), (RESOLVING, "Resolving")]
+)
 def test_complete_of_a_task_that_is_not_running_is_refused(
     state: State, status: int, name: str
 ) -> None:
@@ -314,8 +331,9 @@ def test_resolving_marks_a_completed_task(state: State, clock: Clock) -> None:
     assert after.first_completed_at == completed.first_completed_at
 
 
-@pytest.mark.parametrize("status, name", [
-    (PENDING, "Pending"), (RUNNING, "Running"), (RESOLVING, "Resolving")])
+@pytest.mark.parametrize(
+    "status, name", [(PENDING, "Pending"), (RUNNING, "Running"), (RESOLVING, "Resolving")]
+)
 def test_resolving_of_a_task_that_is_not_completed_is_refused(
     state: State, status: int, name: str
 ) -> None:
@@ -339,8 +357,9 @@ def test_delete_removes_a_resolving_task_and_reports_it_as_it_was(
     assert changes[-1] == Change("task", resolving, None, "x")
 
 
-@pytest.mark.parametrize("status, name", [
-    (PENDING, "Pending"), (RUNNING, "Running"), (COMPLETED, "Completed")])
+@pytest.mark.parametrize(
+    "status, name", [(PENDING, "Pending"), (RUNNING, "Running"), (COMPLETED, "Completed")]
+)
 def test_delete_of_a_task_that_is_not_resolving_says_to_resolving(
     state: State, status: int, name: str
 ) -> None:
@@ -387,7 +406,10 @@ def test_the_default_retry_limit_fails_a_task_on_its_fourth_rejection(state: Sta
 
     assert DEFAULT_MAX_TASK_RETRIES == 3
     assert (failed.state, failed.failed, failed.failure_reason) == (
-        COMPLETED, True, "still no room")
+        COMPLETED,
+        True,
+        "still no room",
+    )
     assert failed.rejection_count == 4
 
 
@@ -457,8 +479,16 @@ NAMES = {PENDING: "Pending", RUNNING: "Running", COMPLETED: "Completed", RESOLVI
 
 Operation = tuple[str, str]  # (rule, cell id or "")
 OPERATIONS = st.one_of(
-    st.sampled_from([("desire", ""), ("cancel", ""), ("fail", ""), ("reject", ""),
-                     ("resolving", ""), ("delete", "")]),
+    st.sampled_from(
+        [
+            ("desire", ""),
+            ("cancel", ""),
+            ("fail", ""),
+            ("reject", ""),
+            ("resolving", ""),
+            ("delete", ""),
+        ]
+    ),
     st.tuples(st.sampled_from(["start", "complete"]), st.sampled_from(CELLS)),
 )
 
@@ -564,4 +594,7 @@ def test_every_operation_in_every_state_follows_the_transition_table(
         else:
             assert task is not None
             assert (task.state, task.cell_id, task.rejection_count) == (
-                model.status, model.cell, model.rejections), op
+                model.status,
+                model.cell,
+                model.rejections,
+            ), op

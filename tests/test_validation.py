@@ -267,8 +267,12 @@ LRP_CASES: list[tuple[str, Callable[[models.DesiredLRP], None], str]] = [
     (
         "egress rule invalid",
         _append("egress_rules", M.SecurityGroupRule(protocol="bogus")),
-        F + "egress_rules, " + F + "protocol, "
-        + F + "destinations [ Must have at least 1 destination ]",
+        F
+        + "egress_rules, "
+        + F
+        + "protocol, "
+        + F
+        + "destinations [ Must have at least 1 destination ]",
     ),
     (
         "cached dependency invalid",
@@ -278,24 +282,45 @@ LRP_CASES: list[tuple[str, Callable[[models.DesiredLRP], None], str]] = [
     (
         "image layer invalid",
         _append("image_layers", M.ImageLayer()),
-        F + "image_layer, " + F + "url, " + F + "destination_path, " + F + "layer_type, "
-        + F + "media_type",
+        F
+        + "image_layer, "
+        + F
+        + "url, "
+        + F
+        + "destination_path, "
+        + F
+        + "layer_type, "
+        + F
+        + "media_type",
     ),
     (
         "exclusive layer without legacy download user",
         _append(
             "image_layers",
-            M.ImageLayer(url="u", destination_path="/d", layer_type=M.ImageLayer.EXCLUSIVE,
-                         media_type=M.ImageLayer.TGZ, digest_algorithm=M.ImageLayer.SHA256,
-                         digest_value="abc"),
+            M.ImageLayer(
+                url="u",
+                destination_path="/d",
+                layer_type=M.ImageLayer.EXCLUSIVE,
+                media_type=M.ImageLayer.TGZ,
+                digest_algorithm=M.ImageLayer.SHA256,
+                digest_value="abc",
+            ),
         ),
         F + "legacy_download_user",
     ),
     (
         "sidecars invalid",
         _append("sidecars", M.Sidecar(memory_mb=-1), M.Sidecar(action=run(user=""), disk_mb=-1)),
-        F + "sidecars, invalid action type, " + F + "memory_mb, "
-        + F + "action, " + F + "user, " + F + "disk_mb",
+        F
+        + "sidecars, invalid action type, "
+        + F
+        + "memory_mb, "
+        + F
+        + "action, "
+        + F
+        + "user, "
+        + F
+        + "disk_mb",
     ),
     (
         "volume mount invalid",
@@ -319,8 +344,9 @@ LRP_CASES: list[tuple[str, Callable[[models.DesiredLRP], None], str]] = [
         "check with both probes",
         _message(
             "check_definition",
-            M.CheckDefinition(checks=[M.Check(tcp_check=M.TCPCheck(port=1),
-                                              http_check=M.HTTPCheck(port=1))]),
+            M.CheckDefinition(
+                checks=[M.Check(tcp_check=M.TCPCheck(port=1), http_check=M.HTTPCheck(port=1))]
+            ),
         ),
         F + "check_definition, " + F + "check",
     ),
@@ -335,8 +361,10 @@ LRP_CASES: list[tuple[str, Callable[[models.DesiredLRP], None], str]] = [
             "check_definition",
             M.CheckDefinition(
                 readiness_checks=[M.Check(tcp_check=M.TCPCheck(port=65536))],
-                checks=[M.Check(http_check=M.HTTPCheck(port=0)),
-                        M.Check(http_check=M.HTTPCheck(port=65535))],
+                checks=[
+                    M.Check(http_check=M.HTTPCheck(port=0)),
+                    M.Check(http_check=M.HTTPCheck(port=65535)),
+                ],
             ),
         ),
         F + "check_definition, " + F + "port, " + F + "port",
@@ -356,8 +384,15 @@ def test_desired_lrp_rule(mutate: Callable[[models.DesiredLRP], None], expected:
 
 def test_the_items_follow_upstreams_order() -> None:
     lrp = M.DesiredLRP(
-        process_guid="bad guid", root_fs="nope", instances=-1, memory_mb=-1, disk_mb=-1,
-        annotation="a" * 10241, max_pids=-1, image_password="p", setup=M.Action(),
+        process_guid="bad guid",
+        root_fs="nope",
+        instances=-1,
+        memory_mb=-1,
+        disk_mb=-1,
+        annotation="a" * 10241,
+        max_pids=-1,
+        image_password="p",
+        setup=M.Action(),
         monitor=run(path=""),
     )
     lrp.volume_mounted_files.add(content="x" * (MIB + 1))
@@ -386,17 +421,28 @@ def test_the_items_follow_upstreams_order() -> None:
         F + "domain",
         F + "process_guid",
         F + "volumeMountedFiles",
-        F + "setup", F + "inner-action",
+        F + "setup",
+        F + "inner-action",
         "invalid action type",
-        F + "monitor", F + "path",
+        F + "monitor",
+        F + "path",
         "invalid field: name cannot be blank",
-        F + "egress_rules", F + "ports",
-        F + "cached_dependency", F + "from", F + "to",
-        F + "image_layer", F + "url", F + "destination_path", F + "layer_type", F + "media_type",
-        F + "sidecars", "invalid action type",
+        F + "egress_rules",
+        F + "ports",
+        F + "cached_dependency",
+        F + "from",
+        F + "to",
+        F + "image_layer",
+        F + "url",
+        F + "destination_path",
+        F + "layer_type",
+        F + "media_type",
+        F + "sidecars",
+        "invalid action type",
         "invalid volume_mount mode",
         F + "image_username",
-        F + "check_definition", F + "port",
+        F + "check_definition",
+        F + "port",
         F + "log_rate_limit",
     ]
 
@@ -696,12 +742,27 @@ UPDATE_CASES: list[tuple[str, models.DesiredLRPUpdate, str]] = [
     ("both credentials", _update(image_username="", image_password=""), ""),
     (
         "everything wrong, in order",
-        _update(instances=-1, annotation="a" * 10241,
-                routes=M.ProtoRoutes(routes={"a": b"x" * 131073}),
-                metric_tags={"x": M.MetricTagValue(static="s", dynamic=M.MetricTagValue.INDEX)},
-                image_password="p"),
-        F + "instances, " + F + "annotation, " + F + "routes, " + F + "metric_tags, "
-        + F + "static, " + F + "dynamic, " + F + "image_username",
+        _update(
+            instances=-1,
+            annotation="a" * 10241,
+            routes=M.ProtoRoutes(routes={"a": b"x" * 131073}),
+            metric_tags={"x": M.MetricTagValue(static="s", dynamic=M.MetricTagValue.INDEX)},
+            image_password="p",
+        ),
+        F
+        + "instances, "
+        + F
+        + "annotation, "
+        + F
+        + "routes, "
+        + F
+        + "metric_tags, "
+        + F
+        + "static, "
+        + F
+        + "dynamic, "
+        + F
+        + "image_username",
     ),
 ]
 
@@ -779,48 +840,122 @@ TASK_DEFINITION_CASES: list[tuple[str, Callable[[models.TaskDefinition], None], 
     ),
     (
         "image layer with a digest but no algorithm",
-        _td(image_layers=[M.ImageLayer(url="u", destination_path="/d",
-                                       layer_type=M.ImageLayer.SHARED,
-                                       media_type=M.ImageLayer.TAR, digest_value="abc")]),
+        _td(
+            image_layers=[
+                M.ImageLayer(
+                    url="u",
+                    destination_path="/d",
+                    layer_type=M.ImageLayer.SHARED,
+                    media_type=M.ImageLayer.TAR,
+                    digest_value="abc",
+                )
+            ]
+        ),
         F + "image_layer, " + F + "digest_algorithm, " + F + "digest_algorithm",
     ),
     (
         "exclusive layer without digest or user",
-        _td(image_layers=[M.ImageLayer(url="u", destination_path="/d",
-                                       layer_type=M.ImageLayer.EXCLUSIVE,
-                                       media_type=M.ImageLayer.ZIP)]),
-        F + "image_layer, " + F + "digest_algorithm, " + F + "digest_value, "
-        + F + "legacy_download_user",
+        _td(
+            image_layers=[
+                M.ImageLayer(
+                    url="u",
+                    destination_path="/d",
+                    layer_type=M.ImageLayer.EXCLUSIVE,
+                    media_type=M.ImageLayer.ZIP,
+                )
+            ]
+        ),
+        F
+        + "image_layer, "
+        + F
+        + "digest_algorithm, "
+        + F
+        + "digest_value, "
+        + F
+        + "legacy_download_user",
     ),
     (
         "layer with an algorithm but no digest",
-        _td(image_layers=[M.ImageLayer(url="u", destination_path="/d",
-                                       layer_type=M.ImageLayer.SHARED,
-                                       media_type=M.ImageLayer.TGZ,
-                                       digest_algorithm=M.ImageLayer.SHA512)]),
+        _td(
+            image_layers=[
+                M.ImageLayer(
+                    url="u",
+                    destination_path="/d",
+                    layer_type=M.ImageLayer.SHARED,
+                    media_type=M.ImageLayer.TGZ,
+                    digest_algorithm=M.ImageLayer.SHA512,
+                )
+            ]
+        ),
         F + "image_layer, " + F + "digest_value",
     ),
     (
         "layer with an unknown algorithm number",
-        _td(image_layers=[M.ImageLayer(url="u", destination_path="/d",
-                                       layer_type=M.ImageLayer.SHARED,
-                                       media_type=M.ImageLayer.TGZ,
-                                       digest_algorithm=cast(Any, 9), digest_value="abc")]),
+        _td(
+            image_layers=[
+                M.ImageLayer(
+                    url="u",
+                    destination_path="/d",
+                    layer_type=M.ImageLayer.SHARED,
+                    media_type=M.ImageLayer.TGZ,
+                    digest_algorithm=cast(Any, 9),
+                    digest_value="abc",
+                )
+            ]
+        ),
         F + "image_layer, " + F + "digest_algorithm",
     ),
     ("volume mounts are not validated", _td(volume_mounts=[M.VolumeMount()]), ""),
     ("env vars are not validated", _td(environment_variables=[M.EnvironmentVariable()]), ""),
     (
         "order",
-        _td(root_fs="", action=M.Action(), memory_mb=-1, disk_mb=-1, max_pids=-1,
-            log_rate_limit=M.LogRateLimit(bytes_per_second=-2), annotation="a" * 10241,
-            egress_rules=[M.SecurityGroupRule()], image_password="p",
-            cached_dependencies=[M.CachedDependency()], image_layers=[M.ImageLayer(url="u")]),
-        F + "rootfs, " + F + "action, " + F + "inner-action, " + F + "memory_mb, "
-        + F + "disk_mb, " + F + "log_rate_limit, " + F + "max_pids, " + F + "annotation, "
-        + F + "egress_rules, " + F + "image_username, " + F + "cached_dependency, "
-        + F + "from, " + F + "to, " + F + "image_layer, " + F + "destination_path, "
-        + F + "layer_type, " + F + "media_type",
+        _td(
+            root_fs="",
+            action=M.Action(),
+            memory_mb=-1,
+            disk_mb=-1,
+            max_pids=-1,
+            log_rate_limit=M.LogRateLimit(bytes_per_second=-2),
+            annotation="a" * 10241,
+            egress_rules=[M.SecurityGroupRule()],
+            image_password="p",
+            cached_dependencies=[M.CachedDependency()],
+            image_layers=[M.ImageLayer(url="u")],
+        ),
+        F
+        + "rootfs, "
+        + F
+        + "action, "
+        + F
+        + "inner-action, "
+        + F
+        + "memory_mb, "
+        + F
+        + "disk_mb, "
+        + F
+        + "log_rate_limit, "
+        + F
+        + "max_pids, "
+        + F
+        + "annotation, "
+        + F
+        + "egress_rules, "
+        + F
+        + "image_username, "
+        + F
+        + "cached_dependency, "
+        + F
+        + "from, "
+        + F
+        + "to, "
+        + F
+        + "image_layer, "
+        + F
+        + "destination_path, "
+        + F
+        + "layer_type, "
+        + F
+        + "media_type",
     ),
 ]
 
@@ -875,14 +1010,16 @@ REQUEST_CASES: list[tuple[Message, str]] = [
     ),
     (
         M.StartActualLRPRequest(
-            actual_lrp_key=BAD_KEY, actual_lrp_instance_key=M.ActualLRPInstanceKey(),
+            actual_lrp_key=BAD_KEY,
+            actual_lrp_instance_key=M.ActualLRPInstanceKey(),
             actual_lrp_net_info=M.ActualLRPNetInfo(),
         ),
         BAD_KEY_ITEMS + ", " + IKEY_ITEMS + ", " + F + "address",
     ),
     (
-        M.StartActualLRPRequest(actual_lrp_key=KEY, actual_lrp_instance_key=IKEY,
-                                actual_lrp_net_info=NET),
+        M.StartActualLRPRequest(
+            actual_lrp_key=KEY, actual_lrp_instance_key=IKEY, actual_lrp_net_info=NET
+        ),
         "",
     ),
     (M.CrashActualLRPRequest(), F + "actual_lrp_key, " + F + "actual_lrp_instance_key"),
@@ -918,8 +1055,9 @@ REQUEST_CASES: list[tuple[Message, str]] = [
         F + "actual_lrp_net_info",
     ),
     (
-        M.EvacuateRunningActualLRPRequest(actual_lrp_key=KEY, actual_lrp_instance_key=IKEY,
-                                          actual_lrp_net_info=NET),
+        M.EvacuateRunningActualLRPRequest(
+            actual_lrp_key=KEY, actual_lrp_instance_key=IKEY, actual_lrp_net_info=NET
+        ),
         "",
     ),
     # desired LRPs

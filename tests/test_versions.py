@@ -54,18 +54,41 @@ def cached(name: str, url: str, to: str, **fields: str) -> models.CachedDependen
     return dep
 
 
-SHARED = L(name="s", url="http://s", destination_path="/s", layer_type=L.SHARED,
-           media_type=L.TGZ, digest_algorithm=L.SHA256, digest_value="aaa")
-SHARED_NO_DIGEST = L(name="s2", url="http://s2", destination_path="/s2", layer_type=L.SHARED,
-                     media_type=L.TAR)
-EXCLUSIVE = L(name="e", url="http://e", destination_path="/e", layer_type=L.EXCLUSIVE,
-              media_type=L.TGZ, digest_algorithm=L.SHA512, digest_value="bbb")
+SHARED = L(
+    name="s",
+    url="http://s",
+    destination_path="/s",
+    layer_type=L.SHARED,
+    media_type=L.TGZ,
+    digest_algorithm=L.SHA256,
+    digest_value="aaa",
+)
+SHARED_NO_DIGEST = L(
+    name="s2", url="http://s2", destination_path="/s2", layer_type=L.SHARED, media_type=L.TAR
+)
+EXCLUSIVE = L(
+    name="e",
+    url="http://e",
+    destination_path="/e",
+    layer_type=L.EXCLUSIVE,
+    media_type=L.TGZ,
+    digest_algorithm=L.SHA512,
+    digest_value="bbb",
+)
 
-SHARED_DEP = cached("s", "http://s", "/s", cache_key="sha256:aaa", checksum_algorithm="sha256",
-                    checksum_value="aaa")
+SHARED_DEP = cached(
+    "s", "http://s", "/s", cache_key="sha256:aaa", checksum_algorithm="sha256", checksum_value="aaa"
+)
 SHARED_NO_DIGEST_DEP = cached("s2", "http://s2", "/s2", cache_key="http://s2")
-EXCLUSIVE_DOWNLOAD = download("e", "http://e", "/e", cache_key="sha512:bbb", user="legacy",
-                              checksum_algorithm="sha512", checksum_value="bbb")
+EXCLUSIVE_DOWNLOAD = download(
+    "e",
+    "http://e",
+    "/e",
+    cache_key="sha512:bbb",
+    user="legacy",
+    checksum_algorithm="sha512",
+    checksum_value="bbb",
+)
 
 
 def lrp(**fields: Any) -> models.DesiredLRP:
@@ -133,8 +156,13 @@ def test_without_exclusive_layers_the_setup_is_kept_whole() -> None:
 
 
 def test_an_unknown_digest_algorithm_number_prints_as_digits() -> None:
-    layer = L(url="u", destination_path="/d", layer_type=L.SHARED, digest_algorithm=cast(Any, 7),
-              digest_value="x")
+    layer = L(
+        url="u",
+        destination_path="/d",
+        layer_type=L.SHARED,
+        digest_algorithm=cast(Any, 7),
+        digest_value="x",
+    )
 
     result = desired_lrp_version_down_to(lrp(image_layers=[layer]), 2)
 
@@ -144,8 +172,10 @@ def test_an_unknown_digest_algorithm_number_prints_as_digits() -> None:
 
 def test_v1_equals_v2() -> None:
     original = lrp(
-        image_layers=[SHARED, EXCLUSIVE], legacy_download_user="legacy",
-        setup=timeout(run(), ms=5), start_timeout_ms=60000,
+        image_layers=[SHARED, EXCLUSIVE],
+        legacy_download_user="legacy",
+        setup=timeout(run(), ms=5),
+        start_timeout_ms=60000,
     )
 
     assert desired_lrp_version_down_to(original, 1) == desired_lrp_version_down_to(original, 2)
@@ -174,8 +204,11 @@ V0_TIMEOUT_CASES: list[tuple[str, models.Action, models.Action]] = [
     ),
     (
         "emit progress is unwrapped (upstream bug)",
-        M.Action(emit_progress_action=M.EmitProgressAction(
-            action=timeout(run(), ms=3), start_message="go")),
+        M.Action(
+            emit_progress_action=M.EmitProgressAction(
+                action=timeout(run(), ms=3), start_message="go"
+            )
+        ),
         timeout(run(), ms=3, ns=3_000_000),
     ),
     (
@@ -232,12 +265,20 @@ def test_v0_start_timeout_in_seconds_via_uint32(start_timeout_ms: int, expected:
 
 def test_v0_turns_cached_dependencies_into_setup_downloads() -> None:
     deps = [
-        cached("a", "http://a", "/a", cache_key="ka", log_source="la",
-               checksum_algorithm="md5", checksum_value="x"),
+        cached(
+            "a",
+            "http://a",
+            "/a",
+            cache_key="ka",
+            log_source="la",
+            checksum_algorithm="md5",
+            checksum_value="x",
+        ),
         cached("b", "http://b", "/b"),
     ]
-    original = lrp(cached_dependencies=deps, legacy_download_user="bob",
-                   setup=timeout(run("/s"), ms=1))
+    original = lrp(
+        cached_dependencies=deps, legacy_download_user="bob", setup=timeout(run("/s"), ms=1)
+    )
 
     result = desired_lrp_version_down_to(original, 0)
 
@@ -272,10 +313,12 @@ def test_v0_folds_image_layers_first() -> None:
 @pytest.mark.parametrize("legacy", [False, True])
 def test_the_input_is_never_modified(version: int, legacy: bool) -> None:
     original = lrp(
-        image_layers=[SHARED, EXCLUSIVE], legacy_download_user="legacy",
+        image_layers=[SHARED, EXCLUSIVE],
+        legacy_download_user="legacy",
         cached_dependencies=[cached("b", "http://b", "/b")],
         setup=M.Action(try_action=M.TryAction(action=timeout(run(), ms=5))),
-        monitor=serial(timeout(run(), ms=5)), start_timeout_ms=9000,
+        monitor=serial(timeout(run(), ms=5)),
+        start_timeout_ms=9000,
     )
     before = original.SerializeToString(deterministic=True)
 
@@ -290,8 +333,9 @@ def test_the_input_is_never_modified(version: int, legacy: bool) -> None:
 
 
 def test_legacy_v2_is_the_head_v2() -> None:
-    original = lrp(image_layers=[SHARED, EXCLUSIVE], legacy_download_user="legacy",
-                   setup=timeout(run(), ms=5))
+    original = lrp(
+        image_layers=[SHARED, EXCLUSIVE], legacy_download_user="legacy", setup=timeout(run(), ms=5)
+    )
 
     assert desired_lrp_version_down_to(original, 2, legacy=True) == desired_lrp_version_down_to(
         original, 2
@@ -305,15 +349,18 @@ def test_legacy_v1_fills_timeouts_keeping_wrappers_and_cached_dependencies() -> 
 
     result = desired_lrp_version_down_to(original, 1, legacy=True)
 
-    assert result.action == M.Action(emit_progress_action=M.EmitProgressAction(
-        action=timeout(run(), ms=3, ns=3_000_000)))
+    assert result.action == M.Action(
+        emit_progress_action=M.EmitProgressAction(action=timeout(run(), ms=3, ns=3_000_000))
+    )
     assert result.deprecated_start_timeout_s == 7
     assert list(result.cached_dependencies) == deps
 
 
 def test_legacy_v0_also_turns_cached_dependencies_into_setup() -> None:
-    original = lrp(cached_dependencies=[cached("b", "http://b", "/b")],
-                   setup=M.Action(try_action=M.TryAction(action=timeout(run(), ms=3))))
+    original = lrp(
+        cached_dependencies=[cached("b", "http://b", "/b")],
+        setup=M.Action(try_action=M.TryAction(action=timeout(run(), ms=3))),
+    )
 
     result = desired_lrp_version_down_to(original, 0, legacy=True)
 
@@ -375,8 +422,12 @@ def test_task_v3_is_an_equal_copy() -> None:
 @pytest.mark.parametrize("version", [2, 1, 0])
 def test_task_below_v3_folds_image_layers_into_the_action(version: int) -> None:
     existing = cached("c", "http://c", "/c")
-    original = task(image_layers=[SHARED, EXCLUSIVE], legacy_download_user="legacy",
-                    cached_dependencies=[existing], action=timeout(run(), ms=5))
+    original = task(
+        image_layers=[SHARED, EXCLUSIVE],
+        legacy_download_user="legacy",
+        cached_dependencies=[existing],
+        action=timeout(run(), ms=5),
+    )
 
     result = task_version_down_to(original, version).task_definition
 
@@ -388,9 +439,7 @@ def test_task_below_v3_folds_image_layers_into_the_action(version: int) -> None:
 def test_task_without_action_gets_the_downloads_as_action() -> None:
     original = task(image_layers=[EXCLUSIVE], legacy_download_user="legacy")
 
-    assert task_version_down_to(original, 2).task_definition.action == parallel(
-        EXCLUSIVE_DOWNLOAD
-    )
+    assert task_version_down_to(original, 2).task_definition.action == parallel(EXCLUSIVE_DOWNLOAD)
 
 
 @pytest.mark.parametrize("version", [3, 0])
@@ -402,9 +451,12 @@ def test_task_without_definition_gets_an_empty_one_like_go_copy(version: int) ->
 
 
 def test_task_conversion_does_not_modify_its_input() -> None:
-    original = task(image_layers=[SHARED, EXCLUSIVE], legacy_download_user="legacy",
-                    cached_dependencies=[cached("b", "http://b", "/b")],
-                    action=timeout(run(), ms=5))
+    original = task(
+        image_layers=[SHARED, EXCLUSIVE],
+        legacy_download_user="legacy",
+        cached_dependencies=[cached("b", "http://b", "/b")],
+        action=timeout(run(), ms=5),
+    )
     before = original.SerializeToString(deterministic=True)
 
     task_version_down_to(original, 0)
@@ -424,8 +476,11 @@ def test_legacy_task_v1_fills_timeouts_and_keeps_cached_dependencies() -> None:
 
 
 def test_legacy_task_v0_puts_cached_dependencies_in_front_of_the_action() -> None:
-    original = task(action=run(), legacy_download_user="bob",
-                    cached_dependencies=[cached("b", "http://b", "/b", cache_key="k")])
+    original = task(
+        action=run(),
+        legacy_download_user="bob",
+        cached_dependencies=[cached("b", "http://b", "/b", cache_key="k")],
+    )
 
     result = task_version_down_to(original, 0, legacy=True).task_definition
 
@@ -464,10 +519,16 @@ R0_CASES: list[tuple[str, models.Action, models.Action]] = [
     ),
     (
         "inside emit progress / try, wrappers kept",
-        M.Action(emit_progress_action=M.EmitProgressAction(
-            action=M.Action(try_action=M.TryAction(action=timeout(run(), ms=3))))),
-        M.Action(emit_progress_action=M.EmitProgressAction(
-            action=M.Action(try_action=M.TryAction(action=timeout(run(), ms=3, ns=3_000_000))))),
+        M.Action(
+            emit_progress_action=M.EmitProgressAction(
+                action=M.Action(try_action=M.TryAction(action=timeout(run(), ms=3)))
+            )
+        ),
+        M.Action(
+            emit_progress_action=M.EmitProgressAction(
+                action=M.Action(try_action=M.TryAction(action=timeout(run(), ms=3, ns=3_000_000)))
+            )
+        ),
     ),
     (
         "the inner action of a top-level timeout is not visited",
@@ -535,11 +596,11 @@ RW = M.LegacyBindMountMode.LEGACY_BIND_MOUNT_MODE_RW
 
 def legacy_mount(mode: int = RO, **fields: Any) -> models.LegacyVolumeMount:
     return M.LegacyVolumeMount(
-        driver="drv", container_dir="/data", deprecated_mode=cast(Any, mode), **fields)
+        driver="drv", container_dir="/data", deprecated_mode=cast(Any, mode), **fields
+    )
 
 
-def lrp_body(*mounts: models.LegacyVolumeMount,
-             current: models.DesiredLRP | None = None) -> bytes:
+def lrp_body(*mounts: models.LegacyVolumeMount, current: models.DesiredLRP | None = None) -> bytes:
     """What a 2016 client sent: the old mounts plus the rest of the LRP."""
     old = M.LegacyDesireLRPRequest(desired_lrp=M.LegacyDesiredLRP(volume_mounts=mounts))
     new = M.DesireLRPRequest(desired_lrp=current or lrp(domain="d", root_fs="preloaded:x"))
@@ -548,8 +609,9 @@ def lrp_body(*mounts: models.LegacyVolumeMount,
 
 def task_body(*mounts: models.LegacyVolumeMount) -> bytes:
     old = M.LegacyDesireTaskRequest(task_definition=M.LegacyTaskDefinition(volume_mounts=mounts))
-    new = M.DesireTaskRequest(task_guid="t", domain="d",
-                              task_definition=M.TaskDefinition(root_fs="preloaded:x"))
+    new = M.DesireTaskRequest(
+        task_guid="t", domain="d", task_definition=M.TaskDefinition(root_fs="preloaded:x")
+    )
     return bytes(new.SerializeToString() + old.SerializeToString())
 
 
@@ -557,20 +619,26 @@ MOUNT_CASES: list[tuple[str, models.LegacyVolumeMount, models.VolumeMount]] = [
     (
         "read-only",
         legacy_mount(RO, deprecated_volume_id="vol", deprecated_config=b'{"a":1}'),
-        M.VolumeMount(driver="drv", container_dir="/data", mode="r",
-                      shared=M.SharedDevice(volume_id="vol", mount_config='{"a":1}')),
+        M.VolumeMount(
+            driver="drv",
+            container_dir="/data",
+            mode="r",
+            shared=M.SharedDevice(volume_id="vol", mount_config='{"a":1}'),
+        ),
     ),
     (
         "read-write",
         legacy_mount(RW, deprecated_volume_id="vol"),
-        M.VolumeMount(driver="drv", container_dir="/data", mode="rw",
-                      shared=M.SharedDevice(volume_id="vol")),
+        M.VolumeMount(
+            driver="drv", container_dir="/data", mode="rw", shared=M.SharedDevice(volume_id="vol")
+        ),
     ),
     (
         "unknown mode number is rw",
         legacy_mount(5, deprecated_volume_id="vol"),
-        M.VolumeMount(driver="drv", container_dir="/data", mode="rw",
-                      shared=M.SharedDevice(volume_id="vol")),
+        M.VolumeMount(
+            driver="drv", container_dir="/data", mode="rw", shared=M.SharedDevice(volume_id="vol")
+        ),
     ),
     (
         "bare mount: mode r and an empty shared device",
@@ -617,8 +685,10 @@ TARGETS: list[tuple[str, Callable[..., bytes], Target]] = [
     ("make_body", "target"), [t[1:] for t in TARGETS], ids=[t[0] for t in TARGETS]
 )
 def test_r1_desire_rewrites_old_volume_mounts(
-    make_body: Callable[..., bytes], target: Target,
-    old: models.LegacyVolumeMount, expected: models.VolumeMount,
+    make_body: Callable[..., bytes],
+    target: Target,
+    old: models.LegacyVolumeMount,
+    expected: models.VolumeMount,
 ) -> None:
     body = make_body(old, legacy_mount(RW, deprecated_volume_id="second"))
     message, mounts = target(body)
@@ -627,15 +697,20 @@ def test_r1_desire_rewrites_old_volume_mounts(
 
     assert mounts() == [
         expected,
-        M.VolumeMount(driver="drv", container_dir="/data", mode="rw",
-                      shared=M.SharedDevice(volume_id="second")),
+        M.VolumeMount(
+            driver="drv",
+            container_dir="/data",
+            mode="rw",
+            shared=M.SharedDevice(volume_id="second"),
+        ),
     ]
 
 
 def test_r1_desire_overwrites_new_style_mounts_so_validation_refuses_them() -> None:
     current = lrp(domain="d", root_fs="preloaded:x")
-    current.volume_mounts.add(driver="drv", container_dir="/c", mode="rw",
-                              shared=M.SharedDevice(volume_id="v"))
+    current.volume_mounts.add(
+        driver="drv", container_dir="/c", mode="rw", shared=M.SharedDevice(volume_id="v")
+    )
     body = M.DesireLRPRequest(desired_lrp=current).SerializeToString()
     request = M.DesireLRPRequest.FromString(body)
 

@@ -26,9 +26,9 @@ def _present(lrp: models.DesiredLRP, version: int, legacy: bool) -> models.Desir
     return populate_metrics_guid(desired_lrp_version_down_to(lrp, version, legacy=legacy))
 
 
-def _list(version: int, *, legacy: bool = False) -> Callable[
-    [State, models.DesiredLRPsRequest, Call], models.DesiredLRPsResponse
-]:
+def _list(
+    version: int, *, legacy: bool = False
+) -> Callable[[State, models.DesiredLRPsRequest, Call], models.DesiredLRPsResponse]:
     """A list revision. The removed (``legacy``) ``list.r1`` and ``list`` filtered by domain
     only and returned the 2016 V1/V0 conversions."""
 
@@ -41,14 +41,15 @@ def _list(version: int, *, legacy: bool = False) -> Callable[
             app_guids=() if legacy else request.app_guids,
         )
         return models.DesiredLRPsResponse(
-            desired_lrps=[_present(lrp, version, legacy) for lrp in lrps])
+            desired_lrps=[_present(lrp, version, legacy) for lrp in lrps]
+        )
 
     return desired_lrps
 
 
-def _get(version: int, *, legacy: bool = False) -> Callable[
-    [State, models.DesiredLRPByProcessGuidRequest, Call], models.DesiredLRPResponse
-]:
+def _get(
+    version: int, *, legacy: bool = False
+) -> Callable[[State, models.DesiredLRPByProcessGuidRequest, Call], models.DesiredLRPResponse]:
     def desired_lrp_by_process_guid(
         state: State, request: models.DesiredLRPByProcessGuidRequest, call: Call
     ) -> models.DesiredLRPResponse:

@@ -21,50 +21,63 @@ __all__ = ["HANDLERS"]
 def evacuate_claimed_actual_lrp(
     state: State, request: models.EvacuateClaimedActualLRPRequest, call: Call
 ) -> models.EvacuationResponse:
-    return _answer(lambda: state.evacuate_claimed_actual_lrp(
-        request.actual_lrp_key, request.actual_lrp_instance_key))
+    return _answer(
+        lambda: state.evacuate_claimed_actual_lrp(
+            request.actual_lrp_key, request.actual_lrp_instance_key
+        )
+    )
 
 
 def evacuate_running_actual_lrp(
     state: State, request: models.EvacuateRunningActualLRPRequest, call: Call
 ) -> models.EvacuationResponse:
     """``evacuate_running.r1``; ``Routable`` absent means routable."""
-    return _answer(lambda: state.evacuate_running_actual_lrp(
-        request.actual_lrp_key,
-        request.actual_lrp_instance_key,
-        request.actual_lrp_net_info,
-        internal_routes=request.actual_lrp_internal_routes,
-        metric_tags=request.metric_tags,
-        routable=routable(request),
-        availability_zone=request.availability_zone,
-    ))
+    return _answer(
+        lambda: state.evacuate_running_actual_lrp(
+            request.actual_lrp_key,
+            request.actual_lrp_instance_key,
+            request.actual_lrp_net_info,
+            internal_routes=request.actual_lrp_internal_routes,
+            metric_tags=request.metric_tags,
+            routable=routable(request),
+            availability_zone=request.availability_zone,
+        )
+    )
 
 
 def evacuate_running_actual_lrp_r0(
     state: State, request: models.EvacuateRunningActualLRPRequest, call: Call
 ) -> models.EvacuationResponse:
     """``evacuate_running``: fields 5 (internal routes) and 6 (metric tags) are ignored."""
-    return _answer(lambda: state.evacuate_running_actual_lrp(
-        request.actual_lrp_key,
-        request.actual_lrp_instance_key,
-        request.actual_lrp_net_info,
-        routable=routable(request),
-        availability_zone=request.availability_zone,
-    ))
+    return _answer(
+        lambda: state.evacuate_running_actual_lrp(
+            request.actual_lrp_key,
+            request.actual_lrp_instance_key,
+            request.actual_lrp_net_info,
+            routable=routable(request),
+            availability_zone=request.availability_zone,
+        )
+    )
 
 
 def evacuate_stopped_actual_lrp(
     state: State, request: models.EvacuateStoppedActualLRPRequest, call: Call
 ) -> models.EvacuationResponse:
-    return _answer(lambda: state.evacuate_stopped_actual_lrp(
-        request.actual_lrp_key, request.actual_lrp_instance_key))
+    return _answer(
+        lambda: state.evacuate_stopped_actual_lrp(
+            request.actual_lrp_key, request.actual_lrp_instance_key
+        )
+    )
 
 
 def evacuate_crashed_actual_lrp(
     state: State, request: models.EvacuateCrashedActualLRPRequest, call: Call
 ) -> models.EvacuationResponse:
-    return _answer(lambda: state.evacuate_crashed_actual_lrp(
-        request.actual_lrp_key, request.actual_lrp_instance_key, request.error_message))
+    return _answer(
+        lambda: state.evacuate_crashed_actual_lrp(
+            request.actual_lrp_key, request.actual_lrp_instance_key, request.error_message
+        )
+    )
 
 
 def remove_evacuating_actual_lrp(
@@ -79,8 +92,7 @@ def _answer(rule: Callable[[], bool]) -> models.EvacuationResponse:
     try:
         return models.EvacuationResponse(keep_container=rule())
     except BBSError as error:
-        response = models.EvacuationResponse(
-            keep_container=getattr(error, "keep_container", False))
+        response = models.EvacuationResponse(keep_container=getattr(error, "keep_container", False))
         response.error.type = error.type  # type: ignore[assignment]
         response.error.message = error.message
         return response
@@ -93,11 +105,14 @@ def _keep_container(response: models.EvacuationResponse) -> None:
 
 HANDLERS: dict[str, Handler] = {
     "EvacuateClaimedActualLRP": Handler(
-        evacuate_claimed_actual_lrp, on_bad_request=_keep_container),
+        evacuate_claimed_actual_lrp, on_bad_request=_keep_container
+    ),
     "EvacuateRunningActualLRP": Handler(
-        evacuate_running_actual_lrp, on_bad_request=_keep_container),
+        evacuate_running_actual_lrp, on_bad_request=_keep_container
+    ),
     "EvacuateRunningActualLRP_r0": Handler(
-        evacuate_running_actual_lrp_r0, on_bad_request=_keep_container),
+        evacuate_running_actual_lrp_r0, on_bad_request=_keep_container
+    ),
     "EvacuateStoppedActualLRP": Handler(evacuate_stopped_actual_lrp),
     "EvacuateCrashedActualLRP": Handler(evacuate_crashed_actual_lrp),
     "RemoveEvacuatingActualLRP": Handler(remove_evacuating_actual_lrp),

@@ -37,8 +37,10 @@ def _filtered(spec: StreamSpec) -> Handler:
     def open_stream(state: State, request: models.EventsByCellId | None, call: Call) -> EventStream:
         if request is None:
             raise RefuseStream()
-        return EventStream(event_hub(state), StreamSpec(
-            spec.hubs, spec.desired_lrp_version, spec.task_version, request.cell_id))
+        return EventStream(
+            event_hub(state),
+            StreamSpec(spec.hubs, spec.desired_lrp_version, spec.task_version, request.cell_id),
+        )
 
     return streaming(open_stream)
 
@@ -60,6 +62,7 @@ HANDLERS: dict[str, Handler] = {
     "TaskEventStream": _unfiltered(StreamSpec(_TASK)),
     "TaskEventStream_r0": _unfiltered(StreamSpec(_TASK, task_version=0)),
     "DesiredLRPEventStreamRoute": _unfiltered(
-        StreamSpec(frozenset({"desired"}), desired_lrp_version=2)),
+        StreamSpec(frozenset({"desired"}), desired_lrp_version=2)
+    ),
     "ActualLRPEventStreamRoute": _unfiltered(StreamSpec(frozenset({"actual"}))),
 }

@@ -20,20 +20,21 @@ from fakebbs._versions import (
 )
 
 
-def _list(version: int, *, legacy: bool = False) -> Callable[
-    [State, models.TasksRequest, Call], models.TasksResponse
-]:
+def _list(
+    version: int, *, legacy: bool = False
+) -> Callable[[State, models.TasksRequest, Call], models.TasksResponse]:
     def tasks(state: State, request: models.TasksRequest, call: Call) -> models.TasksResponse:
         found = state.tasks_matching(domain=request.domain, cell_id=request.cell_id)
         return models.TasksResponse(
-            tasks=[task_version_down_to(task, version, legacy=legacy) for task in found])
+            tasks=[task_version_down_to(task, version, legacy=legacy) for task in found]
+        )
 
     return tasks
 
 
-def _get(version: int, *, legacy: bool = False) -> Callable[
-    [State, models.TaskByGuidRequest, Call], models.TaskResponse
-]:
+def _get(
+    version: int, *, legacy: bool = False
+) -> Callable[[State, models.TaskByGuidRequest, Call], models.TaskResponse]:
     def task_by_guid(
         state: State, request: models.TaskByGuidRequest, call: Call
     ) -> models.TaskResponse:
@@ -81,8 +82,14 @@ def reject_task(
 def complete_task(
     state: State, request: models.CompleteTaskRequest, call: Call
 ) -> models.TaskLifecycleResponse:
-    state.complete_task(request.task_guid, request.cell_id, request.failed,
-                        request.failure_reason, request.result, call.trace_id)
+    state.complete_task(
+        request.task_guid,
+        request.cell_id,
+        request.failed,
+        request.failure_reason,
+        request.result,
+        call.trace_id,
+    )
     return models.TaskLifecycleResponse()
 
 
