@@ -318,5 +318,5 @@ def _write_evacuating(
 
 def _keeping(error: BBSError, keep_container: bool) -> BBSError:
     """Attach the keep_container upstream answers together with ``error``."""
-    error.keep_container = keep_container  # type: ignore[attr-defined]
+    error.keep_container = keep_container
     return error

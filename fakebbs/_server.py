@@ -35,6 +35,7 @@ import queue
 import re
 import socket
 import ssl
+import struct
 import sys
 import threading
 import time
@@ -48,6 +49,8 @@ from cheroot import wsgi as cheroot_wsgi
 from cheroot.makefile import MakeFile
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 from cheroot.workers import threadpool as cheroot_threadpool
+
+from fakebbs.routes import ABORT_ENVIRON_KEY
 
 if TYPE_CHECKING:
     from typing import Self
@@ -121,14 +124,16 @@ class Server:
         ssl_context: ssl.SSLContext | None = None,
         threads: int = DEFAULT_THREADS,
         on_stop: Callable[[], object] | None = None,
+        errors: list[BaseException] | None = None,
     ) -> None:
         if threads < 1:
             raise ValueError(f"threads must be at least 1, got {threads}")
         self.app = app
         self.ssl_context = ssl_context
         self.threads = threads
-        self.errors: list[BaseException] = []
-        """Exceptions the app raised while handling requests (they are also logged)."""
+        self.errors: list[BaseException] = [] if errors is None else errors
+        """Exceptions the app raised while handling requests (they are also logged); pass the
+        app's own list as ``errors`` to keep one list for both."""
         self._requested = (host, port)
         self._on_stop = on_stop
         self._httpd: _CherootServer | None = None
@@ -525,7 +530,18 @@ class _Gateway(cheroot_wsgi.Gateway_10):
         def close_connection() -> None:
             request.close_connection = True
 
+        def abort(reset: bool) -> None:
+            # Nothing more of this answer goes out (call after start_response), then the
+            # connection is closed; with a zero linger the close is a TCP reset.
+            if reset:
+                request.conn.socket.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                )
+            request.sent_headers = True
+            request.close_connection = True
+
         environ[_CLOSE_CONNECTION] = close_connection
+        environ[ABORT_ENVIRON_KEY] = abort
         return environ
 
 

@@ -12,7 +12,7 @@ response message or an exception in the order of ``client.do``:
 4. any other media type: 404 ``InvalidResponse("Invalid Response with status code: 404")``
    (upstream's ``EndpointNotFoundErr``), other statuses above 299 the same with their code, 2xx a
    zero-valued response;
-5. a decoded response whose ``error`` field is present raises ``error_class(type)(message)``.
+5. a decoded response whose ``error`` field is present raises ``errors.from_wire(error)``.
 
 Steps 1-4 are "request failures": only those are retried (``retries`` extra attempts, sleeping
 ``retry_interval`` seconds between attempts), and only a 404 from step 4 makes the start and
@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import http.client
 import itertools
 import queue
@@ -53,13 +52,14 @@ import werkzeug.test
 from google.protobuf.message import DecodeError, Message
 
 from fakebbs import models
+from fakebbs._wire import PROTOBUF, ROUTER_ERROR_HEADER, TRACE_HEADER
 from fakebbs.errors import (
     BBSError,
     InvalidProtobufMessage,
     InvalidResponse,
     RouterError,
     Timeout,
-    error_class,
+    from_wire,
 )
 from fakebbs.routes import EVENT_TYPES, STREAM_CANCEL_ENVIRON_KEY, Route, route
 
@@ -75,9 +75,8 @@ __all__ = [
     "EventSource",
 ]
 
-PROTO_CONTENT_TYPE = "application/x-protobuf"
-ROUTER_ERROR_HEADER = "X-Cf-Routererror"
-TRACE_ID_HEADER = "X-Vcap-Request-Id"
+PROTO_CONTENT_TYPE = PROTOBUF
+TRACE_ID_HEADER = TRACE_HEADER
 ENDPOINT_NOT_FOUND_MESSAGE = "Invalid Response with status code: 404"
 
 #: Upstream's ``DefaultRetryCount`` counts attempts, so the Go client's behaviour is
@@ -714,13 +713,14 @@ class BBSClient:
         try:
             response = self._exchange_falling_back(name, request, trace_id, fallback)
         except (BBSError, *_TRANSPORT_ERRORS) as err:
+            # A transport error (OSError, HTTPException) carries it as a plain attribute.
             err.keep_container = default_keep_container  # type: ignore[union-attr]
             raise
         assert isinstance(response, models.EvacuationResponse)
         try:
             _raise_error_field(response)
         except BBSError as err:
-            err.keep_container = response.keep_container  # type: ignore[attr-defined]
+            err.keep_container = response.keep_container
             raise
         return response.keep_container
 
@@ -1079,19 +1079,7 @@ def _raise_error_field(response: Message) -> None:
     if "error" not in response.DESCRIPTOR.fields_by_name or not response.HasField("error"):
         return
     error = response.error  # type: ignore[attr-defined]
-    raise _error(int(error.type), str(error.message))
-
-
-def _error(type_: int, message: str) -> BBSError:
-    cls = error_class(type_)
-    if cls.type != type_:  # a number the catalogue does not know (e.g. one retired upstream)
-        cls = _unknown_error_class(type_)
-    return cls(message)
-
-
-@functools.cache
-def _unknown_error_class(type_: int) -> type[BBSError]:
-    return type(f"BBSError{type_}", (BBSError,), {"type": type_, "__module__": __name__})
+    raise from_wire(error)
 
 
 def _media_type(content_type: str | None) -> str:

@@ -8,7 +8,11 @@ canonical messages are upstream's ``models/errors.go`` texts, so a caller that m
 
 from __future__ import annotations
 
-from typing import ClassVar
+import functools
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from fakebbs import models
 
 __all__ = [
     "BBSError",
@@ -38,6 +42,8 @@ __all__ = [
     "LockCollision",
     "Timeout",
     "error_class",
+    "from_type",
+    "from_wire",
 ]
 
 
@@ -50,9 +56,22 @@ class BBSError(Exception):
     type: ClassVar[int] = 0
     default_message: ClassVar[str] = "the request failed for an unknown reason"
 
-    def __init__(self, message: str | None = None) -> None:
+    keep_container: bool = False
+    """Evacuation routes answer ``keep_container`` next to their error; the rules and the
+    client set it here."""
+
+    def __init__(self, message: str | None = None, *, keep_container: bool = False) -> None:
         self.message = self.default_message if message is None else message
+        self.keep_container = keep_container
         super().__init__(self.message)
+
+    def to_wire(self) -> models.Error:
+        """The protobuf ``Error`` the BBS puts in field 1 of a response for this error."""
+        from fakebbs import models
+
+        wire = models.Error(message=self.message)
+        wire.type = self.type  # type: ignore[assignment]  # any number: upstream's enum is open
+        return wire
 
     @property
     def type_name(self) -> str:
@@ -239,3 +258,22 @@ _NAMES: dict[int, str] = {t: cls.__name__ for t, cls in _CLASSES.items()}
 def error_class(type_: int) -> type[BBSError]:
     """The exception class for a wire ``Error.Type``; unknown numbers map to ``BBSError``."""
     return _CLASSES.get(type_, BBSError)
+
+
+def from_type(type_: int, message: str | None = None) -> BBSError:
+    """An error of any wire type, also one today's catalogue lacks (old clients know types
+    that were removed upstream): ``from_type(12, "...")`` is a ``BBSError12``."""
+    cls = error_class(type_)
+    if cls.type != type_:
+        cls = _unknown_error_class(type_)
+    return cls(message)
+
+
+def from_wire(error: models.Error) -> BBSError:
+    """The exception for a decoded protobuf ``Error`` (upstream ``Error.ToError``)."""
+    return from_type(int(error.type), str(error.message))
+
+
+@functools.cache
+def _unknown_error_class(type_: int) -> type[BBSError]:
+    return type(f"BBSError{type_}", (BBSError,), {"type": type_, "__module__": __name__})

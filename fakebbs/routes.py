@@ -26,6 +26,7 @@ __all__ = [
     "EVENT_TYPES",
     "ROUTES",
     "ROUTES_BY_NAME",
+    "ABORT_ENVIRON_KEY",
     "STREAM_CANCEL_ENVIRON_KEY",
     "Route",
     "route",
@@ -523,3 +524,7 @@ EVENT_TYPES: dict[str, type[Message]] = {
 #: An in-process subscriber sets the ``threading.Event`` under this WSGI environ key to end
 #: its stream (over a socket, closing the connection does that).
 STREAM_CANCEL_ENVIRON_KEY = "fakebbs.stream_cancel"
+
+#: The fake's own server puts ``abort(reset)`` under this WSGI environ key: send nothing more of
+#: the answer and close the connection (``reset``: with a TCP reset). Transport faults use it.
+ABORT_ENVIRON_KEY = "fakebbs.server.abort"

@@ -92,10 +92,7 @@ def _answer(rule: Callable[[], bool]) -> models.EvacuationResponse:
     try:
         return models.EvacuationResponse(keep_container=rule())
     except BBSError as error:
-        response = models.EvacuationResponse(keep_container=getattr(error, "keep_container", False))
-        response.error.type = error.type  # type: ignore[assignment]
-        response.error.message = error.message
-        return response
+        return models.EvacuationResponse(error=error.to_wire(), keep_container=error.keep_container)
 
 
 def _keep_container(response: models.EvacuationResponse) -> None:

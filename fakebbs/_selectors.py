@@ -1,0 +1,210 @@
+"""Which calls a fault, a hold or a journal query is about: a route selector and ``where``.
+
+A selector is a route name of the table (``DesireDesiredLRP``), all revisions of one operation
+(``DesireDesiredLRP*``: the name and its ``_rN`` revisions), a list of those, or ``"*"`` (every
+route). ``where`` is a mapping of dotted paths into the decoded request message to expected
+values, or a callable taking the request message. Both are checked when they are given, so a
+typo is an immediate error rather than a rule that silently never matches.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.message import Message
+
+from fakebbs import models
+from fakebbs.routes import ROUTES, ROUTES_BY_NAME, Route
+
+__all__ = ["Selector", "Where", "Matcher", "resolve_routes", "resolve_where", "lookup"]
+
+Selector = str | Iterable[str]
+Where = Mapping[str, Any] | Callable[[Message], bool] | None
+
+_REVISION = re.compile(r"_r\d+$")
+_MISSING = object()
+
+
+def resolve_routes(selector: Selector) -> frozenset[str]:
+    """The route names a selector stands for; an unknown name is a ValueError naming close
+    ones."""
+    names = [selector] if isinstance(selector, str) else list(selector)
+    if not names:
+        raise ValueError("a route selector needs at least one route name")
+    chosen: set[str] = set()
+    for name in names:
+        if not isinstance(name, str):
+            raise TypeError(f"a route selector is a route name or a list of them, got {name!r}")
+        if name == "*":
+            chosen.update(ROUTES_BY_NAME)
+        elif name.endswith("*"):
+            stem = name[:-1]
+            family = {r.name for r in ROUTES if _REVISION.sub("", r.name) == stem}
+            if not family:
+                raise ValueError(_unknown(name, stem))
+            chosen.update(family)
+        elif name in ROUTES_BY_NAME:
+            chosen.add(name)
+        else:
+            raise ValueError(_unknown(name, name))
+    return frozenset(chosen)
+
+
+def _unknown(name: str, stem: str) -> str:
+    close = difflib.get_close_matches(stem, list(ROUTES_BY_NAME), n=4, cutoff=0.6)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    return f"no BBS route is named {name!r}{hint} (route names are in fakebbs.routes.ROUTES)"
+
+
+@dataclass(frozen=True)
+class Matcher:
+    """A resolved selector and ``where``: ``matches(route, request)``."""
+
+    routes: frozenset[str]
+    where: Mapping[str, Any] | Callable[[Message], bool] | None = None
+    description: str = ""
+
+    def matches(self, route: Route | None, request: Message | None) -> bool:
+        if route is None or route.name not in self.routes:
+            return False
+        return self.where_matches(request)
+
+    def where_matches(self, request: Message | None) -> bool:
+        if self.where is None:
+            return True
+        if request is None:
+            return False
+        if callable(self.where):
+            return bool(self.where(request))
+        return not differences(self.where, request)
+
+
+def resolve_where(routes: Collection[str], where: Where) -> Where:
+    """Check ``where`` against the request messages of ``routes``: every path must exist in at
+    least one of them (a ValueError names the bad path and the fields there are)."""
+    if where is None or callable(where):
+        return where
+    if not isinstance(where, Mapping):
+        raise TypeError(
+            f"where is a mapping of dotted paths to values or a callable, not {where!r}"
+        )
+    descriptors = [
+        getattr(models, r.request).DESCRIPTOR
+        for r in ROUTES
+        if r.name in routes and r.request is not None
+    ]
+    if not descriptors:
+        raise ValueError("where needs routes with a request message; these routes take no body")
+    for path in where:
+        problems = [_path_problem(d, path) for d in descriptors]
+        if all(problems):
+            raise ValueError(problems[0])
+    return dict(where)
+
+
+def _path_problem(descriptor: Descriptor, path: str) -> str | None:
+    current: Descriptor | None = descriptor
+    for part in path.split("."):
+        if current is None:
+            return f"where path {path!r}: {part!r} is inside a field that is not a message"
+        field = current.fields_by_name.get(part)
+        if field is None:
+            names = ", ".join(sorted(current.fields_by_name))
+            return f"where path {path!r}: {current.name} has no field {part!r} (it has {names})"
+        current = field.message_type if field.type == FieldDescriptor.TYPE_MESSAGE else None
+    return None
+
+
+def lookup(message: Message, path: str) -> Any:
+    """The value at a dotted path: a scalar (enums as their names), a message, or a list when
+    the path crosses a repeated field (one value per element). ``_MISSING`` past an unset
+    field of a message that has presence."""
+    values: list[Any] = [message]
+    repeated = False
+    for part in path.split("."):
+        nxt: list[Any] = []
+        for value in values:
+            if not isinstance(value, Message):
+                continue
+            field = value.DESCRIPTOR.fields_by_name.get(part)
+            if field is None:
+                continue
+            raw = getattr(value, part)
+            if _is_repeated(field) and not _is_map(field):
+                repeated = True
+                nxt.extend(_plain(field, item) for item in raw)
+            else:
+                nxt.append(_plain(field, raw))
+        values = nxt
+    if repeated:
+        return values
+    return values[0] if values else _MISSING
+
+
+def _is_repeated(field: Any) -> bool:
+    # protobuf 7 drops ``label`` for ``is_repeated``; 4.25 has only ``label``.
+    if hasattr(field, "is_repeated"):
+        return bool(field.is_repeated)
+    return bool(field.label == FieldDescriptor.LABEL_REPEATED)
+
+
+def _is_map(field: Any) -> bool:
+    entry = field.message_type
+    return entry is not None and bool(entry.GetOptions().map_entry)
+
+
+class EnumName(str):
+    """An enum value read from a request: its name, equal to its name or its number."""
+
+    number: int
+
+    def __new__(cls, name: str, number: int) -> EnumName:
+        value = super().__new__(cls, name)
+        value.number = number
+        return value
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, int) and not isinstance(other, bool):
+            return self.number == other
+        return str.__eq__(self, other)
+
+    def __hash__(self) -> int:
+        return str.__hash__(self)
+
+
+def _plain(field: Any, value: Any) -> Any:
+    if field.type == FieldDescriptor.TYPE_ENUM and field.enum_type is not None:
+        enum_value = field.enum_type.values_by_number.get(value)
+        return EnumName(enum_value.name, value) if enum_value is not None else value
+    if _is_map(field):
+        return dict(value)
+    return value
+
+
+def differences(where: Mapping[str, Any], request: Message) -> list[tuple[str, Any, Any]]:
+    """(path, expected, got) for each path of ``where`` the request does not match. A path
+    that crosses a repeated field matches when any element equals the expected value, or when
+    the whole list equals an expected list."""
+    out: list[tuple[str, Any, Any]] = []
+    for path, expected in where.items():
+        got = lookup(request, path)
+        if not _equal(expected, got):
+            out.append((path, expected, None if got is _MISSING else got))
+    return out
+
+
+def _equal(expected: Any, got: Any) -> bool:
+    if got is _MISSING:
+        return False
+    if isinstance(got, list) and not isinstance(expected, list):
+        return any(_equal(expected, item) for item in got)
+    if isinstance(expected, Message) or isinstance(got, Message):
+        return bool(expected == got)
+    if isinstance(got, list):
+        return len(got) == len(expected) and all(map(_equal, expected, got))
+    return bool(expected == got)
