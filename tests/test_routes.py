@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from fakebbs import models
-from fakebbs.routes import ROUTES, ROUTES_BY_NAME
+from fakebbs.routes import ROUTES, ROUTES_BY_NAME, Route
 
 PROTOCOL = Path(__file__).resolve().parents[2] / "shared" / "protocol.md"
 STATUS = {"cur": "current", "dep": "deprecated", "rem": "removed"}
@@ -50,7 +50,7 @@ needs_protocol = pytest.mark.skipif(
 
 @needs_protocol
 def test_every_row_of_section_2_is_in_the_table_with_its_method_messages_and_status() -> None:
-    table = {(r.path, r.method): r for r in ROUTES}
+    table: dict[tuple[str | None, str | None], Route] = {(r.path, r.method): r for r in ROUTES}
     for row in section_2_rows():
         route = table[(row["path"], row["method"])]
         assert route.status == row["status"], row

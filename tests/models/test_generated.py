@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
@@ -240,7 +241,10 @@ def _tags(data: bytes) -> list[tuple[int, int]]:
     [(models.DesiredLRP, 14), (models.DesiredLRPRunInfo, 9), (models.SecurityGroupRule, 3)],
     ids=["DesiredLRP.ports", "DesiredLRPRunInfo.ports", "SecurityGroupRule.ports"],
 )
-def test_ports_are_encoded_unpacked(message: type, number: int) -> None:
+def test_ports_are_encoded_unpacked(
+    message: type[models.DesiredLRP | models.DesiredLRPRunInfo | models.SecurityGroupRule],
+    number: int,
+) -> None:
     ports = [0, 8080, 61001, 2**32 - 1]
     data = message(ports=ports).SerializeToString()
     assert _tags(data) == [(number, 0)] * len(ports)
@@ -507,8 +511,10 @@ _SCALARS = {
 
 def _type_name(field: FieldDescriptor) -> str:
     if field.type == FieldDescriptor.TYPE_MESSAGE:
+        assert field.message_type is not None
         return field.message_type.full_name.removeprefix("fakebbs.models.")
     if field.type == FieldDescriptor.TYPE_ENUM:
+        assert field.enum_type is not None
         return field.enum_type.full_name.removeprefix("fakebbs.models.")
     return _SCALARS[field.type]
 
@@ -518,7 +524,7 @@ def _is_repeated(field: FieldDescriptor) -> bool:
     is_repeated = getattr(field, "is_repeated", None)
     if is_repeated is not None:
         return bool(is_repeated)
-    return bool(field.label == FieldDescriptor.LABEL_REPEATED)
+    return bool(cast(Any, field).label == FieldDescriptor.LABEL_REPEATED)
 
 
 def _describe(field: FieldDescriptor) -> str:
@@ -568,7 +574,7 @@ def test_legacy_shapes_read_2016_volume_mounts() -> None:
         driver="d",
         deprecated_volume_id="vol",
         container_dir="/data",
-        deprecated_mode=models.LegacyBindMountMode.Value("LEGACY_BIND_MOUNT_MODE_RW"),
+        deprecated_mode=cast(Any, models.LegacyBindMountMode.Value("LEGACY_BIND_MOUNT_MODE_RW")),
         deprecated_config=b'{"k":"v"}',
     )
     numbers = {f.name: f.number for f in models.LegacyVolumeMount.DESCRIPTOR.fields}
