@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import importlib.util
 import os
+import re
 import subprocess
 import sys
 import textwrap
+import tomllib
 from pathlib import Path
 from typing import Any, cast
 
@@ -15,6 +19,41 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from fakebbs import models
 
 REPO = Path(__file__).resolve().parents[2]
+INSTALL_GENERATOR = "pip install -e '.[generate]'"
+
+
+def _pinned_generator_version() -> str:
+    """proto/generate.py's pin of grpcio-tools, read from its source (it is not importable)."""
+    found = re.search(
+        r'^GRPCIO_TOOLS_VERSION = "([^"]+)"$',
+        (REPO / "proto" / "generate.py").read_text(encoding="utf-8"),
+        re.MULTILINE,
+    )
+    assert found is not None
+    return found.group(1)
+
+
+PINNED_GENERATOR = _pinned_generator_version()
+
+
+def _installed_generator() -> str | None:
+    try:
+        return importlib.metadata.version("grpcio-tools")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+# The compiler is an optional extra (no wheels past Python 3.12, and it holds protobuf below 5),
+# so the tests that run it skip where it is absent and say how to get it; CI installs it.
+needs_pinned_generator = pytest.mark.skipif(
+    _installed_generator() != PINNED_GENERATOR,
+    reason=f"needs the pinned protobuf compiler grpcio-tools=={PINNED_GENERATOR}: "
+    f"{INSTALL_GENERATOR}",
+)
+needs_protoc = pytest.mark.skipif(
+    importlib.util.find_spec("grpc_tools") is None,
+    reason=f"needs a protobuf compiler (grpc_tools): {INSTALL_GENERATOR}",
+)
 
 
 def _run(args: list[str], cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
@@ -29,6 +68,16 @@ def _run(args: list[str], cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
 # --- freshness ----------------------------------------------------------------------------------
 
 
+def test_the_generate_extra_pins_the_generators_compiler_and_test_does_not() -> None:
+    """The `generate` extra installs exactly what proto/generate.py demands; `test` stays
+    installable on every supported Python."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    extras = project["optional-dependencies"]
+    assert extras["generate"] == [f"grpcio-tools=={PINNED_GENERATOR}"]
+    assert not [spec for spec in extras["test"] if spec.startswith("grpcio")]
+
+
+@needs_pinned_generator
 def test_committed_modules_are_not_stale() -> None:
     result = _run([sys.executable, "proto/generate.py", "--check"])
     assert result.returncode == 0, result.stdout + result.stderr
@@ -175,6 +224,7 @@ print("coexist-ok")
 """
 
 
+@needs_protoc
 def test_coexists_with_downstream_bindings_of_upstream_files(tmp_path: Path) -> None:
     src, out = tmp_path / "src", tmp_path / "out"
     src.mkdir()
