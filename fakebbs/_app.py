@@ -232,7 +232,7 @@ class BBSApp:
             response = _error_response(route, error, exchange)
             if not parsed and handler.on_bad_request is not None:
                 handler.on_bad_request(response)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a handler bug: a logged, recorded 500
             return self._internal_error(route, exchange, exc)
         exchange.response = response
         return _protobuf(exchange, response)
@@ -250,7 +250,7 @@ class BBSApp:
         except RefuseStream:
             exchange.status = 500
             return _empty(500)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - likewise for a stream that fails to open
             return self._internal_error(route, exchange, exc)
         return _EventStreamResponse(stream, limit)
 

@@ -73,7 +73,9 @@ def test_evacuating_a_claimed_instance_unclaims_it_for_another_cell(
 
 
 @pytest.mark.parametrize("presence", [EVACUATING, SUSPECT])
-def test_evacuate_claimed_deletes_an_evacuating_or_suspect_row(state: State, presence: int) -> None:
+def test_evacuate_claimed_deletes_an_evacuating_or_suspect_row(
+    state: State, presence: models.ActualLRP.Presence
+) -> None:
     place(state, RUNNING, presence)
     place(state, UNCLAIMED)
 
@@ -357,7 +359,9 @@ def test_recreate_keeps_the_container_while_another_instance_is_not_running(
 
 
 @pytest.mark.parametrize("presence", [EVACUATING, SUSPECT])
-def test_recreate_deletes_an_evacuating_or_suspect_target(recreate: State, presence: int) -> None:
+def test_recreate_deletes_an_evacuating_or_suspect_target(
+    recreate: State, presence: models.ActualLRP.Presence
+) -> None:
     place(recreate, UNCLAIMED)
     place(recreate, RUNNING, presence)
 
@@ -379,7 +383,7 @@ def test_recreate_never_makes_an_evacuating_row(recreate: State) -> None:
 
 @pytest.mark.parametrize("presence", [ORDINARY, EVACUATING, SUSPECT])
 def test_evacuating_a_stopped_instance_deletes_its_row(
-    state: State, changes: list[Change], presence: int
+    state: State, changes: list[Change], presence: models.ActualLRP.Presence
 ) -> None:
     stopped = place(state, RUNNING, presence)
 
@@ -423,7 +427,9 @@ def test_a_third_crash_while_evacuating_stays_crashed(state: State) -> None:
 
 
 @pytest.mark.parametrize("presence", [EVACUATING, SUSPECT])
-def test_evacuate_crashed_deletes_an_evacuating_or_suspect_row(state: State, presence: int) -> None:
+def test_evacuate_crashed_deletes_an_evacuating_or_suspect_row(
+    state: State, presence: models.ActualLRP.Presence
+) -> None:
     place(state, RUNNING, presence)
 
     assert state.evacuate_crashed_actual_lrp(key(), OWN, "oom") is False
@@ -452,7 +458,7 @@ def test_remove_evacuating_deletes_the_evacuating_row(state: State, changes: lis
 
 @pytest.mark.parametrize("presence", [ORDINARY, SUSPECT])
 def test_remove_evacuating_of_a_row_that_is_not_evacuating_is_not_found(
-    state: State, presence: int
+    state: State, presence: models.ActualLRP.Presence
 ) -> None:
     place(state, RUNNING, presence)
 

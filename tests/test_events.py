@@ -5,6 +5,7 @@ for each kind of change. The streams over a socket are in test_event_streams."""
 from __future__ import annotations
 
 import base64
+from typing import cast
 
 from google.protobuf.message import Message
 
@@ -41,7 +42,7 @@ def actual(
     state: str = UNCLAIMED,
     instance_key: models.ActualLRPInstanceKey = NO_INSTANCE,
     *,
-    presence: int = ORDINARY,
+    presence: models.ActualLRP.Presence = ORDINARY,
     tag: int = 0,
     **fields: object,
 ) -> models.ActualLRP:
@@ -349,7 +350,10 @@ def test_events_come_in_the_order_of_each_units_first_change() -> None:
         ("actual", "actual_lrp_created"),
         ("instance", "actual_lrp_instance_created"),
     ]
-    indices = [m.actual_lrp.actual_lrp_key.index for m in messages(events, "instance")]
+    indices = [
+        cast(models.ActualLRPInstanceCreatedEvent, m).actual_lrp.actual_lrp_key.index
+        for m in messages(events, "instance")
+    ]
     assert indices == [0, 1]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from google.protobuf.message import Message
 
 from builders import desired_lrp
 from fakebbs import BBSClient, FakeBBS, ManualClock, errors, models
@@ -54,7 +55,7 @@ def test_reset_forgets_cells_too() -> None:
 def test_check_reraises_an_error_raised_inside_the_fake_once() -> None:
     fake = FakeBBS()
 
-    def broken(*args: object) -> None:
+    def broken(*args: object) -> Message:
         raise RuntimeError("a bug in the fake")
 
     handlers = fake.wsgi_app.handlers

@@ -97,7 +97,7 @@ def net(address: str = "10.0.0.1", port: int = 8080) -> models.ActualLRPNetInfo:
 def place(
     state: State,
     status: str,
-    presence: int = ORDINARY,
+    presence: models.ActualLRP.Presence = ORDINARY,
     instance_key: models.ActualLRPInstanceKey | None = None,
     index: int = 0,
     **fields: object,

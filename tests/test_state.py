@@ -46,7 +46,7 @@ def put_actual(
     process_guid: str,
     index: int,
     status: str,
-    presence: int = ORDINARY,
+    presence: models.ActualLRP.Presence = ORDINARY,
     cell_id: str = "cell-1",
 ) -> models.ActualLRP:
     """Place a row as the lifecycle routes would leave it."""
