@@ -373,6 +373,10 @@ class ActualLRPLifecycle(Store):
         row crashes (``crash_ordinary``: ResourceNotFound, ActualLRPCannotBeCrashed); crashes
         1 and 2 land in UNCLAIMED (upstream then asks the auctioneer to place the instance),
         later ones in CRASHED for convergence to restart after ``backoff``.
+
+        To place the instance upstream first reads the desired LRP's scheduling info: without
+        a desired LRP the crash stays committed (and reported) but the answer is
+        ResourceNotFound.
         """
         with self.operation() as op:
             target = find_by_instance_key(rows_at(self, key.process_guid, key.index), instance_key)
@@ -380,6 +384,8 @@ class ActualLRPLifecycle(Store):
                 op.delete_actual(ActualKey.of(target))
                 return None
             _, after = crash_ordinary(op, key, instance_key, error_message, crashed=True)
+            if after.state == UNCLAIMED and key.process_guid not in self.desired_lrps:
+                raise ResourceNotFound()
             return after
 
     def fail_actual_lrp(
