@@ -428,6 +428,18 @@ def test_r0_streams_downgrade_desired_lrps_and_tasks_without_touching_the_hub_ev
     assert len(shown_task.task.task_definition.cached_dependencies) == 1
 
 
+def test_a_current_task_stream_sends_a_zero_tasks_definition_empty_not_absent() -> None:
+    """A refused RejectTask reports a zero ``before``; upstream's ``Task.Copy`` on every task
+    stream gives it an empty ``task_definition`` (bytes 0a 00 on the wire)."""
+    event = Event("task", models.TaskChangedEvent(before=models.Task(), after=models.Task()))
+
+    shown = StreamSpec(frozenset({"task"})).present(event)
+
+    assert isinstance(shown, models.TaskChangedEvent)
+    assert shown.before.SerializeToString() == b"\x0a\x00"
+    assert not event.message.before.HasField("task_definition")  # type: ignore[attr-defined]
+
+
 # -- subscriptions and the hub ----------------------------------------------------------------
 
 
