@@ -10,7 +10,8 @@ primary-key order (ORDINARY, EVACUATING, SUSPECT), the order MySQL returns them 
 
 Whether a state change is allowed is ``allows_transition`` (upstream
 ``ActualLRP.AllowsTransitionTo``). A repeated identical claim or start changes nothing and so
-records nothing. Every change increments the modification tag's index; rows inserted here get a
+writes nothing (a repeated claim is still reported to the event calculator, unchanged, as
+upstream does). Every change increments the modification tag's index; rows inserted here get a
 new epoch. The crash policy (``models/restart_calculator.go``) is the pure functions
 ``backoff``, ``should_restart`` and ``should_restart_immediately``, which convergence uses too.
 
@@ -295,6 +296,10 @@ class ActualLRPLifecycle(Store):
             if not allows_transition(row, row.actual_lrp_key, instance_key, CLAIMED):
                 raise ActualLRPCannotBeClaimed()
             if row.state == CLAIMED and row.actual_lrp_instance_key == instance_key:
+                # Nothing is written, but upstream still tells its event calculator the row
+                # went from itself to itself, which replaces every row of the index sharing
+                # that instance key (an evacuating one included) and so can emit events.
+                op.report_actual_unchanged(row)
                 return copy(row)
             after = copy(row)
             after.modification_tag.index += 1
@@ -373,6 +378,10 @@ class ActualLRPLifecycle(Store):
         row crashes (``crash_ordinary``: ResourceNotFound, ActualLRPCannotBeCrashed); crashes
         1 and 2 land in UNCLAIMED (upstream then asks the auctioneer to place the instance),
         later ones in CRASHED for convergence to restart after ``backoff``.
+
+        To place the instance upstream first reads the desired LRP's scheduling info: without
+        a desired LRP the crash stays committed (and reported) but the answer is
+        ResourceNotFound.
         """
         with self.operation() as op:
             target = find_by_instance_key(rows_at(self, key.process_guid, key.index), instance_key)
@@ -380,6 +389,8 @@ class ActualLRPLifecycle(Store):
                 op.delete_actual(ActualKey.of(target))
                 return None
             _, after = crash_ordinary(op, key, instance_key, error_message, crashed=True)
+            if after.state == UNCLAIMED and key.process_guid not in self.desired_lrps:
+                raise ResourceNotFound()
             return after
 
     def fail_actual_lrp(

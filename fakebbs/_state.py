@@ -106,11 +106,13 @@ class State(ActualLRPLifecycle, Evacuation, TaskRules, Convergence, Store):
         on the wire change; the modification index always goes up by one; an ``instances``
         change scales the actual LRPs (§5.4).
         """
-        routes = _compact_routes(update.routes) if update.HasField("routes") else None
         with self.operation(trace_id) as op:
             current = self.desired_lrps.get(process_guid)
             if current is None:
                 raise ResourceNotFound()
+            # Upstream locks the row before it encodes the routes: an unknown guid is
+            # ResourceNotFound even when the route JSON does not parse.
+            routes = _compact_routes(update.routes) if update.HasField("routes") else None
             before = copy(current)
             after = copy(current)
             after.modification_tag.index += 1

@@ -157,6 +157,12 @@ class Operation:
         instance on a registered cell: the rep removes the row later)."""
         self.changes.append(Change("actual_lrp", copy(lrp), None, self.trace_id))
 
+    def report_actual_unchanged(self, lrp: models.ActualLRP) -> None:
+        """Report a row as changed into itself, where upstream hands its event calculator a
+        change that wrote nothing: that replaces every row of the index with the same
+        instance key, so it can still emit events."""
+        self.changes.append(Change("actual_lrp", copy(lrp), copy(lrp), self.trace_id))
+
     def record_as(
         self,
         mark: int,

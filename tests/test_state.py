@@ -142,6 +142,30 @@ def test_a_route_value_that_is_not_json_is_invalid_and_nothing_is_written(
     assert state.desired_lrps == {} and state.actual_lrps == {}
 
 
+def test_updating_an_unknown_guid_with_bad_route_json_is_not_found(state: State) -> None:
+    """Upstream finds the row before it encodes the routes (``UpdateDesiredLRP``)."""
+    update = models.DesiredLRPUpdate()
+    update.routes.routes["cf-router"] = b"[not json"
+
+    with pytest.raises(ResourceNotFound):
+        state.update_desired_lrp("unknown-guid", update)
+
+
+def test_updating_a_known_guid_with_bad_route_json_is_invalid_and_writes_nothing(
+    state: State,
+) -> None:
+    state.desire_lrp(desired_lrp(instances=1))
+    stored = state.desired_lrp_by_process_guid("my-guid")
+    update = models.DesiredLRPUpdate(instances=3)
+    update.routes.routes["cf-router"] = b"[not json"
+
+    with pytest.raises(InvalidRequest):
+        state.update_desired_lrp("my-guid", update)
+
+    assert state.desired_lrp_by_process_guid("my-guid") == stored
+    assert len(state.actual_lrps) == 1
+
+
 def test_update_changes_only_what_is_present_and_bumps_the_index(state: State) -> None:
     state.desire_lrp(desired_lrp(instances=1, annotation="a"))
 
