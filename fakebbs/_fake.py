@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from fakebbs import models
 from fakebbs._app import DEFAULT_MAX_BODY_BYTES, BBSApp
 from fakebbs._convergence import LRPConvergence, TaskConvergence
-from fakebbs._events import EventHub, event_hub
+from fakebbs._events import EventHub
 from fakebbs._state import State
 from fakebbs._tasks import DEFAULT_MAX_TASK_RETRIES
 from fakebbs.clock import system_clock
@@ -40,9 +40,9 @@ class FakeBBS:
         self.state = State(clock=clock, new_guid=new_guid)
         # The BBS config's max_task_retries: rejections a task survives before it is failed.
         self.state.max_task_retries = max_task_retries
-        self.wsgi_app = BBSApp(self.state, max_body_bytes=max_body_bytes)
-        self.events: EventHub = event_hub(self.state)
+        self.events = EventHub(self.state)
         """The event hubs: every state change, whatever made it, reaches the open streams."""
+        self.wsgi_app = BBSApp(self.state, max_body_bytes=max_body_bytes, events=self.events)
 
     def reset(self) -> None:
         """Forget all state, as a freshly started, empty BBS."""
