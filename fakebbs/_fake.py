@@ -13,7 +13,7 @@ from fakebbs._convergence import LRPConvergence, TaskConvergence
 from fakebbs._events import EventHub
 from fakebbs._state import State
 from fakebbs._tasks import DEFAULT_MAX_TASK_RETRIES
-from fakebbs.clock import system_clock
+from fakebbs.clock import Clock, system_clock
 
 if TYPE_CHECKING:
     from fakebbs._server import Server
@@ -32,12 +32,14 @@ class FakeBBS:
     def __init__(
         self,
         *,
-        clock: Callable[[], int] = system_clock,
+        clock: Clock | Callable[[], int] = system_clock,
         new_guid: Callable[[], str] = lambda: str(uuid.uuid4()),
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         max_task_retries: int = DEFAULT_MAX_TASK_RETRIES,
     ) -> None:
-        self.state = State(clock=clock, new_guid=new_guid)
+        self.clock = clock if isinstance(clock, Clock) else Clock(clock)
+        """The fake's clock: real time (or the ``clock`` given) until frozen; see ``Clock``."""
+        self.state = State(clock=self.clock, new_guid=new_guid)
         # The BBS config's max_task_retries: rejections a task survives before it is failed.
         self.state.max_task_retries = max_task_retries
         self.events = EventHub(self.state)
@@ -45,8 +47,10 @@ class FakeBBS:
         self.wsgi_app = BBSApp(self.state, max_body_bytes=max_body_bytes, events=self.events)
 
     def reset(self) -> None:
-        """Forget all state, as a freshly started, empty BBS."""
+        """Forget all state, as a freshly started, empty BBS, and let the clock run again
+        (``clock.unfreeze()``)."""
         self.state.reset()
+        self.clock.unfreeze()
 
     def converge(self) -> tuple[LRPConvergence, TaskConvergence]:
         """Run one convergence pass over LRPs and tasks now, and say what it did.
