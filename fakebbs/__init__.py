@@ -4,7 +4,8 @@
 journal ``calls``, ``hold``); ``FakeBBS.serve()`` runs it on a local socket and returns a
 ``Server``; ``BBSClient`` talks to any BBS (this fake or a real one); ``fakebbs.models`` has
 every BBS protobuf message, ``fakebbs.errors`` every BBS error type and ``fakebbs.faults`` the
-transport faults a test can inject.
+transport faults a test can inject. ``Clock`` is every fake's clock (``bbs.clock.freeze()``,
+``advance()``); ``ManualClock`` a time source moved by hand.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from fakebbs._fake import FakeBBS
 from fakebbs._journal import Call, Journal
 from fakebbs._server import Server
 from fakebbs.client import BBSClient
-from fakebbs.clock import ManualClock
+from fakebbs.clock import Clock, ManualClock
 
 __all__ = [
     "BBSClient",
     "Call",
+    "Clock",
     "FakeBBS",
     "FaultRule",
     "Gate",

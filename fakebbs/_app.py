@@ -38,7 +38,7 @@ from werkzeug.wrappers import Request, Response
 
 from fakebbs import models
 from fakebbs._controls import Faults, Holds
-from fakebbs._events import EventStream
+from fakebbs._events import EventHub, EventStream
 from fakebbs._handlers import HANDLERS, Call
 from fakebbs._handlers._base import Handler, RefuseStream
 from fakebbs._journal import Call as JournalCall
@@ -111,6 +111,7 @@ class BBSApp:
     memory by one, so bodies over ``max_body_bytes`` get a plain 413 instead. Exceptions that
     escape a handler (bugs in the fake) are answered 500 and kept in ``errors`` for tests to
     re-raise.
+    ``events`` is the event hub streams subscribe to (the fake's; a bare app makes its own).
     """
 
     def __init__(
@@ -123,8 +124,10 @@ class BBSApp:
         journal: Journal | None = None,
         faults: Faults | None = None,
         holds: Holds | None = None,
+        events: EventHub | None = None,
     ) -> None:
         self.state = state
+        self.events = EventHub(state) if events is None else events
         self.max_body_bytes = max_body_bytes
         self.handlers: dict[str, Handler] = dict(HANDLERS if handlers is None else handlers)
         self.errors: list[BaseException] = [] if errors is None else errors
@@ -245,7 +248,7 @@ class BBSApp:
         assert handler.stream is not None
         try:
             stream = handler.stream(
-                self.state, exchange.request, Call(route, exchange.trace_id, body)
+                self.events, exchange.request, Call(route, exchange.trace_id, body)
             )
         except RefuseStream:
             exchange.status = 500

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from fakebbs import models
+from fakebbs._store import Change
 from fakebbs.errors import BBSError
 
 __all__ = [
@@ -137,6 +138,17 @@ class CallbackWorker:
         self._queue: deque[_Job] = deque()
         self._threads: set[threading.Thread] = set()
         self._generation = 0
+
+    def on_changes(self, changes: list[Change]) -> None:
+        """The ``Store`` listener: submit each task whose change says its callback is due and
+        that has a callback URL; a ``restore`` change (a reset or restore of the state) drops
+        the callbacks of the state before it (``discard``)."""
+        for change in changes:
+            if change.kind == "restore":
+                self.discard()
+            elif change.callback and isinstance(change.after, models.Task):
+                if change.after.task_definition.completion_callback_url:
+                    self.submit(change.after)
 
     def submit(self, task: models.Task) -> None:
         """Deliver ``task``'s callback in the background (upstream ``Submit``)."""

@@ -103,7 +103,7 @@ class Convergence(Store):
         with self.operation(trace_id) as op:
             now = self.clock()
             cells = set(self.cells)
-            self._prune_domains(now, result)
+            self._prune_domains(op, now, result)
             self._prune_evacuating(op, cells, result)
             fresh = set(self.fresh_domains())  # type: ignore[attr-defined]
             # The converger computes every set from one snapshot, then acts on it.
@@ -197,23 +197,19 @@ class Convergence(Store):
                 ):
                     op.delete_task(task.task_guid)
                     result.deleted_completed.append(task.task_guid)
-            kick = [
-                copy(task)
-                for task in self.tasks.values()
-                if task.state == completed and task.updated_at < now - self.kick_task_duration
-            ]
-        for task in kick:
-            self.submit_task_callback(task)  # type: ignore[attr-defined]
-            result.kicked_completed.append(task.task_guid)
+            for task in list(self.tasks.values()):
+                if task.state == completed and task.updated_at < now - self.kick_task_duration:
+                    op.callback_due(task)
+                    result.kicked_completed.append(task.task_guid)
         return result
 
     # -- the LRP sets (callers hold the lock) -------------------------------------------------
 
-    def _prune_domains(self, now: int, result: LRPConvergence) -> None:
+    def _prune_domains(self, op: Operation, now: int, result: LRPConvergence) -> None:
         """``pruneDomains``: forget domains whose expiry has passed."""
         for name, expiry in list(self.domains.items()):
             if expiry is not None and expiry <= now:
-                del self.domains[name]
+                op.delete_domain(name)
                 result.pruned_domains.append(name)
 
     def _prune_evacuating(self, op: Operation, cells: set[str], result: LRPConvergence) -> None:
@@ -316,7 +312,7 @@ class Convergence(Store):
         if ordinary_key in self.actual_lrps:
             op.delete_actual(ordinary_key, emit="direct")
         mark = len(op.changes)
-        del self.actual_lrps[key]
+        op.delete_actual(key)
         promoted = copy(suspect)
         promoted.presence = ORDINARY
         op.put_actual(promoted)

@@ -56,6 +56,7 @@ from fakebbs._store import (
     ActualKey,
     Change,
     Store,
+    row_changes,
 )
 from fakebbs._versions import CURRENT_VERSION, desired_lrp_version_down_to, task_version_down_to
 from fakebbs.routes import EVENT_TYPES
@@ -69,7 +70,6 @@ __all__ = [
     "StreamSpec",
     "Subscription",
     "calculate_events",
-    "event_hub",
     "sse_event",
 ]
 
@@ -118,7 +118,9 @@ def calculate_events(
     """
     units: list[Change | tuple[str, int]] = []
     by_index: dict[tuple[str, int], list[Change]] = {}
-    for change in changes:
+    for change in row_changes(changes):
+        if change.emit == "none":
+            continue
         if change.kind != "actual_lrp" or change.emit != "calculated":
             units.append(change)
             continue
@@ -252,7 +254,7 @@ def _direct_events(change: Change) -> list[Event]:
     return [Event("actual", m) for m in group] + [Event("instance", m) for m in instance]
 
 
-def _lrp(message: Message | None) -> Slot:
+def _lrp(message: object) -> Slot:
     assert message is None or isinstance(message, models.ActualLRP)
     return message
 
@@ -656,14 +658,16 @@ class Subscription:
 
 
 class EventHub:
-    """The fake's event hubs and their subscribers; ``publish`` is a ``Store`` listener.
+    """The fake's event hubs and their subscribers, listening to one store's changes.
 
-    The hub stays open for the fake's whole life (a fake can be served again after a server
-    stopped); ``end_streams`` ends the streams open now.
+    Whoever makes the hub owns it (``FakeBBS`` makes one, so does a bare ``BBSApp``). The hub
+    stays open for the fake's whole life (a fake can be served again after a server stopped);
+    ``end_streams`` ends the streams open now.
     """
 
     def __init__(self, store: Store) -> None:
         self._store = store
+        store.listeners.append(self.publish)
         self._lock = threading.Lock()
         self._subscriptions: set[Subscription] = set()
 
@@ -708,18 +712,6 @@ class EventHub:
             subscriptions, self._subscriptions = self._subscriptions, set()
         for subscription in subscriptions:
             subscription.end()
-
-
-def event_hub(store: Store) -> EventHub:
-    """The ``EventHub`` listening to ``store``, made and registered on first use."""
-    with store.lock:
-        for listener in store.listeners:
-            hub = getattr(listener, "__self__", None)
-            if isinstance(hub, EventHub) and hub._store is store:
-                return hub
-        hub = EventHub(store)
-        store.listeners.append(hub.publish)
-        return hub
 
 
 # -- one stream -------------------------------------------------------------------------------

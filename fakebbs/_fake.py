@@ -12,13 +12,13 @@ from fakebbs import models
 from fakebbs._app import DEFAULT_MAX_BODY_BYTES, BBSApp
 from fakebbs._controls import FaultRule, Faults, Gate, Holds
 from fakebbs._convergence import LRPConvergence, TaskConvergence
-from fakebbs._events import EventHub, event_hub
+from fakebbs._events import EventHub
 from fakebbs._journal import DEFAULT_JOURNAL_SIZE, Journal
 from fakebbs._selectors import Selector, Where
 from fakebbs._state import State
 from fakebbs._tasks import DEFAULT_MAX_TASK_RETRIES
 from fakebbs.client import BBSClient
-from fakebbs.clock import system_clock
+from fakebbs.clock import Clock, system_clock
 from fakebbs.errors import BBSError
 from fakebbs.faults import Fault
 
@@ -39,13 +39,15 @@ class FakeBBS:
     def __init__(
         self,
         *,
-        clock: Callable[[], int] = system_clock,
+        clock: Clock | Callable[[], int] = system_clock,
         new_guid: Callable[[], str] = lambda: str(uuid.uuid4()),
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         max_task_retries: int = DEFAULT_MAX_TASK_RETRIES,
         journal_size: int = DEFAULT_JOURNAL_SIZE,
     ) -> None:
-        self.state = State(clock=clock, new_guid=new_guid)
+        self.clock = clock if isinstance(clock, Clock) else Clock(clock)
+        """The fake's clock: real time (or the ``clock`` given) until frozen; see ``Clock``."""
+        self.state = State(clock=self.clock, new_guid=new_guid)
         # The BBS config's max_task_retries: rejections a task survives before it is failed.
         self.state.max_task_retries = max_task_retries
         self.errors: list[BaseException] = []
@@ -55,6 +57,8 @@ class FakeBBS:
         """The call journal: every request that reached the fake, decoded, oldest first."""
         self._faults = Faults()
         self._holds = Holds()
+        self.events = EventHub(self.state)
+        """The event hubs: every state change, whatever made it, reaches the open streams."""
         self.wsgi_app = BBSApp(
             self.state,
             max_body_bytes=max_body_bytes,
@@ -62,18 +66,18 @@ class FakeBBS:
             journal=self.calls,
             faults=self._faults,
             holds=self._holds,
+            events=self.events,
         )
-        self.events: EventHub = event_hub(self.state)
-        """The event hubs: every state change, whatever made it, reaches the open streams."""
         self._servers: list[Server] = []
         self._servers_lock = threading.Lock()
 
     def reset(self) -> None:
         """Back to a freshly started, empty BBS: no state, no fault rules, no held routes, an
-        empty journal and no recorded errors."""
+        empty journal, no recorded errors, and the clock running in real time again."""
         self._faults.clear()
         self._holds.release_all()
         self.state.reset()
+        self.clock.unfreeze()
         self.calls.clear()
         del self.errors[:]
 

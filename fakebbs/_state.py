@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+import uuid
+from collections.abc import Callable, Iterable, Iterator
 
 from fakebbs import models
+from fakebbs._callbacks import CallbackWorker
 from fakebbs._convergence import Convergence
 from fakebbs._evacuation import Evacuation
 from fakebbs._lifecycle import ActualLRPLifecycle
@@ -31,6 +33,7 @@ from fakebbs._store import (
     copy,
 )
 from fakebbs._tasks import TaskRules
+from fakebbs.clock import system_clock
 from fakebbs.errors import InvalidRequest, ResourceExists, ResourceNotFound
 
 __all__ = ["State", "scheduling_info", "routing_info", "resolve_actual_lrp_groups"]
@@ -41,8 +44,25 @@ class State(ActualLRPLifecycle, Evacuation, TaskRules, Convergence, Store):
 
     The rules come in families, one module each: desired LRPs, actual LRP queries, domains
     and cells here; ``_lifecycle`` (claim, start, crash, fail, remove), ``_evacuation``,
-    ``_tasks`` and ``_convergence``.
+    ``_tasks`` and ``_convergence``. ``callbacks`` is the task completion callback worker,
+    a listener of the recorded changes.
     """
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], int] = system_clock,
+        new_guid: Callable[[], str] = lambda: str(uuid.uuid4()),
+    ) -> None:
+        super().__init__(clock=clock, new_guid=new_guid)
+        self.callbacks = CallbackWorker(self)
+        self.listeners.append(self.callbacks.on_changes)
+
+    def wait_for_callbacks(self, timeout: float | None = None) -> bool:
+        """Block until every due completion callback has finished (delivered, given up or out
+        of attempts); False if ``timeout`` seconds ran out first. Do not hold the state's lock
+        while waiting: the callbacks need it."""
+        return self.callbacks.wait(timeout)
 
     # -- desired LRPs ------------------------------------------------------------------------
 
@@ -200,8 +220,9 @@ class State(ActualLRPLifecycle, Evacuation, TaskRules, Convergence, Store):
 
     def upsert_domain(self, domain: str, ttl_seconds: int) -> None:
         """Create or refresh a domain; a TTL of 0 never expires."""
-        with self.lock:
-            self.domains[domain] = None if ttl_seconds == 0 else self.clock() + ttl_seconds * 10**9
+        with self.operation() as op:
+            expires_at = None if ttl_seconds == 0 else self.clock() + ttl_seconds * 10**9
+            op.put_domain(domain, expires_at)
 
     def fresh_domains(self) -> list[str]:
         """Domains whose expiry lies after now rounded to the second (``SQLDB.FreshDomains``)."""
@@ -216,13 +237,14 @@ class State(ActualLRPLifecycle, Evacuation, TaskRules, Convergence, Store):
         instances; the fake has none until they are registered."""
         if not presence.cell_id:
             raise ValueError("a cell presence needs a cell_id")
-        with self.lock:
-            self.cells[presence.cell_id] = copy(presence)
+        with self.operation() as op:
+            op.put_cell(presence)
 
     def unregister_cell(self, cell_id: str) -> None:
         """Forget a cell, as when its presence expires; unknown ids are ignored."""
-        with self.lock:
-            self.cells.pop(cell_id, None)
+        with self.operation() as op:
+            if cell_id in self.cells:
+                op.delete_cell(cell_id)
 
     def cell_presences(self) -> list[models.CellPresence]:
         with self.lock:

@@ -2,22 +2,27 @@
 
 ``Store`` is what upstream keeps in its SQL tables and Locket: desired LRPs keyed by process
 guid, actual LRPs keyed by (process guid, index, presence), tasks keyed by task guid, domains by
-name and cell presences by cell id. The rule mixins (``_state``, ``_lifecycle``, ``_tasks``, ...)
-write only through ``Operation``, which records every change as a ``Change`` (before, after)
-and hands the whole list to the listeners when the operation ends, still under the lock, so
-listeners (the event hubs) see changes in the order they happened. That is upstream's
-``events/calculator`` input, computed here once for the HTTP API, the fixture API and
-convergence alike.
+name and cell presences by cell id. Everything that writes (the rule families, seeding, reset,
+restore) writes only through ``Operation``, which records every change as a ``Change``
+(before, after) and hands the whole list to the listeners when the operation ends, still under
+the lock, so listeners (the event hubs, the completion callback worker) see changes in the
+order they happened. That is upstream's ``events/calculator`` input, computed here once for
+the HTTP API, the fixture API and convergence alike.
+
+Stored messages are never changed in place: a rule copies a row, changes the copy and stores
+it. That is what lets a ``Snapshot`` be a shallow copy of the tables, and lets a ``Change``
+share the stored message it reports.
 """
 
 from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Literal, TypeVar
+from types import MappingProxyType
+from typing import Any, Literal, TypeVar
 
 from google.protobuf.message import Message
 
@@ -27,8 +32,11 @@ from fakebbs.clock import system_clock
 __all__ = [
     "ActualKey",
     "Change",
+    "Domain",
     "Operation",
+    "Snapshot",
     "Store",
+    "row_changes",
     "copy",
     "truncate_text",
     "PRESENCE_ORDER",
@@ -91,8 +99,91 @@ class ActualKey:
         return cls(lrp.actual_lrp_key.process_guid, lrp.actual_lrp_key.index, lrp.presence)
 
 
-Kind = Literal["desired_lrp", "actual_lrp", "task"]
-Emit = Literal["calculated", "direct", "instance"]
+@dataclass(frozen=True, slots=True)
+class Domain:
+    """One row of upstream's ``domains`` table as a change reports it: a name and when it
+    expires (Unix nanoseconds; None never)."""
+
+    name: str
+    expires_at: int | None
+
+
+class Snapshot:
+    """The whole state at one moment, read-only: what ``FakeBBS.snapshot()`` returns and
+    ``restore()`` takes back.
+
+    Each table is a shallow copy of the store's dictionary, made in one pass: the messages are
+    shared with the store, which is safe because nothing changes a stored message in place.
+    A snapshot is therefore unaffected by later writes, cheap to take, and may be restored
+    any number of times, into this fake or another one.
+    """
+
+    __slots__ = ("desired_lrps", "actual_lrps", "tasks", "domains", "cells")
+
+    desired_lrps: Mapping[str, models.DesiredLRP]
+    actual_lrps: Mapping[ActualKey, models.ActualLRP]
+    tasks: Mapping[str, models.Task]
+    domains: Mapping[str, int | None]
+    cells: Mapping[str, models.CellPresence]
+
+    def __init__(
+        self,
+        desired_lrps: Mapping[str, models.DesiredLRP] | None = None,
+        actual_lrps: Mapping[ActualKey, models.ActualLRP] | None = None,
+        tasks: Mapping[str, models.Task] | None = None,
+        domains: Mapping[str, int | None] | None = None,
+        cells: Mapping[str, models.CellPresence] | None = None,
+    ) -> None:
+        """Copies of the given tables (absent ones are empty)."""
+        self._set(
+            dict(desired_lrps or {}),
+            dict(actual_lrps or {}),
+            dict(tasks or {}),
+            dict(domains or {}),
+            dict(cells or {}),
+        )
+
+    @classmethod
+    def adopt(
+        cls,
+        desired_lrps: dict[str, models.DesiredLRP],
+        actual_lrps: dict[ActualKey, models.ActualLRP],
+        tasks: dict[str, models.Task],
+        domains: dict[str, int | None],
+        cells: dict[str, models.CellPresence],
+    ) -> Snapshot:
+        """A snapshot over these dictionaries themselves, not copies: for tables nobody will
+        write again (a store's old tables after a restore)."""
+        snapshot = cls.__new__(cls)
+        snapshot._set(desired_lrps, actual_lrps, tasks, domains, cells)
+        return snapshot
+
+    def _set(
+        self,
+        desired_lrps: dict[str, models.DesiredLRP],
+        actual_lrps: dict[ActualKey, models.ActualLRP],
+        tasks: dict[str, models.Task],
+        domains: dict[str, int | None],
+        cells: dict[str, models.CellPresence],
+    ) -> None:
+        self.desired_lrps = MappingProxyType(desired_lrps)
+        self.actual_lrps = MappingProxyType(actual_lrps)
+        self.tasks = MappingProxyType(tasks)
+        self.domains = MappingProxyType(domains)
+        self.cells = MappingProxyType(cells)
+
+    def __repr__(self) -> str:
+        return (
+            f"Snapshot({len(self.desired_lrps)} desired LRPs, {len(self.actual_lrps)} actual "
+            f"LRPs, {len(self.tasks)} tasks, {len(self.domains)} domains, "
+            f"{len(self.cells)} cells)"
+        )
+
+
+Kind = Literal["desired_lrp", "actual_lrp", "task", "domain", "cell", "restore"]
+Emit = Literal["calculated", "direct", "instance", "none"]
+Row = Message | Domain
+"""What a row change reports: a stored message, or a ``Domain``."""
 
 
 @dataclass(frozen=True)
@@ -105,17 +196,60 @@ class Change:
     ``emit`` says how an actual LRP change becomes events: ``calculated`` through upstream's
     event calculator (what the API routes do); ``direct``, a group and an instance event for
     this row alone, and ``instance``, instance events only (what convergence hand-picks).
-    ``replaced`` is a row the change overwrote though it reports no ``before`` (an evacuating
-    row rewritten is reported as created); the event calculator needs it to know the rows the
-    operation started from."""
+    ``none`` is a change no stream hears of: domains and cells (upstream has no events for
+    them), a reset, a task's callback made due again. ``replaced`` is a row the change
+    overwrote though it reports no ``before`` (an evacuating row rewritten is reported as
+    created); the event calculator needs it to know the rows the operation started from.
+
+    ``callback`` says a completed task's completion callback is due (the task rules complete
+    it, or convergence kicks it): the callback worker listens for it.
+
+    A ``restore`` change replaces every table at once: ``before`` and ``after`` are then
+    ``Snapshot``s; ``row_changes`` turns it into the row changes it amounts to.
+    """
 
     kind: Kind
-    before: Message | None
-    after: Message | None
+    before: Row | Snapshot | None
+    after: Row | Snapshot | None
     trace_id: str = ""
     crashed: bool = False
     emit: Emit = "calculated"
     replaced: Message | None = None
+    callback: bool = False
+
+
+def row_changes(changes: Iterable[Change]) -> Iterator[Change]:
+    """``changes`` with each ``restore`` change expanded into one change per row that differs
+    (compared by identity: an unchanged row is the same message), in table order: desired
+    LRPs, actual LRPs, tasks, domains, cells. Row changes pass through."""
+    for change in changes:
+        if change.kind != "restore":
+            yield change
+            continue
+        before, after = change.before, change.after
+        assert isinstance(before, Snapshot) and isinstance(after, Snapshot)
+        trace = change.trace_id
+        tables: tuple[tuple[Kind, Emit, Mapping[Any, Message], Mapping[Any, Message]], ...] = (
+            ("desired_lrp", change.emit, before.desired_lrps, after.desired_lrps),
+            ("actual_lrp", change.emit, before.actual_lrps, after.actual_lrps),
+            ("task", change.emit, before.tasks, after.tasks),
+            ("cell", "none", before.cells, after.cells),
+        )
+        for kind, emit, old, new in tables:
+            for key, row in old.items():
+                now = new.get(key)
+                if now is not row:
+                    yield Change(kind, row, now, trace, emit=emit)
+            for key, row in new.items():
+                if key not in old:
+                    yield Change(kind, None, row, trace, emit=emit)
+        for name, expiry in before.domains.items():
+            if name not in after.domains or after.domains[name] != expiry:
+                now_row = Domain(name, after.domains[name]) if name in after.domains else None
+                yield Change("domain", Domain(name, expiry), now_row, trace, emit="none")
+        for name, expiry in after.domains.items():
+            if name not in before.domains:
+                yield Change("domain", None, Domain(name, expiry), trace, emit="none")
 
 
 @dataclass
@@ -207,17 +341,63 @@ class Operation:
         self.changes.append(Change("desired_lrp", before, None, self.trace_id))
         return copy(before)
 
-    def put_task(self, task: models.Task) -> models.Task:
+    def put_task(self, task: models.Task, *, callback: bool = False) -> models.Task:
+        """Insert or replace a task; ``callback`` marks it completed with its callback due."""
         before = self.store.tasks.get(task.task_guid)
         stored = copy(task)
         self.store.tasks[task.task_guid] = stored
-        self.changes.append(Change("task", before, copy(stored), self.trace_id))
+        self.changes.append(Change("task", before, copy(stored), self.trace_id, callback=callback))
         return copy(stored)
 
     def delete_task(self, task_guid: str) -> models.Task:
         before = self.store.tasks.pop(task_guid)
         self.changes.append(Change("task", before, None, self.trace_id))
         return copy(before)
+
+    def callback_due(self, task: models.Task) -> None:
+        """Record that a stored, unchanged task's completion callback is due again
+        (convergence's kick); no stream hears of it."""
+        self.changes.append(Change("task", task, task, self.trace_id, emit="none", callback=True))
+
+    def put_domain(self, name: str, expires_at: int | None) -> None:
+        """Create or refresh a domain (``expires_at`` in Unix ns, None: never)."""
+        domains = self.store.domains
+        old = Domain(name, domains[name]) if name in domains else None
+        domains[name] = expires_at
+        self.changes.append(
+            Change("domain", old, Domain(name, expires_at), self.trace_id, emit="none")
+        )
+
+    def delete_domain(self, name: str) -> None:
+        expires_at = self.store.domains.pop(name)
+        self.changes.append(
+            Change("domain", Domain(name, expires_at), None, self.trace_id, emit="none")
+        )
+
+    def put_cell(self, presence: models.CellPresence) -> None:
+        before = self.store.cells.get(presence.cell_id)
+        stored = copy(presence)
+        self.store.cells[presence.cell_id] = stored
+        self.changes.append(Change("cell", before, stored, self.trace_id, emit="none"))
+
+    def delete_cell(self, cell_id: str) -> None:
+        before = self.store.cells.pop(cell_id)
+        self.changes.append(Change("cell", before, None, self.trace_id, emit="none"))
+
+    def replace_all(self, snapshot: Snapshot, *, emit: Emit = "calculated") -> None:
+        """Make the tables those of ``snapshot``: one ``restore`` change. The store takes
+        new dictionaries (copies of the snapshot's) and the old ones become the change's
+        ``before`` as they are, so this costs one copy of each table and nothing per row."""
+        store = self.store
+        before = Snapshot.adopt(
+            store.desired_lrps, store.actual_lrps, store.tasks, store.domains, store.cells
+        )
+        store.desired_lrps = dict(snapshot.desired_lrps)
+        store.actual_lrps = dict(snapshot.actual_lrps)
+        store.tasks = dict(snapshot.tasks)
+        store.domains = dict(snapshot.domains)
+        store.cells = dict(snapshot.cells)
+        self.changes.append(Change("restore", before, snapshot, self.trace_id, emit=emit))
 
 
 Listener = Callable[[list[Change]], None]
@@ -249,13 +429,23 @@ class Store:
         self._pending: list[Change] = []
 
     def reset(self) -> None:
-        """Forget everything, as a freshly migrated, empty BBS (no events)."""
+        """Forget everything, as a freshly migrated, empty BBS: one ``restore`` change that
+        no stream hears of (a fresh BBS has no history to report)."""
+        with self.operation() as op:
+            op.replace_all(Snapshot(), emit="none")
+
+    def snapshot(self) -> Snapshot:
+        """All tables as they are now (see ``Snapshot``)."""
         with self.lock:
-            self.desired_lrps.clear()
-            self.actual_lrps.clear()
-            self.tasks.clear()
-            self.domains.clear()
-            self.cells.clear()
+            return Snapshot(
+                self.desired_lrps, self.actual_lrps, self.tasks, self.domains, self.cells
+            )
+
+    def restore(self, snapshot: Snapshot, trace_id: str = "") -> None:
+        """Make the state what ``snapshot`` holds, as one operation whose one ``restore``
+        change the event streams see as the row changes it amounts to."""
+        with self.operation(trace_id) as op:
+            op.replace_all(snapshot)
 
     @contextmanager
     def operation(self, trace_id: str = "") -> Iterator[Operation]:

@@ -507,7 +507,6 @@ def test_ending_the_streams_delivers_what_is_pending_then_ends() -> None:
 def test_the_hub_listens_to_every_operation_of_its_store() -> None:
     store = Store()
     hub = EventHub(store)
-    store.listeners.append(hub.publish)
     subscription = hub.subscribe({"desired"})
     with store.operation("t1") as op:
         op.put_desired(desired_lrp("web"))
