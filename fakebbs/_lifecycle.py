@@ -42,6 +42,7 @@ from fakebbs._store import (
     copy,
     truncate_text,
 )
+from fakebbs._wire import NANOSECONDS_PER_SECOND
 from fakebbs.errors import (
     ActualLRPCannotBeClaimed,
     ActualLRPCannotBeCrashed,
@@ -68,7 +69,6 @@ __all__ = [
     "unclaim_ordinary",
 ]
 
-NANOSECONDS_PER_SECOND = 10**9
 
 #: ``models.CrashResetTimeout``: a RUNNING instance that crashes after running this long starts
 #: counting its crashes again from 1.
