@@ -1,8 +1,8 @@
-"""The storage layer's own rules: how stored texts are truncated."""
+"""The storage layer's own rules: how stored texts are truncated, the order rows are kept in."""
 
 from __future__ import annotations
 
-from fakebbs._store import truncate_text
+from fakebbs._store import ORDINARY, ActualKey, Store, truncate_text
 
 
 def test_truncate_keeps_texts_shorter_than_the_limit() -> None:
@@ -16,3 +16,17 @@ def test_truncation_counts_bytes_and_never_splits_a_character() -> None:
 
     assert cut == "é" * 506 + "(truncated)"
     assert len(cut.encode()) == 1023
+
+
+def test_actual_lrps_are_kept_last_written_last() -> None:
+    """Postgres returns rows without ORDER BY in the order they were last written."""
+    store = Store()
+    first = store.new_actual_lrp("web", 0, "cf-apps")
+    second = store.new_actual_lrp("web", 1, "cf-apps")
+    with store.operation() as op:
+        op.put_actual(first)
+        op.put_actual(second)
+        first.state = "CLAIMED"
+        op.put_actual(first)
+
+    assert list(store.actual_lrps) == [ActualKey("web", 1, ORDINARY), ActualKey("web", 0, ORDINARY)]
