@@ -274,7 +274,10 @@ class Operation:
         stores a truncated text but reports the full one (crash reasons, placement errors).
         """
         key = ActualKey.of(lrp)
-        before = self.store.actual_lrps.get(key)
+        # Re-inserted, not updated in place: the dictionary's order is then "last written,
+        # oldest first", the order Postgres returns rows in without ORDER BY (an UPDATE
+        # writes a new row version after the others), which upstream's lookups depend on.
+        before = self.store.actual_lrps.pop(key, None)
         stored = copy(lrp)
         self.store.actual_lrps[key] = stored
         after = copy(stored if reported is None else reported)
