@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from fakebbs import errors, models
 from fakebbs._fake import FakeBBS
+from fakebbs._store import Snapshot
 from fakebbs.client import BBSClient
 from fakebbs.clock import Clock, ManualClock
 
-__all__ = ["BBSClient", "Clock", "FakeBBS", "ManualClock", "errors", "models"]
+__all__ = ["BBSClient", "Clock", "FakeBBS", "ManualClock", "Snapshot", "errors", "models"]
