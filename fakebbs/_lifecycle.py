@@ -373,9 +373,10 @@ class ActualLRPLifecycle(Store):
                     wanted.modification_tag.index += 1
                     wanted.placement_error = ""
                     result = op.put_actual(wanted)
-            for other in rows:
-                if other.presence in (EVACUATING, SUSPECT):
-                    op.delete_actual(ActualKey.of(other))
+            for presence in (EVACUATING, SUSPECT):  # upstream's order, whatever the rows'
+                other = ActualKey(key.process_guid, key.index, presence)
+                if any(ActualKey.of(row) == other for row in rows):
+                    op.delete_actual(other)
             return result
 
     def crash_actual_lrp(
