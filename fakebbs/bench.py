@@ -371,7 +371,7 @@ def _time_calls(
 
 
 def _interleaved(
-    timers: dict[str, Timer], prefix: str, iterations: int, block: int = 50
+    timers: dict[str, Timer], prefix: str, iterations: int, block: int = 5
 ) -> dict[str, dict[str, list[float]]]:
     """Time the calls against every target in alternating blocks, so that a burst of other
     work on the machine weighs on them all alike."""
@@ -461,7 +461,7 @@ def _per_call(sizes: Sizes, tls: _TLS | None, real: _RealBBS | None) -> list[Fig
     return figures
 
 
-def _pings(conns: dict[str, _Connection], count: int, block: int = 50) -> dict[str, list[float]]:
+def _pings(conns: dict[str, _Connection], count: int, block: int = 10) -> dict[str, list[float]]:
     """Ping over each connection, in alternating blocks; the samples per connection."""
     ping = _request("ping", "Ping")
     samples: dict[str, list[float]] = {name: [] for name in conns}
