@@ -15,6 +15,7 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
+from fakebbs._log_writer import BackgroundHandler
 from fakebbs._tasks import DEFAULT_MAX_TASK_RETRIES
 
 __all__ = ["main"]
@@ -106,11 +107,11 @@ def _count(text: str) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from fakebbs._fake import FakeBBS
 
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    stderr = logging.StreamHandler(sys.stderr)
+    stderr.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    # Requests only queue their log line: an unread stderr pipe must not stall the server.
+    log = BackgroundHandler(stderr)
+    logging.basicConfig(level=logging.INFO, handlers=[log])
     stop = threading.Event()
     received: list[str] = []
 
@@ -139,3 +140,5 @@ def _serve(args: argparse.Namespace) -> int:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        logging.getLogger().removeHandler(log)
+        log.close()
