@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ssl
-import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -11,8 +10,9 @@ from fakebbs import models
 from fakebbs._app import DEFAULT_MAX_BODY_BYTES, BBSApp
 from fakebbs._convergence import LRPConvergence, TaskConvergence
 from fakebbs._events import EventHub
+from fakebbs._seed import Seed
 from fakebbs._state import State
-from fakebbs._store import Snapshot
+from fakebbs._store import Snapshot, random_guid
 from fakebbs._tasks import DEFAULT_MAX_TASK_RETRIES
 from fakebbs.clock import Clock, system_clock
 
@@ -34,7 +34,7 @@ class FakeBBS:
         self,
         *,
         clock: Clock | Callable[[], int] = system_clock,
-        new_guid: Callable[[], str] = lambda: str(uuid.uuid4()),
+        new_guid: Callable[[], str] = random_guid,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         max_task_retries: int = DEFAULT_MAX_TASK_RETRIES,
     ) -> None:
@@ -46,6 +46,8 @@ class FakeBBS:
         self.events = EventHub(self.state)
         """The event hubs: every state change, whatever made it, reaches the open streams."""
         self.wsgi_app = BBSApp(self.state, max_body_bytes=max_body_bytes, events=self.events)
+        self.seed = Seed(self.state)
+        """Put the fake in a known state, one line per row; see ``fakebbs._seed``."""
 
     def reset(self) -> None:
         """Forget all state, as a freshly started, empty BBS, and let the clock run again

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 
 from fakebbs import models
@@ -31,12 +30,13 @@ from fakebbs._store import (
     Operation,
     Store,
     copy,
+    random_guid,
 )
 from fakebbs._tasks import TaskRules
 from fakebbs.clock import system_clock
 from fakebbs.errors import InvalidRequest, ResourceExists, ResourceNotFound
 
-__all__ = ["State", "scheduling_info", "routing_info", "resolve_actual_lrp_groups"]
+__all__ = ["State", "as_stored", "scheduling_info", "routing_info", "resolve_actual_lrp_groups"]
 
 
 class State(ActualLRPLifecycle, Evacuation, TaskRules, Convergence, Store):
@@ -52,7 +52,7 @@ class State(ActualLRPLifecycle, Evacuation, TaskRules, Convergence, Store):
         self,
         *,
         clock: Callable[[], int] = system_clock,
-        new_guid: Callable[[], str] = lambda: str(uuid.uuid4()),
+        new_guid: Callable[[], str] = random_guid,
     ) -> None:
         super().__init__(clock=clock, new_guid=new_guid)
         self.callbacks = CallbackWorker(self)
@@ -74,18 +74,11 @@ class State(ActualLRPLifecycle, Evacuation, TaskRules, Convergence, Store):
         ``deprecated_start_timeout_s``, stores route JSON compacted, and then creates an actual
         LRP for each index ``0..instances-1``. Returns the created actual LRPs.
         """
-        stored = copy(lrp)
-        routes = _compact_routes(stored.routes) if stored.HasField("routes") else None
+        stored = as_stored(lrp)
         with self.operation(trace_id) as op:
             if stored.process_guid in self.desired_lrps:
                 raise ResourceExists()
-            stored.ClearField("deprecated_start_timeout_s")
-            stored.ClearField("routes")
-            stored.routes.SetInParent()
-            if routes:
-                stored.routes.routes.update(routes)
             stored.modification_tag.CopyFrom(models.ModificationTag(epoch=self.new_guid(), index=0))
-            _dedup_ports(stored)
             op.put_desired(stored)
             return self._create_unclaimed_range(op, stored, 0, stored.instances)
 
@@ -290,6 +283,21 @@ class State(ActualLRPLifecycle, Evacuation, TaskRules, Convergence, Store):
             if lrp.state in (UNCLAIMED, CRASHED):
                 removed.append(op.delete_actual(key))
         return removed
+
+
+def as_stored(lrp: models.DesiredLRP) -> models.DesiredLRP:
+    """A copy of ``lrp`` as ``SQLDB.DesireLRP`` stores it, but for the modification tag (the
+    caller sets it): no ``deprecated_start_timeout_s``, route JSON compacted (a value that is
+    not JSON is InvalidRequest), each container port once."""
+    stored = copy(lrp)
+    routes = _compact_routes(stored.routes) if stored.HasField("routes") else None
+    stored.ClearField("deprecated_start_timeout_s")
+    stored.ClearField("routes")
+    stored.routes.SetInParent()
+    if routes:
+        stored.routes.routes.update(routes)
+    _dedup_ports(stored)
+    return stored
 
 
 def scheduling_info(lrp: models.DesiredLRP) -> models.DesiredLRPSchedulingInfo:
