@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from google.protobuf.message import DecodeError, Message
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -49,7 +49,14 @@ from fakebbs._validation import validate
 from fakebbs._wire import PROTOBUF, TRACE_HEADER
 from fakebbs.errors import BBSError, InvalidRequest, UnknownError
 from fakebbs.faults import Fault
-from fakebbs.routes import ABORT_ENVIRON_KEY, ROUTES, STREAM_CANCEL_ENVIRON_KEY, Route
+from fakebbs.routes import (
+    ABORT_ENVIRON_KEY,
+    CLOSE_CONNECTION_ENVIRON_KEY,
+    ROUTES,
+    SOCKET_ENVIRON_KEY,
+    STREAM_CANCEL_ENVIRON_KEY,
+    Route,
+)
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -372,37 +379,37 @@ class _EventStreamResponse:
         except BaseException:
             self.stream.close()
             raise
-        return _StreamBody(self.stream, _Subscriber(environ, write), self.limit)
+        return _StreamBody(self.stream, _Subscriber(environ), self.limit)
 
 
 class _Subscriber:
     """The client end of a stream: has it gone away? Upstream notices by reading the hijacked
-    connection until EOF. Under cheroot the fake looks at the socket (the peer closed it);
-    in-process, the caller sets the environ's cancel event. (A write to a closed connection
-    fails anyway, but an idle stream writes nothing.)"""
+    connection until EOF. Over the fake's own server the fake looks at the socket (the peer
+    closed it); in-process, the caller sets the environ's cancel event. (A write to a closed
+    connection fails anyway, but an idle stream writes nothing.)"""
 
-    def __init__(self, environ: WSGIEnvironment, write: Callable[[bytes], object]) -> None:
+    def __init__(self, environ: WSGIEnvironment) -> None:
         self._cancel = environ.get(STREAM_CANCEL_ENVIRON_KEY)
-        # cheroot's WSGI write() is its gateway's bound method: gateway.req.conn.socket
-        self._request: Any = getattr(getattr(write, "__self__", None), "req", None)
-        sock = getattr(getattr(self._request, "conn", None), "socket", None)
+        sock = environ.get(SOCKET_ENVIRON_KEY)
         self._socket = sock if isinstance(sock, socket.socket) else None
+        self._abort: Callable[[bool], None] | None = environ.get(ABORT_ENVIRON_KEY)
+        self._close: Callable[[], None] | None = environ.get(CLOSE_CONNECTION_ENVIRON_KEY)
 
     def gone(self) -> bool:
         if isinstance(self._cancel, threading.Event) and self._cancel.is_set():
             return True
         if self._socket is None or not _peer_closed(self._socket):
             return False
-        if self._request is not None:
+        if self._abort is not None:
             # Nothing more to send, not even the last chunk (a TLS peer that has gone makes
             # that write fail loudly).
-            self._request.chunked_write = False
+            self._abort(False)
         return True
 
     def hang_up(self) -> None:
         """Close the connection after the stream, as upstream closes the hijacked one."""
-        if self._request is not None:
-            self._request.close_connection = True
+        if self._close is not None:
+            self._close()
 
 
 class _StreamBody:
