@@ -183,10 +183,7 @@ class AdminAPI:
 
     def reset(self, ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
         _fields(request, set())
-        ns.fake.reset()
-        with ns.lock:
-            ns.rules.clear()
-            ns.gates.clear()
+        self.namespaces.reset(ns)
         return {"reset": ns.name}
 
     def list_snapshots(self, ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:

@@ -111,7 +111,9 @@ class Namespaces:
 
     ``make_fake(name)`` builds the fake of a new namespace. ``admin`` turns the admin API on.
     ``seed``, when given, is the state every namespace starts with, also kept in each as the
-    named snapshot ``seed``. Thread-safe: two first requests to one new namespace make one fake.
+    named snapshot ``seed``. ``manual_clock`` starts every namespace's clock frozen, and
+    freezes it again after a reset. Thread-safe: two first requests to one new namespace make
+    one fake.
     """
 
     def __init__(
@@ -120,12 +122,14 @@ class Namespaces:
         *,
         admin: bool = True,
         seed: Snapshot | None = None,
+        manual_clock: bool = False,
     ) -> None:
         from fakebbs._admin import AdminAPI
 
         self._make_fake = make_fake
         self.admin = admin
         self.seed = seed
+        self.manual_clock = manual_clock
         self._lock = threading.Lock()
         self._namespaces: dict[str, Namespace] = {}
         self._admin_api = AdminAPI(self)
@@ -137,12 +141,24 @@ class Namespaces:
             namespace = self._namespaces.get(name)
             if namespace is None:
                 fake = self._make_fake(name)
+                if self.manual_clock:
+                    fake.clock.freeze()
                 namespace = Namespace(name, fake)
                 if self.seed is not None:
                     fake.state.restore(self.seed)
                     namespace.snapshots[SEED_SNAPSHOT] = self.seed
                 self._namespaces[name] = namespace
             return namespace
+
+    def reset(self, namespace: Namespace) -> None:
+        """``FakeBBS.reset`` of one namespace (its named snapshots stay), the clock frozen
+        again under ``manual_clock``."""
+        namespace.fake.reset()
+        if self.manual_clock:
+            namespace.fake.clock.freeze()
+        with namespace.lock:
+            namespace.rules.clear()
+            namespace.gates.clear()
 
     def drop(self, name: str) -> bool:
         """Forget a namespace (its open streams end, its held requests go on); the default
@@ -155,7 +171,7 @@ class Namespaces:
                 del self._namespaces[name]
         namespace.fake._stopping()
         if not name:
-            namespace.fake.reset()
+            self.reset(namespace)
         return True
 
     def names(self) -> list[str]:

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import re
+import selectors
+import subprocess
+import sys
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,7 +18,7 @@ import pytest
 from werkzeug.test import Client
 
 from builders import desired_lrp
-from fakebbs import BBSClient, errors, models
+from fakebbs import BBSClient, cli, errors, models
 from fakebbs._namespaces import Namespaces
 
 ADMIN = "/fakebbs/v1"
@@ -482,3 +490,110 @@ def test_errors_inside_the_fake_are_listed(admin: Client, namespaces: Namespaces
     namespaces.default.fake.errors.append(RuntimeError("boom"))
     assert call(admin, "GET", "/errors") == {"errors": ["RuntimeError('boom')"]}
     del namespaces.default.fake.errors[:]
+
+
+# -- fakebbs serve: the admin API of a real process --------------------------------------------
+
+LISTENING = re.compile(r"fakebbs listening on (http://127\.0\.0\.1:\d+)\n")
+
+
+@contextlib.contextmanager
+def serving(*flags: str) -> Iterator[str]:
+    """``python -m fakebbs serve --port 0 FLAGS``, started; yields its URL, then stops it
+    with SIGTERM and checks it exited 0."""
+    command = [sys.executable, "-W", "error", "-m", "fakebbs", "serve", "--port", "0", *flags]
+    with subprocess.Popen(
+        command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            with selectors.DefaultSelector() as selector:
+                selector.register(proc.stdout, selectors.EVENT_READ)
+                assert selector.select(10), "the server printed nothing within 10 s"
+            line = proc.stdout.readline()
+            match = LISTENING.fullmatch(line)
+            assert match, f"unexpected first line {line!r}"
+            yield match.group(1)
+            proc.terminate()
+            _, stderr = proc.communicate(timeout=10)
+            assert proc.returncode == 0, stderr
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate(timeout=10)
+
+
+def http_json(method: str, url: str, body: Any = None) -> tuple[int, Any]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return exc.code, json.loads(exc.read())
+
+
+def test_serve_answers_the_admin_api_in_each_namespace() -> None:
+    with serving() as url:
+        status, rule = http_json(
+            "POST",
+            f"{url}/ns/a{ADMIN}/faults",
+            {"route": "DesireDesiredLRP", "error": {"type": "ResourceConflict", "message": "no"}},
+        )
+        assert status == 200
+        with BBSClient(f"{url}/ns/a") as in_a, BBSClient(f"{url}/ns/b") as in_b:
+            with pytest.raises(errors.ResourceConflict, match="no"):
+                in_a.desire_lrp(desired_lrp("web"))
+            in_b.desire_lrp(desired_lrp("web"))
+        status, journal = http_json("GET", f"{url}/ns/b{ADMIN}/journal?route=DesireDesiredLRP")
+        assert [c["namespace"] for c in journal["calls"]] == ["b"]
+        status, state = http_json("GET", f"{url}/ns/a{ADMIN}/state")
+        assert state["desired_lrps"] == []
+        assert http_json("DELETE", f"{url}{ADMIN}/faults/{rule['id']}")[0] == 404
+        assert http_json("GET", f"{url}{ADMIN}/namespaces")[1] == {"namespaces": ["", "a", "b"]}
+
+
+def test_serve_with_a_manual_clock_starts_every_namespace_frozen() -> None:
+    with serving("--manual-clock") as url:
+        status, clock = http_json("GET", f"{url}/ns/x{ADMIN}/clock")
+        assert (status, clock["frozen"]) == (200, True)
+        _, moved = http_json("POST", f"{url}/ns/x{ADMIN}/clock/advance", {"seconds": 2.5})
+        assert moved["nanoseconds"] == clock["nanoseconds"] + 2_500_000_000
+        http_json("POST", f"{url}/ns/x{ADMIN}/reset")
+        assert http_json("GET", f"{url}/ns/x{ADMIN}/clock")[1]["frozen"] is True
+
+
+def test_a_held_request_is_released_over_http() -> None:
+    with serving() as url:
+        _, gate = http_json("POST", f"{url}{ADMIN}/holds", {"route": "Ping"})
+        answers: list[bool] = []
+
+        def ping() -> None:
+            with BBSClient(url) as client:
+                answers.append(client.ping())
+
+        thread = threading.Thread(target=ping)
+        thread.start()
+        status, arrived = http_json("POST", f"{url}{ADMIN}/holds/{gate['id']}/wait", {})
+        assert (status, arrived["arrived"], answers) == (200, 1, [])
+        http_json("DELETE", f"{url}{ADMIN}/holds/{gate['id']}")
+        thread.join(10)
+        assert answers == [True]
+
+
+@pytest.mark.parametrize(
+    ("flags", "admin"),
+    [
+        (["--host", "127.0.0.1"], True),
+        (["--host", "::1"], True),
+        (["--host", "0.0.0.0"], False),
+        (["--host", "0.0.0.0", "--admin"], True),
+        (["--host", "10.0.0.7"], False),
+    ],
+)
+def test_the_admin_api_is_off_on_a_non_loopback_bind_unless_asked(
+    flags: list[str], admin: bool
+) -> None:
+    args = cli._parser().parse_args(["serve", *flags])
+    assert cli._namespaces(args).admin is admin
