@@ -16,6 +16,7 @@ from fakebbs._convergence import LRPConvergence, TaskConvergence
 from fakebbs._fake import FakeBBS
 from fakebbs._journal import Call, Journal
 from fakebbs._server import Server
+from fakebbs._store import Snapshot
 from fakebbs.client import BBSClient
 from fakebbs.clock import Clock, ManualClock
 
@@ -30,6 +31,7 @@ __all__ = [
     "LRPConvergence",
     "ManualClock",
     "Server",
+    "Snapshot",
     "TaskConvergence",
     "errors",
     "faults",

@@ -16,6 +16,7 @@ from fakebbs._events import EventHub
 from fakebbs._journal import DEFAULT_JOURNAL_SIZE, Journal
 from fakebbs._selectors import Selector, Where
 from fakebbs._state import State
+from fakebbs._store import Snapshot
 from fakebbs._tasks import DEFAULT_MAX_TASK_RETRIES
 from fakebbs.client import BBSClient
 from fakebbs.clock import Clock, system_clock
@@ -157,6 +158,19 @@ class FakeBBS:
         if server is None:
             return BBSClient.in_process(self.wsgi_app, **options)
         return BBSClient(server.url, **options)
+
+    def snapshot(self) -> Snapshot:
+        """The whole BBS state as it is now (desired and actual LRPs, tasks, domains, cells),
+        to ``restore`` later: seed once, restore per test. Taking one costs a copy of each
+        table's dictionary, nothing per message; later writes do not change it."""
+        return self.state.snapshot()
+
+    def restore(self, snapshot: Snapshot) -> None:
+        """Make the state exactly what ``snapshot`` holds, as one recorded change: open
+        event streams get the events of the rows that differ (a restore is a write like any
+        other), and pending task completion callbacks of the state before are dropped. The
+        clock, fault rules and the journal are not part of a snapshot."""
+        self.state.restore(snapshot)
 
     def converge(self) -> tuple[LRPConvergence, TaskConvergence]:
         """Run one convergence pass over LRPs and tasks now, and say what it did.

@@ -5,8 +5,10 @@ These are the calls a cell's rep and the auctioneer make about one instance, mir
 functions. ``RetireActualLRP`` lives with the desired LRP rules in ``_state``.
 
 Rows are found the way the controller finds them: all rows of (process guid, index), then the
-one whose instance key equals the request's (``lookupLRPInSlice``). Rows are taken in
-primary-key order (ORDINARY, EVACUATING, SUSPECT), the order MySQL returns them in.
+first one whose instance key equals the request's (``lookupLRPInSlice``). Upstream's query has
+no ORDER BY; Postgres returns the rows in the order they were last written, oldest first, and
+so does ``rows_at`` (this decides which row a caller means when an evacuating and an ordinary
+row share an instance key).
 
 Whether a state change is allowed is ``allows_transition`` (upstream
 ``ActualLRP.AllowsTransitionTo``). A repeated identical claim or start changes nothing and so
@@ -42,6 +44,7 @@ from fakebbs._store import (
     copy,
     truncate_text,
 )
+from fakebbs._wire import NANOSECONDS_PER_SECOND
 from fakebbs.errors import (
     ActualLRPCannotBeClaimed,
     ActualLRPCannotBeCrashed,
@@ -68,7 +71,6 @@ __all__ = [
     "unclaim_ordinary",
 ]
 
-NANOSECONDS_PER_SECOND = 10**9
 
 #: ``models.CrashResetTimeout``: a RUNNING instance that crashes after running this long starts
 #: counting its crashes again from 1.
@@ -162,10 +164,20 @@ def allows_transition(
 
 
 def rows_at(store: Store, process_guid: str, index: int) -> list[models.ActualLRP]:
-    """The stored rows of one index (``ActualLRPs`` filtered by process guid and index), in
-    primary-key order. They are the stored messages: read them, never change them."""
-    rows = (store.actual_lrps.get(ActualKey(process_guid, index, p)) for p in PRESENCE_ORDER)
-    return [row for row in rows if row is not None]
+    """The stored rows of one index (``ActualLRPs`` filtered by process guid and index), last
+    written last, as Postgres returns them. They are the stored messages: read them, never
+    change them."""
+    found = (store.actual_lrps.get(ActualKey(process_guid, index, p)) for p in PRESENCE_ORDER)
+    rows = [row for row in found if row is not None]
+    if len(rows) < 2:
+        return rows
+    # The store's order is the write order (``Operation.put_actual``); only an index with
+    # several rows needs the scan.
+    return [
+        row
+        for key, row in store.actual_lrps.items()
+        if key.process_guid == process_guid and key.index == index
+    ]
 
 
 def find_by_instance_key(

@@ -33,6 +33,7 @@ from fakebbs._store import (
     copy,
 )
 from fakebbs._tasks import TaskRules
+from fakebbs._wire import GO_JSON_ESCAPES
 from fakebbs.clock import system_clock
 from fakebbs.errors import InvalidRequest, ResourceExists, ResourceNotFound
 
@@ -385,15 +386,6 @@ def _compact_routes(routes: models.ProtoRoutes) -> dict[str, bytes]:
     return {name: _compact_json(value) for name, value in routes.routes.items()}
 
 
-_GO_ESCAPES = {
-    "<": "\\u003c",
-    ">": "\\u003e",
-    "&": "\\u0026",
-    "\u2028": "\\u2028",
-    "\u2029": "\\u2029",
-}
-
-
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
@@ -414,7 +406,7 @@ def _compact_json(raw: bytes) -> bytes:
                 escaped = True
             elif char == '"':
                 in_string = False
-            out.append(_GO_ESCAPES.get(char, char))
+            out.append(GO_JSON_ESCAPES.get(char, char))
         elif char == '"':
             in_string = True
             out.append(char)

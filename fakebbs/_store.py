@@ -115,16 +115,10 @@ class Snapshot:
     Each table is a shallow copy of the store's dictionary, made in one pass: the messages are
     shared with the store, which is safe because nothing changes a stored message in place.
     A snapshot is therefore unaffected by later writes, cheap to take, and may be restored
-    any number of times, into this fake or another one.
+    any number of times, into this fake or another one. Its tables are read-only views.
     """
 
-    __slots__ = ("desired_lrps", "actual_lrps", "tasks", "domains", "cells")
-
-    desired_lrps: Mapping[str, models.DesiredLRP]
-    actual_lrps: Mapping[ActualKey, models.ActualLRP]
-    tasks: Mapping[str, models.Task]
-    domains: Mapping[str, int | None]
-    cells: Mapping[str, models.CellPresence]
+    __slots__ = ("_desired_lrps", "_actual_lrps", "_tasks", "_domains", "_cells")
 
     def __init__(
         self,
@@ -135,13 +129,11 @@ class Snapshot:
         cells: Mapping[str, models.CellPresence] | None = None,
     ) -> None:
         """Copies of the given tables (absent ones are empty)."""
-        self._set(
-            dict(desired_lrps or {}),
-            dict(actual_lrps or {}),
-            dict(tasks or {}),
-            dict(domains or {}),
-            dict(cells or {}),
-        )
+        self._desired_lrps = dict(desired_lrps or {})
+        self._actual_lrps = dict(actual_lrps or {})
+        self._tasks = dict(tasks or {})
+        self._domains = dict(domains or {})
+        self._cells = dict(cells or {})
 
     @classmethod
     def adopt(
@@ -155,28 +147,58 @@ class Snapshot:
         """A snapshot over these dictionaries themselves, not copies: for tables nobody will
         write again (a store's old tables after a restore)."""
         snapshot = cls.__new__(cls)
-        snapshot._set(desired_lrps, actual_lrps, tasks, domains, cells)
+        snapshot._desired_lrps = desired_lrps
+        snapshot._actual_lrps = actual_lrps
+        snapshot._tasks = tasks
+        snapshot._domains = domains
+        snapshot._cells = cells
         return snapshot
 
-    def _set(
+    def tables(
         self,
-        desired_lrps: dict[str, models.DesiredLRP],
-        actual_lrps: dict[ActualKey, models.ActualLRP],
-        tasks: dict[str, models.Task],
-        domains: dict[str, int | None],
-        cells: dict[str, models.CellPresence],
-    ) -> None:
-        self.desired_lrps = MappingProxyType(desired_lrps)
-        self.actual_lrps = MappingProxyType(actual_lrps)
-        self.tasks = MappingProxyType(tasks)
-        self.domains = MappingProxyType(domains)
-        self.cells = MappingProxyType(cells)
+    ) -> tuple[
+        dict[str, models.DesiredLRP],
+        dict[ActualKey, models.ActualLRP],
+        dict[str, models.Task],
+        dict[str, int | None],
+        dict[str, models.CellPresence],
+    ]:
+        """Fresh copies of the five tables, for a store to take (a dict copied from a dict
+        keeps its keys' hashes: no per-row work)."""
+        return (
+            self._desired_lrps.copy(),
+            self._actual_lrps.copy(),
+            self._tasks.copy(),
+            self._domains.copy(),
+            self._cells.copy(),
+        )
+
+    @property
+    def desired_lrps(self) -> Mapping[str, models.DesiredLRP]:
+        return MappingProxyType(self._desired_lrps)
+
+    @property
+    def actual_lrps(self) -> Mapping[ActualKey, models.ActualLRP]:
+        return MappingProxyType(self._actual_lrps)
+
+    @property
+    def tasks(self) -> Mapping[str, models.Task]:
+        return MappingProxyType(self._tasks)
+
+    @property
+    def domains(self) -> Mapping[str, int | None]:
+        """Domain name to expiry (Unix nanoseconds; None never)."""
+        return MappingProxyType(self._domains)
+
+    @property
+    def cells(self) -> Mapping[str, models.CellPresence]:
+        return MappingProxyType(self._cells)
 
     def __repr__(self) -> str:
         return (
-            f"Snapshot({len(self.desired_lrps)} desired LRPs, {len(self.actual_lrps)} actual "
-            f"LRPs, {len(self.tasks)} tasks, {len(self.domains)} domains, "
-            f"{len(self.cells)} cells)"
+            f"Snapshot({len(self._desired_lrps)} desired LRPs, {len(self._actual_lrps)} actual "
+            f"LRPs, {len(self._tasks)} tasks, {len(self._domains)} domains, "
+            f"{len(self._cells)} cells)"
         )
 
 
@@ -274,7 +296,10 @@ class Operation:
         stores a truncated text but reports the full one (crash reasons, placement errors).
         """
         key = ActualKey.of(lrp)
-        before = self.store.actual_lrps.get(key)
+        # Re-inserted, not updated in place: the dictionary's order is then "last written,
+        # oldest first", the order Postgres returns rows in without ORDER BY (an UPDATE
+        # writes a new row version after the others), which upstream's lookups depend on.
+        before = self.store.actual_lrps.pop(key, None)
         stored = copy(lrp)
         self.store.actual_lrps[key] = stored
         after = copy(stored if reported is None else reported)
@@ -392,11 +417,13 @@ class Operation:
         before = Snapshot.adopt(
             store.desired_lrps, store.actual_lrps, store.tasks, store.domains, store.cells
         )
-        store.desired_lrps = dict(snapshot.desired_lrps)
-        store.actual_lrps = dict(snapshot.actual_lrps)
-        store.tasks = dict(snapshot.tasks)
-        store.domains = dict(snapshot.domains)
-        store.cells = dict(snapshot.cells)
+        (
+            store.desired_lrps,
+            store.actual_lrps,
+            store.tasks,
+            store.domains,
+            store.cells,
+        ) = snapshot.tables()
         self.changes.append(Change("restore", before, snapshot, self.trace_id, emit=emit))
 
 

@@ -458,6 +458,45 @@ def test_evacuate_crashed_of_an_unknown_instance_is_not_found(state: State) -> N
         state.evacuate_crashed_actual_lrp(key(), OWN, "oom")
 
 
+# -- rows sharing an instance key -------------------------------------------------------------
+
+
+def reclaim_after_evacuating(state: State) -> None:
+    """Claim with OWN, evacuate OWN (the dance), claim the replacement with OWN again: the
+    evacuating and the ordinary row share the instance key, and the ordinary row, written
+    last, comes after the evacuating one in the order the database returns them."""
+    place(state, UNCLAIMED)
+    state.claim_actual_lrp("my-guid", 0, OWN)
+    evacuate_running(state, OWN)
+    state.claim_actual_lrp("my-guid", 0, OWN)
+
+
+def test_evacuate_crashed_after_a_reclaim_removes_the_evacuating_row_written_first(
+    state: State,
+) -> None:
+    """``lookupLRPInSlice`` takes the first row with the instance key: the evacuating one."""
+    reclaim_after_evacuating(state)
+    claimed = row(state)
+
+    assert state.evacuate_crashed_actual_lrp(key(), OWN, "boom") is False
+
+    assert presences(state) == {ORDINARY: CLAIMED}
+    assert row(state) == claimed
+
+
+def test_evacuate_running_after_a_reclaim_rewrites_the_evacuating_row_written_first(
+    state: State,
+) -> None:
+    reclaim_after_evacuating(state)
+    claimed = row(state)
+
+    assert evacuate_running(state, OWN) is True
+
+    assert row(state, EVACUATING).actual_lrp_net_info == net()
+    assert row(state, EVACUATING).modification_tag.index == 1
+    assert row(state) == claimed
+
+
 # -- remove_evacuating --------------------------------------------------------------------------
 
 
