@@ -169,7 +169,7 @@ class AdminAPI:
     # -- state ------------------------------------------------------------------------------
 
     def state(self, ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
-        snapshot = ns.fake.state.snapshot()
+        snapshot = ns.fake.snapshot()
         return {
             "domains": [
                 {"domain": name, "expires_at": expires}
@@ -192,7 +192,7 @@ class AdminAPI:
 
     def take_snapshot(self, ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
         _fields(request, set())
-        snapshot = ns.fake.state.snapshot()
+        snapshot = ns.fake.snapshot()
         with ns.lock:
             ns.snapshots[args["name"]] = snapshot
         return {"snapshot": args["name"], **_counts(snapshot)}
@@ -200,7 +200,7 @@ class AdminAPI:
     def restore_snapshot(self, ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
         _fields(request, set())
         snapshot = _snapshot(ns, args["name"])
-        ns.fake.state.restore(snapshot)
+        ns.fake.restore(snapshot)
         return {"restored": args["name"], **_counts(snapshot)}
 
     def delete_snapshot(self, ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:

@@ -145,7 +145,7 @@ class Namespaces:
                     fake.clock.freeze()
                 namespace = Namespace(name, fake)
                 if self.seed is not None:
-                    fake.state.restore(self.seed)
+                    fake.restore(self.seed)
                     namespace.snapshots[SEED_SNAPSHOT] = self.seed
                 self._namespaces[name] = namespace
             return namespace
