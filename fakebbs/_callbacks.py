@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import base64
 import http.client
-import json
 import logging
 import ssl
 import threading
@@ -35,6 +34,7 @@ from typing import Protocol
 
 from fakebbs import models
 from fakebbs._store import Change
+from fakebbs._wire import go_json
 from fakebbs.errors import BBSError
 
 __all__ = [
@@ -59,15 +59,6 @@ DEFAULT_CALLBACK_WORKERS = 8
 _MAX_REDIRECTS = 10  # Go's http.Client default policy
 _RETRY_STATUSES = frozenset({503, 504})  # upstream shouldResolve() is false only for these
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-
-# Go's json.Marshal escapes these inside strings (HTML safety, JavaScript line separators).
-_GO_JSON_ESCAPES = {
-    "<": "\\u003c",
-    ">": "\\u003e",
-    "&": "\\u0026",
-    "\u2028": "\\u2028",
-    "\u2029": "\\u2029",
-}
 
 log = logging.getLogger("fakebbs.callbacks")
 
@@ -96,10 +87,7 @@ def callback_json(task: models.Task) -> bytes:
     if task.task_definition.annotation:
         fields["annotation"] = task.task_definition.annotation
     fields["created_at"] = task.created_at
-    text = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
-    for char, escape in _GO_JSON_ESCAPES.items():
-        text = text.replace(char, escape)
-    return text.encode("utf-8")
+    return go_json(fields)
 
 
 class _GiveUp(Exception):

@@ -522,7 +522,9 @@ class StreamSpec:
             return None
         if event.hub == "desired" and self.desired_lrp_version < CURRENT_VERSION:
             return _desired_event_down_to(message, self.desired_lrp_version)
-        if event.hub == "task" and self.task_version < CURRENT_VERSION:
+        if event.hub == "task":
+            # Upstream versions every task event, current streams too (``Task.Copy`` always
+            # gives a ``task_definition``, so a zero task's is sent empty, not absent).
             return _task_event_down_to(message, self.task_version)
         return message
 

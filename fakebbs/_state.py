@@ -35,6 +35,7 @@ from fakebbs._store import (
     random_guid,
 )
 from fakebbs._tasks import TaskRules
+from fakebbs._wire import GO_JSON_ESCAPES
 from fakebbs.clock import system_clock
 from fakebbs.errors import InvalidRequest, ResourceExists, ResourceNotFound
 
@@ -106,11 +107,13 @@ class DesiredLRPRules(Store):
         on the wire change; the modification index always goes up by one; an ``instances``
         change scales the actual LRPs (§5.4).
         """
-        routes = _compact_routes(update.routes) if update.HasField("routes") else None
         with self.operation(trace_id) as op:
             current = self.desired_lrps.get(process_guid)
             if current is None:
                 raise ResourceNotFound()
+            # Upstream locks the row before it encodes the routes: an unknown guid is
+            # ResourceNotFound even when the route JSON does not parse.
+            routes = _compact_routes(update.routes) if update.HasField("routes") else None
             before = copy(current)
             after = copy(current)
             after.modification_tag.index += 1
@@ -376,15 +379,6 @@ def _compact_routes(routes: models.ProtoRoutes) -> dict[str, bytes]:
     return {name: _compact_json(value) for name, value in routes.routes.items()}
 
 
-_GO_ESCAPES = {
-    "<": "\\u003c",
-    ">": "\\u003e",
-    "&": "\\u0026",
-    "\u2028": "\\u2028",
-    "\u2029": "\\u2029",
-}
-
-
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
@@ -405,7 +399,7 @@ def _compact_json(raw: bytes) -> bytes:
                 escaped = True
             elif char == '"':
                 in_string = False
-            out.append(_GO_ESCAPES.get(char, char))
+            out.append(GO_JSON_ESCAPES.get(char, char))
         elif char == '"':
             in_string = True
             out.append(char)

@@ -316,7 +316,10 @@ class Operation:
         stores a truncated text but reports the full one (crash reasons, placement errors).
         """
         key = ActualKey.of(lrp)
-        before = self.store.actual_lrps.get(key)
+        # Re-inserted, not updated in place: the dictionary's order is then "last written,
+        # oldest first", the order Postgres returns rows in without ORDER BY (an UPDATE
+        # writes a new row version after the others), which upstream's lookups depend on.
+        before = self.store.actual_lrps.pop(key, None)
         stored = copy(lrp)
         self.store.actual_lrps[key] = stored
         after = copy(stored if reported is None else reported)
@@ -332,6 +335,12 @@ class Operation:
         """Report a removal that upstream reports before the row is really gone (retire of an
         instance on a registered cell: the rep removes the row later)."""
         self.changes.append(Change("actual_lrp", copy(lrp), None, self.trace_id))
+
+    def report_actual_unchanged(self, lrp: models.ActualLRP) -> None:
+        """Report a row as changed into itself, where upstream hands its event calculator a
+        change that wrote nothing: that replaces every row of the index with the same
+        instance key, so it can still emit events."""
+        self.changes.append(Change("actual_lrp", copy(lrp), copy(lrp), self.trace_id))
 
     def record_as(
         self,

@@ -17,9 +17,9 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["Clock", "ManualClock", "system_clock"]
+from fakebbs._wire import NANOSECONDS_PER_SECOND
 
-NANOSECONDS_PER_SECOND = 10**9
+__all__ = ["Clock", "ManualClock", "system_clock"]
 
 
 def system_clock() -> int:

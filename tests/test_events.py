@@ -5,6 +5,7 @@ for each kind of change. The streams over a socket are in test_event_streams."""
 from __future__ import annotations
 
 import base64
+from typing import cast
 
 from google.protobuf.message import Message
 
@@ -41,7 +42,7 @@ def actual(
     state: str = UNCLAIMED,
     instance_key: models.ActualLRPInstanceKey = NO_INSTANCE,
     *,
-    presence: int = ORDINARY,
+    presence: models.ActualLRP.Presence = ORDINARY,
     tag: int = 0,
     **fields: object,
 ) -> models.ActualLRP:
@@ -319,6 +320,23 @@ def test_a_new_instance_taking_a_suspects_slot_is_group_created_and_removed() ->
     ]
 
 
+def test_an_unchanged_claim_replaces_an_evacuating_row_with_the_same_instance_key() -> None:
+    """``RecordChange`` matches rows by instance key only: a repeated claim by the instance
+    that also holds the evacuating row turns both entries into the claimed row."""
+    evacuating = actual(RUNNING, OWN, presence=EVACUATING)
+    claimed = actual(CLAIMED, OWN, tag=3)
+
+    events = calculate_events([change(claimed, claimed)], stored(claimed, evacuating))
+
+    assert messages(events, "actual") == [
+        models.ActualLRPRemovedEvent(actual_lrp_group=models.ActualLRPGroup(evacuating=evacuating))
+    ]
+    [changed] = messages(events, "instance")
+    assert isinstance(changed, models.ActualLRPInstanceChangedEvent)
+    assert (changed.before.presence, changed.after.state) == (EVACUATING, CLAIMED)
+    assert changed.after.modification_tag.index == 3
+
+
 def test_an_untouched_row_of_the_index_shapes_the_group_but_emits_no_instance_event() -> None:
     """The resolved group shows the running evacuating instance while the replacement is only
     claimed; claiming it changes nothing the old group stream can see."""
@@ -349,7 +367,10 @@ def test_events_come_in_the_order_of_each_units_first_change() -> None:
         ("actual", "actual_lrp_created"),
         ("instance", "actual_lrp_instance_created"),
     ]
-    indices = [m.actual_lrp.actual_lrp_key.index for m in messages(events, "instance")]
+    indices = [
+        cast(models.ActualLRPInstanceCreatedEvent, m).actual_lrp.actual_lrp_key.index
+        for m in messages(events, "instance")
+    ]
     assert indices == [0, 1]
 
 
@@ -426,6 +447,18 @@ def test_r0_streams_downgrade_desired_lrps_and_tasks_without_touching_the_hub_ev
     assert isinstance(shown_task, models.TaskCreatedEvent)
     assert len(shown_task.task.task_definition.image_layers) == 0
     assert len(shown_task.task.task_definition.cached_dependencies) == 1
+
+
+def test_a_current_task_stream_sends_a_zero_tasks_definition_empty_not_absent() -> None:
+    """A refused RejectTask reports a zero ``before``; upstream's ``Task.Copy`` on every task
+    stream gives it an empty ``task_definition`` (bytes 0a 00 on the wire)."""
+    event = Event("task", models.TaskChangedEvent(before=models.Task(), after=models.Task()))
+
+    shown = StreamSpec(frozenset({"task"})).present(event)
+
+    assert isinstance(shown, models.TaskChangedEvent)
+    assert shown.before.SerializeToString() == b"\x0a\x00"
+    assert not event.message.before.HasField("task_definition")  # type: ignore[attr-defined]
 
 
 # -- subscriptions and the hub ----------------------------------------------------------------

@@ -105,7 +105,7 @@ def serialized(snap: Snapshot) -> dict[str, dict[object, bytes | int | None]]:
         name: {k: v.SerializeToString(deterministic=True) for k, v in table.items()}
         for name, table in tables.items()
     }
-    rows["domains"] = dict(snap.domains)
+    rows["domains"] = {name: ttl for name, ttl in snap.domains.items()}
     return rows
 
 

@@ -1,4 +1,5 @@
-"""The storage layer's own rules: truncated texts, and every write a recorded change."""
+"""The storage layer's own rules: truncated texts, the order rows are kept in, and every write
+a recorded change."""
 
 from __future__ import annotations
 
@@ -6,7 +7,16 @@ from builders import desired_lrp
 from fakebbs import FakeBBS, models
 from fakebbs._events import Event
 from fakebbs._state import State
-from fakebbs._store import Change, Domain, Snapshot, Store, row_changes, truncate_text
+from fakebbs._store import (
+    ORDINARY,
+    ActualKey,
+    Change,
+    Domain,
+    Snapshot,
+    Store,
+    row_changes,
+    truncate_text,
+)
 
 
 def test_truncate_keeps_texts_shorter_than_the_limit() -> None:
@@ -126,3 +136,17 @@ def test_the_fake_owns_the_hub_its_streams_subscribe_to() -> None:
     assert isinstance(event, Event) and event.name == "desired_lrp_created"
     assert fake.wsgi_app.events is fake.events
     assert fake.state.listeners.count(fake.events.publish) == 1
+
+
+def test_actual_lrps_are_kept_last_written_last() -> None:
+    """Postgres returns rows without ORDER BY in the order they were last written."""
+    store = Store()
+    first = store.new_actual_lrp("web", 0, "cf-apps")
+    second = store.new_actual_lrp("web", 1, "cf-apps")
+    with store.operation() as op:
+        op.put_actual(first)
+        op.put_actual(second)
+        first.state = "CLAIMED"
+        op.put_actual(first)
+
+    assert list(store.actual_lrps) == [ActualKey("web", 1, ORDINARY), ActualKey("web", 0, ORDINARY)]
