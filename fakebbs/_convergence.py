@@ -26,6 +26,7 @@ duration get their completion callback again.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from fakebbs import models
 from fakebbs._lifecycle import should_restart, unclaim_ordinary
@@ -86,7 +87,20 @@ def _key(lrp: models.ActualLRP) -> Key:
 
 
 class Convergence(Store):
-    """Convergence passes, mixed into ``fakebbs._state.State``."""
+    """Convergence passes, a rule family of ``fakebbs._state.State``."""
+
+    if TYPE_CHECKING:
+        # The rules of other families a pass calls, declared so that a pass type-checks on
+        # its own; ``State`` composes the families that provide them (mypy checks that they
+        # match), and a test checks that it does.
+
+        def fresh_domains(self) -> list[str]:  # ``DomainRules``
+            raise NotImplementedError
+
+        def retire_actual_lrp(  # ``DesiredLRPRules``
+            self, key: models.ActualLRPKey, trace_id: str = ""
+        ) -> list[models.ActualLRP]:
+            raise NotImplementedError
 
     kick_task_duration: int = KICK_TASK_DURATION
     expire_pending_task_duration: int = EXPIRE_PENDING_TASK_DURATION
@@ -105,7 +119,7 @@ class Convergence(Store):
             cells = set(self.cells)
             self._prune_domains(op, now, result)
             self._prune_evacuating(op, cells, result)
-            fresh = set(self.fresh_domains())  # type: ignore[attr-defined]
+            fresh = set(self.fresh_domains())
             # The converger computes every set from one snapshot, then acts on it.
             missing, extra = self._instance_counts(fresh)
             orphaned = [copy(lrp.actual_lrp_key) for _, lrp in self._orphaned(ORDINARY)]
@@ -160,7 +174,7 @@ class Convergence(Store):
                     result.removed_suspects.append((key.process_guid, key.index))
             for actual_key in extra + orphaned:
                 try:
-                    self.retire_actual_lrp(actual_key, trace_id)  # type: ignore[attr-defined]
+                    self.retire_actual_lrp(actual_key, trace_id)
                 except BBSError:
                     continue  # upstream logs a failed retirement and goes on
                 result.retired.append((actual_key.process_guid, actual_key.index))

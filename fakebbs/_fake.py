@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ssl
 import threading
-import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -14,9 +13,10 @@ from fakebbs._controls import FaultRule, Faults, Gate, Holds
 from fakebbs._convergence import LRPConvergence, TaskConvergence
 from fakebbs._events import EventHub
 from fakebbs._journal import DEFAULT_JOURNAL_SIZE, Journal
+from fakebbs._seed import Seed
 from fakebbs._selectors import Selector, Where
 from fakebbs._state import State
-from fakebbs._store import Snapshot
+from fakebbs._store import Snapshot, random_guid
 from fakebbs._tasks import DEFAULT_MAX_TASK_RETRIES
 from fakebbs.client import BBSClient
 from fakebbs.clock import Clock, system_clock
@@ -42,7 +42,7 @@ class FakeBBS:
         self,
         *,
         clock: Clock | Callable[[], int] = system_clock,
-        new_guid: Callable[[], str] = lambda: str(uuid.uuid4()),
+        new_guid: Callable[[], str] = random_guid,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         max_task_retries: int = DEFAULT_MAX_TASK_RETRIES,
         journal_size: int = DEFAULT_JOURNAL_SIZE,
@@ -74,6 +74,8 @@ class FakeBBS:
             events=self.events,
             namespace=namespace,
         )
+        self.seed = Seed(self.state)
+        """Put the fake in a known state, one line per row; see ``fakebbs._seed``."""
         self._servers: list[Server] = []
         self._servers_lock = threading.Lock()
 

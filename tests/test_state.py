@@ -398,3 +398,21 @@ def test_registered_cells_are_listed_and_can_be_unregistered(state: State) -> No
 def test_a_cell_presence_needs_an_id(state: State) -> None:
     with pytest.raises(ValueError, match="cell_id"):
         state.register_cell(models.CellPresence(zone="z1"))
+
+
+# -- the composition ----------------------------------------------------------------------------
+
+
+def test_the_rules_convergence_declares_come_from_the_families_that_own_them() -> None:
+    assert State.fresh_domains.__qualname__ == "DomainRules.fresh_domains"
+    assert State.retire_actual_lrp.__qualname__ == "DesiredLRPRules.retire_actual_lrp"
+
+
+def test_a_family_that_needs_no_other_works_over_a_bare_store() -> None:
+    from fakebbs._domains import DomainRules
+
+    rules = DomainRules(clock=lambda: 0)
+    rules.upsert_domain("cf-apps", 0)
+    rules.register_cell(models.CellPresence(cell_id="cell-1"))
+
+    assert (rules.fresh_domains(), list(rules.cells)) == (["cf-apps"], ["cell-1"])
