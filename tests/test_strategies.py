@@ -38,6 +38,12 @@ def without_tag(lrp: models.DesiredLRP) -> models.DesiredLRP:
     return copy
 
 
+def error_of(response: Message) -> tuple[int, str]:
+    """A response's ``error`` as (type, message); (0, "") when it has none."""
+    error: models.Error = getattr(response, "error")  # noqa: B009
+    return int(error.type), error.message
+
+
 def test_every_message_a_client_sends_or_receives_has_a_strategy() -> None:
     every = {
         name
@@ -120,7 +126,7 @@ def test_every_drawn_request_passes_its_routes_validation(
     with BBSClient.in_process(fake.wsgi_app) as bbs:
         response = bbs.call(route.name, request)
     if response.HasField("error"):
-        assert response.error.type != InvalidRequest.type, response.error.message
+        assert error_of(response)[0] != InvalidRequest.type, error_of(response)
 
 
 @pytest.mark.parametrize("rule", strategies.DESIRED_LRP_RULES)
@@ -132,7 +138,7 @@ def test_every_invalid_desired_lrp_is_refused_with_its_text(rule: str, data: st.
     fake = FakeBBS()
     with BBSClient.in_process(fake.wsgi_app) as bbs:
         response = bbs.call(case.route, case.request)
-    assert (response.error.type, response.error.message) == (InvalidRequest.type, case.error)
+    assert error_of(response) == (InvalidRequest.type, case.error)
     assert fake.state.desired_lrps == {}
 
 
@@ -146,7 +152,7 @@ def test_every_invalid_task_request_is_refused_with_its_text(
     fake = FakeBBS()
     with BBSClient.in_process(fake.wsgi_app) as bbs:
         response = bbs.call(case.route, case.request)
-    assert (response.error.type, response.error.message) == (InvalidRequest.type, case.error)
+    assert error_of(response) == (InvalidRequest.type, case.error)
 
 
 @pytest.mark.parametrize("name", sorted(EVENT_TYPES))
@@ -156,8 +162,8 @@ def test_every_drawn_event_decodes_as_its_stream_sends_it(name: str, data: st.Da
     event = data.draw(strategies.events(name))
     assert isinstance(event, EVENT_TYPES[name])
     frame = sse_event(7, name, event.SerializeToString())
-    [data] = [line[len(b"data: ") :] for line in frame.splitlines() if line.startswith(b"data: ")]
-    assert _decode_event(name, data) == event
+    [payload] = [line[6:] for line in frame.splitlines() if line.startswith(b"data: ")]
+    assert _decode_event(name, payload) == event
 
 
 @settings(CHECK, max_examples=30)

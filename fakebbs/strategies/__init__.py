@@ -59,6 +59,13 @@ from fakebbs.strategies._desired import (
     sidecars,
     volume_mounts,
 )
+from fakebbs.strategies._faults import (
+    TRANSPORT_FAULTS,
+    FaultSchedule,
+    FaultSpec,
+    fault_schedules,
+    transport_faults,
+)
 from fakebbs.strategies._invalid import (
     DESIRED_LRP_RULES,
     TASK_RULES,
@@ -67,6 +74,7 @@ from fakebbs.strategies._invalid import (
     invalid_desired_lrp_requests,
     invalid_task_requests,
 )
+from fakebbs.strategies._machine import BBSStateMachine, CallOutcome
 from fakebbs.strategies._messages import (
     SERVER_ERRORS,
     bbs_errors,
@@ -91,6 +99,11 @@ __all__ = [
     "DESIRED_LRP_RULES",
     "LEAF_ACTION_KINDS",
     "SERVER_ERRORS",
+    "TRANSPORT_FAULTS",
+    "BBSStateMachine",
+    "CallOutcome",
+    "FaultSchedule",
+    "FaultSpec",
     "TASK_RULES",
     "TASK_STATES",
     "InvalidRequestCase",
@@ -118,6 +131,7 @@ __all__ = [
     "egress_rules",
     "environment_variables",
     "events",
+    "fault_schedules",
     "files",
     "from_message_type",
     "guids",
@@ -142,5 +156,6 @@ __all__ = [
     "task_definitions",
     "task_guids",
     "tasks",
+    "transport_faults",
     "volume_mounts",
 ]

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from google.protobuf.message import Message
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
 from fakebbs import models
-from fakebbs.strategies._common import message, names, nonnegative, texts
+from fakebbs.strategies._common import Construct, message, names, nonnegative, texts
 
 __all__ = [
     "ACTION_KINDS",
@@ -60,7 +59,7 @@ def _paths() -> SearchStrategy[str]:
 
 
 def _download(user: SearchStrategy[str]) -> SearchStrategy[models.Action]:
-    def build(fields: dict[str, object], checksum: tuple[str, str]) -> models.Action:
+    def download_action(fields: dict[str, object], checksum: tuple[str, str]) -> models.Action:
         download = models.DownloadAction(**fields)  # type: ignore[arg-type]
         download.checksum_algorithm, download.checksum_value = checksum
         return models.Action(download_action=download)
@@ -73,7 +72,7 @@ def _download(user: SearchStrategy[str]) -> SearchStrategy[models.Action]:
         },
         optional={"artifact": texts(), "cache_key": names(), "log_source": texts()},
     )
-    return st.builds(build, fields, checksums())
+    return st.builds(download_action, fields, checksums())
 
 
 def _upload(user: SearchStrategy[str]) -> SearchStrategy[models.Action]:
@@ -85,7 +84,7 @@ def _upload(user: SearchStrategy[str]) -> SearchStrategy[models.Action]:
             "user": user,
         },
         {"artifact": texts(), "log_source": texts()},
-    ).map(lambda a: models.Action(upload_action=a))
+    ).map(Construct(models.Action, "upload_action"))
 
 
 def _run(user: SearchStrategy[str]) -> SearchStrategy[models.Action]:
@@ -104,7 +103,7 @@ def _run(user: SearchStrategy[str]) -> SearchStrategy[models.Action]:
             "suppress_log_output": st.booleans(),
             "volume_mounted_files": st.lists(files(), max_size=2),
         },
-    ).map(lambda a: models.Action(run_action=a))
+    ).map(Construct(models.Action, "run_action"))
 
 
 def _wrap(kind: str, inner: SearchStrategy[models.Action]) -> SearchStrategy[models.Action]:
@@ -114,7 +113,7 @@ def _wrap(kind: str, inner: SearchStrategy[models.Action]) -> SearchStrategy[mod
             {"action": inner, "timeout_ms": st.integers(1, 2**40)},
             {"log_source": texts(), "deprecated_timeout_ns": nonnegative(2**50)},
         )
-        return timeout.map(lambda a: models.Action(timeout_action=a))
+        return timeout.map(Construct(models.Action, "timeout_action"))
     if kind == "emit_progress":
         progress = message(
             models.EmitProgressAction,
@@ -126,10 +125,10 @@ def _wrap(kind: str, inner: SearchStrategy[models.Action]) -> SearchStrategy[mod
                 "log_source": texts(),
             },
         )
-        return progress.map(lambda a: models.Action(emit_progress_action=a))
+        return progress.map(Construct(models.Action, "emit_progress_action"))
     if kind == "try":
         attempt = message(models.TryAction, {"action": inner}, {"log_source": texts()})
-        return attempt.map(lambda a: models.Action(try_action=a))
+        return attempt.map(Construct(models.Action, "try_action"))
     group_type = {
         "parallel": models.ParallelAction,
         "serial": models.SerialAction,
@@ -139,12 +138,7 @@ def _wrap(kind: str, inner: SearchStrategy[models.Action]) -> SearchStrategy[mod
         group_type, {"actions": st.lists(inner, min_size=1, max_size=3)}, {"log_source": texts()}
     )
 
-    def in_action(inner_group: Message) -> models.Action:
-        action = models.Action()
-        getattr(action, f"{kind}_action").CopyFrom(inner_group)
-        return action
-
-    return group.map(in_action)
+    return group.map(Construct(models.Action, f"{kind}_action"))
 
 
 def actions(

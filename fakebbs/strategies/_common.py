@@ -13,6 +13,7 @@ from hypothesis.strategies import SearchStrategy
 
 __all__ = [
     "GUID_ALPHABET",
+    "Construct",
     "guids",
     "message",
     "names",
@@ -41,8 +42,25 @@ def message(
     Optional fields shrink towards absent, so a failing example keeps only what it needs.
     """
     return st.fixed_dictionaries(dict(required or {}), optional=dict(optional or {})).map(
-        lambda fields: cls(**fields)
+        Construct(cls)
     )
+
+
+class Construct:
+    """``cls(**fields)``, shown by the class name in Hypothesis's failure reports (so a shrunk
+    example reads ``DesiredLRP({...})``)."""
+
+    def __init__(self, cls: type[Message], field: str = "") -> None:
+        self.cls = cls
+        self.field = field
+
+    def __call__(self, value: Any) -> Any:
+        if self.field:
+            return self.cls(**{self.field: value})
+        return self.cls(**value)
+
+    def __repr__(self) -> str:
+        return f"{self.cls.__name__}.{self.field}" if self.field else self.cls.__name__
 
 
 def guids(prefix: str = "", *, max_size: int = 12) -> SearchStrategy[str]:

@@ -129,7 +129,9 @@ def egress_rules() -> SearchStrategy[models.SecurityGroupRule]:
 
 
 def cached_dependencies() -> SearchStrategy[models.CachedDependency]:
-    def build(fields: dict[str, Any], checksum: tuple[str, str]) -> models.CachedDependency:
+    def cached_dependency(
+        fields: dict[str, Any], checksum: tuple[str, str]
+    ) -> models.CachedDependency:
         dependency = models.CachedDependency(**fields)
         dependency.checksum_algorithm, dependency.checksum_value = checksum
         return dependency
@@ -141,7 +143,7 @@ def cached_dependencies() -> SearchStrategy[models.CachedDependency]:
         },
         optional={"name": texts(), "cache_key": names(), "log_source": texts()},
     )
-    return st.builds(build, fields, checksums())
+    return st.builds(cached_dependency, fields, checksums())
 
 
 def image_layers(
@@ -155,7 +157,7 @@ def image_layers(
         st.text("0123456789abcdef", min_size=8, max_size=64),
     )
 
-    def build(
+    def image_layer(
         fields: dict[str, Any], layer_type: int, digest: tuple[int, str] | None
     ) -> models.ImageLayer:
         values: dict[str, Any] = {**fields, "layer_type": layer_type}
@@ -175,7 +177,7 @@ def image_layers(
     )
     return st.sampled_from(list(layer_types)).flatmap(
         lambda t: st.builds(
-            build,
+            image_layer,
             fields,
             st.just(t),
             digest if t == models.ImageLayer.EXCLUSIVE else st.none() | digest,
@@ -371,7 +373,9 @@ def desired_lrp_updates(
         lambda c: {"image_username": c[0], "image_password": c[1]}
     )
 
-    def build(fields: dict[str, Any], creds: dict[str, str] | None) -> models.DesiredLRPUpdate:
+    def desired_lrp_update(
+        fields: dict[str, Any], creds: dict[str, str] | None
+    ) -> models.DesiredLRPUpdate:
         values: dict[str, Any] = {**fields, **(creds or {})}
         return models.DesiredLRPUpdate(**values)
 
@@ -384,4 +388,4 @@ def desired_lrp_updates(
             "metric_tags": metric_tags(),
         },
     )
-    return st.builds(build, fields, st.none() | credentials)
+    return st.builds(desired_lrp_update, fields, st.none() | credentials)
