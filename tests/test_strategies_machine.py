@@ -22,7 +22,7 @@ from fakebbs.strategies import BBSStateMachine, CallOutcome, FaultSchedule
 
 MACHINE = settings(
     max_examples=12,
-    stateful_step_count=20,
+    stateful_step_count=25,
     deadline=None,
     derandomize=True,
     database=None,
@@ -92,6 +92,8 @@ def test_an_unknown_route_is_refused_when_the_strategy_is_built() -> None:
 
 class CheckedBBS(BBSStateMachine):
     """The BBS invariants, checked over the HTTP API while faults are injected."""
+
+    PROCESS_GUIDS = ("lrp-a", "lrp-b")  # two, so that rules often meet the same LRP
 
     def __init__(self) -> None:
         self.expected: dict[str, models.DesiredLRP] = {}
@@ -207,7 +209,7 @@ class CheckedBBS(BBSStateMachine):
     @invariant()
     def the_stream_carries_every_recorded_change(self) -> None:
         while self.received < len(self.recorded):
-            event = self.stream.next(timeout=30)
+            event = self.stream.next(timeout=5)
             assert event == self.recorded[self.received].message
             self.received += 1
 
@@ -310,7 +312,7 @@ class InProcessAgainstSocket(BBSStateMachine):
                 event = mine.next(timeout=0)
             except TimeoutError:
                 break
-            assert theirs.next(timeout=30) == event
+            assert theirs.next(timeout=5) == event
 
 
 def describe(outcome: CallOutcome) -> str:
