@@ -211,7 +211,7 @@ class BBSApp:
         body: bytes,
         exchange: _Exchange,
         decode_error: BBSError | None,
-    ) -> Response:
+    ) -> Response | _ProtobufAnswer:
         request = exchange.request
         parsed = False
         try:
@@ -472,9 +472,30 @@ def _error_response(route: Route, error: BBSError, exchange: _Exchange) -> Messa
     return response
 
 
-def _protobuf(exchange: _Exchange, message: Message) -> Response:
+def _protobuf(exchange: _Exchange, message: Message) -> _ProtobufAnswer:
     exchange.response = message
-    return Response(message.SerializeToString(deterministic=True), 200, content_type=PROTOBUF)
+    return _ProtobufAnswer(message.SerializeToString(deterministic=True))
+
+
+class _ProtobufAnswer:
+    """``200 application/x-protobuf`` with the encoded message: the answer to nearly every
+    call, so it skips werkzeug's ``Response`` (building one took about half of a ping's time
+    in the app). ``status_code`` and ``get_data`` read like a ``Response``'s."""
+
+    __slots__ = ("body",)
+    status_code = 200
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def get_data(self) -> bytes:
+        return self.body
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        start_response(
+            "200 OK", [("Content-Type", PROTOBUF), ("Content-Length", str(len(self.body)))]
+        )
+        return [self.body]
 
 
 def _copy(message: Message) -> Message:
