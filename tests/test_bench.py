@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import json
 import ssl
-from typing import Any
 
 import pytest
 import trustme
 
 from fakebbs import FakeBBS, bench
-from fakebbs._journal import Journal
 
 TINY = bench.Sizes(
     calls=2,
@@ -75,37 +73,7 @@ def test_fixture_figures_are_not_available_exactly_when_the_fake_lacks_the_api()
     assert (journal.value is None) == (not has_fixture_api("calls"))
 
 
-class _Seed:
-    def __init__(self, fake: FakeBBS) -> None:
-        self.fake = fake
-        self.seeded: list[tuple[int, int, int]] = []
-
-    def desired_lrps(self, count: int, *, instances: int, running: int) -> None:
-        self.seeded.append((count, instances, running))
-
-
-class _FakeWithFixtureAPI(FakeBBS):
-    """Stands in for the fixture API other work adds to FakeBBS, to show the figures light up."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        # Only what FakeBBS does not have yet; once it does, its own is measured.
-        if not hasattr(self, "seed"):
-            self.seed = _Seed(self)
-        if not hasattr(self, "calls"):
-            self.calls = Journal()
-            self.wsgi_app.journal = self.calls
-        if not hasattr(self, "snapshot"):
-            self.snapshot = lambda: dict(self.state.desired_lrps)
-        if not hasattr(self, "restore"):
-            self.restore = lambda snapshot: None
-
-
-def test_fixture_figures_light_up_once_the_fake_has_the_api(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(bench, "FakeBBS", _FakeWithFixtureAPI)
-
+def test_every_fixture_figure_is_measured() -> None:
     report = bench.run(TINY, sections=["fixtures"])
 
     unavailable = [figure.name for figure in report.figures if figure.value is None]
