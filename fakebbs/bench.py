@@ -931,7 +931,7 @@ class BenchReport:
         real = any(figure.real is not None for figure in self.figures)
         lines = [
             "fakebbs bench on " + ", ".join(f"{k} {v}" for k, v in self.machine.items()),
-            f"({self.seconds:.0f} s; ratio = fakebbs / baseline)",
+            f"({self.seconds:.0f} s; ratio = fakebbs / baseline; under 1 is faster, but for req/s)",
         ]
         section = baseline = ""
         for figure in self.figures:
