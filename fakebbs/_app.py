@@ -33,7 +33,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING
 
 from google.protobuf.message import DecodeError, Message
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from fakebbs import models
@@ -76,6 +76,8 @@ STREAM_POLL_SECONDS = 0.25
 """How often an idle stream checks whether its client is still connected."""
 
 log = logging.getLogger("fakebbs.app")
+
+_TRACE_ENVIRON_KEY = "HTTP_" + TRACE_HEADER.upper().replace("-", "_")
 
 
 @dataclass
@@ -152,6 +154,9 @@ class BBSApp:
             self._routes.setdefault(route.path, {})[route.method] = route
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        route = self._plain_request(environ)
+        if route is not None:
+            return self._answer_plain(route, environ, start_response)
         request = Request(environ)
         request.max_content_length = self.max_body_bytes
         exchange = _Exchange(
@@ -163,6 +168,54 @@ class BBSApp:
         )
         try:
             answer = self._answer(request, exchange)
+        finally:
+            if self.journal is not None:
+                self.journal.record(exchange.call())
+        return answer(environ, start_response)
+
+    def _plain_request(self, environ: WSGIEnvironment) -> Route | None:
+        """The route of an ordinary request (an exact path and method of the table, a body of
+        a stated length within the limit), or None for anything werkzeug should look at."""
+        methods = self._routes.get(environ.get("PATH_INFO", ""))
+        if methods is None or "HTTP_TRANSFER_ENCODING" in environ:
+            return None
+        length = environ.get("CONTENT_LENGTH") or ""
+        if not length:  # no length: none, or a body that ends with the stream (werkzeug's)
+            if environ.get("wsgi.input_terminated"):
+                return None
+            length = "0"
+        if not (length.isascii() and length.isdigit()) or int(length) > self.max_body_bytes:
+            return None
+        return methods.get(environ.get("REQUEST_METHOD", ""))
+
+    def _answer_plain(
+        self, route: Route, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        """``__call__`` for a request ``_plain_request`` accepted: the same answer, without
+        building a werkzeug ``Request`` (that took about a third of a ping's time)."""
+        exchange = _Exchange(
+            route.method,
+            route.path,
+            environ.get(_TRACE_ENVIRON_KEY, ""),
+            time.time(),
+            route,
+            namespace=self.namespace,
+        )
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            try:
+                try:
+                    body = environ["wsgi.input"].read(length) if length else b""
+                except (OSError, ValueError):
+                    body = b""  # werkzeug's stream takes these for a client gone away
+                if len(body) < length:
+                    raise ClientDisconnected()  # and says it so
+            except HTTPException as exc:
+                answer: WSGIApplication = _text(exchange, exc.code or 400, f"{exc.description}\n")
+            except Exception as exc:  # noqa: BLE001 - a body cut short surfaces as anything
+                answer = _text(exchange, 400, f"malformed request body: {exc}\n")
+            else:
+                answer = self.handle(route, body, exchange)
         finally:
             if self.journal is not None:
                 self.journal.record(exchange.call())
