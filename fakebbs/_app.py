@@ -93,6 +93,7 @@ class _Exchange:
     fault: Fault | None = None
     status: int = 200
     decode_error: InvalidRequest | None = None
+    namespace: str = ""
 
     def call(self) -> JournalCall:
         return JournalCall(
@@ -106,6 +107,7 @@ class _Exchange:
             trace_id=self.trace_id,
             time=self.time,
             status=self.status,
+            namespace=self.namespace,
         )
 
 
@@ -119,6 +121,7 @@ class BBSApp:
     escape a handler (bugs in the fake) are answered 500 and kept in ``errors`` for tests to
     re-raise.
     ``events`` is the event hub streams subscribe to (the fake's; a bare app makes its own).
+    ``namespace`` is the name journaled calls carry (see ``fakebbs serve``'s namespaces).
     """
 
     def __init__(
@@ -132,8 +135,10 @@ class BBSApp:
         faults: Faults | None = None,
         holds: Holds | None = None,
         events: EventHub | None = None,
+        namespace: str = "",
     ) -> None:
         self.state = state
+        self.namespace = namespace
         self.events = EventHub(state) if events is None else events
         self.max_body_bytes = max_body_bytes
         self.handlers: dict[str, Handler] = dict(HANDLERS if handlers is None else handlers)
@@ -150,7 +155,11 @@ class BBSApp:
         request = Request(environ)
         request.max_content_length = self.max_body_bytes
         exchange = _Exchange(
-            request.method, request.path, request.headers.get(TRACE_HEADER, ""), time.time()
+            request.method,
+            request.path,
+            request.headers.get(TRACE_HEADER, ""),
+            time.time(),
+            namespace=self.namespace,
         )
         try:
             answer = self._answer(request, exchange)
@@ -186,7 +195,9 @@ class BBSApp:
     ) -> WSGIApplication:
         """Answer one request for ``route`` whose body has been read."""
         if exchange is None:
-            exchange = _Exchange(route.method, route.path, "", time.time(), route)
+            exchange = _Exchange(
+                route.method, route.path, "", time.time(), route, namespace=self.namespace
+            )
         handler = self.handlers.get(route.name)
         try:
             exchange.request = _decode(route, body)

@@ -34,7 +34,8 @@ class FakeBBS:
 
     ``wsgi_app`` serves the BBS HTTP API over ``state``; mount it in any WSGI server, call it
     in-process with ``werkzeug.test.Client``, or let ``serve()`` run it on a local socket.
-    Two fakes share nothing.
+    Two fakes share nothing. ``namespace`` is the name its journaled calls carry (``fakebbs
+    serve`` runs one fake per namespace).
     """
 
     def __init__(
@@ -45,7 +46,10 @@ class FakeBBS:
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         max_task_retries: int = DEFAULT_MAX_TASK_RETRIES,
         journal_size: int = DEFAULT_JOURNAL_SIZE,
+        namespace: str = "",
     ) -> None:
+        self.namespace = namespace
+        """The namespace this fake serves ("" outside ``fakebbs serve``'s namespaces)."""
         self.clock = clock if isinstance(clock, Clock) else Clock(clock)
         """The fake's clock: real time (or the ``clock`` given) until frozen; see ``Clock``."""
         self.state = State(clock=self.clock, new_guid=new_guid)
@@ -68,11 +72,12 @@ class FakeBBS:
             faults=self._faults,
             holds=self._holds,
             events=self.events,
+            namespace=namespace,
         )
-        self.seed = Seed(self.state)
-        """Put the fake in a known state, one line per row; see ``fakebbs._seed``."""
         self._servers: list[Server] = []
         self._servers_lock = threading.Lock()
+        self.seed = Seed(self.state)
+        """Put the fake in a known state, one line per row; see ``fakebbs._seed``."""
 
     def reset(self) -> None:
         """Back to a freshly started, empty BBS: no state, no fault rules, no held routes, an
