@@ -51,6 +51,7 @@ from fakebbs.faults import Fault
 from fakebbs.routes import (
     ABORT_ENVIRON_KEY,
     CLOSE_CONNECTION_ENVIRON_KEY,
+    LOG_ENVIRON_KEY,
     ROUTES,
     SOCKET_ENVIRON_KEY,
     STREAM_CANCEL_ENVIRON_KEY,
@@ -91,6 +92,14 @@ class _Exchange:
     error: BBSError | None = None
     fault: Fault | None = None
     status: int = 200
+
+    def outcome(self) -> str:
+        """The result for the request log: ``ok``, the BBS error's type, ``fault:KIND``."""
+        if self.fault is not None:
+            return f"fault:{self.fault.kind}"
+        if self.error is not None:
+            return self.error.type_name
+        return "ok" if self.route is not None and self.status == 200 else "-"
 
     def call(self) -> JournalCall:
         return JournalCall(
@@ -152,6 +161,11 @@ class BBSApp:
         finally:
             if self.journal is not None:
                 self.journal.record(exchange.call())
+        environ[LOG_ENVIRON_KEY] = (
+            "-" if exchange.route is None else exchange.route.name,
+            "default",
+            exchange.outcome(),
+        )
         return answer(environ, start_response)
 
     # -- the stages ------------------------------------------------------------------------
