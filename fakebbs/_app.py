@@ -52,6 +52,7 @@ from fakebbs.faults import Fault
 from fakebbs.routes import (
     ABORT_ENVIRON_KEY,
     CLOSE_CONNECTION_ENVIRON_KEY,
+    LOG_ENVIRON_KEY,
     ROUTES,
     SOCKET_ENVIRON_KEY,
     STREAM_CANCEL_ENVIRON_KEY,
@@ -96,6 +97,14 @@ class _Exchange:
     status: int = 200
     decode_error: InvalidRequest | None = None
     namespace: str = ""
+
+    def outcome(self) -> str:
+        """The result for the request log: ``ok``, the BBS error's type, ``fault:KIND``."""
+        if self.fault is not None:
+            return f"fault:{self.fault.kind}"
+        if self.error is not None:
+            return self.error.type_name
+        return "ok" if self.route is not None and self.status == 200 else "-"
 
     def call(self) -> JournalCall:
         return JournalCall(
@@ -169,9 +178,18 @@ class BBSApp:
         try:
             answer = self._answer(request, exchange)
         finally:
-            if self.journal is not None:
-                self.journal.record(exchange.call())
+            self._finish(exchange, environ)
         return answer(environ, start_response)
+
+    def _finish(self, exchange: _Exchange, environ: WSGIEnvironment) -> None:
+        """Record the call in the journal, and note it for the server's request log."""
+        if self.journal is not None:
+            self.journal.record(exchange.call())
+        environ[LOG_ENVIRON_KEY] = (
+            "-" if exchange.route is None else exchange.route.name,
+            self.namespace or "default",
+            exchange.outcome(),
+        )
 
     def _plain_request(self, environ: WSGIEnvironment) -> Route | None:
         """The route of an ordinary request (an exact path and method of the table, a body of
@@ -217,8 +235,7 @@ class BBSApp:
             else:
                 answer = self.handle(route, body, exchange)
         finally:
-            if self.journal is not None:
-                self.journal.record(exchange.call())
+            self._finish(exchange, environ)
         return answer(environ, start_response)
 
     # -- the stages ------------------------------------------------------------------------
