@@ -14,8 +14,13 @@ import sys
 import threading
 from collections.abc import Sequence
 from types import FrameType
+from typing import TYPE_CHECKING
 
+from fakebbs._log_writer import BackgroundHandler
 from fakebbs._tasks import DEFAULT_MAX_TASK_RETRIES
+
+if TYPE_CHECKING:
+    from fakebbs._namespaces import Namespaces
 
 __all__ = ["main"]
 
@@ -73,6 +78,18 @@ def _parser() -> argparse.ArgumentParser:
         help="rejections a task survives before it fails (default: %(default)s, as "
         "diego-release configures the BBS)",
     )
+    serve.add_argument(
+        "--admin",
+        action="store_true",
+        help="serve the admin API (/fakebbs/v1/) on a non-loopback --host too; on a loopback "
+        "address it is always on",
+    )
+    serve.add_argument(
+        "--manual-clock",
+        action="store_true",
+        help="start every namespace's clock frozen (and freeze it again after a reset): time "
+        "moves only through the admin API's /fakebbs/v1/clock/advance",
+    )
     serve.set_defaults(run=_serve)
     return parser
 
@@ -103,14 +120,25 @@ def _count(text: str) -> int:
     return int(text)
 
 
-def _serve(args: argparse.Namespace) -> int:
+def _namespaces(args: argparse.Namespace) -> Namespaces:
+    """What ``serve`` serves: a fake per namespace, built as the flags say."""
     from fakebbs._fake import FakeBBS
+    from fakebbs._namespaces import Namespaces, is_loopback
 
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    def make_fake(name: str) -> FakeBBS:
+        return FakeBBS(namespace=name, max_task_retries=args.max_task_retries)
+
+    return Namespaces(
+        make_fake, admin=args.admin or is_loopback(args.host), manual_clock=args.manual_clock
     )
+
+
+def _serve(args: argparse.Namespace) -> int:
+    stderr = logging.StreamHandler(sys.stderr)
+    stderr.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    # Requests only queue their log line: an unread stderr pipe must not stall the server.
+    log = BackgroundHandler(stderr)
+    logging.basicConfig(level=logging.INFO, handlers=[log])
     stop = threading.Event()
     received: list[str] = []
 
@@ -123,8 +151,8 @@ def _serve(args: argparse.Namespace) -> int:
     previous = {signum: signal.signal(signum, request_stop) for signum in _STOP_SIGNALS}
     try:
         try:
-            fake = FakeBBS(max_task_retries=args.max_task_retries)
-            server = fake.serve(args.host, args.port)
+            namespaces = _namespaces(args)
+            server = namespaces.serve(args.host, args.port)
         except OSError as exc:
             print(f"fakebbs: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
             return 1
@@ -132,10 +160,12 @@ def _serve(args: argparse.Namespace) -> int:
             print(f"fakebbs listening on {server.url}", flush=True)
             if args.converge_interval > 0:
                 while not stop.wait(args.converge_interval):
-                    fake.converge()
+                    namespaces.converge()
             stop.wait()
             logger.info("%s received, stopping", received[0] if received else "signal")
         return 0
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        logging.getLogger().removeHandler(log)
+        log.close()
