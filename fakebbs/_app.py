@@ -38,6 +38,7 @@ from werkzeug.wrappers import Request, Response
 
 from fakebbs import models
 from fakebbs._controls import Faults, Holds
+from fakebbs._encoded import Encoded
 from fakebbs._events import EventStream
 from fakebbs._handlers import HANDLERS, Call
 from fakebbs._handlers._base import Handler, RefuseStream
@@ -80,7 +81,7 @@ class _Exchange:
     time: float
     route: Route | None = None
     request: Message | None = None
-    response: Message | None = None
+    response: Message | Encoded[Any] | None = None
     error: BBSError | None = None
     fault: Fault | None = None
     status: int = 200
@@ -91,7 +92,7 @@ class _Exchange:
             path=self.path,
             method=self.method,
             request=self.request,
-            response=self.response,
+            sent=self.response,
             error=self.error,
             fault=self.fault,
             trace_id=self.trace_id,
@@ -472,8 +473,10 @@ def _error_response(route: Route, error: BBSError, exchange: _Exchange) -> Messa
     return response
 
 
-def _protobuf(exchange: _Exchange, message: Message) -> Response:
+def _protobuf(exchange: _Exchange, message: Message | Encoded[Any]) -> Response:
     exchange.response = message
+    if isinstance(message, Encoded):
+        return Response(message.data, 200, content_type=PROTOBUF)
     return Response(message.SerializeToString(deterministic=True), 200, content_type=PROTOBUF)
 
 
