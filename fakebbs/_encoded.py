@@ -173,12 +173,13 @@ _GROUPS_TAG = _tag(models.ActualLRPGroupsResponse, "actual_lrp_groups")
 
 
 class _Entry:
-    """What is kept of one stored message: its framed forms made so far and, for an actual
-    LRP row, what grouping reads of it."""
+    """What is kept of one stored message (held here, so its ``id`` stays its own): its
+    framed forms made so far and, for an actual LRP row, what grouping reads of it."""
 
-    __slots__ = ("source", "forms", "facts")
+    __slots__ = ("key", "source", "forms", "facts")
 
-    def __init__(self, source: Any) -> None:
+    def __init__(self, key: Hashable, source: Any) -> None:
+        self.key = key
         self.source = source
         self.forms: dict[str, bytes] = {}
         self.facts: GroupFacts | None = None
@@ -203,6 +204,30 @@ _KEYS: dict[str, Callable[[Any], Hashable]] = {
 """How a changed message names its stored item, per ``Change.kind``."""
 
 
+class _Kept:
+    """The entries of one kind: by the identity of the stored message they were made from (a
+    write stores a new message, so an entry can only ever serve the message it describes), and
+    which message is kept for each store key (for the listener, which knows keys)."""
+
+    def __init__(self) -> None:
+        self.by_id: dict[int, _Entry] = {}
+        self.id_of: dict[Hashable, int] = {}
+        self.whole: dict[object, tuple[int, Encoded[Any]]] = {}
+
+    def entry(self, key: Hashable, stored: Message) -> _Entry:
+        entry = self.by_id.get(id(stored))
+        if entry is None:
+            self.drop(key)
+            entry = self.by_id[id(stored)] = _Entry(key, stored)
+            self.id_of[key] = id(stored)
+        return entry
+
+    def drop(self, key: Hashable) -> None:
+        ident = self.id_of.pop(key, None)
+        if ident is not None:
+            del self.by_id[ident]
+
+
 class EncodedLists:
     """The framed bytes of one store's items, and list answers joined from them.
 
@@ -212,27 +237,26 @@ class EncodedLists:
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._entries: dict[str, dict[Hashable, _Entry]] = {kind: {} for kind in _KEYS}
-        self._whole: dict[str, dict[object, tuple[int, Encoded[Any]]]] = {k: {} for k in _KEYS}
+        self._kept = {kind: _Kept() for kind in _KEYS}
         store.listeners.append(self.forget)
 
     def forget(self, changes: list[Change]) -> None:
         """The store's listener: drop the bytes of every item a change touched, and the whole
         answers of its kind."""
         for change in changes:
-            entries = self._entries.get(change.kind)
-            if entries is None:
+            kept = self._kept.get(change.kind)
+            if kept is None:
                 continue  # domains, cells...: nothing kept
-            self._whole[change.kind].clear()
+            kept.whole.clear()
             key_of = _KEYS[change.kind]
             for message in (change.before, change.after, change.replaced):
                 if message is not None:
-                    entries.pop(key_of(message), None)
+                    kept.drop(key_of(message))
 
     def size(self) -> int:
         """How many stored items have bytes kept."""
         with self._store.lock:
-            return sum(len(entries) for entries in self._entries.values())
+            return sum(len(kept.by_id) for kept in self._kept.values())
 
     def join(
         self, form: Form[S], rows: Iterable[tuple[Hashable, S]], *, every: bool = False
@@ -243,10 +267,14 @@ class EncodedLists:
         ``rows`` is iterated under the store's lock: pass a generator over the store (such as
         ``State._select_desired``), so that the rows are selected and joined at one moment.
         """
+        kept = self._kept[form.kind]
 
         def build() -> Encoded[Any]:
-            entries = self._entries[form.kind]
-            parts = [_entry(entries, key, stored).framed(form) for key, stored in rows]
+            by_id, name = kept.by_id, form.name
+            parts = []
+            for key, stored in rows:
+                entry = by_id.get(id(stored)) or kept.entry(key, stored)
+                parts.append(entry.forms.get(name) or entry.framed(form))
             return Encoded(form.response, b"".join(parts))
 
         return self._answer(form.kind, form, every, build)
@@ -257,14 +285,13 @@ class EncodedLists:
         """The ``ActualLRPGroupsResponse`` of the stored actual LRP ``rows`` (``every`` and
         ``rows`` as for ``join``): each group, as ``pick_actual_lrp_groups`` resolves it, is
         its rows framed as its ``instance`` and ``evacuating`` fields."""
+        kept = self._kept["actual_lrp"]
 
         def build() -> Encoded[Any]:
-            entries = self._entries["actual_lrp"]
-            groups = pick_actual_lrp_groups(
-                (_entry(entries, key, stored) for key, stored in rows), _Entry.group_facts
-            )
+            by_id = kept.by_id
+            entries = (by_id.get(id(stored)) or kept.entry(key, stored) for key, stored in rows)
             parts = []
-            for instance, evacuating in groups:
+            for instance, evacuating in pick_actual_lrp_groups(entries, _Entry.group_facts):
                 inner = b"" if instance is None else instance.framed(_GROUP_INSTANCE)
                 if evacuating is not None:
                     inner += evacuating.framed(_GROUP_EVACUATING)
@@ -281,16 +308,18 @@ class EncodedLists:
         A whole answer is used only while the store holds as many items of ``kind`` as when
         it was made: the listener drops it on any change of the kind, and the count also
         catches a store emptied without a recorded change."""
+        kept = self._kept[kind]
         with self._store.lock:
-            held = len(self._held(kind))
+            held = self._held(kind)
             if every:
-                kept = self._whole[kind].get(name)
-                if kept is not None and kept[0] == held:
-                    return kept[1]
+                whole = kept.whole.get(name)
+                if whole is not None and whole[0] == len(held):
+                    return whole[1]
             answer = build()
             if every:
-                self._whole[kind][name] = (held, answer)
-            self._bound(kind)
+                kept.whole[name] = (len(held), answer)
+            if len(kept.by_id) > 2 * len(held) + 64:
+                self._prune(kept, held)
         return answer
 
     def _held(self, kind: str) -> Mapping[Any, Message]:
@@ -298,24 +327,13 @@ class EncodedLists:
             return self._store.desired_lrps
         return self._store.actual_lrps if kind == "actual_lrp" else self._store.tasks
 
-    def _bound(self, kind: str) -> None:
-        """Keep no more entries than the store has items (plus slack): drop those of items
-        the store no longer holds, should any write have bypassed the change record."""
-        held = self._held(kind)
-        entries = self._entries[kind]
-        if len(entries) <= 2 * len(held) + 64:
-            return
-        stale = [key for key, entry in entries.items() if held.get(key) is not entry.source]
-        for key in stale:
-            del entries[key]
-
-
-def _entry(entries: dict[Hashable, _Entry], key: Hashable, stored: Message) -> _Entry:
-    """The entry of ``key``, new if it was made from another message than ``stored``."""
-    entry = entries.get(key)
-    if entry is None or entry.source is not stored:
-        entry = entries[key] = _Entry(stored)
-    return entry
+    @staticmethod
+    def _prune(kept: _Kept, held: Mapping[Any, Message]) -> None:
+        """Keep entries only for messages the store still holds, should a write ever have
+        bypassed the change record (so the kept bytes stay bounded by the store)."""
+        for entry in list(kept.by_id.values()):
+            if held.get(entry.key) is not entry.source:
+                kept.drop(entry.key)
 
 
 def encoded_lists(store: Store) -> EncodedLists:

@@ -361,7 +361,7 @@ def list_requests(draw: st.DrawFn, name: str) -> Message:
 # -- the comparisons ---------------------------------------------------------------------------
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), writes=st.lists(steps(), min_size=1, max_size=12))
 def test_every_list_answer_is_the_encoders_after_every_write(
     data: st.DataObject, writes: list[Callable[[FakeBBS], object]]
