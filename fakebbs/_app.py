@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from google.protobuf.message import DecodeError, Message
 from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
@@ -38,6 +38,7 @@ from werkzeug.wrappers import Request, Response
 
 from fakebbs import models
 from fakebbs._controls import Faults, Holds
+from fakebbs._encoded import Encoded
 from fakebbs._events import EventHub, EventStream
 from fakebbs._handlers import HANDLERS, Call
 from fakebbs._handlers._base import Handler, RefuseStream
@@ -91,7 +92,7 @@ class _Exchange:
     time: float
     route: Route | None = None
     request: Message | None = None
-    response: Message | None = None
+    response: Message | Encoded[Any] | None = None
     error: BBSError | None = None
     fault: Fault | None = None
     status: int = 200
@@ -112,7 +113,7 @@ class _Exchange:
             path=self.path,
             method=self.method,
             request=self.request,
-            response=self.response,
+            sent=self.response,
             error=self.error,
             fault=self.fault,
             trace_id=self.trace_id,
@@ -559,8 +560,10 @@ def _error_response(route: Route, error: BBSError, exchange: _Exchange) -> Messa
     return response
 
 
-def _protobuf(exchange: _Exchange, message: Message) -> _ProtobufAnswer:
+def _protobuf(exchange: _Exchange, message: Message | Encoded[Any]) -> _ProtobufAnswer:
     exchange.response = message
+    if isinstance(message, Encoded):
+        return _ProtobufAnswer(message.data)
     return _ProtobufAnswer(message.SerializeToString(deterministic=True))
 
 
