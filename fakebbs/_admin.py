@@ -27,6 +27,7 @@ from werkzeug.wrappers import Request, Response
 from fakebbs import errors, faults, models
 from fakebbs._controls import FaultRule, Gate
 from fakebbs._journal import Call
+from fakebbs._seedfile import SeedFileError, apply_seed, parse_seed
 from fakebbs.errors import BBSError
 from fakebbs.faults import Fault
 
@@ -89,6 +90,7 @@ class AdminAPI:
             ("GET", "/namespaces", self.list_namespaces),
             ("DELETE", "/namespace", self.drop_namespace),
             ("GET", "/state", self.state),
+            ("POST", "/seed", self.seed),
             ("POST", "/reset", self.reset),
             ("GET", "/snapshots", self.list_snapshots),
             ("PUT", "/snapshots/<name>", self.take_snapshot),
@@ -180,6 +182,13 @@ class AdminAPI:
             "actual_lrps": [to_json(a) for _, a in sorted(snapshot.actual_lrps.items())],
             "tasks": [to_json(t) for _, t in sorted(snapshot.tasks.items())],
         }
+
+    def seed(self, ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
+        try:
+            entries = parse_seed(_body(request, required=True), "seed")
+            return {"seeded": apply_seed(ns.fake, entries, "seed")}
+        except SeedFileError as exc:
+            raise AdminError(str(exc)) from None
 
     def reset(self, ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
         _fields(request, set())
