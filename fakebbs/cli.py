@@ -89,6 +89,12 @@ def _parser() -> argparse.ArgumentParser:
         help="start every namespace's clock frozen (and freeze it again after a reset): time "
         "moves only through the admin API's /fakebbs/v1/clock/advance",
     )
+    serve.add_argument(
+        "--seed",
+        metavar="FILE",
+        help="start every namespace with the state a JSON seed file describes (see the "
+        "README); a bad file is refused before anything is served",
+    )
     serve.set_defaults(run=_serve)
     return parser
 
@@ -123,16 +129,25 @@ def _namespaces(args: argparse.Namespace) -> Namespaces:
     """What ``serve`` serves: a fake per namespace, built as the flags say."""
     from fakebbs._fake import FakeBBS
     from fakebbs._namespaces import Namespaces, is_loopback
+    from fakebbs._seedfile import load_seed_file, seed_snapshot
 
-    def make_fake(name: str) -> FakeBBS:
+    def make_fake(name: str = "") -> FakeBBS:
         return FakeBBS(namespace=name, max_task_retries=args.max_task_retries)
 
+    seed = None
+    if args.seed is not None:
+        seed = seed_snapshot(load_seed_file(args.seed), make_fake, f"seed file {args.seed}")
     return Namespaces(
-        make_fake, admin=args.admin or is_loopback(args.host), manual_clock=args.manual_clock
+        make_fake,
+        admin=args.admin or is_loopback(args.host),
+        seed=seed,
+        manual_clock=args.manual_clock,
     )
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from fakebbs._seedfile import SeedFileError
+
     logging.basicConfig(
         level=logging.INFO,
         stream=sys.stderr,
@@ -151,6 +166,10 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         try:
             namespaces = _namespaces(args)
+        except SeedFileError as exc:  # one line, before anything is served
+            print(f"fakebbs: {exc}", file=sys.stderr)
+            return 2
+        try:
             server = namespaces.serve(args.host, args.port)
         except OSError as exc:
             print(f"fakebbs: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
