@@ -2,15 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
-import re
-import selectors
-import subprocess
-import sys
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,6 +12,7 @@ from werkzeug.test import Client
 from builders import desired_lrp
 from fakebbs import BBSClient, cli, errors, models
 from fakebbs._namespaces import Namespaces
+from processes import http_json, serving
 
 ADMIN = "/fakebbs/v1"
 
@@ -493,45 +486,6 @@ def test_errors_inside_the_fake_are_listed(admin: Client, namespaces: Namespaces
 
 
 # -- fakebbs serve: the admin API of a real process --------------------------------------------
-
-LISTENING = re.compile(r"fakebbs listening on (http://127\.0\.0\.1:\d+)\n")
-
-
-@contextlib.contextmanager
-def serving(*flags: str) -> Iterator[str]:
-    """``python -m fakebbs serve --port 0 FLAGS``, started; yields its URL, then stops it
-    with SIGTERM and checks it exited 0."""
-    command = [sys.executable, "-W", "error", "-m", "fakebbs", "serve", "--port", "0", *flags]
-    with subprocess.Popen(
-        command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    ) as proc:
-        try:
-            assert proc.stdout is not None
-            with selectors.DefaultSelector() as selector:
-                selector.register(proc.stdout, selectors.EVENT_READ)
-                assert selector.select(10), "the server printed nothing within 10 s"
-            line = proc.stdout.readline()
-            match = LISTENING.fullmatch(line)
-            assert match, f"unexpected first line {line!r}"
-            yield match.group(1)
-            proc.terminate()
-            _, stderr = proc.communicate(timeout=10)
-            assert proc.returncode == 0, stderr
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate(timeout=10)
-
-
-def http_json(method: str, url: str, body: Any = None) -> tuple[int, Any]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        with exc:
-            return exc.code, json.loads(exc.read())
 
 
 def test_serve_answers_the_admin_api_in_each_namespace() -> None:

@@ -10,9 +10,10 @@ import pytest
 from werkzeug.test import Client
 
 from builders import desired_lrp
-from fakebbs import BBSClient, FakeBBS, models
+from fakebbs import BBSClient, FakeBBS, errors, models
 from fakebbs._namespaces import NAMESPACE_HEADER, Namespaces, is_loopback, valid_name
 from fakebbs._wire import PROTOBUF
+from processes import http_json, serving
 
 
 @pytest.fixture
@@ -230,3 +231,45 @@ def test_a_namespace_list_is_json(namespaces: Namespaces) -> None:
     client.post("/ns/a/v1/ping")
     body = client.get("/fakebbs/v1/namespaces").get_data(as_text=True)
     assert json.loads(body) == {"namespaces": ["", "a", "b"]}
+
+
+def test_parallel_suites_share_one_served_process_safely() -> None:
+    """What the README promises a Go user: several suites at once against one ``fakebbs
+    serve``, each in its own namespace, seeding, faulting, calling, reading the journal and
+    resetting through the admin API, with the same guids everywhere."""
+    failures: list[str] = []
+
+    def suite(name: str, url: str) -> None:
+        admin = f"{url}/ns/{name}/fakebbs/v1"
+        for _ in range(5):
+            http_json("POST", f"{admin}/seed", {"desired_lrps": [{"process_guid": "web"}]})
+            http_json(
+                "POST",
+                f"{admin}/faults",
+                {"route": "RemoveDesiredLRP*", "error": {"type": "Deadlock"}, "times": 1},
+            )
+            with BBSClient(f"{url}/ns/{name}") as client:
+                client.desire_lrp(desired_lrp("api"))
+                try:
+                    client.remove_desired_lrp("web")
+                    failures.append(f"{name}: the fault did not apply")
+                except errors.Deadlock:
+                    pass
+                guids = sorted(d.process_guid for d in client.desired_lrps())
+            if guids != ["api", "web"]:
+                failures.append(f"{name}: saw {guids}")
+            _, journal = http_json("GET", f"{admin}/journal")
+            spaces = {c["namespace"] for c in journal["calls"]}
+            if spaces != {name} or len(journal["calls"]) != 3:
+                failures.append(f"{name}: journal {spaces}, {len(journal['calls'])} calls")
+            http_json("POST", f"{admin}/reset")
+
+    with serving() as url:
+        threads = [threading.Thread(target=suite, args=(f"node-{i}", url)) for i in range(1, 5)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        _, default = http_json("GET", f"{url}/fakebbs/v1/state")
+    assert failures == []
+    assert default["desired_lrps"] == []

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
-import selectors
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +19,7 @@ from fakebbs._seedfile import (
     parse_seed,
     seed_snapshot,
 )
+from processes import serving, spawn
 
 GOOD: dict[str, Any] = {
     "domains": ["cf-apps", {"name": "cf-tasks", "ttl": 120}],
@@ -275,18 +272,6 @@ def test_the_admin_seed_needs_a_body() -> None:
 
 # -- fakebbs serve --seed ----------------------------------------------------------------------
 
-LISTENING = re.compile(r"fakebbs listening on (http://127\.0\.0\.1:\d+)\n")
-
-
-def serve(*flags: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-W", "error", "-m", "fakebbs", "serve", "--port", "0", *flags],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
 
 @pytest.fixture
 def seed_file(tmp_path: Path) -> Iterator[Path]:
@@ -296,30 +281,16 @@ def seed_file(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_serve_starts_seeded(seed_file: Path) -> None:
-    with serve("--seed", str(seed_file)) as proc:
-        try:
-            assert proc.stdout is not None
-            with selectors.DefaultSelector() as selector:
-                selector.register(proc.stdout, selectors.EVENT_READ)
-                assert selector.select(10), "the server printed nothing within 10 s"
-            match = LISTENING.fullmatch(proc.stdout.readline())
-            assert match
-            url = match.group(1)
-            for base in (url, url + "/ns/suite-a"):
-                with BBSClient(base) as client:
-                    assert sorted(d.process_guid for d in client.desired_lrps()) == [
-                        "bulk-0",
-                        "bulk-1",
-                        "bulk-2",
-                        "web",
-                    ]
-                    assert [t.task_guid for t in client.tasks()] == ["t-1"]
-            proc.terminate()
-            assert proc.wait(10) == 0
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            proc.communicate(timeout=10)
+    with serving("--seed", str(seed_file)) as url:
+        for base in (url, url + "/ns/suite-a"):
+            with BBSClient(base) as client:
+                assert sorted(d.process_guid for d in client.desired_lrps()) == [
+                    "bulk-0",
+                    "bulk-1",
+                    "bulk-2",
+                    "web",
+                ]
+                assert [t.task_guid for t in client.tasks()] == ["t-1"]
 
 
 @pytest.mark.parametrize(
@@ -338,7 +309,7 @@ def test_serve_refuses_a_bad_seed_file_in_one_line_before_listening(
 ) -> None:
     path = tmp_path / "bad.json"
     path.write_text(content)
-    with serve("--seed", str(path)) as proc:
+    with spawn("--seed", str(path)) as proc:
         stdout, stderr = proc.communicate(timeout=20)
     assert proc.returncode == 2
     assert stdout == ""
@@ -349,7 +320,7 @@ def test_serve_refuses_a_bad_seed_file_in_one_line_before_listening(
 
 
 def test_serve_refuses_a_missing_seed_file(tmp_path: Path) -> None:
-    with serve("--seed", str(tmp_path / "nope.json")) as proc:
+    with spawn("--seed", str(tmp_path / "nope.json")) as proc:
         _, stderr = proc.communicate(timeout=20)
     assert proc.returncode == 2
     assert "cannot read it" in stderr
