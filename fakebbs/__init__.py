@@ -15,6 +15,7 @@ from fakebbs._controls import FaultRule, Gate
 from fakebbs._convergence import LRPConvergence, TaskConvergence
 from fakebbs._fake import FakeBBS
 from fakebbs._journal import Call, Journal
+from fakebbs._seed import Seed
 from fakebbs._server import Server
 from fakebbs._store import Snapshot
 from fakebbs.client import BBSClient
@@ -30,6 +31,7 @@ __all__ = [
     "Journal",
     "LRPConvergence",
     "ManualClock",
+    "Seed",
     "Server",
     "Snapshot",
     "TaskConvergence",

@@ -208,15 +208,7 @@ def _actual_lrp_events(
     changes: Sequence[Change], rows_now: Mapping[int, models.ActualLRP]
 ) -> list[Event]:
     """``EmitEvents`` / ``EmitCrashEvents`` for one index: group events, then instance ones."""
-    rows = dict(rows_now)
-    for change in reversed(changes):  # undo the operation: the rows it started from
-        before, after = _lrp(change.before), _lrp(change.after)
-        if after is not None:
-            rows.pop(after.presence, None)
-        restored = before if before is not None else _lrp(change.replaced)
-        if restored is not None:
-            rows[restored.presence] = restored
-    before_set: list[Slot] = [rows[p] for p in PRESENCE_ORDER if p in rows]
+    before_set: list[Slot] = list(_rows_before(changes, rows_now))
     after_set = list(before_set)
     for change in changes:
         after_set = _record_change(_lrp(change.before), _lrp(change.after), after_set)
@@ -234,6 +226,27 @@ def _actual_lrp_events(
     for before, after in zip(before_set, after_set, strict=True):
         instance += _instance_events(before, after, trace_id)
     return [Event("actual", m) for m in group] + [Event("instance", m) for m in _by_score(instance)]
+
+
+def _rows_before(
+    changes: Sequence[Change], rows_now: Mapping[int, models.ActualLRP]
+) -> Sequence[models.ActualLRP]:
+    """The rows the controller read before the changes (``lrps``), in the order the store
+    returned them: what one operation recorded (``Change.index_rows``). Otherwise (changes of
+    several operations, or built by hand) they are worked out by undoing the changes on the
+    rows now, in primary-key order."""
+    first = changes[0].index_rows
+    if first is not None and all(change.index_rows is first for change in changes):
+        return first
+    rows = dict(rows_now)
+    for change in reversed(changes):  # undo the operation: the rows it started from
+        before, after = _lrp(change.before), _lrp(change.after)
+        if after is not None:
+            rows.pop(after.presence, None)
+        restored = before if before is not None else _lrp(change.replaced)
+        if restored is not None:
+            rows[restored.presence] = restored
+    return [rows[p] for p in PRESENCE_ORDER if p in rows]
 
 
 def _direct_events(change: Change) -> list[Event]:

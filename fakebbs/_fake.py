@@ -74,10 +74,10 @@ class FakeBBS:
             events=self.events,
             namespace=namespace,
         )
-        self.seed = Seed(self.state)
-        """Put the fake in a known state, one line per row; see ``fakebbs._seed``."""
         self._servers: list[Server] = []
         self._servers_lock = threading.Lock()
+        self.seed = Seed(self.state)
+        """Put the fake in a known state, one line per row; see ``fakebbs._seed``."""
 
     def reset(self) -> None:
         """Back to a freshly started, empty BBS: no state, no fault rules, no held routes, an

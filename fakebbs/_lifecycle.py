@@ -34,7 +34,6 @@ from fakebbs._store import (
     CRASHED,
     EVACUATING,
     ORDINARY,
-    PRESENCE_ORDER,
     RUNNING,
     SUSPECT,
     UNCLAIMED,
@@ -164,20 +163,9 @@ def allows_transition(
 
 
 def rows_at(store: Store, process_guid: str, index: int) -> list[models.ActualLRP]:
-    """The stored rows of one index (``ActualLRPs`` filtered by process guid and index), last
-    written last, as Postgres returns them. They are the stored messages: read them, never
-    change them."""
-    found = (store.actual_lrps.get(ActualKey(process_guid, index, p)) for p in PRESENCE_ORDER)
-    rows = [row for row in found if row is not None]
-    if len(rows) < 2:
-        return rows
-    # The store's order is the write order (``Operation.put_actual``); only an index with
-    # several rows needs the scan.
-    return [
-        row
-        for key, row in store.actual_lrps.items()
-        if key.process_guid == process_guid and key.index == index
-    ]
+    """The stored rows of one index, last written last, as Postgres returns them
+    (``Store.rows_of_index``). Read them, never change them."""
+    return store.rows_of_index(process_guid, index)
 
 
 def find_by_instance_key(
@@ -373,9 +361,10 @@ class ActualLRPLifecycle(Store):
                     wanted.modification_tag.index += 1
                     wanted.placement_error = ""
                     result = op.put_actual(wanted)
-            for other in rows:
-                if other.presence in (EVACUATING, SUSPECT):
-                    op.delete_actual(ActualKey.of(other))
+            for presence in (EVACUATING, SUSPECT):  # upstream's order, whatever the rows'
+                other = ActualKey(key.process_guid, key.index, presence)
+                if any(ActualKey.of(row) == other for row in rows):
+                    op.delete_actual(other)
             return result
 
     def crash_actual_lrp(

@@ -156,7 +156,7 @@ class Snapshot:
         self._cells = dict(cells or {})
 
     @classmethod
-    def adopt(
+    def wrapping(
         cls,
         desired_lrps: dict[str, models.DesiredLRP],
         actual_lrps: dict[ActualKey, models.ActualLRP],
@@ -243,6 +243,11 @@ class Change:
     overwrote though it reports no ``before`` (an evacuating row rewritten is reported as
     created); the event calculator needs it to know the rows the operation started from.
 
+    ``index_rows`` are the rows of the change's index as the operation found them before its
+    first write there, in the store's order: what upstream's controller reads and its event
+    calculator starts from (the same tuple on every change of that index and operation).
+    Changes built without it leave the calculator to work the rows out from ``replaced``.
+
     ``callback`` says a completed task's completion callback is due (the task rules complete
     it, or convergence kicks it): the callback worker listens for it.
 
@@ -258,6 +263,7 @@ class Change:
     emit: Emit = "calculated"
     replaced: Message | None = None
     callback: bool = False
+    index_rows: tuple[models.ActualLRP, ...] | None = field(default=None, compare=False)
 
 
 def row_changes(changes: Iterable[Change]) -> Iterator[Change]:
@@ -301,6 +307,17 @@ class Operation:
     store: Store
     trace_id: str = ""
     changes: list[Change] = field(default_factory=list)
+    rows_read: dict[tuple[str, int], tuple[models.ActualLRP, ...]] = field(default_factory=dict)
+
+    def _index_rows(self, lrp: models.ActualLRP) -> tuple[models.ActualLRP, ...]:
+        """The rows of ``lrp``'s index as this operation first found them (see ``Change``);
+        call it before writing to the index."""
+        index = (lrp.actual_lrp_key.process_guid, lrp.actual_lrp_key.index)
+        rows = self.rows_read.get(index)
+        if rows is None:
+            rows = tuple(copy(row) for row in self.store.rows_of_index(*index))
+            self.rows_read[index] = rows
+        return rows
 
     def put_actual(
         self,
@@ -316,6 +333,7 @@ class Operation:
         stores a truncated text but reports the full one (crash reasons, placement errors).
         """
         key = ActualKey.of(lrp)
+        rows = self._index_rows(lrp)
         # Re-inserted, not updated in place: the dictionary's order is then "last written,
         # oldest first", the order Postgres returns rows in without ORDER BY (an UPDATE
         # writes a new row version after the others), which upstream's lookups depend on.
@@ -323,24 +341,33 @@ class Operation:
         stored = copy(lrp)
         self.store.actual_lrps[key] = stored
         after = copy(stored if reported is None else reported)
-        self.changes.append(Change("actual_lrp", before, after, self.trace_id, crashed, emit))
+        self.changes.append(
+            Change("actual_lrp", before, after, self.trace_id, crashed, emit, index_rows=rows)
+        )
         return copy(stored)
 
     def delete_actual(self, key: ActualKey, *, emit: Emit = "calculated") -> models.ActualLRP:
+        rows = self._index_rows(self.store.actual_lrps[key])
         before = self.store.actual_lrps.pop(key)
-        self.changes.append(Change("actual_lrp", before, None, self.trace_id, emit=emit))
+        self.changes.append(
+            Change("actual_lrp", before, None, self.trace_id, emit=emit, index_rows=rows)
+        )
         return copy(before)
 
     def report_actual_removed(self, lrp: models.ActualLRP) -> None:
         """Report a removal that upstream reports before the row is really gone (retire of an
         instance on a registered cell: the rep removes the row later)."""
-        self.changes.append(Change("actual_lrp", copy(lrp), None, self.trace_id))
+        rows = self._index_rows(lrp)
+        self.changes.append(Change("actual_lrp", copy(lrp), None, self.trace_id, index_rows=rows))
 
     def report_actual_unchanged(self, lrp: models.ActualLRP) -> None:
         """Report a row as changed into itself, where upstream hands its event calculator a
         change that wrote nothing: that replaces every row of the index with the same
         instance key, so it can still emit events."""
-        self.changes.append(Change("actual_lrp", copy(lrp), copy(lrp), self.trace_id))
+        rows = self._index_rows(lrp)
+        self.changes.append(
+            Change("actual_lrp", copy(lrp), copy(lrp), self.trace_id, index_rows=rows)
+        )
 
     def record_as(
         self,
@@ -364,6 +391,8 @@ class Operation:
             replaced = None
             if before is None and after is not None:
                 replaced = overwritten.get(ActualKey.of(after))
+            lrp = after if after is not None else before
+            assert lrp is not None
             self.changes.append(
                 Change(
                     "actual_lrp",
@@ -372,6 +401,7 @@ class Operation:
                     self.trace_id,
                     emit=emit,
                     replaced=replaced,
+                    index_rows=self._index_rows(lrp),
                 )
             )
 
@@ -404,11 +434,11 @@ class Operation:
     ) -> None:
         """Store a message the caller built and hands over (it keeps no reference it will
         change), without copying it: what bulk seeding writes. Replaces the row of the same
-        key, if any."""
+        key, if any (an actual LRP is re-inserted, last written last, as ``put_actual``)."""
         before: Message | None
         if isinstance(row, models.ActualLRP):
             key = ActualKey.of(row)
-            before = self.store.actual_lrps.get(key)
+            before = self.store.actual_lrps.pop(key, None)
             self.store.actual_lrps[key] = row
             self.changes.append(Change("actual_lrp", before, row, self.trace_id, emit=emit))
         elif isinstance(row, models.DesiredLRP):
@@ -455,7 +485,7 @@ class Operation:
         new dictionaries (copies of the snapshot's) and the old ones become the change's
         ``before`` as they are, so this costs one copy of each table and nothing per row."""
         store = self.store
-        before = Snapshot.adopt(
+        before = Snapshot.wrapping(
             store.desired_lrps, store.actual_lrps, store.tasks, store.domains, store.cells
         )
         (
@@ -534,6 +564,21 @@ class Store:
                     changes, self._pending = self._pending, []
                     for listener in list(self.listeners):
                         listener(changes)
+
+    def rows_of_index(self, process_guid: str, index: int) -> list[models.ActualLRP]:
+        """The stored rows of one index (upstream's ``ActualLRPs`` filtered by process guid
+        and index) in the store's order, last written last, as Postgres returns them. They are
+        the stored messages: read them, never change them."""
+        found = (self.actual_lrps.get(ActualKey(process_guid, index, p)) for p in PRESENCE_ORDER)
+        rows = [row for row in found if row is not None]
+        if len(rows) < 2:
+            return rows
+        # Only an index with several rows needs the scan for their order.
+        return [
+            row
+            for key, row in self.actual_lrps.items()
+            if key.process_guid == process_guid and key.index == index
+        ]
 
     def new_guids(self, count: int) -> list[str]:
         """``count`` results of ``new_guid``; in bulk when it is the default ``random_guid``."""

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from fakebbs._log_writer import BackgroundHandler
 from fakebbs._tasks import DEFAULT_MAX_TASK_RETRIES
 
 if TYPE_CHECKING:
@@ -148,11 +149,11 @@ def _namespaces(args: argparse.Namespace) -> Namespaces:
 def _serve(args: argparse.Namespace) -> int:
     from fakebbs._seedfile import SeedFileError
 
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    stderr = logging.StreamHandler(sys.stderr)
+    stderr.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    # Requests only queue their log line: an unread stderr pipe must not stall the server.
+    log = BackgroundHandler(stderr)
+    logging.basicConfig(level=logging.INFO, handlers=[log])
     stop = threading.Event()
     received: list[str] = []
 
@@ -185,3 +186,5 @@ def _serve(args: argparse.Namespace) -> int:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        logging.getLogger().removeHandler(log)
+        log.close()

@@ -6,11 +6,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from fakebbs import FakeBBS
 from fakebbs.client import BBSClient
 
 pytest_plugins = ["pytester"]
+
+# No per-example deadline: a loaded CI machine would make it a timed assertion.
+settings.register_profile("fakebbs", deadline=None)
+settings.load_profile("fakebbs")
 
 
 @pytest.fixture

@@ -431,11 +431,17 @@ def test_start_with_another_domain_is_refused(state: State) -> None:
         state.start_actual_lrp(key(domain="elsewhere"), instance(), net())
 
 
+@pytest.mark.parametrize("suspect_written_first", [False, True])
 def test_start_removes_the_evacuating_and_the_suspect_row_of_the_index(
-    state: State, changes: list[Change]
+    state: State, changes: list[Change], suspect_written_first: bool
 ) -> None:
+    """Evacuating first, then suspect, as upstream's StartActualLRP does, whatever order the
+    rows were written in."""
+    if suspect_written_first:
+        suspect = place(state, RUNNING, SUSPECT, instance("lost-ig", "lost-cell"))
     evacuating = place(state, RUNNING, EVACUATING, instance("old-ig", "draining-cell"))
-    suspect = place(state, RUNNING, SUSPECT, instance("lost-ig", "lost-cell"))
+    if not suspect_written_first:
+        suspect = place(state, RUNNING, SUSPECT, instance("lost-ig", "lost-cell"))
     place(state, CLAIMED)
 
     state.start_actual_lrp(key(), instance(), net())

@@ -317,6 +317,14 @@ def test_a_seeded_actual_lrp_replaces_the_row_in_its_place(bbs: FakeBBS) -> None
     assert [r.state for r in rows(bbs, "api")] == ["UNCLAIMED", "RUNNING"]
 
 
+def test_a_seeded_actual_lrp_is_the_last_written_row_of_its_index(bbs: FakeBBS) -> None:
+    bbs.seed.desired_lrp("api", instances=1, running=1)
+    bbs.seed.actual_lrp("api", 0, state="RUNNING", evacuating=True)
+    bbs.seed.actual_lrp("api", 0, state="CLAIMED")
+
+    assert list(bbs.state.actual_lrps) == [ActualKey("api", 0, EVACUATING), ActualKey("api", 0, 0)]
+
+
 def test_an_actual_lrp_takes_its_desired_lrps_domain_and_any_field(bbs: FakeBBS) -> None:
     bbs.seed.desired_lrp("api", domain="other")
     row = bbs.seed.actual_lrp("api", 0, state="RUNNING", availability_zone="z9")

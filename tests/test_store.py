@@ -8,6 +8,7 @@ from fakebbs import FakeBBS, models
 from fakebbs._events import Event
 from fakebbs._state import State
 from fakebbs._store import (
+    EVACUATING,
     ORDINARY,
     ActualKey,
     Change,
@@ -150,3 +151,24 @@ def test_actual_lrps_are_kept_last_written_last() -> None:
         op.put_actual(first)
 
     assert list(store.actual_lrps) == [ActualKey("web", 1, ORDINARY), ActualKey("web", 0, ORDINARY)]
+
+
+def test_each_change_carries_the_rows_of_its_index_as_first_read() -> None:
+    """What upstream's controller read before writing: later writes of the same operation
+    do not change it."""
+    store = Store()
+    ordinary = store.new_actual_lrp("web", 0, "cf-apps")
+    evacuating = store.new_actual_lrp("web", 0, "cf-apps")
+    evacuating.presence = EVACUATING
+    with store.operation() as op:
+        op.put_actual(evacuating)
+        op.put_actual(ordinary)
+    with store.operation() as op:
+        ordinary.state = "CLAIMED"
+        op.put_actual(ordinary)
+        op.delete_actual(ActualKey.of(evacuating))
+
+    first, second = op.changes
+    assert first.index_rows is second.index_rows
+    assert [row.presence for row in first.index_rows or ()] == [EVACUATING, ORDINARY]
+    assert [row.state for row in first.index_rows or ()] == ["UNCLAIMED", "UNCLAIMED"]
