@@ -7,11 +7,17 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from werkzeug.test import Client
+from werkzeug.test import Client, EnvironBuilder
 
 from builders import desired_lrp
 from fakebbs import BBSClient, FakeBBS, errors, models
-from fakebbs._namespaces import NAMESPACE_HEADER, Namespaces, is_loopback, valid_name
+from fakebbs._namespaces import (
+    NAMESPACE_ENVIRON_KEY,
+    NAMESPACE_HEADER,
+    Namespaces,
+    is_loopback,
+    valid_name,
+)
 from fakebbs._wire import PROTOBUF
 from processes import http_json, serving
 
@@ -273,3 +279,18 @@ def test_parallel_suites_share_one_served_process_safely() -> None:
         _, default = http_json("GET", f"{url}/fakebbs/v1/state")
     assert failures == []
     assert default["desired_lrps"] == []
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [("/ns/suite-a/v1/ping", {}), ("/v1/ping", {NAMESPACE_HEADER: "suite-a"})],
+)
+def test_the_namespace_is_named_in_the_servers_environ(
+    namespaces: Namespaces, path: str, headers: dict[str, str]
+) -> None:
+    """The request log reads it from the environ the server made, not the app's copy."""
+    environ = EnvironBuilder(path=path, method="POST", headers=list(headers.items())).get_environ()
+    answer = namespaces(environ, lambda status, headers, exc_info=None: lambda data: None)
+    b"".join(answer)
+    assert environ[NAMESPACE_ENVIRON_KEY] == "suite-a"
+    assert environ["PATH_INFO"] == path
