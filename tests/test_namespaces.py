@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from werkzeug.test import Client, EnvironBuilder
@@ -294,3 +299,24 @@ def test_the_namespace_is_named_in_the_servers_environ(
     b"".join(answer)
     assert environ[NAMESPACE_ENVIRON_KEY] == "suite-a"
     assert environ["PATH_INFO"] == path
+
+
+SHELL_EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "shell" / "two_suites.sh"
+
+
+@pytest.mark.skipif(
+    shutil.which("bash") is None or shutil.which("curl") is None, reason="needs bash and curl"
+)
+def test_the_shell_example_runs_two_suites_at_once() -> None:
+    """examples/shell/two_suites.sh: two curl-only suites in their own namespaces of one
+    server, each checking it never sees the other's state, faults or calls."""
+    done = subprocess.run(
+        ["bash", str(SHELL_EXAMPLE)],
+        env={**os.environ, "FAKEBBS": f"{sys.executable} -W error -m fakebbs"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert sorted(done.stdout.splitlines()) == ["suite-a: ok", "suite-b: ok"]
