@@ -86,6 +86,7 @@ class AdminAPI:
         self.namespaces = namespaces
         prefix = "/fakebbs/v1"
         rows: list[tuple[str, str, _Handler]] = [
+            ("GET", "/", self.index),
             ("GET", "/version", self.version),
             ("GET", "/namespaces", self.list_namespaces),
             ("DELETE", "/namespace", self.drop_namespace),
@@ -118,6 +119,8 @@ class AdminAPI:
             ("DELETE", "/cells/<cell_id>", self.unregister_cell),
             ("GET", "/errors", self.errors),
         ]
+        self.endpoints = [f"{method} {prefix}{path}" for method, path, _ in rows]
+        """Every endpoint, as "METHOD PATH" (the index the API answers at its root)."""
         self._handlers: dict[str, _Handler] = {}
         rules = []
         for method, path, handler in rows:
@@ -151,6 +154,9 @@ class AdminAPI:
 
     # -- about the server -------------------------------------------------------------------
 
+    def index(self, ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
+        return {"endpoints": self.endpoints}
+
     def version(self, ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
         try:
             version = metadata.version("fakebbs")
@@ -174,7 +180,7 @@ class AdminAPI:
         snapshot = ns.fake.snapshot()
         return {
             "domains": [
-                {"domain": name, "expires_at": expires}
+                {"name": name, "expires_at": expires}
                 for name, expires in sorted(snapshot.domains.items())
             ],
             "cells": [to_json(c) for _, c in sorted(snapshot.cells.items())],

@@ -62,6 +62,14 @@ def test_version_names_the_api_and_the_namespace(admin: Client) -> None:
     assert answer["fakebbs"]
 
 
+@pytest.mark.parametrize("path", ["", "/"])
+def test_the_root_lists_every_endpoint(admin: Client, path: str) -> None:
+    endpoints = call(admin, "GET", path)["endpoints"]
+    assert "GET /fakebbs/v1/version" in endpoints
+    assert "POST /fakebbs/v1/holds/<gate_id>/wait" in endpoints
+    assert len(endpoints) == len(set(endpoints)) > 30
+
+
 def test_an_unknown_admin_path_is_a_json_404(admin: Client) -> None:
     assert "no admin endpoint" in error_of(admin, "GET", "/nope", status=404)
 
@@ -94,7 +102,7 @@ def test_state_dumps_every_table_in_protobuf_json(
     bbs.desire_lrp(desired_lrp("web", instances=1))
     namespaces.default.fake.register_cell("cell-1")
     state = call(admin, "GET", "/state")
-    assert state["domains"] == [{"domain": "cf-apps", "expires_at": None}]
+    assert state["domains"] == [{"name": "cf-apps", "expires_at": None}]
     assert [c["cell_id"] for c in state["cells"]] == ["cell-1"]
     assert [d["process_guid"] for d in state["desired_lrps"]] == ["web"]
     assert state["desired_lrps"][0]["memory_mb"] == 256
