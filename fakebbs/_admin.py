@@ -16,6 +16,7 @@ import json
 import math
 from collections.abc import Callable, Iterable, Mapping
 from importlib import metadata
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from google.protobuf import json_format
@@ -52,7 +53,7 @@ class AdminError(Exception):
 
 
 # protobuf 5.26 renamed the option that prints fields holding their default value.
-_WITH_DEFAULTS: dict[str, Any] = (
+_WITH_DEFAULTS: Mapping[str, Any] = MappingProxyType(
     {"always_print_fields_with_no_presence": True}
     if "always_print_fields_with_no_presence"
     in inspect.signature(json_format.MessageToDict).parameters
@@ -491,17 +492,19 @@ def _bbs_error(value: Any) -> BBSError:
 
 _FAULT_PARAMETERS: Mapping[
     str, tuple[Callable[..., Fault], Mapping[str, type | tuple[type, ...]]]
-] = {
-    "delay": (faults.delay, {"seconds": (int, float)}),
-    "close_connection": (faults.close_connection, {}),
-    "reset_connection": (faults.reset_connection, {}),
-    "truncated_body": (faults.truncated_body, {}),
-    "bad_body": (faults.bad_body, {}),
-    "status": (faults.status, {"code": int, "body": str, "headers": dict}),
-    "not_found": (faults.not_found, {}),
-    "router_error": (faults.router_error, {"message": str}),
-    "end_stream": (faults.end_stream, {"after": int}),
-}
+] = MappingProxyType(
+    {
+        "delay": (faults.delay, {"seconds": (int, float)}),
+        "close_connection": (faults.close_connection, {}),
+        "reset_connection": (faults.reset_connection, {}),
+        "truncated_body": (faults.truncated_body, {}),
+        "bad_body": (faults.bad_body, {}),
+        "status": (faults.status, {"code": int, "body": str, "headers": dict}),
+        "not_found": (faults.not_found, {}),
+        "router_error": (faults.router_error, {"message": str}),
+        "end_stream": (faults.end_stream, {"after": int}),
+    }
+)
 
 
 def _fault(value: Any) -> Fault:

@@ -26,6 +26,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from fakebbs._fake import FakeBBS
@@ -39,39 +40,45 @@ SECTIONS = ("domains", "cells", "desired_lrps", "actual_lrps", "tasks")
 
 # The options each section's seed method takes besides model fields: name -> JSON type(s).
 _INT = (int,)
-_OPTIONS: Mapping[str, Mapping[str, tuple[type, ...]]] = {
-    "domains": {"name": (str,), "ttl": (int, float, type(None))},
-    "cells": {"cell_id": (str,), "zone": (str,)},
-    "desired_lrps": {
-        "process_guid": (str,),
-        "count": _INT,
-        "prefix": (str,),
-        "instances": _INT,
-        "running": _INT,
-        "claimed": _INT,
-        "crashed": _INT,
-        "cell_id": (str,),
-    },
-    "actual_lrps": {
-        "process_guid": (str,),
-        "index": _INT,
-        "state": (str,),
-        "cell_id": (str,),
-        "evacuating": (bool,),
-        "suspect": (bool,),
-        "crash_count": _INT,
-        "domain": (str,),
-    },
-    "tasks": {"task_guid": (str,), "state": (str,), "cell_id": (str,), "domain": (str,)},
-}
-_REQUIRED = {
-    "domains": ("name",),
-    "cells": ("cell_id",),
-    "desired_lrps": (),  # process_guid, or count for a bulk entry: checked apart
-    "actual_lrps": ("process_guid", "index"),
-    "tasks": ("task_guid",),
-}
-_TYPE_NAMES = {str: "a string", int: "a whole number", float: "a number", bool: "true or false"}
+_OPTIONS: Mapping[str, Mapping[str, tuple[type, ...]]] = MappingProxyType(
+    {
+        "domains": {"name": (str,), "ttl": (int, float, type(None))},
+        "cells": {"cell_id": (str,), "zone": (str,)},
+        "desired_lrps": {
+            "process_guid": (str,),
+            "count": _INT,
+            "prefix": (str,),
+            "instances": _INT,
+            "running": _INT,
+            "claimed": _INT,
+            "crashed": _INT,
+            "cell_id": (str,),
+        },
+        "actual_lrps": {
+            "process_guid": (str,),
+            "index": _INT,
+            "state": (str,),
+            "cell_id": (str,),
+            "evacuating": (bool,),
+            "suspect": (bool,),
+            "crash_count": _INT,
+            "domain": (str,),
+        },
+        "tasks": {"task_guid": (str,), "state": (str,), "cell_id": (str,), "domain": (str,)},
+    }
+)
+_REQUIRED: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "domains": ("name",),
+        "cells": ("cell_id",),
+        "desired_lrps": (),  # process_guid, or count for a bulk entry: checked apart
+        "actual_lrps": ("process_guid", "index"),
+        "tasks": ("task_guid",),
+    }
+)
+_TYPE_NAMES: Mapping[type, str] = MappingProxyType(
+    {str: "a string", int: "a whole number", float: "a number", bool: "true or false"}
+)
 
 
 class SeedFileError(ValueError):
