@@ -559,3 +559,21 @@ def test_the_admin_api_is_off_on_a_non_loopback_bind_unless_asked(
 ) -> None:
     args = cli._parser().parse_args(["serve", *flags])
     assert cli._namespaces(args).admin is admin
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/reset"),
+        ("POST", "/converge"),
+        ("PUT", "/snapshots/base"),
+        ("POST", "/clock/unfreeze"),
+    ],
+)
+def test_endpoints_without_parameters_refuse_fields(
+    admin: Client, namespaces: Namespaces, method: str, path: str
+) -> None:
+    namespaces.default.fake.register_cell("kept")
+    message = error_of(admin, method, path, {"force": True})
+    assert message == "unknown field(s) force (this endpoint takes: none)"
+    assert [c.cell_id for c in namespaces.default.fake.state.cell_presences()] == ["kept"]
