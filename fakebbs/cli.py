@@ -154,6 +154,12 @@ def _parser() -> argparse.ArgumentParser:
         const="warning",
         help="no request lines: only warnings (refused TLS clients) and errors",
     )
+    serve.add_argument(
+        "--seed",
+        metavar="FILE",
+        help="start every namespace with the state a JSON seed file describes (see the "
+        "README); a bad file is refused before anything is served",
+    )
     serve.set_defaults(run=_serve, parser=serve)
     return parser
 
@@ -254,12 +260,19 @@ def _namespaces(args: argparse.Namespace) -> Namespaces:
     """What ``serve`` serves: a fake per namespace, built as the flags say."""
     from fakebbs._fake import FakeBBS
     from fakebbs._namespaces import Namespaces, is_loopback
+    from fakebbs._seedfile import load_seed_file, seed_snapshot
 
-    def make_fake(name: str) -> FakeBBS:
+    def make_fake(name: str = "") -> FakeBBS:
         return FakeBBS(namespace=name, max_task_retries=args.max_task_retries)
 
+    seed = None
+    if args.seed is not None:
+        seed = seed_snapshot(load_seed_file(args.seed), make_fake, f"seed file {args.seed}")
     return Namespaces(
-        make_fake, admin=args.admin or is_loopback(args.host), manual_clock=args.manual_clock
+        make_fake,
+        admin=args.admin or is_loopback(args.host),
+        seed=seed,
+        manual_clock=args.manual_clock,
     )
 
 
@@ -269,6 +282,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from fakebbs._seedfile import SeedFileError
+
     stop = threading.Event()
     received: list[str] = []
 
@@ -301,6 +316,10 @@ def _run(args: argparse.Namespace) -> int:
     try:
         try:
             namespaces = _namespaces(args)
+        except SeedFileError as exc:  # one line, before anything is served
+            print(f"fakebbs: {exc}", file=sys.stderr)
+            return 2
+        try:
             server = namespaces.serve(args.host, args.port, ssl_context=ssl_context)
         except OSError as exc:
             print(
