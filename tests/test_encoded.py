@@ -164,7 +164,7 @@ def _assert_same(fake: FakeBBS, http: Client, name: str, request: Message) -> No
         answer = models.ActualLRPsByProcessGuidsResponse.FromString(_answer(http, name, request))
         assert answer.HasField("error"), (name, request)
         return
-    expected = REFERENCE[name](fake.state, request).SerializeToString(deterministic=True)
+    expected = REFERENCE[name](fake._state, request).SerializeToString(deterministic=True)
     assert _answer(http, name, request) == expected, (name, request)
 
 
@@ -323,15 +323,15 @@ def steps(draw: st.DrawFn) -> Callable[[FakeBBS], object]:
     }
     if kind == "desire":
         lrp = draw(desired_lrps(guid))
-        return lambda fake: fake.state.desire_lrp(lrp)
+        return lambda fake: fake._state.desire_lrp(lrp)
     if kind == "task":
         definition = draw(task_definitions())
         domain = draw(st.sampled_from(DOMAINS))
-        return lambda fake: fake.state.desire_task(definition, "task-" + guid, domain)
+        return lambda fake: fake._state.desire_task(definition, "task-" + guid, domain)
     if kind == "reset":
         return lambda fake: fake.reset()
     rule = state_step[kind]
-    return lambda fake: rule(fake.state)
+    return lambda fake: rule(fake._state)
 
 
 @st.composite
@@ -410,7 +410,7 @@ def _varied_fake() -> FakeBBS:
     """LRPs in two domains with every row shape (running, claimed, crashed, evacuating,
     suspect) on two cells, and tasks in two domains, some started."""
     fake = FakeBBS()
-    state = fake.state
+    state = fake._state
     for cell in CELLS:
         state.register_cell(models.CellPresence(cell_id=cell))
     for guid, domain in (("web", "cf-apps"), ("api", "other"), ("app_1", "cf-apps")):
@@ -448,8 +448,8 @@ def _varied_fake() -> FakeBBS:
 
 
 def test_the_varied_state_has_every_row_shape() -> None:
-    presences = {row.presence for row in _varied_fake().state.actual_lrps.values()}
-    states = {row.state for row in _varied_fake().state.actual_lrps.values()}
+    presences = {row.presence for row in _varied_fake()._state.actual_lrps.values()}
+    states = {row.state for row in _varied_fake()._state.actual_lrps.values()}
     assert presences == {
         models.ActualLRP.ORDINARY,
         models.ActualLRP.EVACUATING,
@@ -462,7 +462,7 @@ def test_the_varied_state_has_every_row_shape() -> None:
 def test_a_filtered_list_is_the_encoders_answer(name: str, request_message: Message) -> None:
     fake = _varied_fake()
     http = Client(fake.wsgi_app)
-    expected = REFERENCE[name](fake.state, request_message).SerializeToString(deterministic=True)
+    expected = REFERENCE[name](fake._state, request_message).SerializeToString(deterministic=True)
 
     cold = _answer(http, name, request_message)
     warm = _answer(http, name, request_message)
@@ -476,8 +476,8 @@ def test_a_filtered_list_is_the_encoders_answer(name: str, request_message: Mess
 
 def test_two_fakes_keep_their_own_bytes() -> None:
     one, two = FakeBBS(), FakeBBS()
-    one.state.desire_lrp(desired_lrp("web", annotation="one"))
-    two.state.desire_lrp(desired_lrp("web", annotation="two"))
+    one._state.desire_lrp(desired_lrp("web", annotation="one"))
+    two._state.desire_lrp(desired_lrp("web", annotation="two"))
 
     answers = [
         models.DesiredLRPsResponse.FromString(_answer(Client(f.wsgi_app), "DesiredLRPs", m))
@@ -485,21 +485,21 @@ def test_two_fakes_keep_their_own_bytes() -> None:
     ]
 
     assert [a.desired_lrps[0].annotation for a in answers] == ["one", "two"]
-    assert encoded_lists(one.state) is not encoded_lists(two.state)
+    assert encoded_lists(one._state) is not encoded_lists(two._state)
 
 
 def test_kept_bytes_are_dropped_with_the_items_they_were_made_from() -> None:
     fake = FakeBBS()
     http = Client(fake.wsgi_app)
     for n in range(20):
-        fake.state.desire_lrp(desired_lrp(f"web-{n}", instances=1))
+        fake._state.desire_lrp(desired_lrp(f"web-{n}", instances=1))
     _answer(http, "DesiredLRPs", models.DesiredLRPsRequest())
     _answer(http, "ActualLRPs", models.ActualLRPsRequest())
-    kept = encoded_lists(fake.state)
+    kept = encoded_lists(fake._state)
     assert kept.size() == 40
 
     for n in range(20):
-        fake.state.remove_desired_lrp(f"web-{n}")
+        fake._state.remove_desired_lrp(f"web-{n}")
 
     assert kept.size() == 0
 
@@ -508,17 +508,17 @@ def test_after_a_reset_the_kept_bytes_stay_bounded_by_the_store() -> None:
     fake = FakeBBS()
     http = Client(fake.wsgi_app)
     for n in range(200):
-        fake.state.desire_lrp(desired_lrp(f"web-{n}", instances=0))
+        fake._state.desire_lrp(desired_lrp(f"web-{n}", instances=0))
     _answer(http, "DesiredLRPs", models.DesiredLRPsRequest())
 
     fake.reset()
-    fake.state.desire_lrp(desired_lrp("web-0", instances=0, annotation="again"))
+    fake._state.desire_lrp(desired_lrp("web-0", instances=0, annotation="again"))
     answer = _answer(http, "DesiredLRPs", models.DesiredLRPsRequest())
 
     assert [
         lrp.annotation for lrp in models.DesiredLRPsResponse.FromString(answer).desired_lrps
     ] == ["again"]
-    assert encoded_lists(fake.state).size() <= 2 * len(fake.state.desired_lrps) + 64
+    assert encoded_lists(fake._state).size() <= 2 * len(fake._state.desired_lrps) + 64
 
 
 def test_lists_read_while_others_write_are_whole_and_end_as_the_encoders() -> None:
@@ -530,12 +530,12 @@ def test_lists_read_while_others_write_are_whole_and_end_as_the_encoders() -> No
         try:
             for n in range(60):
                 guid = f"w{worker}-{n % 7}"
-                if guid in fake.state.desired_lrps:
-                    fake.state.update_desired_lrp(
+                if guid in fake._state.desired_lrps:
+                    fake._state.update_desired_lrp(
                         guid, models.DesiredLRPUpdate(annotation=str(n), instances=n % 3)
                     )
                 else:
-                    fake.state.desire_lrp(desired_lrp(guid, instances=1))
+                    fake._state.desire_lrp(desired_lrp(guid, instances=1))
         except BaseException as error:  # noqa: BLE001 - reported by the test thread
             errors.append(error)
 
@@ -569,9 +569,9 @@ def test_lists_read_while_others_write_are_whole_and_end_as_the_encoders() -> No
 
 def test_the_journal_shows_a_joined_list_answer_as_its_message() -> None:
     fake = FakeBBS()
-    fake.state.desire_lrp(desired_lrp("web"))
+    fake._state.desire_lrp(desired_lrp("web"))
     journal = Journal()
-    http = Client(BBSApp(fake.state, journal=journal))
+    http = Client(BBSApp(fake._state, journal=journal))
 
     data = _answer(http, "DesiredLRPs", models.DesiredLRPsRequest())
 
