@@ -139,7 +139,7 @@ def test_every_invalid_desired_lrp_is_refused_with_its_text(rule: str, data: st.
     with BBSClient.in_process(fake.wsgi_app) as bbs:
         response = bbs.call(case.route, case.request)
     assert error_of(response) == (InvalidRequest.type, case.error)
-    assert fake._state.desired_lrps == {}
+    assert fake.snapshot().desired_lrps == {}
 
 
 @pytest.mark.parametrize("rule", strategies.TASK_RULES)
