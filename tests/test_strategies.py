@@ -142,6 +142,17 @@ def test_every_invalid_desired_lrp_is_refused_with_its_text(rule: str, data: st.
     assert fake.snapshot().desired_lrps == {}
 
 
+@pytest.mark.parametrize("rule", strategies.LRP_REQUEST_RULES)
+@settings(CHECK, max_examples=3)
+@given(data=st.data())
+def test_every_invalid_lrp_request_is_refused_with_its_text(rule: str, data: st.DataObject) -> None:
+    case = data.draw(strategies.invalid_lrp_requests(rule))
+    fake = FakeBBS()
+    with BBSClient.in_process(fake.wsgi_app) as bbs:
+        response = bbs.call(case.route, case.request)
+    assert error_of(response) == (InvalidRequest.type, case.error)
+
+
 @pytest.mark.parametrize("rule", strategies.TASK_RULES)
 @settings(CHECK, max_examples=3)
 @given(data=st.data())

@@ -68,10 +68,12 @@ from fakebbs.strategies._faults import (
 )
 from fakebbs.strategies._invalid import (
     DESIRED_LRP_RULES,
+    LRP_REQUEST_RULES,
     TASK_RULES,
     InvalidRequestCase,
     broken_actions,
     invalid_desired_lrp_requests,
+    invalid_lrp_requests,
     invalid_task_requests,
 )
 from fakebbs.strategies._machine import BBSStateMachine, CallOutcome
@@ -98,6 +100,7 @@ __all__ = [
     "ACTUAL_LRP_STATES",
     "DESIRED_LRP_RULES",
     "LEAF_ACTION_KINDS",
+    "LRP_REQUEST_RULES",
     "SERVER_ERRORS",
     "TRANSPORT_FAULTS",
     "BBSStateMachine",
@@ -139,6 +142,7 @@ __all__ = [
     "instance_metric_tags",
     "internal_routes",
     "invalid_desired_lrp_requests",
+    "invalid_lrp_requests",
     "invalid_task_requests",
     "log_rate_limits",
     "message_types",
