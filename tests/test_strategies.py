@@ -243,3 +243,43 @@ def test_the_fake_never_imports_hypothesis() -> None:
         "assert 'hypothesis' not in sys.modules, sorted(m for m in sys.modules if 'hypo' in m)\n"
     )
     subprocess.run([sys.executable, "-c", script], check=True)
+
+
+@settings(CHECK, max_examples=20)
+@given(
+    lrp=strategies.desired_lrps(instances=st.just(1)),
+    start=strategies.requests("StartActualLRP"),
+)
+def test_a_drawn_start_request_is_what_the_instance_reads_back(
+    lrp: models.DesiredLRP, start: Message
+) -> None:
+    assert isinstance(start, models.StartActualLRPRequest)
+    start.actual_lrp_key.CopyFrom(
+        models.ActualLRPKey(process_guid=lrp.process_guid, index=0, domain=lrp.domain)
+    )
+    fake = FakeBBS()
+    with fake.client() as bbs:
+        bbs.desire_lrp(lrp)
+        response = bbs.call("StartActualLRP", start)
+        [actual] = bbs.actual_lrps(process_guid=lrp.process_guid)
+
+    assert error_of(response) == (0, "")
+    assert actual.state == "RUNNING"
+    assert actual.actual_lrp_instance_key == start.actual_lrp_instance_key
+    assert actual.actual_lrp_net_info == start.actual_lrp_net_info
+    assert list(actual.actual_lrp_internal_routes) == list(start.actual_lrp_internal_routes)
+    assert dict(actual.metric_tags) == dict(start.metric_tags)
+    assert actual.availability_zone == start.availability_zone
+    assert actual.routable == (start.Routable if start.HasField("Routable") else True)
+
+
+@settings(CHECK, max_examples=20)
+@given(cells=st.lists(strategies.cell_presences(), max_size=3, unique_by=lambda c: c.cell_id))
+def test_drawn_cell_presences_are_listed_as_registered(cells: list[models.CellPresence]) -> None:
+    fake = FakeBBS()
+    for cell in cells:
+        fake.register_cell(cell)
+    with fake.client() as bbs:
+        listed = bbs.cells()
+    key = lambda c: c.cell_id  # noqa: E731
+    assert sorted(listed, key=key) == sorted(cells, key=key)
