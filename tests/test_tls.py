@@ -118,10 +118,15 @@ def test_the_go_clients_tls_settings_are_accepted(
         assert negotiated is not None and negotiated[0] == cipher
 
 
-def test_a_tls_1_2_client_without_ecdhe_is_refused(certs: tls.Certificates) -> None:
+@pytest.mark.parametrize(
+    "cipher",
+    ["AES128-GCM-SHA256", "ECDHE-RSA-AES128-SHA256", "ECDHE-RSA-CHACHA20-POLY1305"],
+    ids=["rsa-key-exchange", "cbc", "chacha20"],
+)
+def test_other_tls_1_2_suites_are_refused(certs: tls.Certificates, cipher: str) -> None:
     context = certs.client_context()
     context.maximum_version = ssl.TLSVersion.TLSv1_2
-    context.set_ciphers("AES128-GCM-SHA256")  # RSA key exchange
+    context.set_ciphers(cipher)
     with FakeBBS().serve(ssl_context=certs.server_context()) as server:
         with pytest.raises((ssl.SSLError, ConnectionError)):
             ping(server.port, context)
