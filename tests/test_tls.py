@@ -14,6 +14,7 @@ import socket
 import ssl
 import stat
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -268,3 +269,16 @@ def test_a_directory_that_cannot_be_written_exits_1(tmp_path: Path) -> None:
     assert stdout == ""
     assert stderr.startswith(f"fakebbs: cannot write certificates to '{blocker / 'certs'}': ")
     assert stderr.count("\n") == 1
+
+
+def test_without_trustme_generate_certs_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "trustme", None)  # makes "import trustme" fail
+    assert main(["serve", "--port", "0", "--generate-certs", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        "fakebbs: generating certificates needs trustme: pip install 'fakebbs[tls]'\n"
+    )
+    assert list(tmp_path.iterdir()) == []
