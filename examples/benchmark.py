@@ -4,7 +4,9 @@ Run: python examples/benchmark.py [--lrps N] [--pings N]
 
 Desires N desired LRPs (one instance each) straight into the state, then times, through
 ``BBSClient`` over keep-alive HTTP on 127.0.0.1: one list of every desired LRP (``list.r3`` and
-``list.r2``), one list of every actual LRP, and a run of pings. Numbers, not assertions.
+``list.r2``), one list of every actual LRP, and a run of pings. Then, on another fake, the
+fixture API at that size with three running instances each: seeding in bulk, a snapshot, a
+reset and a restore. Numbers, not assertions.
 """
 
 from __future__ import annotations
@@ -69,6 +71,20 @@ def main() -> None:
             lambda: bbs.call("ActualLRPs", models.ActualLRPsRequest()),
         )
         timed("ping (keep-alive)", bbs.ping, repeat=args.pings)
+    fixture_api(args.lrps)
+
+
+def fixture_api(lrps: int) -> None:
+    fake = FakeBBS()
+    timed(
+        f"seed {lrps} LRPs x 3 running (bulk)",
+        lambda: fake.seed.desired_lrps(lrps, instances=3, running=3),
+    )
+    snapshots = []
+    timed(f"snapshot of {lrps} + {3 * lrps} rows", lambda: snapshots.append(fake.snapshot()))
+    timed("reset", fake.reset)
+    timed("restore after reset", lambda: fake.restore(snapshots[0]))
+    timed("restore over the same state", lambda: fake.restore(snapshots[0]), repeat=10)
 
 
 if __name__ == "__main__":

@@ -655,7 +655,7 @@ class _WorkerPool:
             keep_alive = conn.communicate()
         except ConnectionError as exc:
             logger.debug("connection from %s dropped: %s", conn.remote_addr, exc)
-        except Exception:  # noqa: BLE001 - logged; the worker must go on serving
+        except Exception:
             logger.exception("error serving a connection from %s", conn.remote_addr)
         finally:
             try:
@@ -663,7 +663,7 @@ class _WorkerPool:
                     self.server.put_conn(conn)
                 else:
                     conn.close()
-            except Exception:  # noqa: BLE001 - as above
+            except Exception:
                 logger.exception("error closing a connection from %s", conn.remote_addr)
 
 

@@ -1,4 +1,5 @@
-"""The BBS state rules for desired LRPs, actual LRP queries, domains and cells.
+"""The BBS state: the rules for desired LRPs and actual LRP queries, and ``State``, which
+composes every rule family over the store.
 
 Rules mirror upstream's handlers, controllers and ``db/sqldb``; each names the function it
 follows. They know nothing of HTTP. Every rule runs as one ``Store.operation`` under the lock
@@ -11,10 +12,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Generic, TypeVar
 
 from fakebbs import models
+from fakebbs._callbacks import CallbackWorker
 from fakebbs._convergence import Convergence
+from fakebbs._domains import DomainRules
 from fakebbs._evacuation import Evacuation
 from fakebbs._lifecycle import ActualLRPLifecycle
 from fakebbs._store import (
@@ -29,20 +33,30 @@ from fakebbs._store import (
     Operation,
     Store,
     copy,
+    random_guid,
 )
 from fakebbs._tasks import TaskRules
+from fakebbs._wire import GO_JSON_ESCAPES
+from fakebbs.clock import system_clock
 from fakebbs.errors import InvalidRequest, ResourceExists, ResourceNotFound
 
-__all__ = ["State", "scheduling_info", "routing_info", "resolve_actual_lrp_groups"]
+__all__ = [
+    "DesiredLRPRules",
+    "GroupFacts",
+    "State",
+    "actual_lrp_group_facts",
+    "as_stored",
+    "pick_actual_lrp_groups",
+    "resolve_actual_lrp_groups",
+    "routing_info",
+    "scheduling_info",
+]
+
+R = TypeVar("R")
 
 
-class State(ActualLRPLifecycle, Evacuation, TaskRules, Convergence, Store):
-    """All BBS state of one fake and the rules over it. Two states share nothing.
-
-    The rules come in families, one module each: desired LRPs, actual LRP queries, domains
-    and cells here; ``_lifecycle`` (claim, start, crash, fail, remove), ``_evacuation``,
-    ``_tasks`` and ``_convergence``.
-    """
+class DesiredLRPRules(Store):
+    """Desired LRP rules and actual LRP queries and retirement, a rule family of ``State``."""
 
     # -- desired LRPs ------------------------------------------------------------------------
 
@@ -54,18 +68,11 @@ class State(ActualLRPLifecycle, Evacuation, TaskRules, Convergence, Store):
         ``deprecated_start_timeout_s``, stores route JSON compacted, and then creates an actual
         LRP for each index ``0..instances-1``. Returns the created actual LRPs.
         """
-        stored = copy(lrp)
-        routes = _compact_routes(stored.routes) if stored.HasField("routes") else None
+        stored = as_stored(lrp)
         with self.operation(trace_id) as op:
             if stored.process_guid in self.desired_lrps:
                 raise ResourceExists()
-            stored.ClearField("deprecated_start_timeout_s")
-            stored.ClearField("routes")
-            stored.routes.SetInParent()
-            if routes:
-                stored.routes.routes.update(routes)
             stored.modification_tag.CopyFrom(models.ModificationTag(epoch=self.new_guid(), index=0))
-            _dedup_ports(stored)
             op.put_desired(stored)
             return self._create_unclaimed_range(op, stored, 0, stored.instances)
 
@@ -84,16 +91,8 @@ class State(ActualLRPLifecycle, Evacuation, TaskRules, Convergence, Store):
     ) -> list[models.DesiredLRP]:
         """``SQLDB.DesiredLRPs``: domain equality AND process guid membership AND any app guid
         as a SQL ``LIKE '<app_guid>%'`` on the process guid (so ``_`` and ``%`` are wildcards)."""
-        guids = set(process_guids)
-        prefixes = [_like_prefix(g) for g in app_guids]
         with self.lock:
-            return [
-                copy(lrp)
-                for lrp in self.desired_lrps.values()
-                if (not domain or lrp.domain == domain)
-                and (not guids or lrp.process_guid in guids)
-                and (not prefixes or any(p.match(lrp.process_guid) for p in prefixes))
-            ]
+            return [copy(lrp) for _, lrp in self._select_desired(domain, process_guids, app_guids)]
 
     def update_desired_lrp(
         self, process_guid: str, update: models.DesiredLRPUpdate, trace_id: str = ""
@@ -106,11 +105,13 @@ class State(ActualLRPLifecycle, Evacuation, TaskRules, Convergence, Store):
         on the wire change; the modification index always goes up by one; an ``instances``
         change scales the actual LRPs (§5.4).
         """
-        routes = _compact_routes(update.routes) if update.HasField("routes") else None
         with self.operation(trace_id) as op:
             current = self.desired_lrps.get(process_guid)
             if current is None:
                 raise ResourceNotFound()
+            # Upstream locks the row before it encodes the routes: an unknown guid is
+            # ResourceNotFound even when the route JSON does not parse.
+            routes = _compact_routes(update.routes) if update.HasField("routes") else None
             before = copy(current)
             after = copy(current)
             after.modification_tag.index += 1
@@ -166,12 +167,13 @@ class State(ActualLRPLifecycle, Evacuation, TaskRules, Convergence, Store):
     ) -> list[models.ActualLRP]:
         """``SQLDB.ActualLRPs``: every row (any presence) matching all the given filters."""
         with self.lock:
-            return [copy(lrp) for lrp in self._select_actual(domain, cell_id, process_guid, index)]
+            return [
+                copy(lrp) for _, lrp in self._select_actual(domain, cell_id, process_guid, index)
+            ]
 
     def actual_lrps_by_process_guids(self, process_guids: Iterable[str]) -> list[models.ActualLRP]:
-        guids = set(process_guids)
         with self.lock:
-            return [copy(lrp) for key, lrp in self.actual_lrps.items() if key.process_guid in guids]
+            return [copy(lrp) for _, lrp in self._select_actual_of(process_guids)]
 
     def retire_actual_lrp(
         self, key: models.ActualLRPKey, trace_id: str = ""
@@ -194,43 +196,37 @@ class State(ActualLRPLifecycle, Evacuation, TaskRules, Convergence, Store):
                 return [copy(lrp)]
             return [op.delete_actual(row_key)]
 
-    # -- domains and cells -------------------------------------------------------------------
-
-    def upsert_domain(self, domain: str, ttl_seconds: int) -> None:
-        """Create or refresh a domain; a TTL of 0 never expires."""
-        with self.lock:
-            self.domains[domain] = None if ttl_seconds == 0 else self.clock() + ttl_seconds * 10**9
-
-    def fresh_domains(self) -> list[str]:
-        """Domains whose expiry lies after now rounded to the second (``SQLDB.FreshDomains``)."""
-        with self.lock:
-            now = round(self.clock() / 10**9) * 10**9
-            return [name for name, expiry in self.domains.items() if expiry is None or expiry > now]
-
-    def register_cell(self, presence: models.CellPresence) -> None:
-        """Make a cell known, as its rep's Locket presence does (replacing an earlier one).
-
-        Cells decide what retire, scale-down and convergence do with CLAIMED and RUNNING
-        instances; the fake has none until they are registered."""
-        if not presence.cell_id:
-            raise ValueError("a cell presence needs a cell_id")
-        with self.lock:
-            self.cells[presence.cell_id] = copy(presence)
-
-    def unregister_cell(self, cell_id: str) -> None:
-        """Forget a cell, as when its presence expires; unknown ids are ignored."""
-        with self.lock:
-            self.cells.pop(cell_id, None)
-
-    def cell_presences(self) -> list[models.CellPresence]:
-        with self.lock:
-            return [copy(cell) for cell in self.cells.values()]
-
     # -- internals (callers hold the lock) ---------------------------------------------------
+    # The selections yield the stored messages with their keys, not copies: for the queries
+    # above, and for list answers joined from stored bytes (``_encoded``).
+
+    def _select_desired(
+        self, domain: str = "", process_guids: Iterable[str] = (), app_guids: Iterable[str] = ()
+    ) -> Iterator[tuple[str, models.DesiredLRP]]:
+        """``SQLDB.DesiredLRPs``' filters (see ``desired_lrps_matching``)."""
+        guids = set(process_guids)
+        prefixes = [_like_prefix(g) for g in app_guids]
+        for process_guid, lrp in self.desired_lrps.items():
+            if domain and lrp.domain != domain:
+                continue
+            if guids and process_guid not in guids:
+                continue
+            if prefixes and not any(p.match(process_guid) for p in prefixes):
+                continue
+            yield process_guid, lrp
+
+    def _select_actual_of(
+        self, process_guids: Iterable[str]
+    ) -> Iterator[tuple[ActualKey, models.ActualLRP]]:
+        """The rows of any of ``process_guids``, any presence."""
+        guids = set(process_guids)
+        for key, lrp in self.actual_lrps.items():
+            if key.process_guid in guids:
+                yield key, lrp
 
     def _select_actual(
-        self, domain: str, cell_id: str, process_guid: str, index: int | None
-    ) -> Iterator[models.ActualLRP]:
+        self, domain: str = "", cell_id: str = "", process_guid: str = "", index: int | None = None
+    ) -> Iterator[tuple[ActualKey, models.ActualLRP]]:
         for key, lrp in self.actual_lrps.items():
             if process_guid and key.process_guid != process_guid:
                 continue
@@ -240,7 +236,7 @@ class State(ActualLRPLifecycle, Evacuation, TaskRules, Convergence, Store):
                 continue
             if cell_id and lrp.actual_lrp_instance_key.cell_id != cell_id:
                 continue
-            yield lrp
+            yield key, lrp
 
     def _create_unclaimed_range(
         self, op: Operation, lrp: models.DesiredLRP, lower: int, upper: int
@@ -268,6 +264,53 @@ class State(ActualLRPLifecycle, Evacuation, TaskRules, Convergence, Store):
             if lrp.state in (UNCLAIMED, CRASHED):
                 removed.append(op.delete_actual(key))
         return removed
+
+
+class State(DesiredLRPRules, ActualLRPLifecycle, Evacuation, TaskRules, Convergence, DomainRules):
+    """All BBS state of one fake and the rules over it. Two states share nothing.
+
+    The data is the ``Store``: plain dictionaries, one lock, every write a recorded change.
+    The rules over it come in families, one class each, composed here: ``DesiredLRPRules``
+    (desired LRPs, actual LRP queries, retirement), ``_lifecycle`` (claim, start, crash,
+    fail, remove), ``_evacuation``, ``_tasks``, ``_convergence`` and ``_domains`` (domains
+    and cells). A family that calls another's rules declares them (see ``Convergence``);
+    mypy checks that the family providing each one matches the declaration. ``callbacks``
+    is the task completion callback worker, a listener of the recorded changes.
+
+    To set up state in a test, ``FakeBBS.seed`` is the public way: it validates what it
+    stores. These rule methods are the fake's inside; they skip validation.
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], int] = system_clock,
+        new_guid: Callable[[], str] = random_guid,
+    ) -> None:
+        super().__init__(clock=clock, new_guid=new_guid)
+        self.callbacks = CallbackWorker(self)
+        self.listeners.append(self.callbacks.on_changes)
+
+    def wait_for_callbacks(self, timeout: float | None = None) -> bool:
+        """Block until every due completion callback has finished (delivered, given up or out
+        of attempts); False if ``timeout`` seconds ran out first. Do not hold the state's lock
+        while waiting: the callbacks need it."""
+        return self.callbacks.wait(timeout)
+
+
+def as_stored(lrp: models.DesiredLRP) -> models.DesiredLRP:
+    """A copy of ``lrp`` as ``SQLDB.DesireLRP`` stores it, but for the modification tag (the
+    caller sets it): no ``deprecated_start_timeout_s``, route JSON compacted (a value that is
+    not JSON is InvalidRequest), each container port once."""
+    stored = copy(lrp)
+    routes = _compact_routes(stored.routes) if stored.HasField("routes") else None
+    stored.ClearField("deprecated_start_timeout_s")
+    stored.ClearField("routes")
+    stored.routes.SetInParent()
+    if routes:
+        stored.routes.routes.update(routes)
+    _dedup_ports(stored)
+    return stored
 
 
 def scheduling_info(lrp: models.DesiredLRP) -> models.DesiredLRPSchedulingInfo:
@@ -313,28 +356,66 @@ def resolve_actual_lrp_groups(lrps: Iterable[models.ActualLRP]) -> list[models.A
 
     Groups are keyed by the whole ActualLRPKey and come out in first-seen order.
     """
-    groups: dict[tuple[str, int, str], models.ActualLRPGroup] = {}
-    for lrp in lrps:
-        k = lrp.actual_lrp_key
-        group = groups.setdefault((k.process_guid, k.index, k.domain), models.ActualLRPGroup())
-        if lrp.presence == EVACUATING:
-            group.evacuating.CopyFrom(lrp)
-        elif _has_higher_priority(lrp, group.instance if group.HasField("instance") else None):
-            group.instance.CopyFrom(lrp)
-    return list(groups.values())
+    groups = []
+    for instance, evacuating in pick_actual_lrp_groups(lrps, actual_lrp_group_facts):
+        group = models.ActualLRPGroup()
+        if instance is not None:
+            group.instance.CopyFrom(instance)
+        if evacuating is not None:
+            group.evacuating.CopyFrom(evacuating)
+        groups.append(group)
+    return groups
 
 
-def _has_higher_priority(lrp: models.ActualLRP, occupant: models.ActualLRP | None) -> bool:
-    """``models.hasHigherPriority``: which of an ordinary and a suspect row a group shows."""
-    if occupant is None:
-        return True
-    if lrp.presence == ORDINARY:
-        if lrp.state == RUNNING:
+GroupFacts = tuple[tuple[str, int, str], int, str]
+"""What grouping reads of a row: its whole ActualLRPKey, its presence and its state."""
+
+
+def actual_lrp_group_facts(lrp: models.ActualLRP) -> GroupFacts:
+    key = lrp.actual_lrp_key
+    return (key.process_guid, key.index, key.domain), lrp.presence, lrp.state
+
+
+class _Group(Generic[R]):
+    __slots__ = ("instance", "instance_state", "evacuating")
+
+    def __init__(self) -> None:
+        self.instance: R | None = None
+        self.instance_state = ""
+        self.evacuating: R | None = None
+
+
+def pick_actual_lrp_groups(
+    rows: Iterable[R], facts: Callable[[R], GroupFacts]
+) -> list[tuple[R | None, R | None]]:
+    """The choice ``resolve_actual_lrp_groups`` makes: per ActualLRPKey in first-seen order,
+    the row a group shows as its instance and its evacuating row (the last one seen, as
+    upstream overwrites). ``rows`` may be anything ``facts`` reads a row's ``GroupFacts`` from
+    (kept bytes use this)."""
+    groups: dict[tuple[str, int, str], _Group[R]] = {}
+    for row in rows:
+        key, presence, state = facts(row)
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = _Group()
+        if presence == EVACUATING:
+            group.evacuating = row
+        elif group.instance is None or _has_higher_priority(presence, state, group.instance_state):
+            group.instance = row
+            group.instance_state = state
+    return [(group.instance, group.evacuating) for group in groups.values()]
+
+
+def _has_higher_priority(presence: int, state: str, occupant_state: str) -> bool:
+    """``models.hasHigherPriority``: whether an ordinary or suspect row in ``state`` shows
+    instead of the group's instance so far, which is in ``occupant_state``."""
+    if presence == ORDINARY:
+        if state == RUNNING:
             return True
-        if lrp.state == CLAIMED:
-            return occupant.state not in (RUNNING, CLAIMED)
-    elif lrp.presence == SUSPECT and lrp.state in (RUNNING, CLAIMED):
-        return occupant.state != RUNNING
+        if state == CLAIMED:
+            return occupant_state not in (RUNNING, CLAIMED)
+    elif presence == SUSPECT and state in (RUNNING, CLAIMED):
+        return occupant_state != RUNNING
     return False
 
 
@@ -361,15 +442,6 @@ def _compact_routes(routes: models.ProtoRoutes) -> dict[str, bytes]:
     return {name: _compact_json(value) for name, value in routes.routes.items()}
 
 
-_GO_ESCAPES = {
-    "<": "\\u003c",
-    ">": "\\u003e",
-    "&": "\\u0026",
-    "\u2028": "\\u2028",
-    "\u2029": "\\u2029",
-}
-
-
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
@@ -390,7 +462,7 @@ def _compact_json(raw: bytes) -> bytes:
                 escaped = True
             elif char == '"':
                 in_string = False
-            out.append(_GO_ESCAPES.get(char, char))
+            out.append(GO_JSON_ESCAPES.get(char, char))
         elif char == '"':
             in_string = True
             out.append(char)

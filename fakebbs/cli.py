@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-import logging.handlers
 import math
-import queue
 import signal
 import ssl
 import sys
@@ -27,9 +25,11 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, NoReturn
 
+from fakebbs._log_writer import BackgroundHandler
 from fakebbs._tasks import DEFAULT_MAX_TASK_RETRIES
 
 if TYPE_CHECKING:
+    from fakebbs._namespaces import Namespaces
     from fakebbs.tls import Certificates
 
 __all__ = ["main"]
@@ -108,6 +108,18 @@ def _parser() -> argparse.ArgumentParser:
         help="rejections a task survives before it fails (default: %(default)s, as "
         "diego-release configures the BBS)",
     )
+    serve.add_argument(
+        "--admin",
+        action="store_true",
+        help="serve the admin API (/fakebbs/v1/) on a non-loopback --host too; on a loopback "
+        "address it is always on",
+    )
+    serve.add_argument(
+        "--manual-clock",
+        action="store_true",
+        help="start every namespace's clock frozen (and freeze it again after a reset): time "
+        "moves only through the admin API's /fakebbs/v1/clock/advance",
+    )
     tls = serve.add_argument_group(
         "TLS",
         "The real BBS serves mutual TLS only: give --cert and --key (and --ca to require client "
@@ -142,6 +154,12 @@ def _parser() -> argparse.ArgumentParser:
         dest="log_level",
         const="warning",
         help="no request lines: only warnings (refused TLS clients) and errors",
+    )
+    serve.add_argument(
+        "--seed",
+        metavar="FILE",
+        help="start every namespace with the state a JSON seed file describes (see the "
+        "README); a bad file is refused before anything is served",
     )
     serve.set_defaults(run=_serve, parser=serve)
     return parser
@@ -224,30 +242,39 @@ def _reason(exc: BaseException) -> str:
 @contextmanager
 def _logging_to_stderr(level: str) -> Iterator[None]:
     """Log ``fakebbs.*`` at ``level`` to stderr, written by a thread of its own: a request
-    thread only queues its line (formatting and the write happen off the request path)."""
-    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    thread only queues its line, and an unread stderr pipe never stalls the server (past the
+    backlog, lines are dropped and counted)."""
     writer = logging.StreamHandler(sys.stderr)
     writer.setFormatter(logging.Formatter(_LOG_FORMAT))
-    listener = logging.handlers.QueueListener(records, writer)
-    handler = _QueueHandler(records)
+    handler = BackgroundHandler(writer)
     root = logging.getLogger("fakebbs")
     root.addHandler(handler)
     root.setLevel(level.upper())
-    listener.start()
     try:
         yield
     finally:
-        listener.stop()  # writes what is queued
         root.removeHandler(handler)
+        handler.close()  # writes what is queued
 
 
-class _QueueHandler(logging.handlers.QueueHandler):
-    """Queues the record as it is; the listener's thread formats it. (The stock handler formats
-    in the caller's thread to make records safe to pickle, which a thread queue does not need.)
-    """
+def _namespaces(args: argparse.Namespace) -> Namespaces:
+    """What ``serve`` serves: a fake per namespace, built as the flags say."""
+    from fakebbs._fake import FakeBBS
+    from fakebbs._namespaces import Namespaces, is_loopback
+    from fakebbs._seedfile import load_seed_file, seed_snapshot
 
-    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
-        return record
+    def make_fake(name: str = "") -> FakeBBS:
+        return FakeBBS(namespace=name, max_task_retries=args.max_task_retries)
+
+    seed = None
+    if args.seed is not None:
+        seed = seed_snapshot(load_seed_file(args.seed), make_fake, f"seed file {args.seed}")
+    return Namespaces(
+        make_fake,
+        admin=args.admin or is_loopback(args.host),
+        seed=seed,
+        manual_clock=args.manual_clock,
+    )
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -274,8 +301,13 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _listen(args: argparse.Namespace, stop: threading.Event, received: list[str]) -> int:
-    from fakebbs._fake import FakeBBS
+    from fakebbs._seedfile import SeedFileError
 
+    try:
+        namespaces = _namespaces(args)
+    except SeedFileError as exc:  # one line, before anything is served
+        print(f"fakebbs: {exc}", file=sys.stderr)
+        return 2
     ssl_context: ssl.SSLContext | None = getattr(args, "ssl_context", None)
     certificates = None
     if args.generate_certs is not None:
@@ -284,8 +316,7 @@ def _listen(args: argparse.Namespace, stop: threading.Event, received: list[str]
             return 1
         ssl_context = certificates.server_context()
     try:
-        fake = FakeBBS(max_task_retries=args.max_task_retries)
-        server = fake.serve(args.host, args.port, ssl_context=ssl_context)
+        server = namespaces.serve(args.host, args.port, ssl_context=ssl_context)
     except OSError as exc:
         print(f"fakebbs: cannot listen on {args.host}:{args.port}: {_reason(exc)}", file=sys.stderr)
         return 1
@@ -302,7 +333,7 @@ def _listen(args: argparse.Namespace, stop: threading.Event, received: list[str]
         print("\n".join(lines), flush=True)
         if args.converge_interval > 0:
             while not stop.wait(args.converge_interval):
-                fake.converge()
+                namespaces.converge()
         stop.wait()
         logger.info("%s received, stopping", received[0] if received else "signal")
     return 0

@@ -8,7 +8,8 @@ from typing import Any
 
 from google.protobuf.message import Message
 
-from fakebbs._events import EventStream
+from fakebbs._encoded import Encoded
+from fakebbs._events import EventHub, EventStream
 from fakebbs._state import State
 from fakebbs.routes import Route
 
@@ -26,7 +27,8 @@ class Call:
 class Handler:
     """A route's behaviour.
 
-    ``run(state, request, call)`` returns the response message or raises a ``BBSError``.
+    ``run(state, request, call)`` returns the response message (or, for lists, the response
+    already serialized: ``_encoded.Encoded``) or raises a ``BBSError``.
     ``prepare(request, body)`` rewrites a decoded request before validation (the 2016 routes
     upgrade old formats there). ``require_metric_tags`` is False for the 2016-era desire
     routes, which accepted LRPs without metric tags. ``on_bad_request(response)`` completes the
@@ -36,11 +38,11 @@ class Handler:
     ``stream`` marks an event stream route (see ``streaming``); ``run`` is then unused.
     """
 
-    run: Callable[[State, Any, Call], Message]
+    run: Callable[[State, Any, Call], Message | Encoded[Any]]
     prepare: Callable[[Message, bytes], None] | None = None
     require_metric_tags: bool = True
     on_bad_request: Callable[[Any], None] | None = None
-    stream: Callable[[State, Any, Call], EventStream] | None = None
+    stream: Callable[[EventHub, Any, Call], EventStream] | None = None
 
 
 def routable(request: Any) -> bool:
@@ -54,12 +56,13 @@ class RefuseStream(Exception):
     event handlers do when the body does not parse or the hub refuses the subscription."""
 
 
-def streaming(open_stream: Callable[[State, Any, Call], EventStream]) -> Handler:
+def streaming(open_stream: Callable[[EventHub, Any, Call], EventStream]) -> Handler:
     """A handler for an event stream route.
 
-    ``open_stream(state, request, call)`` subscribes and returns the stream; ``request`` is the
-    decoded ``EventsByCellId``, or None when the body does not decode. The app answers 200 with
-    the SSE headers at once, then sends the stream's events as they come.
+    ``open_stream(hub, request, call)`` subscribes to the fake's event hub and returns the
+    stream; ``request`` is the decoded ``EventsByCellId``, or None when the body does not
+    decode. The app answers 200 with the SSE headers at once, then sends the stream's events
+    as they come.
     """
     return Handler(run=_not_a_call, stream=open_stream)
 
