@@ -414,8 +414,8 @@ class _RequestLog:
         POST /v1/desired_lrp/desire.r2 route=DesireDesiredLRP_r2 namespace=default status=200
         result=ResourceExists duration=0.4ms client=127.0.0.1:50712  (one line)
 
-    ``route``, ``namespace`` and ``result`` are what the app put under ``LOG_ENVIRON_KEY``
-    (``-`` for an app that puts nothing there); ``duration`` runs until the response starts.
+    ``route``, ``namespace`` and ``result`` are what the app filled in under ``LOG_ENVIRON_KEY``
+    (``-`` for an app that does not); ``duration`` runs until the response starts.
     The line is written before the first response byte, so a client that has its answer can
     rely on the line being there, and an event stream shows up when it opens. Nothing is
     formatted unless the logger is enabled at INFO.
@@ -425,6 +425,8 @@ class _RequestLog:
         self.environ = environ
         self.started = time.perf_counter()
         self.status = "-"
+        self.note = ["-", "-", "-"]  # the app fills in route, namespace, result
+        environ[LOG_ENVIRON_KEY] = self.note
         self._written = False
 
     def write(self) -> None:
@@ -433,7 +435,7 @@ class _RequestLog:
         self._written = True
         if logger.isEnabledFor(logging.INFO):
             environ = self.environ
-            route, namespace, result = environ.get(LOG_ENVIRON_KEY, _NOT_NOTED)
+            route, namespace, result = self.note
             logger.info(
                 "%s %s route=%s namespace=%s status=%s result=%s duration=%.1fms client=%s:%s",
                 environ.get("REQUEST_METHOD", "-"),
@@ -446,9 +448,6 @@ class _RequestLog:
                 environ.get("REMOTE_ADDR", "-"),
                 environ.get("REMOTE_PORT", "-"),
             )
-
-
-_NOT_NOTED = ("-", "-", "-")
 
 
 class _LoggedResponse:
