@@ -9,6 +9,8 @@ is due; the callback worker (``fakebbs._callbacks``) listens for that.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from fakebbs import models
 from fakebbs._store import Change, Operation, Store, copy, truncate_text
 from fakebbs.errors import (
@@ -78,12 +80,15 @@ class TaskRules(Store):
     def tasks_matching(self, domain: str = "", cell_id: str = "") -> list[models.Task]:
         """``SQLDB.Tasks``: tasks matching both filters (an empty filter matches all)."""
         with self.lock:
-            return [
-                copy(task)
-                for task in self.tasks.values()
-                if (not domain or task.domain == domain)
-                and (not cell_id or task.cell_id == cell_id)
-            ]
+            return [copy(task) for _, task in self._select_tasks(domain, cell_id)]
+
+    def _select_tasks(
+        self, domain: str = "", cell_id: str = ""
+    ) -> Iterator[tuple[str, models.Task]]:
+        """The stored tasks ``tasks_matching`` copies, with their guids (callers hold the lock)."""
+        for task_guid, task in self.tasks.items():
+            if (not domain or task.domain == domain) and (not cell_id or task.cell_id == cell_id):
+                yield task_guid, task
 
     def task_by_guid(self, task_guid: str) -> models.Task:
         with self.lock:
