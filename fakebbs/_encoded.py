@@ -5,11 +5,13 @@ field, and on the wire a repeated message field is each element's tag, length an
 after the other. So an answer is the concatenation of its elements framed that way, and each
 element's framed bytes can be made once and kept. ``EncodedLists`` keeps them per stored item
 (desired LRP, actual LRP row, task) and per ``Form`` a list route returns (V3, V2, the 2016 V1
-and V0, scheduling info, routing info, ...), and forgets an item's bytes when the store's change
-record reports a change of it. Every write goes through that record, so the kept bytes never
-outlive the message they were made from; each entry also remembers that message and is used
-only while the store still holds that very object, which keeps answers right even if a write
-ever bypassed the record.
+and V0, scheduling info, routing info, ...); an unfiltered answer is also kept whole.
+
+Invalidation is the store's change record: its listener drops an item's bytes, and the whole
+answers of the item's kind, on every change of it. Entries are also found by the identity of
+the stored message they were made from (a write stores a new message), so they could not
+serve stale bytes even for a write that bypassed the record; such a write only leaves entries
+behind, which are pruned once they outnumber the store's items.
 
 The bytes are those of ``SerializeToString(deterministic=True)``, which serializes an embedded
 message exactly as the message alone, so a joined answer is byte for byte what encoding the
