@@ -24,6 +24,7 @@ store's lock, as its listener does, so a reader never joins bytes a writer is re
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -172,6 +173,21 @@ _GROUP_EVACUATING: Form[models.ActualLRP] = Form(
     "group_evacuating", "actual_lrp", models.ActualLRPGroup, "evacuating", _as_is
 )
 _GROUPS_TAG = _tag(models.ActualLRPGroupsResponse, "actual_lrp_groups")
+_GROUP_OF_INSTANCE: Form[models.ActualLRP] = Form(
+    "group_of_instance",
+    "actual_lrp",
+    models.ActualLRPGroupsResponse,
+    "actual_lrp_groups",
+    lambda lrp: models.ActualLRPGroup(instance=lrp),
+)
+"""A whole group element showing this row alone, the usual case, kept as one piece."""
+_GROUP_OF_EVACUATING: Form[models.ActualLRP] = Form(
+    "group_of_evacuating",
+    "actual_lrp",
+    models.ActualLRPGroupsResponse,
+    "actual_lrp_groups",
+    lambda lrp: models.ActualLRPGroup(evacuating=lrp),
+)
 
 
 class _Entry:
@@ -184,18 +200,15 @@ class _Entry:
         self.key = key
         self.source = source
         self.forms: dict[str, bytes] = {}
-        self.facts: GroupFacts | None = None
+        self.facts: GroupFacts | None = (
+            actual_lrp_group_facts(source) if isinstance(source, models.ActualLRP) else None
+        )
 
     def framed(self, form: Form[Any]) -> bytes:
         data = self.forms.get(form.name)
         if data is None:
             data = self.forms[form.name] = form.frame(self.source)
         return data
-
-    def group_facts(self) -> GroupFacts:
-        if self.facts is None:
-            self.facts = actual_lrp_group_facts(self.source)
-        return self.facts
 
 
 _KEYS: dict[str, Callable[[Any], Hashable]] = {
@@ -204,6 +217,10 @@ _KEYS: dict[str, Callable[[Any], Hashable]] = {
     "task": lambda task: task.task_guid,
 }
 """How a changed message names its stored item, per ``Change.kind``."""
+
+
+_FACTS: Callable[[_Entry], GroupFacts] = operator.attrgetter("facts")
+"""An actual LRP row entry's ``GroupFacts`` (made with the entry)."""
 
 
 class _Kept:
@@ -293,11 +310,15 @@ class EncodedLists:
             by_id = kept.by_id
             entries = (by_id.get(id(stored)) or kept.entry(key, stored) for key, stored in rows)
             parts = []
-            for instance, evacuating in pick_actual_lrp_groups(entries, _Entry.group_facts):
-                inner = b"" if instance is None else instance.framed(_GROUP_INSTANCE)
-                if evacuating is not None:
-                    inner += evacuating.framed(_GROUP_EVACUATING)
-                parts.append(_framed(_GROUPS_TAG, inner))
+            for instance, evacuating in pick_actual_lrp_groups(entries, _FACTS):
+                if evacuating is None:
+                    assert instance is not None
+                    parts.append(instance.framed(_GROUP_OF_INSTANCE))
+                elif instance is None:
+                    parts.append(evacuating.framed(_GROUP_OF_EVACUATING))
+                else:
+                    inner = instance.framed(_GROUP_INSTANCE) + evacuating.framed(_GROUP_EVACUATING)
+                    parts.append(_framed(_GROUPS_TAG, inner))
             return Encoded(models.ActualLRPGroupsResponse, b"".join(parts))
 
         return self._answer("actual_lrp", _GROUPS_TAG, every, build)
