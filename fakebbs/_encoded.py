@@ -191,24 +191,17 @@ _GROUP_OF_EVACUATING: Form[models.ActualLRP] = Form(
 
 
 class _Entry:
-    """What is kept of one stored message (held here, so its ``id`` stays its own): its
-    framed forms made so far and, for an actual LRP row, what grouping reads of it."""
+    """One stored message kept (so its ``id`` stays its own while its bytes are kept), with
+    its store key and, for an actual LRP row, what grouping reads of it."""
 
-    __slots__ = ("key", "source", "forms", "facts")
+    __slots__ = ("key", "source", "facts")
 
     def __init__(self, key: Hashable, source: Any) -> None:
         self.key = key
         self.source = source
-        self.forms: dict[str, bytes] = {}
         self.facts: GroupFacts | None = (
             actual_lrp_group_facts(source) if isinstance(source, models.ActualLRP) else None
         )
-
-    def framed(self, form: Form[Any]) -> bytes:
-        data = self.forms.get(form.name)
-        if data is None:
-            data = self.forms[form.name] = form.frame(self.source)
-        return data
 
 
 _KEYS: dict[str, Callable[[Any], Hashable]] = {
@@ -224,13 +217,16 @@ _FACTS: Callable[[_Entry], GroupFacts] = operator.attrgetter("facts")
 
 
 class _Kept:
-    """The entries of one kind: by the identity of the stored message they were made from (a
-    write stores a new message, so an entry can only ever serve the message it describes), and
-    which message is kept for each store key (for the listener, which knows keys)."""
+    """What is kept for one kind of item. Entries and their framed bytes are found by the
+    identity of the stored message they were made from (a write stores a new message, so they
+    can only ever serve the message they describe); ``id_of`` says which message is kept for
+    each store key, for the listener, which knows keys."""
 
     def __init__(self) -> None:
         self.by_id: dict[int, _Entry] = {}
         self.id_of: dict[Hashable, int] = {}
+        self.framed: dict[str, dict[int, bytes]] = {}
+        """Per form name, the framed bytes made so far by message id."""
         self.whole: dict[object, tuple[int, Encoded[Any]]] = {}
 
     def entry(self, key: Hashable, stored: Message) -> _Entry:
@@ -241,10 +237,18 @@ class _Kept:
             self.id_of[key] = id(stored)
         return entry
 
+    def frame(self, form: Form[Any], key: Hashable, stored: Message) -> bytes:
+        """``stored`` framed in ``form``, made now and kept."""
+        self.entry(key, stored)
+        data = self.framed.setdefault(form.name, {})[id(stored)] = form.frame(stored)
+        return data
+
     def drop(self, key: Hashable) -> None:
         ident = self.id_of.pop(key, None)
         if ident is not None:
             del self.by_id[ident]
+            for framed in self.framed.values():
+                framed.pop(ident, None)
 
 
 class EncodedLists:
@@ -280,20 +284,20 @@ class EncodedLists:
     def join(
         self, form: Form[S], rows: Iterable[tuple[Hashable, S]], *, every: bool = False
     ) -> Encoded[Any]:
-        """The list answer of ``form`` for the stored (key, message) ``rows``, in their order;
-        ``every`` says that ``rows`` are all the store's items of ``form.kind``, unfiltered.
+        """The list answer of ``form`` for the stored (key, message) ``rows``, in their order.
 
         ``rows`` is iterated under the store's lock: pass a generator over the store (such as
         ``State._select_desired``), so that the rows are selected and joined at one moment.
+        ``every`` says that the rows would be all the store's items of ``form.kind``, in store
+        order, unfiltered; the store is then read directly.
         """
         kept = self._kept[form.kind]
 
         def build() -> Encoded[Any]:
-            by_id, name = kept.by_id, form.name
-            parts = []
-            for key, stored in rows:
-                entry = by_id.get(id(stored)) or kept.entry(key, stored)
-                parts.append(entry.forms.get(name) or entry.framed(form))
+            items = self._held(form.kind).items() if every else rows
+            get = kept.framed.setdefault(form.name, {}).get
+            frame = kept.frame
+            parts = [get(id(stored)) or frame(form, key, stored) for key, stored in items]
             return Encoded(form.response, b"".join(parts))
 
         return self._answer(form.kind, form, every, build)
@@ -306,18 +310,27 @@ class EncodedLists:
         its rows framed as its ``instance`` and ``evacuating`` fields."""
         kept = self._kept["actual_lrp"]
 
+        def framed(form: Form[Any], entry: _Entry) -> bytes:
+            data = kept.framed.setdefault(form.name, {}).get(id(entry.source))
+            return data or kept.frame(form, entry.key, entry.source)
+
         def build() -> Encoded[Any]:
-            by_id = kept.by_id
-            entries = (by_id.get(id(stored)) or kept.entry(key, stored) for key, stored in rows)
+            items = self._store.actual_lrps.items() if every else rows
+            by_id, entry = kept.by_id, kept.entry
+            entries = (by_id.get(id(stored)) or entry(key, stored) for key, stored in items)
+            alone = kept.framed.setdefault(_GROUP_OF_INSTANCE.name, {}).get
             parts = []
             for instance, evacuating in pick_actual_lrp_groups(entries, _FACTS):
                 if evacuating is None:
                     assert instance is not None
-                    parts.append(instance.framed(_GROUP_OF_INSTANCE))
+                    data = alone(id(instance.source))
+                    parts.append(data or framed(_GROUP_OF_INSTANCE, instance))
                 elif instance is None:
-                    parts.append(evacuating.framed(_GROUP_OF_EVACUATING))
+                    parts.append(framed(_GROUP_OF_EVACUATING, evacuating))
                 else:
-                    inner = instance.framed(_GROUP_INSTANCE) + evacuating.framed(_GROUP_EVACUATING)
+                    inner = framed(_GROUP_INSTANCE, instance) + framed(
+                        _GROUP_EVACUATING, evacuating
+                    )
                     parts.append(_framed(_GROUPS_TAG, inner))
             return Encoded(models.ActualLRPGroupsResponse, b"".join(parts))
 
