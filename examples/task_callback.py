@@ -15,7 +15,7 @@ received: list[dict[str, object]] = []
 
 
 class Receiver(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:  # http.server's naming
         body = self.rfile.read(int(self.headers["Content-Length"]))
         received.append(json.loads(body))
         self.send_response(200)

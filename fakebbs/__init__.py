@@ -1,16 +1,41 @@
 """fakebbs: an in-memory fake of Cloud Foundry Diego's BBS, for tests.
 
-``FakeBBS`` holds the state and the WSGI app; ``FakeBBS.serve()`` runs it on a local socket;
-``BBSClient`` talks to any BBS (this fake or a real one); ``ManualClock`` moves the fake's time
-by hand; ``fakebbs.models`` has every BBS protobuf message and ``fakebbs.errors`` every BBS
-error type.
+``FakeBBS`` holds the state, the WSGI app and the fixture API (seeding, ``fail``, the call
+journal ``calls``, ``hold``); ``FakeBBS.serve()`` runs it on a local socket and returns a
+``Server``; ``BBSClient`` talks to any BBS (this fake or a real one); ``fakebbs.models`` has
+every BBS protobuf message, ``fakebbs.errors`` every BBS error type and ``fakebbs.faults`` the
+transport faults a test can inject. ``Clock`` is every fake's clock (``bbs.clock.freeze()``,
+``advance()``); ``ManualClock`` a time source moved by hand.
 """
 
 from __future__ import annotations
 
-from fakebbs import errors, models
+from fakebbs import errors, faults, models
+from fakebbs._controls import FaultRule, Gate
+from fakebbs._convergence import LRPConvergence, TaskConvergence
 from fakebbs._fake import FakeBBS
+from fakebbs._journal import Call, Journal
+from fakebbs._seed import Seed
+from fakebbs._server import Server
+from fakebbs._store import Snapshot
 from fakebbs.client import BBSClient
-from fakebbs.clock import ManualClock
+from fakebbs.clock import Clock, ManualClock
 
-__all__ = ["BBSClient", "FakeBBS", "ManualClock", "errors", "models"]
+__all__ = [
+    "BBSClient",
+    "Call",
+    "Clock",
+    "FakeBBS",
+    "FaultRule",
+    "Gate",
+    "Journal",
+    "LRPConvergence",
+    "ManualClock",
+    "Seed",
+    "Server",
+    "Snapshot",
+    "TaskConvergence",
+    "errors",
+    "faults",
+    "models",
+]

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import base64
 import http.client
-import json
 import logging
 import ssl
 import threading
@@ -34,6 +33,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from fakebbs import models
+from fakebbs._store import Change
+from fakebbs._wire import go_json
 from fakebbs.errors import BBSError
 
 __all__ = [
@@ -58,15 +59,6 @@ DEFAULT_CALLBACK_WORKERS = 8
 _MAX_REDIRECTS = 10  # Go's http.Client default policy
 _RETRY_STATUSES = frozenset({503, 504})  # upstream shouldResolve() is false only for these
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-
-# Go's json.Marshal escapes these inside strings (HTML safety, JavaScript line separators).
-_GO_JSON_ESCAPES = {
-    "<": "\\u003c",
-    ">": "\\u003e",
-    "&": "\\u0026",
-    "\u2028": "\\u2028",
-    "\u2029": "\\u2029",
-}
 
 log = logging.getLogger("fakebbs.callbacks")
 
@@ -95,10 +87,7 @@ def callback_json(task: models.Task) -> bytes:
     if task.task_definition.annotation:
         fields["annotation"] = task.task_definition.annotation
     fields["created_at"] = task.created_at
-    text = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
-    for char, escape in _GO_JSON_ESCAPES.items():
-        text = text.replace(char, escape)
-    return text.encode("utf-8")
+    return go_json(fields)
 
 
 class _GiveUp(Exception):
@@ -137,6 +126,17 @@ class CallbackWorker:
         self._queue: deque[_Job] = deque()
         self._threads: set[threading.Thread] = set()
         self._generation = 0
+
+    def on_changes(self, changes: list[Change]) -> None:
+        """The ``Store`` listener: submit each task whose change says its callback is due and
+        that has a callback URL; a ``restore`` change (a reset or restore of the state) drops
+        the callbacks of the state before it (``discard``)."""
+        for change in changes:
+            if change.kind == "restore":
+                self.discard()
+            elif change.callback and isinstance(change.after, models.Task):
+                if change.after.task_definition.completion_callback_url:
+                    self.submit(change.after)
 
     def submit(self, task: models.Task) -> None:
         """Deliver ``task``'s callback in the background (upstream ``Submit``)."""

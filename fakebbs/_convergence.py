@@ -26,6 +26,7 @@ duration get their completion callback again.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from fakebbs import models
 from fakebbs._lifecycle import should_restart, unclaim_ordinary
@@ -86,7 +87,20 @@ def _key(lrp: models.ActualLRP) -> Key:
 
 
 class Convergence(Store):
-    """Convergence passes, mixed into ``fakebbs._state.State``."""
+    """Convergence passes, a rule family of ``fakebbs._state.State``."""
+
+    if TYPE_CHECKING:
+        # The rules of other families a pass calls, declared so that a pass type-checks on
+        # its own; ``State`` composes the families that provide them (mypy checks that they
+        # match), and a test checks that it does.
+
+        def fresh_domains(self) -> list[str]:  # ``DomainRules``
+            raise NotImplementedError
+
+        def retire_actual_lrp(  # ``DesiredLRPRules``
+            self, key: models.ActualLRPKey, trace_id: str = ""
+        ) -> list[models.ActualLRP]:
+            raise NotImplementedError
 
     kick_task_duration: int = KICK_TASK_DURATION
     expire_pending_task_duration: int = EXPIRE_PENDING_TASK_DURATION
@@ -103,9 +117,9 @@ class Convergence(Store):
         with self.operation(trace_id) as op:
             now = self.clock()
             cells = set(self.cells)
-            self._prune_domains(now, result)
+            self._prune_domains(op, now, result)
             self._prune_evacuating(op, cells, result)
-            fresh = set(self.fresh_domains())  # type: ignore[attr-defined]
+            fresh = set(self.fresh_domains())
             # The converger computes every set from one snapshot, then acts on it.
             missing, extra = self._instance_counts(fresh)
             orphaned = [copy(lrp.actual_lrp_key) for _, lrp in self._orphaned(ORDINARY)]
@@ -160,7 +174,7 @@ class Convergence(Store):
                     result.removed_suspects.append((key.process_guid, key.index))
             for actual_key in extra + orphaned:
                 try:
-                    self.retire_actual_lrp(actual_key, trace_id)  # type: ignore[attr-defined]
+                    self.retire_actual_lrp(actual_key, trace_id)
                 except BBSError:
                     continue  # upstream logs a failed retirement and goes on
                 result.retired.append((actual_key.process_guid, actual_key.index))
@@ -197,23 +211,19 @@ class Convergence(Store):
                 ):
                     op.delete_task(task.task_guid)
                     result.deleted_completed.append(task.task_guid)
-            kick = [
-                copy(task)
-                for task in self.tasks.values()
-                if task.state == completed and task.updated_at < now - self.kick_task_duration
-            ]
-        for task in kick:
-            self.submit_task_callback(task)  # type: ignore[attr-defined]
-            result.kicked_completed.append(task.task_guid)
+            for task in list(self.tasks.values()):
+                if task.state == completed and task.updated_at < now - self.kick_task_duration:
+                    op.callback_due(task)
+                    result.kicked_completed.append(task.task_guid)
         return result
 
     # -- the LRP sets (callers hold the lock) -------------------------------------------------
 
-    def _prune_domains(self, now: int, result: LRPConvergence) -> None:
+    def _prune_domains(self, op: Operation, now: int, result: LRPConvergence) -> None:
         """``pruneDomains``: forget domains whose expiry has passed."""
         for name, expiry in list(self.domains.items()):
             if expiry is not None and expiry <= now:
-                del self.domains[name]
+                op.delete_domain(name)
                 result.pruned_domains.append(name)
 
     def _prune_evacuating(self, op: Operation, cells: set[str], result: LRPConvergence) -> None:
@@ -316,7 +326,7 @@ class Convergence(Store):
         if ordinary_key in self.actual_lrps:
             op.delete_actual(ordinary_key, emit="direct")
         mark = len(op.changes)
-        del self.actual_lrps[key]
+        op.delete_actual(key)
         promoted = copy(suspect)
         promoted.presence = ORDINARY
         op.put_actual(promoted)

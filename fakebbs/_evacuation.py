@@ -288,9 +288,10 @@ def _write_evacuating(
     availability_zone: str,
 ) -> models.ActualLRP | None:
     """``SQLDB.EvacuateActualLRP``: create the index's EVACUATING row (RUNNING, new epoch), or
-    rewrite it (index + 1, ``since`` now; routable and state are not rewritten, as upstream's
-    UPDATE leaves those columns). None if it already has this key, instance key and net info
-    (upstream's ResourceExists)."""
+    rewrite it (index + 1, ``since`` now; routable, state and availability zone are not
+    rewritten, as upstream's UPDATE leaves those columns, though the row it reports, and so
+    the event, carries the new zone). None if it already has this key, instance key and net
+    info (upstream's ResourceExists). Returns the row as reported."""
     store = op.store
     row_key = ActualKey(key.process_guid, key.index, EVACUATING)
     current = store.actual_lrps.get(row_key)
@@ -313,7 +314,12 @@ def _write_evacuating(
     set_instance_fields(
         row, instance_key, net_info, internal_routes, metric_tags, availability_zone
     )
-    return op.put_actual(row)
+    if current is None:
+        return op.put_actual(row)
+    stored = copy(row)
+    stored.availability_zone = current.availability_zone
+    op.put_actual(stored, reported=row)
+    return copy(row)
 
 
 def _keeping(error: BBSError, keep_container: bool) -> BBSError:

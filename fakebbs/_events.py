@@ -56,6 +56,7 @@ from fakebbs._store import (
     ActualKey,
     Change,
     Store,
+    row_changes,
 )
 from fakebbs._versions import CURRENT_VERSION, desired_lrp_version_down_to, task_version_down_to
 from fakebbs.routes import EVENT_TYPES
@@ -69,7 +70,6 @@ __all__ = [
     "StreamSpec",
     "Subscription",
     "calculate_events",
-    "event_hub",
     "sse_event",
 ]
 
@@ -118,7 +118,9 @@ def calculate_events(
     """
     units: list[Change | tuple[str, int]] = []
     by_index: dict[tuple[str, int], list[Change]] = {}
-    for change in changes:
+    for change in row_changes(changes):
+        if change.emit == "none":
+            continue
         if change.kind != "actual_lrp" or change.emit != "calculated":
             units.append(change)
             continue
@@ -206,15 +208,7 @@ def _actual_lrp_events(
     changes: Sequence[Change], rows_now: Mapping[int, models.ActualLRP]
 ) -> list[Event]:
     """``EmitEvents`` / ``EmitCrashEvents`` for one index: group events, then instance ones."""
-    rows = dict(rows_now)
-    for change in reversed(changes):  # undo the operation: the rows it started from
-        before, after = _lrp(change.before), _lrp(change.after)
-        if after is not None:
-            rows.pop(after.presence, None)
-        restored = before if before is not None else _lrp(change.replaced)
-        if restored is not None:
-            rows[restored.presence] = restored
-    before_set: list[Slot] = [rows[p] for p in PRESENCE_ORDER if p in rows]
+    before_set: list[Slot] = list(_rows_before(changes, rows_now))
     after_set = list(before_set)
     for change in changes:
         after_set = _record_change(_lrp(change.before), _lrp(change.after), after_set)
@@ -232,6 +226,27 @@ def _actual_lrp_events(
     for before, after in zip(before_set, after_set, strict=True):
         instance += _instance_events(before, after, trace_id)
     return [Event("actual", m) for m in group] + [Event("instance", m) for m in _by_score(instance)]
+
+
+def _rows_before(
+    changes: Sequence[Change], rows_now: Mapping[int, models.ActualLRP]
+) -> Sequence[models.ActualLRP]:
+    """The rows the controller read before the changes (``lrps``), in the order the store
+    returned them: what one operation recorded (``Change.index_rows``). Otherwise (changes of
+    several operations, or built by hand) they are worked out by undoing the changes on the
+    rows now, in primary-key order."""
+    first = changes[0].index_rows
+    if first is not None and all(change.index_rows is first for change in changes):
+        return first
+    rows = dict(rows_now)
+    for change in reversed(changes):  # undo the operation: the rows it started from
+        before, after = _lrp(change.before), _lrp(change.after)
+        if after is not None:
+            rows.pop(after.presence, None)
+        restored = before if before is not None else _lrp(change.replaced)
+        if restored is not None:
+            rows[restored.presence] = restored
+    return [rows[p] for p in PRESENCE_ORDER if p in rows]
 
 
 def _direct_events(change: Change) -> list[Event]:
@@ -252,7 +267,7 @@ def _direct_events(change: Change) -> list[Event]:
     return [Event("actual", m) for m in group] + [Event("instance", m) for m in instance]
 
 
-def _lrp(message: Message | None) -> Slot:
+def _lrp(message: object) -> Slot:
     assert message is None or isinstance(message, models.ActualLRP)
     return message
 
@@ -520,7 +535,9 @@ class StreamSpec:
             return None
         if event.hub == "desired" and self.desired_lrp_version < CURRENT_VERSION:
             return _desired_event_down_to(message, self.desired_lrp_version)
-        if event.hub == "task" and self.task_version < CURRENT_VERSION:
+        if event.hub == "task":
+            # Upstream versions every task event, current streams too (``Task.Copy`` always
+            # gives a ``task_definition``, so a zero task's is sent empty, not absent).
             return _task_event_down_to(message, self.task_version)
         return message
 
@@ -654,14 +671,16 @@ class Subscription:
 
 
 class EventHub:
-    """The fake's event hubs and their subscribers; ``publish`` is a ``Store`` listener.
+    """The fake's event hubs and their subscribers, listening to one store's changes.
 
-    The hub stays open for the fake's whole life (a fake can be served again after a server
-    stopped); ``end_streams`` ends the streams open now.
+    Whoever makes the hub owns it (``FakeBBS`` makes one, so does a bare ``BBSApp``). The hub
+    stays open for the fake's whole life (a fake can be served again after a server stopped);
+    ``end_streams`` ends the streams open now.
     """
 
     def __init__(self, store: Store) -> None:
         self._store = store
+        store.listeners.append(self.publish)
         self._lock = threading.Lock()
         self._subscriptions: set[Subscription] = set()
 
@@ -706,18 +725,6 @@ class EventHub:
             subscriptions, self._subscriptions = self._subscriptions, set()
         for subscription in subscriptions:
             subscription.end()
-
-
-def event_hub(store: Store) -> EventHub:
-    """The ``EventHub`` listening to ``store``, made and registered on first use."""
-    with store.lock:
-        for listener in store.listeners:
-            hub = getattr(listener, "__self__", None)
-            if isinstance(hub, EventHub) and hub._store is store:
-                return hub
-        hub = EventHub(store)
-        store.listeners.append(hub.publish)
-        return hub
 
 
 # -- one stream -------------------------------------------------------------------------------

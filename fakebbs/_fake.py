@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import ssl
-import uuid
+import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fakebbs import models
 from fakebbs._app import DEFAULT_MAX_BODY_BYTES, BBSApp
+from fakebbs._controls import FaultRule, Faults, Gate, Holds
 from fakebbs._convergence import LRPConvergence, TaskConvergence
-from fakebbs._events import EventHub, event_hub
+from fakebbs._events import EventHub
+from fakebbs._journal import DEFAULT_JOURNAL_SIZE, Journal
+from fakebbs._seed import Seed
+from fakebbs._selectors import Selector, Where
 from fakebbs._state import State
+from fakebbs._store import Snapshot, random_guid
 from fakebbs._tasks import DEFAULT_MAX_TASK_RETRIES
-from fakebbs.clock import system_clock
+from fakebbs.client import BBSClient
+from fakebbs.clock import Clock, system_clock
+from fakebbs.errors import BBSError
+from fakebbs.faults import Fault
 
 if TYPE_CHECKING:
     from fakebbs._server import Server
@@ -26,27 +34,145 @@ class FakeBBS:
 
     ``wsgi_app`` serves the BBS HTTP API over ``state``; mount it in any WSGI server, call it
     in-process with ``werkzeug.test.Client``, or let ``serve()`` run it on a local socket.
-    Two fakes share nothing.
+    Two fakes share nothing. ``namespace`` is the name its journaled calls carry (``fakebbs
+    serve`` runs one fake per namespace).
     """
 
     def __init__(
         self,
         *,
-        clock: Callable[[], int] = system_clock,
-        new_guid: Callable[[], str] = lambda: str(uuid.uuid4()),
+        clock: Clock | Callable[[], int] = system_clock,
+        new_guid: Callable[[], str] = random_guid,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         max_task_retries: int = DEFAULT_MAX_TASK_RETRIES,
+        journal_size: int = DEFAULT_JOURNAL_SIZE,
+        namespace: str = "",
     ) -> None:
-        self.state = State(clock=clock, new_guid=new_guid)
+        self.namespace = namespace
+        """The namespace this fake serves ("" outside ``fakebbs serve``'s namespaces)."""
+        self.clock = clock if isinstance(clock, Clock) else Clock(clock)
+        """The fake's clock: real time (or the ``clock`` given) until frozen; see ``Clock``."""
+        self.state = State(clock=self.clock, new_guid=new_guid)
         # The BBS config's max_task_retries: rejections a task survives before it is failed.
         self.state.max_task_retries = max_task_retries
-        self.wsgi_app = BBSApp(self.state, max_body_bytes=max_body_bytes)
-        self.events: EventHub = event_hub(self.state)
+        self.errors: list[BaseException] = []
+        """Exceptions raised inside the fake (its app or its server threads): bugs in the fake,
+        never BBS errors. ``check()`` re-raises them."""
+        self.calls = Journal(journal_size)
+        """The call journal: every request that reached the fake, decoded, oldest first."""
+        self._faults = Faults()
+        self._holds = Holds()
+        self.events = EventHub(self.state)
         """The event hubs: every state change, whatever made it, reaches the open streams."""
+        self.wsgi_app = BBSApp(
+            self.state,
+            max_body_bytes=max_body_bytes,
+            errors=self.errors,
+            journal=self.calls,
+            faults=self._faults,
+            holds=self._holds,
+            events=self.events,
+            namespace=namespace,
+        )
+        self._servers: list[Server] = []
+        self._servers_lock = threading.Lock()
+        self.seed = Seed(self.state)
+        """Put the fake in a known state, one line per row; see ``fakebbs._seed``."""
 
     def reset(self) -> None:
-        """Forget all state, as a freshly started, empty BBS."""
+        """Back to a freshly started, empty BBS: no state, no fault rules, no held routes, an
+        empty journal, no recorded errors, and the clock running in real time again."""
+        self._faults.clear()
+        self._holds.release_all()
         self.state.reset()
+        self.clock.unfreeze()
+        self.calls.clear()
+        del self.errors[:]
+
+    # -- making calls fail -----------------------------------------------------------------
+
+    def fail(
+        self,
+        selector: Selector,
+        action: BBSError | Fault,
+        *,
+        times: int | None = None,
+        where: Where = None,
+    ) -> FaultRule:
+        """Answer the matching requests with ``action`` instead of the normal answer.
+
+        ``selector`` names routes of the table (``"DesireDesiredLRP"``), every revision of one
+        (``"DesireDesiredLRP*"``), a list of names, or ``"*"``. ``action`` is a BBS error
+        (``errors.ResourceConflict("...")``, returned inside the route's own 200 response as
+        the BBS does) or a transport fault from ``fakebbs.faults``. ``times`` limits the rule
+        to that many matching requests (None: all); ``where`` narrows it by fields of the
+        decoded request (dotted paths to values, or a callable taking the request). The first
+        rule added that matches and is not used up answers a request. Returns the rule
+        (``hits``, ``remove()``, a context manager)."""
+        return self._faults.add(selector, action, times=times, where=where)
+
+    def clear_faults(self) -> None:
+        """Remove every fault rule."""
+        self._faults.clear()
+
+    @property
+    def faults(self) -> list[FaultRule]:
+        """The fault rules in force, oldest first."""
+        return self._faults.rules
+
+    # -- holding routes --------------------------------------------------------------------
+
+    def hold(self, selector: Selector, *, where: Where = None) -> Gate:
+        """Hold the matching requests, undecided, until the returned gate is released (on
+        ``release()`` or leaving its ``with`` block): the way to change state while a client's
+        request is in flight. ``gate.wait_arrived()`` waits for a request to be held."""
+        return self._holds.add(selector, where)
+
+    # -- checking --------------------------------------------------------------------------
+
+    def check(self) -> None:
+        """Re-raise the first exception raised inside the fake since the last ``check()`` or
+        ``reset()`` (a bug in the fake, answered 500), and forget them all."""
+        errors = list(self.errors)
+        del self.errors[: len(errors)]
+        if errors:
+            raise errors[0]
+
+    @property
+    def server(self) -> Server | None:
+        """The running server of the latest ``serve()``, or None when the fake is not served."""
+        with self._servers_lock:
+            return next((s for s in reversed(self._servers) if s.is_running), None)
+
+    @property
+    def url(self) -> str:
+        """The URL of ``server`` (``http://127.0.0.1:PORT``); an error when not served."""
+        server = self.server
+        if server is None:
+            raise RuntimeError("this FakeBBS is not served: call serve() first")
+        return server.url
+
+    def client(self, **options: Any) -> BBSClient:
+        """A ``BBSClient`` for this fake: over the socket of its running server when it is
+        served (``options`` go to ``BBSClient``, for example ``ssl_context`` or ``retries``),
+        otherwise calling its WSGI app in-process."""
+        server = self.server
+        if server is None:
+            return BBSClient.in_process(self.wsgi_app, **options)
+        return BBSClient(server.url, **options)
+
+    def snapshot(self) -> Snapshot:
+        """The whole BBS state as it is now (desired and actual LRPs, tasks, domains, cells),
+        to ``restore`` later: seed once, restore per test. Taking one costs a copy of each
+        table's dictionary, nothing per message; later writes do not change it."""
+        return self.state.snapshot()
+
+    def restore(self, snapshot: Snapshot) -> None:
+        """Make the state exactly what ``snapshot`` holds, as one recorded change: open
+        event streams get the events of the rows that differ (a restore is a write like any
+        other), and pending task completion callbacks of the state before are dropped. The
+        clock, fault rules and the journal are not part of a snapshot."""
+        self.state.restore(snapshot)
 
     def converge(self) -> tuple[LRPConvergence, TaskConvergence]:
         """Run one convergence pass over LRPs and tasks now, and say what it did.
@@ -88,7 +214,19 @@ class FakeBBS:
         from fakebbs._server import Server
 
         server = Server(
-            self.wsgi_app, host, port, ssl_context=ssl_context, on_stop=self.events.end_streams
+            self.wsgi_app,
+            host,
+            port,
+            ssl_context=ssl_context,
+            on_stop=self._stopping,
+            errors=self.errors,
         )
         server.start()
+        with self._servers_lock:
+            self._servers = [s for s in self._servers if s.is_running] + [server]
         return server
+
+    def _stopping(self) -> None:
+        """A server of this fake is stopping: end what would keep its workers busy."""
+        self._holds.release_all()
+        self.events.end_streams()

@@ -5,12 +5,15 @@ These are the calls a cell's rep and the auctioneer make about one instance, mir
 functions. ``RetireActualLRP`` lives with the desired LRP rules in ``_state``.
 
 Rows are found the way the controller finds them: all rows of (process guid, index), then the
-one whose instance key equals the request's (``lookupLRPInSlice``). Rows are taken in
-primary-key order (ORDINARY, EVACUATING, SUSPECT), the order MySQL returns them in.
+first one whose instance key equals the request's (``lookupLRPInSlice``). Upstream's query has
+no ORDER BY; Postgres returns the rows in the order they were last written, oldest first, and
+so does ``rows_at`` (this decides which row a caller means when an evacuating and an ordinary
+row share an instance key).
 
 Whether a state change is allowed is ``allows_transition`` (upstream
 ``ActualLRP.AllowsTransitionTo``). A repeated identical claim or start changes nothing and so
-records nothing. Every change increments the modification tag's index; rows inserted here get a
+writes nothing (a repeated claim is still reported to the event calculator, unchanged, as
+upstream does). Every change increments the modification tag's index; rows inserted here get a
 new epoch. The crash policy (``models/restart_calculator.go``) is the pure functions
 ``backoff``, ``should_restart`` and ``should_restart_immediately``, which convergence uses too.
 
@@ -31,7 +34,6 @@ from fakebbs._store import (
     CRASHED,
     EVACUATING,
     ORDINARY,
-    PRESENCE_ORDER,
     RUNNING,
     SUSPECT,
     UNCLAIMED,
@@ -41,6 +43,7 @@ from fakebbs._store import (
     copy,
     truncate_text,
 )
+from fakebbs._wire import NANOSECONDS_PER_SECOND
 from fakebbs.errors import (
     ActualLRPCannotBeClaimed,
     ActualLRPCannotBeCrashed,
@@ -67,7 +70,6 @@ __all__ = [
     "unclaim_ordinary",
 ]
 
-NANOSECONDS_PER_SECOND = 10**9
 
 #: ``models.CrashResetTimeout``: a RUNNING instance that crashes after running this long starts
 #: counting its crashes again from 1.
@@ -161,10 +163,9 @@ def allows_transition(
 
 
 def rows_at(store: Store, process_guid: str, index: int) -> list[models.ActualLRP]:
-    """The stored rows of one index (``ActualLRPs`` filtered by process guid and index), in
-    primary-key order. They are the stored messages: read them, never change them."""
-    rows = (store.actual_lrps.get(ActualKey(process_guid, index, p)) for p in PRESENCE_ORDER)
-    return [row for row in rows if row is not None]
+    """The stored rows of one index, last written last, as Postgres returns them
+    (``Store.rows_of_index``). Read them, never change them."""
+    return store.rows_of_index(process_guid, index)
 
 
 def find_by_instance_key(
@@ -295,6 +296,10 @@ class ActualLRPLifecycle(Store):
             if not allows_transition(row, row.actual_lrp_key, instance_key, CLAIMED):
                 raise ActualLRPCannotBeClaimed()
             if row.state == CLAIMED and row.actual_lrp_instance_key == instance_key:
+                # Nothing is written, but upstream still tells its event calculator the row
+                # went from itself to itself, which replaces every row of the index sharing
+                # that instance key (an evacuating one included) and so can emit events.
+                op.report_actual_unchanged(row)
                 return copy(row)
             after = copy(row)
             after.modification_tag.index += 1
@@ -356,9 +361,10 @@ class ActualLRPLifecycle(Store):
                     wanted.modification_tag.index += 1
                     wanted.placement_error = ""
                     result = op.put_actual(wanted)
-            for other in rows:
-                if other.presence in (EVACUATING, SUSPECT):
-                    op.delete_actual(ActualKey.of(other))
+            for presence in (EVACUATING, SUSPECT):  # upstream's order, whatever the rows'
+                other = ActualKey(key.process_guid, key.index, presence)
+                if any(ActualKey.of(row) == other for row in rows):
+                    op.delete_actual(other)
             return result
 
     def crash_actual_lrp(
@@ -373,6 +379,10 @@ class ActualLRPLifecycle(Store):
         row crashes (``crash_ordinary``: ResourceNotFound, ActualLRPCannotBeCrashed); crashes
         1 and 2 land in UNCLAIMED (upstream then asks the auctioneer to place the instance),
         later ones in CRASHED for convergence to restart after ``backoff``.
+
+        To place the instance upstream first reads the desired LRP's scheduling info: without
+        a desired LRP the crash stays committed (and reported) but the answer is
+        ResourceNotFound.
         """
         with self.operation() as op:
             target = find_by_instance_key(rows_at(self, key.process_guid, key.index), instance_key)
@@ -380,6 +390,8 @@ class ActualLRPLifecycle(Store):
                 op.delete_actual(ActualKey.of(target))
                 return None
             _, after = crash_ordinary(op, key, instance_key, error_message, crashed=True)
+            if after.state == UNCLAIMED and key.process_guid not in self.desired_lrps:
+                raise ResourceNotFound()
             return after
 
     def fail_actual_lrp(

@@ -22,7 +22,8 @@ What this module adds on top of cheroot (each is pinned by a test in tests/test_
 * The TLS handshake runs in the worker thread, not in cheroot's accept loop, so a client that
   connects and never handshakes cannot stall everybody else.
 * Logging through ``logging`` (logger ``fakebbs.server``): one INFO line per request (hidden
-  unless the logger is enabled at INFO, as the CLI does), app errors at ERROR with traceback.
+  unless the logger is enabled at INFO, as the CLI does), refused TLS clients at WARNING in one
+  line, app errors at ERROR with traceback.
 * ``stop()`` returns promptly (cheroot's own stop waits up to 0.5 s for its select loop and can
   block forever on a worker stuck inside the app), and does not race with workers handing back
   kept-alive connections (in cheroot that can kill a worker).
@@ -45,19 +46,24 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from cheroot import server as cheroot_server
+from cheroot import ssl as cheroot_ssl
 from cheroot import wsgi as cheroot_wsgi
 from cheroot.makefile import MakeFile
-from cheroot.ssl.builtin import BuiltinSSLAdapter
-from cheroot.workers import threadpool as cheroot_threadpool
 
-from fakebbs.routes import ABORT_ENVIRON_KEY
+from fakebbs import _cheroot
+from fakebbs.routes import (
+    ABORT_ENVIRON_KEY,
+    CLOSE_CONNECTION_ENVIRON_KEY,
+    LOG_ENVIRON_KEY,
+    SOCKET_ENVIRON_KEY,
+)
 
 if TYPE_CHECKING:
     from typing import Self
 
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-__all__ = ["DEFAULT_THREADS", "BodyReadError", "Server"]
+__all__ = ["DEFAULT_THREADS", "WORKER_IDLE_TIMEOUT", "BodyReadError", "Server"]
 
 logger = logging.getLogger("fakebbs.server")
 
@@ -71,7 +77,14 @@ nothing until it is used. A request that arrives when all ``threads`` workers ar
 """
 
 _MIN_THREADS = 10
-"""Workers started up front and never retired."""
+"""Workers started up front; the pool never retires below this many."""
+
+WORKER_IDLE_TIMEOUT = 30.0
+"""Seconds a worker above the minimum waits for work before it ends.
+
+The threads an event stream or a burst of calls needed go away this long after they are done,
+so a long test session does not keep hundreds of idle threads; a new burst starts workers
+again, at the cost of a thread start (well under a millisecond) per worker."""
 
 _IO_TIMEOUT = 120
 """cheroot's one ``timeout``: per socket read/write, and how long an idle keep-alive connection
@@ -84,10 +97,6 @@ _SHUTDOWN_GRACE = 2
 """How long ``stop()`` lets in-flight requests finish before it closes their sockets."""
 _STUCK_WORKER_WAIT = 1.0
 """After that, how long it waits for the remaining workers (in all) before leaving them behind."""
-
-# cheroot internals: the pool's stop marker, and closing the socket under a busy worker.
-_SHUTDOWN_REQUEST = getattr(cheroot_threadpool, "_SHUTDOWNREQUEST")  # noqa: B009
-_force_close: Callable[[Any], None] = getattr(cheroot_threadpool.ThreadPool, "_force_close")  # noqa: B009
 
 _LISTEN_BACKLOG = 128  # cheroot's default of 5 drops SYNs when a Go client opens many conns
 _CONTENT_LENGTH = re.compile(r"[0-9]+")  # what Go's server accepts (strconv.ParseUint base 10)
@@ -110,7 +119,8 @@ class Server:
 
     ``ssl_context`` is a server-side context with the certificate loaded; make it require client
     certificates (``verify_mode = CERT_REQUIRED`` and a CA loaded) for mutual TLS. ``threads`` caps
-    the worker threads (see ``DEFAULT_THREADS``). ``on_stop`` is called first thing in ``stop()``:
+    the worker threads (see ``DEFAULT_THREADS``); workers beyond the first few end after
+    ``worker_idle_timeout`` seconds without work. ``on_stop`` is called first thing in ``stop()``:
     use it to end responses that would otherwise never finish (event streams), so their workers
     can be joined.
     """
@@ -123,14 +133,18 @@ class Server:
         *,
         ssl_context: ssl.SSLContext | None = None,
         threads: int = DEFAULT_THREADS,
+        worker_idle_timeout: float = WORKER_IDLE_TIMEOUT,
         on_stop: Callable[[], object] | None = None,
         errors: list[BaseException] | None = None,
     ) -> None:
         if threads < 1:
             raise ValueError(f"threads must be at least 1, got {threads}")
+        if not worker_idle_timeout > 0:
+            raise ValueError(f"worker_idle_timeout must be positive, got {worker_idle_timeout}")
         self.app = app
         self.ssl_context = ssl_context
         self.threads = threads
+        self.worker_idle_timeout = worker_idle_timeout
         self.errors: list[BaseException] = [] if errors is None else errors
         """Exceptions the app raised while handling requests (they are also logged); pass the
         app's own list as ``errors`` to keep one list for both."""
@@ -151,7 +165,11 @@ class Server:
                 raise RuntimeError("a Server can be started only once; make a new one")
             adapter = None if self.ssl_context is None else _ContextSSLAdapter(self.ssl_context)
             httpd = _CherootServer(
-                self._requested, _ServerMiddleware(self.app, self.errors), self.threads, adapter
+                self._requested,
+                _ServerMiddleware(self.app, self.errors),
+                self.threads,
+                self.worker_idle_timeout,
+                adapter,
             )
             httpd.prepare()  # bind + listen + start the first workers; raises if the port is taken
             host, port = httpd.bind_addr[:2]
@@ -199,6 +217,19 @@ class Server:
     ) -> None:
         self.stop()
 
+    # -- worker threads --------------------------------------------------------------------
+
+    @property
+    def worker_threads(self) -> int:
+        """How many worker threads there are now (0 before start and after stop)."""
+        return 0 if self._httpd is None or self._stopped else self._httpd.requests.size()
+
+    def wait_for_worker_threads(self, at_most: int, timeout: float | None = None) -> bool:
+        """Wait until idle workers have retired down to ``at_most``; False on timeout."""
+        if self._httpd is None or self._stopped:
+            return True
+        return self._httpd.requests.wait_for_size(at_most, timeout)
+
     # -- where it listens ------------------------------------------------------------------
 
     @property
@@ -233,9 +264,6 @@ class Server:
 
 # ---------------------------------------------------------------------------------------------
 # WSGI layer: bad bodies, errors, request log
-
-_CLOSE_CONNECTION = "fakebbs.server.close_connection"
-"""environ key: a callable that makes cheroot close the connection after this response."""
 
 
 class BodyReadError(ValueError):
@@ -317,12 +345,13 @@ class _ServerMiddleware:
 
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             log.status = status.split(" ", 1)[0]
-            log.length = next((v for k, v in headers if k.lower() == "content-length"), "-")
             if exc_info is None:
                 return start_response(status, headers)
             return start_response(status, headers, exc_info)
 
-        close_connection: Callable[[], None] = environ.get(_CLOSE_CONNECTION, lambda: None)
+        close_connection: Callable[[], None] = environ.get(
+            CLOSE_CONNECTION_ENVIRON_KEY, lambda: None
+        )
         codings = environ.get("HTTP_TRANSFER_ENCODING", "").split(",")
         chunked = "chunked" in (coding.strip().lower() for coding in codings)  # as cheroot does
         declared = environ.get("CONTENT_LENGTH") or "0"
@@ -377,18 +406,22 @@ def _plain(
 
 
 class _RequestLog:
-    """The request's one log line: ``ADDR "METHOD URI PROTOCOL" STATUS LENGTH TIME``.
+    """The request's one log line, for instance::
 
-    LENGTH is the response's Content-Length (``-`` for a streamed response) and TIME is until
-    the response starts. The line is written before the first response byte, so a client that
-    has its answer can rely on the line being there, and a stream shows up when it opens.
+        POST /v1/desired_lrp/desire.r2 route=DesireDesiredLRP_r2 namespace=default status=200
+        result=ResourceExists duration=0.4ms client=127.0.0.1:50712  (one line)
+
+    ``route``, ``namespace`` and ``result`` are what the app put under ``LOG_ENVIRON_KEY``
+    (``-`` for an app that puts nothing there); ``duration`` runs until the response starts.
+    The line is written before the first response byte, so a client that has its answer can
+    rely on the line being there, and an event stream shows up when it opens. Nothing is
+    formatted unless the logger is enabled at INFO.
     """
 
     def __init__(self, environ: WSGIEnvironment) -> None:
         self.environ = environ
         self.started = time.perf_counter()
         self.status = "-"
-        self.length = "-"
         self._written = False
 
     def write(self) -> None:
@@ -397,16 +430,22 @@ class _RequestLog:
         self._written = True
         if logger.isEnabledFor(logging.INFO):
             environ = self.environ
+            route, namespace, result = environ.get(LOG_ENVIRON_KEY, _NOT_NOTED)
             logger.info(
-                '%s "%s %s %s" %s %s %.1fms',
-                environ.get("REMOTE_ADDR", "-"),
+                "%s %s route=%s namespace=%s status=%s result=%s duration=%.1fms client=%s:%s",
                 environ.get("REQUEST_METHOD", "-"),
                 environ.get("REQUEST_URI") or environ.get("PATH_INFO", "/"),
-                environ.get("SERVER_PROTOCOL", "-"),
+                route,
+                namespace,
                 self.status,
-                self.length,
+                result,
                 (time.perf_counter() - self.started) * 1000,
+                environ.get("REMOTE_ADDR", "-"),
+                environ.get("REMOTE_PORT", "-"),
             )
+
+
+_NOT_NOTED = ("-", "-", "-")
 
 
 class _LoggedResponse:
@@ -447,76 +486,180 @@ class _LoggedResponse:
 
 
 # ---------------------------------------------------------------------------------------------
-# cheroot layer
+# cheroot layer (cheroot's undocumented internals are reached only through fakebbs._cheroot)
 
 
-class _GrowingThreadPool(cheroot_threadpool.ThreadPool):
-    """cheroot's pool, but it starts a worker whenever a connection would otherwise wait.
+class _WorkerPool:
+    """The request queue cheroot hands ready connections to, with worker threads of our own.
 
-    ``_outstanding`` counts connections handed to the pool whose ``communicate()`` has not
-    returned (queued or being served); it is decremented by ``_Connection.communicate``. When it
-    exceeds the number of workers, one more is started, up to ``max``. Workers are never retired.
+    cheroot's ``ThreadPool`` starts ``min`` workers and never adds or retires any by itself. This
+    pool implements the same interface (``min``, ``max``, ``start``, ``put``, ``get``, ``stop``,
+    ``idle``, ``qsize``) and:
+
+    * starts a worker whenever a connection would otherwise wait, up to ``max``: every open event
+      stream holds a worker for as long as its subscriber stays;
+    * retires a worker that has had nothing to do for ``idle_timeout`` seconds, down to ``min``,
+      so the threads a burst of streams or calls needed do not stay for the server's life.
+
+    ``_outstanding`` counts connections handed over whose ``communicate()`` has not returned
+    (queued or being served). A worker retires only if every outstanding connection still has a
+    worker without it, so a queued connection never waits for a worker that just left.
     """
 
-    # cheroot internals this class uses (not in cheroot's stubs)
-    _threads: list[cheroot_threadpool.WorkerThread]
-    _queue: queue.Queue[Any]
-
-    def __init__(self, server: cheroot_server.HTTPServer, minimum: int, maximum: int) -> None:
-        super().__init__(server, min=minimum, max=maximum)
-        self._lock = threading.Lock()
+    def __init__(
+        self, server: _CherootServer, minimum: int, maximum: int, idle_timeout: float
+    ) -> None:
+        self.server = server
+        self.min = minimum
+        self.max = maximum
+        self.idle_timeout = idle_timeout
+        self._queue: queue.SimpleQueue[_Connection | None] = queue.SimpleQueue()  # None: stop
+        self._changed = threading.Condition()  # guards the fields below; notified on any change
+        self._workers: set[threading.Thread] = set()
+        self._serving: dict[threading.Thread, _Connection] = {}
+        self._retired: list[threading.Thread] = []  # may still be returning; pruned on spawn
         self._outstanding = 0
+        self._stopping = False
+        self._started = 0  # for worker names
 
-    def put(self, obj: Any) -> None:
-        with self._lock:
+    # -- cheroot's interface ----------------------------------------------------------------
+
+    def start(self) -> None:
+        with self._changed:
+            for _ in range(self.min):
+                self._spawn()
+
+    def put(self, conn: _Connection) -> None:
+        with self._changed:
+            if self._stopping:
+                conn.close()
+                return
             self._outstanding += 1
-            if self._outstanding > len(self._threads) and len(self._threads) < self.max:
-                self._threads.append(self._spawn_worker())
-        super().put(obj)
+            if self._outstanding > len(self._workers) and len(self._workers) < self.max:
+                self._spawn()
+        self._queue.put(conn)
 
-    def connection_done(self) -> None:
-        with self._lock:
-            self._outstanding -= 1
+    def get(self) -> _Connection | None:
+        """The next connection for the calling worker, or None when it is to end."""
+        worker = threading.current_thread()
+        while True:
+            try:
+                conn = self._queue.get(timeout=self.idle_timeout)
+            except queue.Empty:
+                with self._changed:
+                    if self._may_retire(worker):
+                        self._workers.discard(worker)
+                        self._retired.append(worker)
+                        self._changed.notify_all()
+                        return None
+                continue
+            if conn is not None:
+                with self._changed:
+                    self._serving[worker] = conn
+            return conn
 
-    def grow(self, amount: int) -> None:
-        # cheroot's grow() sleep-polls each new worker's ``ready`` flag in 0.1 s steps; there is
-        # no need to wait: a worker picks up queued connections whenever it gets going.
-        with self._lock:
-            budget = max(int(self.max) - len(self._threads), 0)
-            for _ in range(min(amount, budget)):
-                self._threads.append(self._spawn_worker())
+    @property
+    def idle(self) -> int:
+        with self._changed:
+            return len(self._workers) - len(self._serving)
 
-    def _spawn_worker(self) -> cheroot_threadpool.WorkerThread:
-        worker = cheroot_threadpool.WorkerThread(self.server)  # type: ignore[no-untyped-call]
-        worker.name = f"fakebbs-worker-{worker.name}"
-        worker.daemon = True  # a forgotten server must not keep the interpreter alive
-        worker.start()
-        return worker
+    @property
+    def qsize(self) -> int:
+        return self._queue.qsize()
 
     def stop(self, timeout: float | None = _SHUTDOWN_GRACE) -> None:
-        # Like cheroot's, but the last join is bounded: a worker stuck in the app (an event
-        # stream nobody ended) is reported and left behind (it is a daemon) instead of hanging.
-        with self._lock:
-            workers, self._threads[:] = self._threads[:], []
+        """End every worker: idle ones at once, busy ones when their connection is done (within
+        ``timeout``); then close the sockets under the rest. A worker stuck in the app (an event
+        stream nobody ended) is reported and left behind (it is a daemon) instead of hanging."""
+        with self._changed:
+            self._stopping = True
+            workers, self._workers = self._workers, set()
+            self._changed.notify_all()
         for _ in workers:
-            self._queue.put(_SHUTDOWN_REQUEST)
+            self._queue.put(None)
         # stop() may run in a worker (cheroot stops the server from one on a fatal error).
-        workers = [worker for worker in workers if worker is not threading.current_thread()]
-        _join_all(workers, timeout or 0.0)
-        stuck = [worker for worker in workers if worker.is_alive()]
-        for worker in stuck:
-            # Unblocks a worker waiting for request bytes (cheroot does the same).
-            _force_close(worker.conn)
-        _join_all(stuck, _STUCK_WORKER_WAIT)
-        for worker in stuck:
+        others = [worker for worker in workers if worker is not threading.current_thread()]
+        _join_all(others, timeout or 0.0)
+        with self._changed:
+            stuck = [(worker, self._serving.get(worker)) for worker in others if worker.is_alive()]
+        for _, conn in stuck:
+            if conn is not None:  # unblocks a worker waiting for request bytes
+                with suppress(OSError):
+                    conn.socket.shutdown(socket.SHUT_RD)
+        _join_all([worker for worker, _ in stuck], _STUCK_WORKER_WAIT)
+        for worker, _ in stuck:
             if worker.is_alive():
                 logger.warning(
                     "%s is still busy after stop() (a response that never ends?); leaving it",
                     worker.name,
                 )
 
+    # -- for Server --------------------------------------------------------------------------
 
-def _join_all(threads: list[cheroot_threadpool.WorkerThread], timeout: float) -> None:
+    def size(self) -> int:
+        with self._changed:
+            return len(self._workers)
+
+    def wait_for_size(self, at_most: int, timeout: float | None) -> bool:
+        """Wait until at most ``at_most`` workers are left and those that retired have ended."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._changed:
+            if not self._changed.wait_for(lambda: len(self._workers) <= at_most, timeout):
+                return False
+            retired = list(self._retired)
+        for worker in retired:
+            worker.join(None if deadline is None else max(deadline - time.monotonic(), 0.0))
+        return not any(worker.is_alive() for worker in retired)
+
+    # -- workers -----------------------------------------------------------------------------
+
+    def _may_retire(self, worker: threading.Thread) -> bool:
+        # Called with the lock held.
+        return worker in self._workers and len(self._workers) > max(self.min, self._outstanding)
+
+    def _spawn(self) -> None:
+        # Called with the lock held.
+        self._retired = [worker for worker in self._retired if worker.is_alive()]
+        self._started += 1
+        worker = threading.Thread(
+            target=self._work,
+            name=f"fakebbs-worker-{self._started}",
+            daemon=True,  # a forgotten server must not keep the interpreter alive
+        )
+        self._workers.add(worker)
+        self._changed.notify_all()
+        worker.start()
+
+    def _work(self) -> None:
+        worker = threading.current_thread()
+        while (conn := self.get()) is not None:
+            try:
+                self._serve(conn)
+            finally:
+                with self._changed:
+                    self._serving.pop(worker, None)
+                    self._outstanding -= 1
+                    self._changed.notify_all()
+
+    def _serve(self, conn: _Connection) -> None:
+        keep_alive = False
+        try:
+            keep_alive = conn.communicate()
+        except ConnectionError as exc:
+            logger.debug("connection from %s dropped: %s", conn.remote_addr, exc)
+        except Exception:
+            logger.exception("error serving a connection from %s", conn.remote_addr)
+        finally:
+            try:
+                if keep_alive:
+                    self.server.put_conn(conn)
+                else:
+                    conn.close()
+            except Exception:
+                logger.exception("error closing a connection from %s", conn.remote_addr)
+
+
+def _join_all(threads: list[threading.Thread], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     for thread in threads:
         thread.join(max(deadline - time.monotonic(), 0.0))
@@ -528,20 +671,20 @@ class _Gateway(cheroot_wsgi.Gateway_10):
         request = self.req
 
         def close_connection() -> None:
-            request.close_connection = True
+            _cheroot.close_after_response(request)
 
         def abort(reset: bool) -> None:
             # Nothing more of this answer goes out (call after start_response), then the
             # connection is closed; with a zero linger the close is a TCP reset.
             if reset:
-                request.conn.socket.setsockopt(
+                _cheroot.request_socket(request).setsockopt(
                     socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
                 )
-            request.sent_headers = True
-            request.close_connection = True
+            _cheroot.end_response_here(request)
 
-        environ[_CLOSE_CONNECTION] = close_connection
+        environ[CLOSE_CONNECTION_ENVIRON_KEY] = close_connection
         environ[ABORT_ENVIRON_KEY] = abort
+        environ[SOCKET_ENVIRON_KEY] = _cheroot.request_socket(request)
         return environ
 
 
@@ -549,30 +692,26 @@ class _Request(cheroot_server.HTTPRequest):
     def send_headers(self) -> None:
         # cheroot decides keep-alive from the request alone; honour the app's "Connection: close"
         # (used by the 400/500 answers above, after which the stream cannot be trusted).
-        for name, value in self.outheaders:
+        for name, value in _cheroot.response_headers(self):
             if name.lower() == b"connection" and b"close" in value.lower():
-                self.close_connection = True
+                _cheroot.close_after_response(self)
+        _cheroot.drop_server_header(self)  # Go's server sends none
         super().send_headers()
 
 
 class _Connection(cheroot_server.HTTPConnection):
     RequestHandlerClass = _Request
+    server: _CherootServer
+    socket: socket.socket
 
-    def __init__(
-        self, server: cheroot_server.HTTPServer, sock: Any, makefile: Any = MakeFile
-    ) -> None:
+    def __init__(self, server: _CherootServer, sock: Any, makefile: Any = MakeFile) -> None:
         super().__init__(server, sock, makefile)
         self._handshake_pending = isinstance(sock, ssl.SSLSocket)
 
     def communicate(self) -> bool:
-        try:
-            if self._handshake_pending and not self._handshake():
-                return False
-            return bool(super().communicate())  # type: ignore[no-untyped-call]
-        finally:
-            pool = self.server.requests
-            if isinstance(pool, _GrowingThreadPool):
-                pool.connection_done()
+        if self._handshake_pending and not self._handshake():
+            return False
+        return bool(super().communicate())  # type: ignore[no-untyped-call]
 
     def close(self) -> None:
         # cheroot closes only the read side; after a failed write the write buffer still holds
@@ -584,7 +723,8 @@ class _Connection(cheroot_server.HTTPConnection):
         super().close()
 
     def _handshake(self) -> bool:
-        sock: ssl.SSLSocket = self.socket
+        sock = self.socket
+        assert isinstance(sock, ssl.SSLSocket)
         peer = f"{self.remote_addr}:{self.remote_port}"
         try:
             sock.settimeout(_HANDSHAKE_TIMEOUT)
@@ -597,15 +737,15 @@ class _Connection(cheroot_server.HTTPConnection):
         except ssl.SSLError as exc:
             if "http request" in str(exc).lower():
                 self._answer_plain_http(sock)
-            logger.info("TLS handshake with %s failed: %s", peer, exc)
+                logger.warning("refused %s: plain HTTP sent to the TLS port", peer)
+            else:
+                logger.warning("refused %s: TLS handshake failed: %s", peer, _tls_reason(exc))
             return False
         except OSError as exc:
-            logger.info("TLS handshake with %s failed: %s", peer, exc)
+            logger.warning("refused %s: TLS handshake failed: %s", peer, exc)
             return False
         self._handshake_pending = False
-        adapter = self.server.ssl_adapter
-        assert adapter is not None
-        self.ssl_env = adapter.get_environ(sock)
+        self.ssl_env = _tls_environ(sock)
         return True
 
     @staticmethod
@@ -621,54 +761,83 @@ class _Connection(cheroot_server.HTTPConnection):
                 pass
 
 
-class _ContextSSLAdapter(BuiltinSSLAdapter):
-    """cheroot's builtin adapter fed with a ready ``ssl.SSLContext``.
+def _tls_reason(exc: ssl.SSLError) -> str:
+    """OpenSSL's reason for a failed handshake, in a few words (``PEER_DID_NOT_RETURN_A_
+    CERTIFICATE``, ``CERTIFICATE_VERIFY_FAILED``, ...) rather than the whole error tuple."""
+    reason = getattr(exc, "reason", None)
+    detail = getattr(exc, "verify_message", None)
+    if reason and detail:
+        return f"{reason} ({detail})"
+    return str(reason or exc)
 
-    ``BuiltinSSLAdapter.__init__`` insists on certificate file names and builds its own context,
-    so it is bypassed. ``wrap`` does not handshake: cheroot calls it in the accept loop, so a
-    handshake there would let one silent client block all others; ``_Connection`` handshakes in
-    the worker instead.
+
+def _tls_environ(sock: ssl.SSLSocket) -> dict[str, Any]:
+    """What the WSGI environ says about a TLS connection (mod_ssl's names, as cheroot uses)."""
+    name, protocol, _ = sock.cipher() or ("", "", 0)
+    verified = sock.context.verify_mode != ssl.CERT_NONE and sock.getpeercert()
+    return {
+        "wsgi.url_scheme": "https",
+        "HTTPS": "on",
+        "SSL_PROTOCOL": protocol,
+        "SSL_CIPHER": name,
+        "SSL_CLIENT_VERIFY": "SUCCESS" if verified else "NONE",
+    }
+
+
+class _ContextSSLAdapter(cheroot_ssl.Adapter):
+    """A cheroot TLS adapter fed with a ready ``ssl.SSLContext``.
+
+    cheroot's builtin adapter insists on certificate file names and builds its own context.
+    ``wrap`` does not handshake: cheroot calls it in the accept loop, so a handshake there would
+    let one silent client block all others; ``_Connection`` handshakes in the worker instead.
     """
 
-    def __init__(self, context: ssl.SSLContext) -> None:
+    def __init__(self, context: ssl.SSLContext) -> None:  # cheroot's takes file names
         self.certificate = None
         self.private_key = None
         self.certificate_chain = None
         self.ciphers = None
         self.private_key_password = None
-        # Set the private slot, not the ``context`` property: its setter would install an SNI
-        # callback on the caller's context.
-        self._context = context
-        self._server_env: dict[str, Any] = {}
+        self.context = context
+
+    def bind(self, sock: socket.socket) -> socket.socket:
+        return sock
 
     def wrap(self, sock: socket.socket) -> tuple[ssl.SSLSocket, dict[str, Any]]:
         wrapped = self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
         return wrapped, {}
+
+    def get_environ(self) -> dict[str, Any]:
+        return {}  # per connection instead: _tls_environ
+
+    def makefile(self, sock: socket.socket, mode: str = "r", bufsize: int = -1) -> Any:
+        return MakeFile(sock, mode, bufsize)
 
 
 class _CherootServer(cheroot_wsgi.Server):
     ConnectionClass = _Connection
     # cheroot's default (10) closes the 11th idle pooled connection
     keep_alive_conn_limit = None  # type: ignore[assignment]  # None is documented: no limit
-    _connections: Any  # cheroot's ConnectionManager, set by prepare()
+    requests: _WorkerPool
 
     def __init__(
         self,
         bind_addr: tuple[str, int],
         app: WSGIApplication,
         threads: int,
-        ssl_adapter: BuiltinSSLAdapter | None,
+        worker_idle_timeout: float,
+        ssl_adapter: _ContextSSLAdapter | None,
     ) -> None:
         super().__init__(
             bind_addr,
             app,
-            server_name="fakebbs",
+            server_name="fakebbs",  # the environ's SERVER_NAME (no Server header is sent)
             request_queue_size=_LISTEN_BACKLOG,
             timeout=_IO_TIMEOUT,
             shutdown_timeout=_SHUTDOWN_GRACE,
         )
         self.gateway = _Gateway
-        self.requests = _GrowingThreadPool(self, min(_MIN_THREADS, threads), threads)
+        self.requests = _WorkerPool(self, min(_MIN_THREADS, threads), threads, worker_idle_timeout)
         self.ssl_adapter = ssl_adapter
         self._stopping = False
         self._put_conn_lock = threading.Lock()
@@ -689,7 +858,7 @@ class _CherootServer(cheroot_wsgi.Server):
         # and re-raising worker interrupts in this thread (they are logged instead).
         while self.ready and not self._stopping and not self.interrupt:
             try:
-                self._connections.run(self.expiration_interval)
+                _cheroot.run_accept_loop(self)
             except Exception:  # noqa: BLE001 - logged; the loop must go on, as in cheroot
                 self.error_log("error in the accept loop", level=logging.ERROR, traceback=True)
 
@@ -700,7 +869,7 @@ class _CherootServer(cheroot_wsgi.Server):
         if first:
             # cheroot's stop() waits for the select loop to notice a flag, i.e. up to
             # ``expiration_interval`` (0.5 s); set the flag and wake the loop with a connection.
-            self._connections._stop_requested = True
+            _cheroot.stop_accept_loop(self)
             self._wake_accept_loop()
         super().stop()
 

@@ -1,4 +1,5 @@
-"""The BBS state rules for desired LRPs, actual LRP queries, domains and cells.
+"""The BBS state: the rules for desired LRPs and actual LRP queries, and ``State``, which
+composes every rule family over the store.
 
 Rules mirror upstream's handlers, controllers and ``db/sqldb``; each names the function it
 follows. They know nothing of HTTP. Every rule runs as one ``Store.operation`` under the lock
@@ -15,7 +16,9 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from fakebbs import models
+from fakebbs._callbacks import CallbackWorker
 from fakebbs._convergence import Convergence
+from fakebbs._domains import DomainRules
 from fakebbs._evacuation import Evacuation
 from fakebbs._lifecycle import ActualLRPLifecycle
 from fakebbs._store import (
@@ -30,30 +33,30 @@ from fakebbs._store import (
     Operation,
     Store,
     copy,
+    random_guid,
 )
 from fakebbs._tasks import TaskRules
+from fakebbs._wire import GO_JSON_ESCAPES
+from fakebbs.clock import system_clock
 from fakebbs.errors import InvalidRequest, ResourceExists, ResourceNotFound
 
 __all__ = [
-    "State",
-    "scheduling_info",
-    "routing_info",
-    "resolve_actual_lrp_groups",
-    "pick_actual_lrp_groups",
-    "actual_lrp_group_facts",
+    "DesiredLRPRules",
     "GroupFacts",
+    "State",
+    "actual_lrp_group_facts",
+    "as_stored",
+    "pick_actual_lrp_groups",
+    "resolve_actual_lrp_groups",
+    "routing_info",
+    "scheduling_info",
 ]
 
 R = TypeVar("R")
 
 
-class State(ActualLRPLifecycle, Evacuation, TaskRules, Convergence, Store):
-    """All BBS state of one fake and the rules over it. Two states share nothing.
-
-    The rules come in families, one module each: desired LRPs, actual LRP queries, domains
-    and cells here; ``_lifecycle`` (claim, start, crash, fail, remove), ``_evacuation``,
-    ``_tasks`` and ``_convergence``.
-    """
+class DesiredLRPRules(Store):
+    """Desired LRP rules and actual LRP queries and retirement, a rule family of ``State``."""
 
     # -- desired LRPs ------------------------------------------------------------------------
 
@@ -65,18 +68,11 @@ class State(ActualLRPLifecycle, Evacuation, TaskRules, Convergence, Store):
         ``deprecated_start_timeout_s``, stores route JSON compacted, and then creates an actual
         LRP for each index ``0..instances-1``. Returns the created actual LRPs.
         """
-        stored = copy(lrp)
-        routes = _compact_routes(stored.routes) if stored.HasField("routes") else None
+        stored = as_stored(lrp)
         with self.operation(trace_id) as op:
             if stored.process_guid in self.desired_lrps:
                 raise ResourceExists()
-            stored.ClearField("deprecated_start_timeout_s")
-            stored.ClearField("routes")
-            stored.routes.SetInParent()
-            if routes:
-                stored.routes.routes.update(routes)
             stored.modification_tag.CopyFrom(models.ModificationTag(epoch=self.new_guid(), index=0))
-            _dedup_ports(stored)
             op.put_desired(stored)
             return self._create_unclaimed_range(op, stored, 0, stored.instances)
 
@@ -109,11 +105,13 @@ class State(ActualLRPLifecycle, Evacuation, TaskRules, Convergence, Store):
         on the wire change; the modification index always goes up by one; an ``instances``
         change scales the actual LRPs (§5.4).
         """
-        routes = _compact_routes(update.routes) if update.HasField("routes") else None
         with self.operation(trace_id) as op:
             current = self.desired_lrps.get(process_guid)
             if current is None:
                 raise ResourceNotFound()
+            # Upstream locks the row before it encodes the routes: an unknown guid is
+            # ResourceNotFound even when the route JSON does not parse.
+            routes = _compact_routes(update.routes) if update.HasField("routes") else None
             before = copy(current)
             after = copy(current)
             after.modification_tag.index += 1
@@ -198,38 +196,6 @@ class State(ActualLRPLifecycle, Evacuation, TaskRules, Convergence, Store):
                 return [copy(lrp)]
             return [op.delete_actual(row_key)]
 
-    # -- domains and cells -------------------------------------------------------------------
-
-    def upsert_domain(self, domain: str, ttl_seconds: int) -> None:
-        """Create or refresh a domain; a TTL of 0 never expires."""
-        with self.lock:
-            self.domains[domain] = None if ttl_seconds == 0 else self.clock() + ttl_seconds * 10**9
-
-    def fresh_domains(self) -> list[str]:
-        """Domains whose expiry lies after now rounded to the second (``SQLDB.FreshDomains``)."""
-        with self.lock:
-            now = round(self.clock() / 10**9) * 10**9
-            return [name for name, expiry in self.domains.items() if expiry is None or expiry > now]
-
-    def register_cell(self, presence: models.CellPresence) -> None:
-        """Make a cell known, as its rep's Locket presence does (replacing an earlier one).
-
-        Cells decide what retire, scale-down and convergence do with CLAIMED and RUNNING
-        instances; the fake has none until they are registered."""
-        if not presence.cell_id:
-            raise ValueError("a cell presence needs a cell_id")
-        with self.lock:
-            self.cells[presence.cell_id] = copy(presence)
-
-    def unregister_cell(self, cell_id: str) -> None:
-        """Forget a cell, as when its presence expires; unknown ids are ignored."""
-        with self.lock:
-            self.cells.pop(cell_id, None)
-
-    def cell_presences(self) -> list[models.CellPresence]:
-        with self.lock:
-            return [copy(cell) for cell in self.cells.values()]
-
     # -- internals (callers hold the lock) ---------------------------------------------------
     # The selections yield the stored messages with their keys, not copies: for the queries
     # above, and for list answers joined from stored bytes (``_encoded``).
@@ -298,6 +264,53 @@ class State(ActualLRPLifecycle, Evacuation, TaskRules, Convergence, Store):
             if lrp.state in (UNCLAIMED, CRASHED):
                 removed.append(op.delete_actual(key))
         return removed
+
+
+class State(DesiredLRPRules, ActualLRPLifecycle, Evacuation, TaskRules, Convergence, DomainRules):
+    """All BBS state of one fake and the rules over it. Two states share nothing.
+
+    The data is the ``Store``: plain dictionaries, one lock, every write a recorded change.
+    The rules over it come in families, one class each, composed here: ``DesiredLRPRules``
+    (desired LRPs, actual LRP queries, retirement), ``_lifecycle`` (claim, start, crash,
+    fail, remove), ``_evacuation``, ``_tasks``, ``_convergence`` and ``_domains`` (domains
+    and cells). A family that calls another's rules declares them (see ``Convergence``);
+    mypy checks that the family providing each one matches the declaration. ``callbacks``
+    is the task completion callback worker, a listener of the recorded changes.
+
+    To set up state in a test, ``FakeBBS.seed`` is the public way: it validates what it
+    stores. These rule methods are the fake's inside; they skip validation.
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], int] = system_clock,
+        new_guid: Callable[[], str] = random_guid,
+    ) -> None:
+        super().__init__(clock=clock, new_guid=new_guid)
+        self.callbacks = CallbackWorker(self)
+        self.listeners.append(self.callbacks.on_changes)
+
+    def wait_for_callbacks(self, timeout: float | None = None) -> bool:
+        """Block until every due completion callback has finished (delivered, given up or out
+        of attempts); False if ``timeout`` seconds ran out first. Do not hold the state's lock
+        while waiting: the callbacks need it."""
+        return self.callbacks.wait(timeout)
+
+
+def as_stored(lrp: models.DesiredLRP) -> models.DesiredLRP:
+    """A copy of ``lrp`` as ``SQLDB.DesireLRP`` stores it, but for the modification tag (the
+    caller sets it): no ``deprecated_start_timeout_s``, route JSON compacted (a value that is
+    not JSON is InvalidRequest), each container port once."""
+    stored = copy(lrp)
+    routes = _compact_routes(stored.routes) if stored.HasField("routes") else None
+    stored.ClearField("deprecated_start_timeout_s")
+    stored.ClearField("routes")
+    stored.routes.SetInParent()
+    if routes:
+        stored.routes.routes.update(routes)
+    _dedup_ports(stored)
+    return stored
 
 
 def scheduling_info(lrp: models.DesiredLRP) -> models.DesiredLRPSchedulingInfo:
@@ -422,15 +435,6 @@ def _compact_routes(routes: models.ProtoRoutes) -> dict[str, bytes]:
     return {name: _compact_json(value) for name, value in routes.routes.items()}
 
 
-_GO_ESCAPES = {
-    "<": "\\u003c",
-    ">": "\\u003e",
-    "&": "\\u0026",
-    "\u2028": "\\u2028",
-    "\u2029": "\\u2029",
-}
-
-
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
@@ -451,7 +455,7 @@ def _compact_json(raw: bytes) -> bytes:
                 escaped = True
             elif char == '"':
                 in_string = False
-            out.append(_GO_ESCAPES.get(char, char))
+            out.append(GO_JSON_ESCAPES.get(char, char))
         elif char == '"':
             in_string = True
             out.append(char)

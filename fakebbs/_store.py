@@ -2,22 +2,28 @@
 
 ``Store`` is what upstream keeps in its SQL tables and Locket: desired LRPs keyed by process
 guid, actual LRPs keyed by (process guid, index, presence), tasks keyed by task guid, domains by
-name and cell presences by cell id. The rule mixins (``_state``, ``_lifecycle``, ``_tasks``, ...)
-write only through ``Operation``, which records every change as a ``Change`` (before, after)
-and hands the whole list to the listeners when the operation ends, still under the lock, so
-listeners (the event hubs) see changes in the order they happened. That is upstream's
-``events/calculator`` input, computed here once for the HTTP API, the fixture API and
-convergence alike.
+name and cell presences by cell id. Everything that writes (the rule families, seeding, reset,
+restore) writes only through ``Operation``, which records every change as a ``Change``
+(before, after) and hands the whole list to the listeners when the operation ends, still under
+the lock, so listeners (the event hubs, the completion callback worker) see changes in the
+order they happened. That is upstream's ``events/calculator`` input, computed here once for
+the HTTP API, the fixture API and convergence alike.
+
+Stored messages are never changed in place: a rule copies a row, changes the copy and stores
+it. That is what lets a ``Snapshot`` be a shallow copy of the tables, and lets a ``Change``
+share the stored message it reports.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Literal, TypeVar
+from types import MappingProxyType
+from typing import Any, Literal, TypeVar
 
 from google.protobuf.message import Message
 
@@ -27,9 +33,14 @@ from fakebbs.clock import system_clock
 __all__ = [
     "ActualKey",
     "Change",
+    "Domain",
     "Operation",
+    "Snapshot",
     "Store",
+    "row_changes",
     "copy",
+    "random_guid",
+    "random_guids",
     "truncate_text",
     "PRESENCE_ORDER",
     "UNCLAIMED",
@@ -57,6 +68,23 @@ MAX_TEXT_BYTES = 1024
 TRUNCATED = "(truncated)"
 
 M = TypeVar("M", bound=Message)
+
+
+def random_guid() -> str:
+    """A random (version 4) UUID as text: upstream's epochs and instance guids."""
+    return str(uuid.uuid4())
+
+
+def random_guids(count: int) -> list[str]:
+    """``count`` random version 4 UUIDs, made from one read of the random source: the same
+    text as ``random_guid``'s, at a fraction of the cost per guid (bulk seeding)."""
+    raw = os.urandom(16 * count).hex()
+    guids = []
+    for at in range(0, 32 * count, 32):
+        h = raw[at : at + 32]
+        variant = "89ab"[int(h[16], 16) & 3]
+        guids.append(f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:32]}")
+    return guids
 
 
 def truncate_text(text: str, limit: int = MAX_TEXT_BYTES) -> str:
@@ -91,8 +119,113 @@ class ActualKey:
         return cls(lrp.actual_lrp_key.process_guid, lrp.actual_lrp_key.index, lrp.presence)
 
 
-Kind = Literal["desired_lrp", "actual_lrp", "task"]
-Emit = Literal["calculated", "direct", "instance"]
+@dataclass(frozen=True, slots=True)
+class Domain:
+    """One row of upstream's ``domains`` table as a change reports it: a name and when it
+    expires (Unix nanoseconds; None never)."""
+
+    name: str
+    expires_at: int | None
+
+
+class Snapshot:
+    """The whole state at one moment, read-only: what ``FakeBBS.snapshot()`` returns and
+    ``restore()`` takes back.
+
+    Each table is a shallow copy of the store's dictionary, made in one pass: the messages are
+    shared with the store, which is safe because nothing changes a stored message in place.
+    A snapshot is therefore unaffected by later writes, cheap to take, and may be restored
+    any number of times, into this fake or another one. Its tables are read-only views.
+    """
+
+    __slots__ = ("_desired_lrps", "_actual_lrps", "_tasks", "_domains", "_cells")
+
+    def __init__(
+        self,
+        desired_lrps: Mapping[str, models.DesiredLRP] | None = None,
+        actual_lrps: Mapping[ActualKey, models.ActualLRP] | None = None,
+        tasks: Mapping[str, models.Task] | None = None,
+        domains: Mapping[str, int | None] | None = None,
+        cells: Mapping[str, models.CellPresence] | None = None,
+    ) -> None:
+        """Copies of the given tables (absent ones are empty)."""
+        self._desired_lrps = dict(desired_lrps or {})
+        self._actual_lrps = dict(actual_lrps or {})
+        self._tasks = dict(tasks or {})
+        self._domains = dict(domains or {})
+        self._cells = dict(cells or {})
+
+    @classmethod
+    def wrapping(
+        cls,
+        desired_lrps: dict[str, models.DesiredLRP],
+        actual_lrps: dict[ActualKey, models.ActualLRP],
+        tasks: dict[str, models.Task],
+        domains: dict[str, int | None],
+        cells: dict[str, models.CellPresence],
+    ) -> Snapshot:
+        """A snapshot over these dictionaries themselves, not copies: for tables nobody will
+        write again (a store's old tables after a restore)."""
+        snapshot = cls.__new__(cls)
+        snapshot._desired_lrps = desired_lrps
+        snapshot._actual_lrps = actual_lrps
+        snapshot._tasks = tasks
+        snapshot._domains = domains
+        snapshot._cells = cells
+        return snapshot
+
+    def tables(
+        self,
+    ) -> tuple[
+        dict[str, models.DesiredLRP],
+        dict[ActualKey, models.ActualLRP],
+        dict[str, models.Task],
+        dict[str, int | None],
+        dict[str, models.CellPresence],
+    ]:
+        """Fresh copies of the five tables, for a store to take (a dict copied from a dict
+        keeps its keys' hashes: no per-row work)."""
+        return (
+            self._desired_lrps.copy(),
+            self._actual_lrps.copy(),
+            self._tasks.copy(),
+            self._domains.copy(),
+            self._cells.copy(),
+        )
+
+    @property
+    def desired_lrps(self) -> Mapping[str, models.DesiredLRP]:
+        return MappingProxyType(self._desired_lrps)
+
+    @property
+    def actual_lrps(self) -> Mapping[ActualKey, models.ActualLRP]:
+        return MappingProxyType(self._actual_lrps)
+
+    @property
+    def tasks(self) -> Mapping[str, models.Task]:
+        return MappingProxyType(self._tasks)
+
+    @property
+    def domains(self) -> Mapping[str, int | None]:
+        """Domain name to expiry (Unix nanoseconds; None never)."""
+        return MappingProxyType(self._domains)
+
+    @property
+    def cells(self) -> Mapping[str, models.CellPresence]:
+        return MappingProxyType(self._cells)
+
+    def __repr__(self) -> str:
+        return (
+            f"Snapshot({len(self._desired_lrps)} desired LRPs, {len(self._actual_lrps)} actual "
+            f"LRPs, {len(self._tasks)} tasks, {len(self._domains)} domains, "
+            f"{len(self._cells)} cells)"
+        )
+
+
+Kind = Literal["desired_lrp", "actual_lrp", "task", "domain", "cell", "restore"]
+Emit = Literal["calculated", "direct", "instance", "none"]
+Row = Message | Domain
+"""What a row change reports: a stored message, or a ``Domain``."""
 
 
 @dataclass(frozen=True)
@@ -105,17 +238,66 @@ class Change:
     ``emit`` says how an actual LRP change becomes events: ``calculated`` through upstream's
     event calculator (what the API routes do); ``direct``, a group and an instance event for
     this row alone, and ``instance``, instance events only (what convergence hand-picks).
-    ``replaced`` is a row the change overwrote though it reports no ``before`` (an evacuating
-    row rewritten is reported as created); the event calculator needs it to know the rows the
-    operation started from."""
+    ``none`` is a change no stream hears of: domains and cells (upstream has no events for
+    them), a reset, a task's callback made due again. ``replaced`` is a row the change
+    overwrote though it reports no ``before`` (an evacuating row rewritten is reported as
+    created); the event calculator needs it to know the rows the operation started from.
+
+    ``index_rows`` are the rows of the change's index as the operation found them before its
+    first write there, in the store's order: what upstream's controller reads and its event
+    calculator starts from (the same tuple on every change of that index and operation).
+    Changes built without it leave the calculator to work the rows out from ``replaced``.
+
+    ``callback`` says a completed task's completion callback is due (the task rules complete
+    it, or convergence kicks it): the callback worker listens for it.
+
+    A ``restore`` change replaces every table at once: ``before`` and ``after`` are then
+    ``Snapshot``s; ``row_changes`` turns it into the row changes it amounts to.
+    """
 
     kind: Kind
-    before: Message | None
-    after: Message | None
+    before: Row | Snapshot | None
+    after: Row | Snapshot | None
     trace_id: str = ""
     crashed: bool = False
     emit: Emit = "calculated"
     replaced: Message | None = None
+    callback: bool = False
+    index_rows: tuple[models.ActualLRP, ...] | None = field(default=None, compare=False)
+
+
+def row_changes(changes: Iterable[Change]) -> Iterator[Change]:
+    """``changes`` with each ``restore`` change expanded into one change per row that differs
+    (compared by identity: an unchanged row is the same message), in table order: desired
+    LRPs, actual LRPs, tasks, domains, cells. Row changes pass through."""
+    for change in changes:
+        if change.kind != "restore":
+            yield change
+            continue
+        before, after = change.before, change.after
+        assert isinstance(before, Snapshot) and isinstance(after, Snapshot)
+        trace = change.trace_id
+        tables: tuple[tuple[Kind, Emit, Mapping[Any, Message], Mapping[Any, Message]], ...] = (
+            ("desired_lrp", change.emit, before.desired_lrps, after.desired_lrps),
+            ("actual_lrp", change.emit, before.actual_lrps, after.actual_lrps),
+            ("task", change.emit, before.tasks, after.tasks),
+            ("cell", "none", before.cells, after.cells),
+        )
+        for kind, emit, old, new in tables:
+            for key, row in old.items():
+                now = new.get(key)
+                if now is not row:
+                    yield Change(kind, row, now, trace, emit=emit)
+            for key, row in new.items():
+                if key not in old:
+                    yield Change(kind, None, row, trace, emit=emit)
+        for name, expiry in before.domains.items():
+            if name not in after.domains or after.domains[name] != expiry:
+                now_row = Domain(name, after.domains[name]) if name in after.domains else None
+                yield Change("domain", Domain(name, expiry), now_row, trace, emit="none")
+        for name, expiry in after.domains.items():
+            if name not in before.domains:
+                yield Change("domain", None, Domain(name, expiry), trace, emit="none")
 
 
 @dataclass
@@ -125,6 +307,17 @@ class Operation:
     store: Store
     trace_id: str = ""
     changes: list[Change] = field(default_factory=list)
+    rows_read: dict[tuple[str, int], tuple[models.ActualLRP, ...]] = field(default_factory=dict)
+
+    def _index_rows(self, lrp: models.ActualLRP) -> tuple[models.ActualLRP, ...]:
+        """The rows of ``lrp``'s index as this operation first found them (see ``Change``);
+        call it before writing to the index."""
+        index = (lrp.actual_lrp_key.process_guid, lrp.actual_lrp_key.index)
+        rows = self.rows_read.get(index)
+        if rows is None:
+            rows = tuple(copy(row) for row in self.store.rows_of_index(*index))
+            self.rows_read[index] = rows
+        return rows
 
     def put_actual(
         self,
@@ -140,22 +333,41 @@ class Operation:
         stores a truncated text but reports the full one (crash reasons, placement errors).
         """
         key = ActualKey.of(lrp)
-        before = self.store.actual_lrps.get(key)
+        rows = self._index_rows(lrp)
+        # Re-inserted, not updated in place: the dictionary's order is then "last written,
+        # oldest first", the order Postgres returns rows in without ORDER BY (an UPDATE
+        # writes a new row version after the others), which upstream's lookups depend on.
+        before = self.store.actual_lrps.pop(key, None)
         stored = copy(lrp)
         self.store.actual_lrps[key] = stored
         after = copy(stored if reported is None else reported)
-        self.changes.append(Change("actual_lrp", before, after, self.trace_id, crashed, emit))
+        self.changes.append(
+            Change("actual_lrp", before, after, self.trace_id, crashed, emit, index_rows=rows)
+        )
         return copy(stored)
 
     def delete_actual(self, key: ActualKey, *, emit: Emit = "calculated") -> models.ActualLRP:
+        rows = self._index_rows(self.store.actual_lrps[key])
         before = self.store.actual_lrps.pop(key)
-        self.changes.append(Change("actual_lrp", before, None, self.trace_id, emit=emit))
+        self.changes.append(
+            Change("actual_lrp", before, None, self.trace_id, emit=emit, index_rows=rows)
+        )
         return copy(before)
 
     def report_actual_removed(self, lrp: models.ActualLRP) -> None:
         """Report a removal that upstream reports before the row is really gone (retire of an
         instance on a registered cell: the rep removes the row later)."""
-        self.changes.append(Change("actual_lrp", copy(lrp), None, self.trace_id))
+        rows = self._index_rows(lrp)
+        self.changes.append(Change("actual_lrp", copy(lrp), None, self.trace_id, index_rows=rows))
+
+    def report_actual_unchanged(self, lrp: models.ActualLRP) -> None:
+        """Report a row as changed into itself, where upstream hands its event calculator a
+        change that wrote nothing: that replaces every row of the index with the same
+        instance key, so it can still emit events."""
+        rows = self._index_rows(lrp)
+        self.changes.append(
+            Change("actual_lrp", copy(lrp), copy(lrp), self.trace_id, index_rows=rows)
+        )
 
     def record_as(
         self,
@@ -179,6 +391,8 @@ class Operation:
             replaced = None
             if before is None and after is not None:
                 replaced = overwritten.get(ActualKey.of(after))
+            lrp = after if after is not None else before
+            assert lrp is not None
             self.changes.append(
                 Change(
                     "actual_lrp",
@@ -187,6 +401,7 @@ class Operation:
                     self.trace_id,
                     emit=emit,
                     replaced=replaced,
+                    index_rows=self._index_rows(lrp),
                 )
             )
 
@@ -201,17 +416,86 @@ class Operation:
         self.changes.append(Change("desired_lrp", before, None, self.trace_id))
         return copy(before)
 
-    def put_task(self, task: models.Task) -> models.Task:
+    def put_task(self, task: models.Task, *, callback: bool = False) -> models.Task:
+        """Insert or replace a task; ``callback`` marks it completed with its callback due."""
         before = self.store.tasks.get(task.task_guid)
         stored = copy(task)
         self.store.tasks[task.task_guid] = stored
-        self.changes.append(Change("task", before, copy(stored), self.trace_id))
+        self.changes.append(Change("task", before, copy(stored), self.trace_id, callback=callback))
         return copy(stored)
 
     def delete_task(self, task_guid: str) -> models.Task:
         before = self.store.tasks.pop(task_guid)
         self.changes.append(Change("task", before, None, self.trace_id))
         return copy(before)
+
+    def adopt(
+        self, row: models.DesiredLRP | models.ActualLRP | models.Task, *, emit: Emit = "calculated"
+    ) -> None:
+        """Store a message the caller built and hands over (it keeps no reference it will
+        change), without copying it: what bulk seeding writes. Replaces the row of the same
+        key, if any (an actual LRP is re-inserted, last written last, as ``put_actual``)."""
+        before: Message | None
+        if isinstance(row, models.ActualLRP):
+            key = ActualKey.of(row)
+            before = self.store.actual_lrps.pop(key, None)
+            self.store.actual_lrps[key] = row
+            self.changes.append(Change("actual_lrp", before, row, self.trace_id, emit=emit))
+        elif isinstance(row, models.DesiredLRP):
+            before = self.store.desired_lrps.get(row.process_guid)
+            self.store.desired_lrps[row.process_guid] = row
+            self.changes.append(Change("desired_lrp", before, row, self.trace_id, emit=emit))
+        else:
+            before = self.store.tasks.get(row.task_guid)
+            self.store.tasks[row.task_guid] = row
+            self.changes.append(Change("task", before, row, self.trace_id, emit=emit))
+
+    def callback_due(self, task: models.Task) -> None:
+        """Record that a stored, unchanged task's completion callback is due again
+        (convergence's kick); no stream hears of it."""
+        self.changes.append(Change("task", task, task, self.trace_id, emit="none", callback=True))
+
+    def put_domain(self, name: str, expires_at: int | None) -> None:
+        """Create or refresh a domain (``expires_at`` in Unix ns, None: never)."""
+        domains = self.store.domains
+        old = Domain(name, domains[name]) if name in domains else None
+        domains[name] = expires_at
+        self.changes.append(
+            Change("domain", old, Domain(name, expires_at), self.trace_id, emit="none")
+        )
+
+    def delete_domain(self, name: str) -> None:
+        expires_at = self.store.domains.pop(name)
+        self.changes.append(
+            Change("domain", Domain(name, expires_at), None, self.trace_id, emit="none")
+        )
+
+    def put_cell(self, presence: models.CellPresence) -> None:
+        before = self.store.cells.get(presence.cell_id)
+        stored = copy(presence)
+        self.store.cells[presence.cell_id] = stored
+        self.changes.append(Change("cell", before, stored, self.trace_id, emit="none"))
+
+    def delete_cell(self, cell_id: str) -> None:
+        before = self.store.cells.pop(cell_id)
+        self.changes.append(Change("cell", before, None, self.trace_id, emit="none"))
+
+    def replace_all(self, snapshot: Snapshot, *, emit: Emit = "calculated") -> None:
+        """Make the tables those of ``snapshot``: one ``restore`` change. The store takes
+        new dictionaries (copies of the snapshot's) and the old ones become the change's
+        ``before`` as they are, so this costs one copy of each table and nothing per row."""
+        store = self.store
+        before = Snapshot.wrapping(
+            store.desired_lrps, store.actual_lrps, store.tasks, store.domains, store.cells
+        )
+        (
+            store.desired_lrps,
+            store.actual_lrps,
+            store.tasks,
+            store.domains,
+            store.cells,
+        ) = snapshot.tables()
+        self.changes.append(Change("restore", before, snapshot, self.trace_id, emit=emit))
 
 
 Listener = Callable[[list[Change]], None]
@@ -228,7 +512,7 @@ class Store:
         self,
         *,
         clock: Callable[[], int] = system_clock,
-        new_guid: Callable[[], str] = lambda: str(uuid.uuid4()),
+        new_guid: Callable[[], str] = random_guid,
     ) -> None:
         self.lock = threading.RLock()
         self.clock = clock
@@ -243,13 +527,23 @@ class Store:
         self._pending: list[Change] = []
 
     def reset(self) -> None:
-        """Forget everything, as a freshly migrated, empty BBS (no events)."""
+        """Forget everything, as a freshly migrated, empty BBS: one ``restore`` change that
+        no stream hears of (a fresh BBS has no history to report)."""
+        with self.operation() as op:
+            op.replace_all(Snapshot(), emit="none")
+
+    def snapshot(self) -> Snapshot:
+        """All tables as they are now (see ``Snapshot``)."""
         with self.lock:
-            self.desired_lrps.clear()
-            self.actual_lrps.clear()
-            self.tasks.clear()
-            self.domains.clear()
-            self.cells.clear()
+            return Snapshot(
+                self.desired_lrps, self.actual_lrps, self.tasks, self.domains, self.cells
+            )
+
+    def restore(self, snapshot: Snapshot, trace_id: str = "") -> None:
+        """Make the state what ``snapshot`` holds, as one operation whose one ``restore``
+        change the event streams see as the row changes it amounts to."""
+        with self.operation(trace_id) as op:
+            op.replace_all(snapshot)
 
     @contextmanager
     def operation(self, trace_id: str = "") -> Iterator[Operation]:
@@ -270,6 +564,27 @@ class Store:
                     changes, self._pending = self._pending, []
                     for listener in list(self.listeners):
                         listener(changes)
+
+    def rows_of_index(self, process_guid: str, index: int) -> list[models.ActualLRP]:
+        """The stored rows of one index (upstream's ``ActualLRPs`` filtered by process guid
+        and index) in the store's order, last written last, as Postgres returns them. They are
+        the stored messages: read them, never change them."""
+        found = (self.actual_lrps.get(ActualKey(process_guid, index, p)) for p in PRESENCE_ORDER)
+        rows = [row for row in found if row is not None]
+        if len(rows) < 2:
+            return rows
+        # Only an index with several rows needs the scan for their order.
+        return [
+            row
+            for key, row in self.actual_lrps.items()
+            if key.process_guid == process_guid and key.index == index
+        ]
+
+    def new_guids(self, count: int) -> list[str]:
+        """``count`` results of ``new_guid``; in bulk when it is the default ``random_guid``."""
+        if self.new_guid is random_guid:
+            return random_guids(count)
+        return [self.new_guid() for _ in range(count)]
 
     def new_actual_lrp(self, process_guid: str, index: int, domain: str) -> models.ActualLRP:
         """``SQLDB.CreateUnclaimedActualLRP``: a fresh UNCLAIMED, not routable, ordinary row."""

@@ -3,8 +3,8 @@
 A task goes Pending → Running → Completed → Resolving → deleted; cancel and fail also complete
 a Pending task, reject puts a task back to Pending (or fails it once it has been rejected
 ``max_task_retries`` times). Refused transitions say "Cannot transition from <state> to
-<state>" with upstream's state names. A task completed with a ``completion_callback_url`` is
-handed to the completion callback worker (``fakebbs._callbacks``).
+<state>" with upstream's state names. Completing a task records that its completion callback
+is due; the callback worker (``fakebbs._callbacks``) listens for that.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from fakebbs import models
-from fakebbs._callbacks import CallbackWorker
 from fakebbs._store import Change, Operation, Store, copy, truncate_text
 from fakebbs.errors import (
     InvalidRequest,
@@ -75,7 +74,6 @@ class TaskRules(Store):
     """
 
     max_task_retries: int = DEFAULT_MAX_TASK_RETRIES
-    _callback_worker: CallbackWorker | None = None
 
     # -- queries --------------------------------------------------------------------------
 
@@ -212,37 +210,6 @@ class TaskRules(Store):
                 raise _transition_error(task, RESOLVING)
             return op.delete_task(task_guid)
 
-    # -- the completion callback ----------------------------------------------------------
-
-    @property
-    def callbacks(self) -> CallbackWorker:
-        """The completion callback worker of this state (created on first use)."""
-        with self.lock:
-            if self._callback_worker is None:
-                self._callback_worker = CallbackWorker(self)
-            return self._callback_worker
-
-    def submit_task_callback(self, task: models.Task) -> None:
-        """Hand a Completed task to the callback worker if it has a callback URL (the
-        controller's ``taskCompletionClient.Submit``; convergence uses it too)."""
-        if task.task_definition.completion_callback_url:
-            self.callbacks.submit(copy(task))
-
-    def wait_for_callbacks(self, timeout: float | None = None) -> bool:
-        """Block until every submitted completion callback has finished (delivered, given up
-        or out of attempts); False if ``timeout`` seconds ran out first. Do not hold the
-        state's lock while waiting: the callbacks need it."""
-        worker = self._callback_worker
-        return True if worker is None else worker.wait(timeout)
-
-    def reset(self) -> None:
-        """Forget everything; pending completion callbacks are dropped, and running ones change
-        nothing more."""
-        with self.lock:
-            if self._callback_worker is not None:
-                self._callback_worker.discard()
-            super().reset()
-
     # -- internals (callers hold the lock) ------------------------------------------------
 
     def _task(self, task_guid: str) -> models.Task:
@@ -261,7 +228,8 @@ class TaskRules(Store):
     def _complete(
         self, op: Operation, task: models.Task, failed: bool, failure_reason: str, result: str
     ) -> models.Task:
-        """``SQLDB.completeTask``, then the controller's callback submission."""
+        """``SQLDB.completeTask``; the change says the completion callback is due, which is
+        the controller's ``taskCompletionClient.Submit`` (the callback worker listens)."""
         after = copy(task)
         now = self.clock()
         after.state = COMPLETED
@@ -271,6 +239,4 @@ class TaskRules(Store):
         after.failure_reason = truncate_text(failure_reason)
         after.result = result
         after.cell_id = ""
-        stored = op.put_task(after)
-        self.submit_task_callback(stored)
-        return stored
+        return op.put_task(after, callback=True)

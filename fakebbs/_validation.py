@@ -34,6 +34,7 @@ __all__ = [
     "validate_actual_lrp_net_info",
     "validate_cached_dependencies",
     "validate_cached_dependency",
+    "validate_cell_presence",
     "validate_check",
     "validate_check_definition",
     "validate_desired_lrp",
@@ -855,6 +856,25 @@ def validate_actual_lrp_net_info(info: models.ActualLRPNetInfo) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------
+# Cells (models/cell_presence.go)
+
+
+def validate_cell_presence(presence: models.CellPresence) -> list[str]:
+    """``CellPresence.Validate()``: cell_id, rep_address, then the capacity (memory and
+    containers above zero, disk not negative). Only a rep's presence is checked this way;
+    no route takes one."""
+    items = _nonempty(presence, "cell_id", "rep_address")
+    capacity = presence.capacity
+    if capacity.memory_mb <= 0:
+        items.append(_field("memory_mb"))
+    if capacity.disk_mb < 0:
+        items.append(_field("disk_mb"))
+    if capacity.containers <= 0:
+        items.append(_field("containers"))
+    return items
+
+
+# --------------------------------------------------------------------------------------------
 # Request messages
 
 
@@ -969,6 +989,7 @@ _VALIDATORS: dict[str, Callable[[Any], list[str]]] = {
     "ActualLRPKey": validate_actual_lrp_key,
     "ActualLRPInstanceKey": validate_actual_lrp_instance_key,
     "ActualLRPNetInfo": validate_actual_lrp_net_info,
+    "CellPresence": validate_cell_presence,
     "CachedDependency": validate_cached_dependency,
     "ImageLayer": validate_image_layer,
     "SecurityGroupRule": validate_security_group_rule,

@@ -1,8 +1,19 @@
-"""Wire facts shared by the server side and the client: content type and headers."""
+"""Wire facts shared by the server side and the client: content type, headers, Go's JSON
+escaping and time units."""
 
 from __future__ import annotations
 
-__all__ = ["PROTOBUF", "ROUTER_ERROR_HEADER", "TRACE_HEADER"]
+import json
+from typing import Any
+
+__all__ = [
+    "GO_JSON_ESCAPES",
+    "NANOSECONDS_PER_SECOND",
+    "PROTOBUF",
+    "ROUTER_ERROR_HEADER",
+    "TRACE_HEADER",
+    "go_json",
+]
 
 PROTOBUF = "application/x-protobuf"
 """The content type of every BBS request and response body."""
@@ -12,3 +23,23 @@ TRACE_HEADER = "X-Vcap-Request-Id"
 
 ROUTER_ERROR_HEADER = "X-Cf-Routererror"
 """The Cloud Foundry router's header on an answer it made itself (the Go client's RouterError)."""
+
+NANOSECONDS_PER_SECOND = 10**9
+"""BBS timestamps and durations are Unix nanoseconds."""
+
+GO_JSON_ESCAPES = {
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
+"""What Go's ``json.Marshal`` escapes inside strings (HTML safety, JavaScript line separators)."""
+
+
+def go_json(value: Any) -> bytes:
+    """``value`` as Go's ``json.Marshal`` writes it: compact, UTF-8, with Go's escapes."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    for char, escape in GO_JSON_ESCAPES.items():
+        text = text.replace(char, escape)
+    return text.encode("utf-8")

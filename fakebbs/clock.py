@@ -1,24 +1,102 @@
 """Clocks the fake reads for every timestamp and expiry.
 
-A clock is any callable returning the current time in Unix nanoseconds. ``FakeBBS`` uses the
-real time by default; pass a ``ManualClock`` to move time by hand in a test (crash backoffs,
-domain TTLs, task expiry) without sleeping.
+Every ``FakeBBS`` has a ``Clock`` (``bbs.clock``): the real time until a test freezes it, then
+time that moves only when the test says so (crash backoffs, domain TTLs, task expiry) without
+sleeping, and real time again after ``unfreeze()`` or ``bbs.reset()``.
+
+Underneath, a clock is any callable returning the current time in Unix nanoseconds: the
+``Clock`` reads such a source while it runs. ``system_clock`` is the real time; a
+``ManualClock`` is a source that stands still until advanced (pass one to ``FakeBBS(clock=)``
+to start a fake at a chosen time).
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["ManualClock", "system_clock"]
+from fakebbs._wire import NANOSECONDS_PER_SECOND
 
-NANOSECONDS_PER_SECOND = 10**9
+__all__ = ["Clock", "ManualClock", "system_clock"]
 
 
 def system_clock() -> int:
     """The real time, in Unix nanoseconds."""
     return time.time_ns()
+
+
+class Clock:
+    """A fake's clock: its ``source`` (the real time by default) until frozen.
+
+    ``freeze()`` stops it at the current time (or ``freeze(at)`` at any time); ``advance()``
+    moves it forward; ``unfreeze()`` lets it run from the source again, forgetting what was
+    advanced. Advancing a running clock puts it ahead of its source by that much. Calling the
+    clock, or ``nanoseconds()``, gives Unix nanoseconds; ``now()`` a timezone-aware datetime.
+    Thread-safe: a server thread may read it while the test moves it.
+    """
+
+    def __init__(self, source: Callable[[], int] = system_clock) -> None:
+        self.source = source
+        self._lock = threading.Lock()
+        self._frozen_at: int | None = None
+        self._offset = 0
+
+    def __call__(self) -> int:
+        with self._lock:
+            if self._frozen_at is not None:
+                return self._frozen_at
+            return self.source() + self._offset
+
+    def nanoseconds(self) -> int:
+        """The current time in Unix nanoseconds (what every timestamp of the fake reads)."""
+        return self()
+
+    def now(self) -> datetime:
+        """The current time as a timezone-aware UTC datetime (microsecond precision)."""
+        return _from_ns(self())
+
+    @property
+    def frozen(self) -> bool:
+        """Whether the clock stands still."""
+        with self._lock:
+            return self._frozen_at is not None
+
+    def freeze(self, at: int | datetime | None = None) -> int:
+        """Stand still at ``at`` (Unix nanoseconds or a timezone-aware datetime; default: the
+        current time of this clock); returns the frozen time. Freezing a frozen clock moves it
+        to ``at`` (back in time too, if a test wants that)."""
+        when = None if at is None else _to_ns(_aware(at)) if isinstance(at, datetime) else at
+        with self._lock:
+            if when is None:
+                when = self._frozen_at
+                if when is None:
+                    when = self.source() + self._offset
+            self._frozen_at = when
+            return when
+
+    def advance(self, seconds: float = 0.0, *, nanoseconds: int = 0) -> int:
+        """Move forward (never back) and return the new time."""
+        step = round(seconds * NANOSECONDS_PER_SECOND) + nanoseconds
+        if step < 0:
+            raise ValueError("a Clock only moves forward; use freeze(at=...) to go back")
+        with self._lock:
+            if self._frozen_at is not None:
+                self._frozen_at += step
+                return self._frozen_at
+            self._offset += step
+            return self.source() + self._offset
+
+    def unfreeze(self) -> None:
+        """Run from the source again (the real time by default), with nothing advanced."""
+        with self._lock:
+            self._frozen_at = None
+            self._offset = 0
+
+    def __repr__(self) -> str:
+        state = "frozen" if self.frozen else "running"
+        return f"Clock({state}, {self.now().isoformat()})"
 
 
 class ManualClock:
@@ -33,9 +111,7 @@ class ManualClock:
         if start is None:
             start = time.time_ns()
         elif isinstance(start, datetime):
-            if start.tzinfo is None:
-                raise ValueError("a ManualClock needs a timezone-aware datetime")
-            start = _to_ns(start)
+            start = _to_ns(_aware(start, "a ManualClock"))
         self._now = start
         self._lock = threading.Lock()
 
@@ -61,6 +137,18 @@ class ManualClock:
         return f"ManualClock({self()})"
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _aware(when: datetime, who: str = "a Clock") -> datetime:
+    if when.tzinfo is None:
+        raise ValueError(f"{who} needs a timezone-aware datetime")
+    return when
+
+
 def _to_ns(when: datetime) -> int:
-    delta = when - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta // timedelta(microseconds=1)) * 1000
+    return ((when - _EPOCH) // timedelta(microseconds=1)) * 1000
+
+
+def _from_ns(nanoseconds: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=nanoseconds // 1000)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
-from werkzeug.test import Client
+from werkzeug.test import Client, TestResponse
+from werkzeug.wrappers import Response
 
 from builders import desired_lrp
 from fakebbs import FakeBBS, models
@@ -17,7 +20,7 @@ def http() -> Client:
     return Client(FakeBBS().wsgi_app)
 
 
-def post(http: Client, path: str, body: bytes = b"", **kw: object) -> object:
+def post(http: Client, path: str, body: bytes = b"", **kw: object) -> TestResponse:
     return http.post(path, data=body, headers={"Content-Type": PROTOBUF}, **kw)
 
 
@@ -103,7 +106,7 @@ def test_a_route_without_a_handler_says_so_inside_the_envelope() -> None:
         "NotBuilt", "POST", "/v1/not_built", None, "ActualLRPLifecycleResponse", "current"
     )
 
-    response = app.handle(unbuilt, b"")
+    response = cast(Response, app.handle(unbuilt, b""))
 
     error = models.ActualLRPLifecycleResponse.FromString(response.get_data()).error
     assert response.status_code == 200
@@ -117,7 +120,7 @@ def test_a_stream_route_without_a_handler_is_a_plain_501() -> None:
     app = FakeBBS().wsgi_app
     unbuilt = Route("NotBuilt", "GET", "/v1/not_built", None, None, "current", stream=True)
 
-    response = app.handle(unbuilt, b"")
+    response = cast(Response, app.handle(unbuilt, b""))
 
     assert response.status_code == 501
 

@@ -28,7 +28,7 @@ def answer(route: Route, body: bytes) -> Message:
     assert response.status_code == 200, response.get_data()
     assert response.headers["Content-Type"] == "application/x-protobuf"
     assert route.response is not None
-    decoded = getattr(models, route.response).FromString(response.get_data())
+    decoded: Message = getattr(models, route.response).FromString(response.get_data())
     assert FAKE.wsgi_app.errors == []
     return decoded
 

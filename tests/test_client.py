@@ -14,7 +14,7 @@ import threading
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import trustme
@@ -350,8 +350,8 @@ def test_each_error_type_raises_its_class(
     stand_in: StandIn, client: BBSClient, cls: type[errors.BBSError]
 ) -> None:
     stand_in.default = proto(
-        models.TaskLifecycleResponse(error=models.Error(type=cls.type, message="why"))
-    )  # type: ignore[arg-type]
+        models.TaskLifecycleResponse(error=models.Error(type=cast(Any, cls.type), message="why"))
+    )
     with pytest.raises(errors.BBSError) as raised:
         client.cancel_task("t")
     assert type(raised.value) is cls
@@ -363,8 +363,8 @@ def test_an_unknown_error_type_still_raises_a_bbs_error_with_its_number(
     stand_in: StandIn, client: BBSClient, number: int
 ) -> None:
     stand_in.default = proto(
-        models.TaskLifecycleResponse(error=models.Error(type=number, message="old"))
-    )  # type: ignore[arg-type]
+        models.TaskLifecycleResponse(error=models.Error(type=cast(Any, number), message="old"))
+    )
     with pytest.raises(errors.BBSError) as raised:
         client.cancel_task("t")
     assert (raised.value.type, raised.value.message) == (number, "old")
@@ -500,7 +500,7 @@ def test_a_failed_evacuation_raises_with_the_go_clients_default_keep_container(
     }.get(method, ())
     with pytest.raises(errors.InvalidResponse) as raised:
         getattr(client, method)(KEY, INSTANCE_KEY, *extra)
-    assert raised.value.keep_container is default  # type: ignore[attr-defined]
+    assert raised.value.keep_container is default
 
 
 def test_an_evacuation_error_carries_the_responses_keep_container(
@@ -513,7 +513,7 @@ def test_an_evacuation_error_carries_the_responses_keep_container(
     )
     with pytest.raises(errors.ResourceNotFound) as raised:
         client.evacuate_stopped_actual_lrp(KEY, INSTANCE_KEY)
-    assert raised.value.keep_container is True  # type: ignore[attr-defined]
+    assert raised.value.keep_container is True
 
 
 def test_ping_is_false_on_any_failure(stand_in: StandIn, client: BBSClient) -> None:

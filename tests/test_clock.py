@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from fakebbs import FakeBBS
+from fakebbs import Clock, FakeBBS
 from fakebbs.clock import ManualClock, system_clock
 
 
@@ -50,3 +51,120 @@ def test_the_fake_stamps_with_its_clock() -> None:
     assert fake.state.fresh_domains() == ["d"]
     clock.advance(2)
     assert fake.state.fresh_domains() == []
+
+
+# -- Clock, every fake's clock ----------------------------------------------------------------
+
+
+def source_at(now: list[int]) -> Callable[[], int]:
+    return lambda: now[0]
+
+
+def test_a_clock_follows_its_source_until_frozen() -> None:
+    now = [1_000]
+    clock = Clock(source_at(now))
+
+    now[0] = 2_000
+    assert (clock(), clock.nanoseconds(), clock.frozen) == (2_000, 2_000, False)
+
+
+def test_a_frozen_clock_stands_still_while_its_source_runs() -> None:
+    now = [1_000]
+    clock = Clock(source_at(now))
+
+    assert clock.freeze() == 1_000
+    now[0] = 5_000
+
+    assert (clock(), clock.frozen) == (1_000, True)
+
+
+def test_a_frozen_clock_moves_only_when_advanced() -> None:
+    clock = Clock(source_at([0]))
+    clock.freeze(at=10 * 10**9)
+
+    assert clock.advance(31) == 41 * 10**9
+    assert clock.advance(nanoseconds=5) == 41 * 10**9 + 5
+    assert clock() == 41 * 10**9 + 5
+
+
+def test_a_clock_freezes_at_a_timezone_aware_datetime_and_reads_back_as_one() -> None:
+    clock = Clock()
+
+    clock.freeze(at=datetime(2016, 7, 21, 2, tzinfo=timezone(timedelta(hours=2))))
+
+    assert clock() == 1_469_059_200 * 10**9
+    assert clock.now() == datetime(2016, 7, 21, tzinfo=UTC)
+
+
+def test_a_clock_refuses_a_naive_datetime_and_a_step_back() -> None:
+    clock = Clock()
+    with pytest.raises(ValueError, match="timezone-aware"):
+        clock.freeze(at=datetime(2016, 7, 21))
+    with pytest.raises(ValueError, match="only moves forward"):
+        clock.advance(-1)
+
+
+def test_advancing_a_running_clock_puts_it_ahead_of_its_source() -> None:
+    now = [1_000]
+    clock = Clock(source_at(now))
+
+    clock.advance(nanoseconds=500)
+    now[0] = 2_000
+
+    assert (clock(), clock.frozen) == (2_500, False)
+
+
+def test_unfreezing_goes_back_to_the_source_forgetting_what_was_advanced() -> None:
+    now = [1_000]
+    clock = Clock(source_at(now))
+    clock.advance(nanoseconds=7)
+    clock.freeze()
+    clock.advance(60)
+
+    clock.unfreeze()
+
+    assert (clock(), clock.frozen) == (1_000, False)
+
+
+def test_every_fake_has_a_clock_that_runs_in_real_time() -> None:
+    fake = FakeBBS()
+
+    before = time.time_ns()
+    assert isinstance(fake.clock, Clock)
+    assert before <= fake.clock() <= time.time_ns()
+
+
+def test_a_fake_built_with_a_manual_clock_reads_it_through_its_clock() -> None:
+    manual = ManualClock(42 * 10**9)
+    fake = FakeBBS(clock=manual)
+
+    manual.advance(1)
+
+    assert fake.clock() == 43 * 10**9
+    assert fake.clock.source is manual
+
+
+def test_a_fake_takes_a_clock_given_to_it_as_its_own() -> None:
+    clock = Clock()
+    assert FakeBBS(clock=clock).clock is clock
+
+
+def test_the_fake_stamps_with_its_frozen_clock() -> None:
+    fake = FakeBBS()
+    fake.clock.freeze(at=100 * 10**9)
+    fake.state.upsert_domain("d", ttl_seconds=10)
+
+    fake.clock.advance(10)
+
+    assert fake.state.fresh_domains() == []
+
+
+def test_reset_lets_the_clock_run_in_real_time_again() -> None:
+    fake = FakeBBS()
+    fake.clock.freeze(at=0)
+
+    fake.reset()
+
+    before = time.time_ns()
+    assert not fake.clock.frozen
+    assert before <= fake.clock() <= time.time_ns()

@@ -40,7 +40,7 @@ def put(
     index: int,
     status: str,
     *,
-    presence: int = ORDINARY,
+    presence: models.ActualLRP.Presence = ORDINARY,
     cell_id: str = "cell-1",
     domain: str = "cf-apps",
     crash_count: int = 0,

@@ -73,7 +73,9 @@ def test_evacuating_a_claimed_instance_unclaims_it_for_another_cell(
 
 
 @pytest.mark.parametrize("presence", [EVACUATING, SUSPECT])
-def test_evacuate_claimed_deletes_an_evacuating_or_suspect_row(state: State, presence: int) -> None:
+def test_evacuate_claimed_deletes_an_evacuating_or_suspect_row(
+    state: State, presence: models.ActualLRP.Presence
+) -> None:
     place(state, RUNNING, presence)
     place(state, UNCLAIMED)
 
@@ -234,7 +236,7 @@ def test_evacuating_again_with_new_net_info_rewrites_the_evacuating_row(
     state: State, clock: Clock, changes: list[Change]
 ) -> None:
     place(state, UNCLAIMED)
-    older = place(state, RUNNING, EVACUATING, DRAINING, routable=True)
+    older = place(state, RUNNING, EVACUATING, DRAINING, routable=True, availability_zone="z1")
     clock.advance(SECOND)
 
     keep = state.evacuate_running_actual_lrp(
@@ -244,12 +246,28 @@ def test_evacuating_again_with_new_net_info_rewrites_the_evacuating_row(
     assert keep is True
     evacuating = row(state, EVACUATING)
     assert evacuating.actual_lrp_net_info == net("10.0.0.2")
-    assert evacuating.availability_zone == "z4"
     assert evacuating.routable is True  # upstream's UPDATE does not write routable
     assert evacuating.since == clock.now
     assert evacuating.modification_tag.epoch == older.modification_tag.epoch
     assert evacuating.modification_tag.index == older.modification_tag.index + 1
-    assert changes == [Change("actual_lrp", None, evacuating, "", False, replaced=older)]
+    reported = models.ActualLRP()
+    reported.CopyFrom(evacuating)
+    reported.availability_zone = "z4"
+    assert changes == [Change("actual_lrp", None, reported, "", False, replaced=older)]
+
+
+def test_rewriting_the_evacuating_row_keeps_its_zone_but_reports_the_new_one(
+    state: State, changes: list[Change]
+) -> None:
+    """Upstream's UPDATE in ``EvacuateActualLRP`` leaves ``availability_zone`` alone; the
+    row it returns for the event has the request's zone."""
+    place(state, UNCLAIMED)
+    place(state, RUNNING, EVACUATING, DRAINING, availability_zone="z1")
+
+    state.evacuate_running_actual_lrp(key(), DRAINING, net("10.0.0.2"), availability_zone="z2")
+
+    assert row(state, EVACUATING).availability_zone == "z1"
+    assert [c.after.availability_zone for c in changes] == ["z2"]  # type: ignore[union-attr]
 
 
 def test_a_second_instance_evacuating_the_same_index_is_told_to_drop_its_container(
@@ -357,7 +375,9 @@ def test_recreate_keeps_the_container_while_another_instance_is_not_running(
 
 
 @pytest.mark.parametrize("presence", [EVACUATING, SUSPECT])
-def test_recreate_deletes_an_evacuating_or_suspect_target(recreate: State, presence: int) -> None:
+def test_recreate_deletes_an_evacuating_or_suspect_target(
+    recreate: State, presence: models.ActualLRP.Presence
+) -> None:
     place(recreate, UNCLAIMED)
     place(recreate, RUNNING, presence)
 
@@ -379,7 +399,7 @@ def test_recreate_never_makes_an_evacuating_row(recreate: State) -> None:
 
 @pytest.mark.parametrize("presence", [ORDINARY, EVACUATING, SUSPECT])
 def test_evacuating_a_stopped_instance_deletes_its_row(
-    state: State, changes: list[Change], presence: int
+    state: State, changes: list[Change], presence: models.ActualLRP.Presence
 ) -> None:
     stopped = place(state, RUNNING, presence)
 
@@ -423,7 +443,9 @@ def test_a_third_crash_while_evacuating_stays_crashed(state: State) -> None:
 
 
 @pytest.mark.parametrize("presence", [EVACUATING, SUSPECT])
-def test_evacuate_crashed_deletes_an_evacuating_or_suspect_row(state: State, presence: int) -> None:
+def test_evacuate_crashed_deletes_an_evacuating_or_suspect_row(
+    state: State, presence: models.ActualLRP.Presence
+) -> None:
     place(state, RUNNING, presence)
 
     assert state.evacuate_crashed_actual_lrp(key(), OWN, "oom") is False
@@ -434,6 +456,45 @@ def test_evacuate_crashed_deletes_an_evacuating_or_suspect_row(state: State, pre
 def test_evacuate_crashed_of_an_unknown_instance_is_not_found(state: State) -> None:
     with pytest.raises(ResourceNotFound):
         state.evacuate_crashed_actual_lrp(key(), OWN, "oom")
+
+
+# -- rows sharing an instance key -------------------------------------------------------------
+
+
+def reclaim_after_evacuating(state: State) -> None:
+    """Claim with OWN, evacuate OWN (the dance), claim the replacement with OWN again: the
+    evacuating and the ordinary row share the instance key, and the ordinary row, written
+    last, comes after the evacuating one in the order the database returns them."""
+    place(state, UNCLAIMED)
+    state.claim_actual_lrp("my-guid", 0, OWN)
+    evacuate_running(state, OWN)
+    state.claim_actual_lrp("my-guid", 0, OWN)
+
+
+def test_evacuate_crashed_after_a_reclaim_removes_the_evacuating_row_written_first(
+    state: State,
+) -> None:
+    """``lookupLRPInSlice`` takes the first row with the instance key: the evacuating one."""
+    reclaim_after_evacuating(state)
+    claimed = row(state)
+
+    assert state.evacuate_crashed_actual_lrp(key(), OWN, "boom") is False
+
+    assert presences(state) == {ORDINARY: CLAIMED}
+    assert row(state) == claimed
+
+
+def test_evacuate_running_after_a_reclaim_rewrites_the_evacuating_row_written_first(
+    state: State,
+) -> None:
+    reclaim_after_evacuating(state)
+    claimed = row(state)
+
+    assert evacuate_running(state, OWN) is True
+
+    assert row(state, EVACUATING).actual_lrp_net_info == net()
+    assert row(state, EVACUATING).modification_tag.index == 1
+    assert row(state) == claimed
 
 
 # -- remove_evacuating --------------------------------------------------------------------------
@@ -452,7 +513,7 @@ def test_remove_evacuating_deletes_the_evacuating_row(state: State, changes: lis
 
 @pytest.mark.parametrize("presence", [ORDINARY, SUSPECT])
 def test_remove_evacuating_of_a_row_that_is_not_evacuating_is_not_found(
-    state: State, presence: int
+    state: State, presence: models.ActualLRP.Presence
 ) -> None:
     place(state, RUNNING, presence)
 

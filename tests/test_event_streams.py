@@ -48,8 +48,9 @@ def task_definition(**fields: object) -> models.TaskDefinition:
 
 
 @pytest.fixture
-def server(session_fake: tuple[FakeBBS, Server], fake: FakeBBS) -> Server:
-    return session_fake[1]
+def server(fake: FakeBBS) -> Server:
+    assert fake.server is not None
+    return fake.server
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ for each kind of change. The streams over a socket are in test_event_streams."""
 from __future__ import annotations
 
 import base64
+from typing import cast
 
 from google.protobuf.message import Message
 
@@ -19,6 +20,7 @@ from fakebbs._events import (
     calculate_events,
     sse_event,
 )
+from fakebbs._state import State
 from fakebbs._store import (
     CLAIMED,
     CRASHED,
@@ -41,7 +43,7 @@ def actual(
     state: str = UNCLAIMED,
     instance_key: models.ActualLRPInstanceKey = NO_INSTANCE,
     *,
-    presence: int = ORDINARY,
+    presence: models.ActualLRP.Presence = ORDINARY,
     tag: int = 0,
     **fields: object,
 ) -> models.ActualLRP:
@@ -319,6 +321,23 @@ def test_a_new_instance_taking_a_suspects_slot_is_group_created_and_removed() ->
     ]
 
 
+def test_an_unchanged_claim_replaces_an_evacuating_row_with_the_same_instance_key() -> None:
+    """``RecordChange`` matches rows by instance key only: a repeated claim by the instance
+    that also holds the evacuating row turns both entries into the claimed row."""
+    evacuating = actual(RUNNING, OWN, presence=EVACUATING)
+    claimed = actual(CLAIMED, OWN, tag=3)
+
+    events = calculate_events([change(claimed, claimed)], stored(claimed, evacuating))
+
+    assert messages(events, "actual") == [
+        models.ActualLRPRemovedEvent(actual_lrp_group=models.ActualLRPGroup(evacuating=evacuating))
+    ]
+    [changed] = messages(events, "instance")
+    assert isinstance(changed, models.ActualLRPInstanceChangedEvent)
+    assert (changed.before.presence, changed.after.state) == (EVACUATING, CLAIMED)
+    assert changed.after.modification_tag.index == 3
+
+
 def test_an_untouched_row_of_the_index_shapes_the_group_but_emits_no_instance_event() -> None:
     """The resolved group shows the running evacuating instance while the replacement is only
     claimed; claiming it changes nothing the old group stream can see."""
@@ -329,6 +348,44 @@ def test_an_untouched_row_of_the_index_shapes_the_group_but_emits_no_instance_ev
     [group] = messages(events, "actual")
     assert isinstance(group, models.ActualLRPChangedEvent)
     assert group.after == models.ActualLRPGroup(instance=after)
+
+
+def test_a_dance_over_another_instances_evacuating_row_removes_it_from_the_group() -> None:
+    """The calculator starts from the rows as the controller read them, in write order: the
+    older evacuating row (of instance A, written before the re-claimed ordinary row) stays in
+    the set, so the group's evacuating slot goes from A's row to B's: created + removed."""
+    state = State()
+    state.desire_lrp(desired_lrp("web", instances=1))
+    key = models.ActualLRPKey(process_guid="web", index=0, domain="cf-apps")
+    net = models.ActualLRPNetInfo(address="10.0.0.1")
+    state.claim_actual_lrp("web", 0, OWN)
+    state.start_actual_lrp(key, OWN, net)
+    state.evacuate_running_actual_lrp(key, OWN, net)
+    state.claim_actual_lrp("web", 0, OTHER)
+    old_evacuating = state.actual_lrps[ActualKey("web", 0, EVACUATING)]
+    events: list[Event] = []
+    state.listeners.append(lambda changes: events.extend(calculate_events(changes, {})))
+
+    assert state.evacuate_running_actual_lrp(key, OTHER, models.ActualLRPNetInfo()) is True
+
+    new_evacuating = state.actual_lrps[ActualKey("web", 0, EVACUATING)]
+    group = messages(events, "actual")
+    assert (
+        models.ActualLRPCreatedEvent(
+            actual_lrp_group=models.ActualLRPGroup(evacuating=new_evacuating)
+        )
+        in group
+    )
+    assert (
+        models.ActualLRPRemovedEvent(
+            actual_lrp_group=models.ActualLRPGroup(evacuating=old_evacuating)
+        )
+        in group
+    )
+    assert names(events, "instance") == [
+        "actual_lrp_instance_changed",
+        "actual_lrp_instance_created",
+    ]
 
 
 # -- order ------------------------------------------------------------------------------------
@@ -349,7 +406,10 @@ def test_events_come_in_the_order_of_each_units_first_change() -> None:
         ("actual", "actual_lrp_created"),
         ("instance", "actual_lrp_instance_created"),
     ]
-    indices = [m.actual_lrp.actual_lrp_key.index for m in messages(events, "instance")]
+    indices = [
+        cast(models.ActualLRPInstanceCreatedEvent, m).actual_lrp.actual_lrp_key.index
+        for m in messages(events, "instance")
+    ]
     assert indices == [0, 1]
 
 
@@ -428,6 +488,18 @@ def test_r0_streams_downgrade_desired_lrps_and_tasks_without_touching_the_hub_ev
     assert len(shown_task.task.task_definition.cached_dependencies) == 1
 
 
+def test_a_current_task_stream_sends_a_zero_tasks_definition_empty_not_absent() -> None:
+    """A refused RejectTask reports a zero ``before``; upstream's ``Task.Copy`` on every task
+    stream gives it an empty ``task_definition`` (bytes 0a 00 on the wire)."""
+    event = Event("task", models.TaskChangedEvent(before=models.Task(), after=models.Task()))
+
+    shown = StreamSpec(frozenset({"task"})).present(event)
+
+    assert isinstance(shown, models.TaskChangedEvent)
+    assert shown.before.SerializeToString() == b"\x0a\x00"
+    assert not event.message.before.HasField("task_definition")  # type: ignore[attr-defined]
+
+
 # -- subscriptions and the hub ----------------------------------------------------------------
 
 
@@ -474,7 +546,6 @@ def test_ending_the_streams_delivers_what_is_pending_then_ends() -> None:
 def test_the_hub_listens_to_every_operation_of_its_store() -> None:
     store = Store()
     hub = EventHub(store)
-    store.listeners.append(hub.publish)
     subscription = hub.subscribe({"desired"})
     with store.operation("t1") as op:
         op.put_desired(desired_lrp("web"))

@@ -25,3 +25,18 @@ def test_the_example_runs(script: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_the_downstream_example_suite_passes() -> None:
+    """examples/downstream is a project's own code and tests on the plugin's fixtures."""
+    suite = Path(__file__).resolve().parents[1] / "examples" / "downstream"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(suite)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=suite,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert " passed" in done.stdout and "failed" not in done.stdout

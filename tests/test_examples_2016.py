@@ -7,6 +7,8 @@ what the reference says comes back.
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
 
 from fakebbs import models
@@ -31,7 +33,10 @@ def lrp_2016(process_guid: str, domain: str = "cf-apps", instances: int = 2) -> 
 
 
 def desire_2016(bbs: BBSClient, lrp: models.DesiredLRP) -> None:
-    response = bbs.call("DesireDesiredLRP_r1", models.DesireLRPRequest(desired_lrp=lrp))
+    response = cast(
+        models.DesiredLRPLifecycleResponse,
+        bbs.call("DesireDesiredLRP_r1", models.DesireLRPRequest(desired_lrp=lrp)),
+    )
     assert not response.HasField("error"), response.error
 
 
@@ -46,9 +51,15 @@ def test_actual_lrp_groups_filters_by_domain_and_cell(bbs: BBSClient) -> None:
     desire_2016(bbs, lrp_2016("app-a", domain="cf-apps", instances=1))
     desire_2016(bbs, lrp_2016("app-b", domain="other", instances=1))
 
-    by_domain = bbs.call("ActualLRPGroups", models.ActualLRPGroupsRequest(domain="cf-apps"))
-    by_cell = bbs.call(
-        "ActualLRPGroups", models.ActualLRPGroupsRequest(domain="cf-apps", cell_id="some-cell")
+    by_domain = cast(
+        models.ActualLRPGroupsResponse,
+        bbs.call("ActualLRPGroups", models.ActualLRPGroupsRequest(domain="cf-apps")),
+    )
+    by_cell = cast(
+        models.ActualLRPGroupsResponse,
+        bbs.call(
+            "ActualLRPGroups", models.ActualLRPGroupsRequest(domain="cf-apps", cell_id="some-cell")
+        ),
     )
 
     assert groups(by_domain) == [("app-a", 0, "UNCLAIMED")]
@@ -59,9 +70,12 @@ def test_actual_lrp_groups_by_process_guid(bbs: BBSClient) -> None:
     desire_2016(bbs, lrp_2016("my-guid", instances=2))
     desire_2016(bbs, lrp_2016("other-guid", instances=1))
 
-    response = bbs.call(
-        "ActualLRPGroupsByProcessGuid",
-        models.ActualLRPGroupsByProcessGuidRequest(process_guid="my-guid"),
+    response = cast(
+        models.ActualLRPGroupsResponse,
+        bbs.call(
+            "ActualLRPGroupsByProcessGuid",
+            models.ActualLRPGroupsByProcessGuidRequest(process_guid="my-guid"),
+        ),
     )
 
     assert groups(response) == [("my-guid", 0, "UNCLAIMED"), ("my-guid", 1, "UNCLAIMED")]
@@ -71,13 +85,19 @@ def test_actual_lrp_groups_by_process_guid(bbs: BBSClient) -> None:
 def test_actual_lrp_group_by_process_guid_and_index(bbs: BBSClient) -> None:
     desire_2016(bbs, lrp_2016("my-guid", instances=2))
 
-    response = bbs.call(
-        "ActualLRPGroupsByProcessGuidAndIndex",
-        models.ActualLRPGroupByProcessGuidAndIndexRequest(process_guid="my-guid", index=0),
+    response = cast(
+        models.ActualLRPGroupResponse,
+        bbs.call(
+            "ActualLRPGroupsByProcessGuidAndIndex",
+            models.ActualLRPGroupByProcessGuidAndIndexRequest(process_guid="my-guid", index=0),
+        ),
     )
-    missing = bbs.call(
-        "ActualLRPGroupsByProcessGuidAndIndex",
-        models.ActualLRPGroupByProcessGuidAndIndexRequest(process_guid="my-guid", index=7),
+    missing = cast(
+        models.ActualLRPGroupResponse,
+        bbs.call(
+            "ActualLRPGroupsByProcessGuidAndIndex",
+            models.ActualLRPGroupByProcessGuidAndIndexRequest(process_guid="my-guid", index=7),
+        ),
     )
 
     instance = response.actual_lrp_group.instance
@@ -100,14 +120,20 @@ def test_retire_actual_lrp_stops_the_instance_but_keeps_the_desired_state(bbs: B
     )
 
     assert not response.HasField("error")
-    remaining = bbs.call(
-        "ActualLRPGroupsByProcessGuid",
-        models.ActualLRPGroupsByProcessGuidRequest(process_guid="some-process-guid"),
+    remaining = cast(
+        models.ActualLRPGroupsResponse,
+        bbs.call(
+            "ActualLRPGroupsByProcessGuid",
+            models.ActualLRPGroupsByProcessGuidRequest(process_guid="some-process-guid"),
+        ),
     )
     assert groups(remaining) == [("some-process-guid", 1, "UNCLAIMED")]
-    desired = bbs.call(
-        "DesiredLRPByProcessGuid_r2",
-        models.DesiredLRPByProcessGuidRequest(process_guid="some-process-guid"),
+    desired = cast(
+        models.DesiredLRPResponse,
+        bbs.call(
+            "DesiredLRPByProcessGuid_r2",
+            models.DesiredLRPByProcessGuidRequest(process_guid="some-process-guid"),
+        ),
     )
     assert desired.desired_lrp.instances == 2
 
@@ -116,7 +142,10 @@ def test_desired_lrps_filters_by_domain(bbs: BBSClient) -> None:
     desire_2016(bbs, lrp_2016("app-a", domain="cf-apps"))
     desire_2016(bbs, lrp_2016("app-b", domain="other"))
 
-    response = bbs.call("DesiredLRPs_r2", models.DesiredLRPsRequest(domain="cf-apps"))
+    response = cast(
+        models.DesiredLRPsResponse,
+        bbs.call("DesiredLRPs_r2", models.DesiredLRPsRequest(domain="cf-apps")),
+    )
 
     assert [lrp.process_guid for lrp in response.desired_lrps] == ["app-a"]
 
@@ -125,9 +154,12 @@ def test_desired_lrp_by_process_guid_returns_what_was_desired(bbs: BBSClient) ->
     lrp = lrp_2016("some-processs-guid")
     desire_2016(bbs, lrp)
 
-    got = bbs.call(
-        "DesiredLRPByProcessGuid_r2",
-        models.DesiredLRPByProcessGuidRequest(process_guid="some-processs-guid"),
+    got = cast(
+        models.DesiredLRPResponse,
+        bbs.call(
+            "DesiredLRPByProcessGuid_r2",
+            models.DesiredLRPByProcessGuidRequest(process_guid="some-processs-guid"),
+        ),
     )
 
     returned = got.desired_lrp
@@ -141,7 +173,10 @@ def test_desired_lrp_scheduling_infos(bbs: BBSClient) -> None:
     desire_2016(bbs, lrp_2016("app-a", domain="cf-apps", instances=3))
     desire_2016(bbs, lrp_2016("app-b", domain="other"))
 
-    response = bbs.call("DesiredLRPSchedulingInfos", models.DesiredLRPsRequest(domain="cf-apps"))
+    response = cast(
+        models.DesiredLRPSchedulingInfosResponse,
+        bbs.call("DesiredLRPSchedulingInfos", models.DesiredLRPsRequest(domain="cf-apps")),
+    )
 
     [info] = response.desired_lrp_scheduling_infos
     assert info.desired_lrp_key == models.DesiredLRPKey(
@@ -160,11 +195,16 @@ def test_desire_lrp_creates_it_and_its_actual_lrps(bbs: BBSClient) -> None:
     )
 
     assert not response.HasField("error")
-    listed = bbs.call("DesiredLRPs_r2", models.DesiredLRPsRequest())
+    listed = cast(
+        models.DesiredLRPsResponse, bbs.call("DesiredLRPs_r2", models.DesiredLRPsRequest())
+    )
     assert [lrp.process_guid for lrp in listed.desired_lrps] == ["new-guid"]
-    actual = bbs.call(
-        "ActualLRPGroupsByProcessGuid",
-        models.ActualLRPGroupsByProcessGuidRequest(process_guid="new-guid"),
+    actual = cast(
+        models.ActualLRPGroupsResponse,
+        bbs.call(
+            "ActualLRPGroupsByProcessGuid",
+            models.ActualLRPGroupsByProcessGuidRequest(process_guid="new-guid"),
+        ),
     )
     assert groups(actual) == [("new-guid", 0, "UNCLAIMED"), ("new-guid", 1, "UNCLAIMED")]
 
@@ -182,17 +222,23 @@ def test_update_desired_lrp_sets_instances_routes_and_annotation(bbs: BBSClient)
     )
 
     assert not response.HasField("error")
-    got = bbs.call(
-        "DesiredLRPByProcessGuid_r2",
-        models.DesiredLRPByProcessGuidRequest(process_guid="some-process-guid"),
+    got = cast(
+        models.DesiredLRPResponse,
+        bbs.call(
+            "DesiredLRPByProcessGuid_r2",
+            models.DesiredLRPByProcessGuidRequest(process_guid="some-process-guid"),
+        ),
     )
     assert got.desired_lrp.instances == 4
     assert got.desired_lrp.annotation == "My annotation"
     assert dict(got.desired_lrp.routes.routes) == {}
     assert got.desired_lrp.modification_tag.index == 1
-    actual = bbs.call(
-        "ActualLRPGroupsByProcessGuid",
-        models.ActualLRPGroupsByProcessGuidRequest(process_guid="some-process-guid"),
+    actual = cast(
+        models.ActualLRPGroupsResponse,
+        bbs.call(
+            "ActualLRPGroupsByProcessGuid",
+            models.ActualLRPGroupsByProcessGuidRequest(process_guid="some-process-guid"),
+        ),
     )
     assert [index for _, index, _ in groups(actual)] == [0, 1, 2, 3]
 
@@ -203,26 +249,38 @@ def test_remove_desired_lrp(bbs: BBSClient) -> None:
     response = bbs.call(
         "RemoveDesiredLRP", models.RemoveDesiredLRPRequest(process_guid="some-process-guid")
     )
-    again = bbs.call(
-        "RemoveDesiredLRP", models.RemoveDesiredLRPRequest(process_guid="some-process-guid")
+    again = cast(
+        models.DesiredLRPLifecycleResponse,
+        bbs.call(
+            "RemoveDesiredLRP", models.RemoveDesiredLRPRequest(process_guid="some-process-guid")
+        ),
     )
 
     assert not response.HasField("error")
     assert again.error.type == ResourceNotFound.type
-    got = bbs.call(
-        "DesiredLRPByProcessGuid_r2",
-        models.DesiredLRPByProcessGuidRequest(process_guid="some-process-guid"),
+    got = cast(
+        models.DesiredLRPResponse,
+        bbs.call(
+            "DesiredLRPByProcessGuid_r2",
+            models.DesiredLRPByProcessGuidRequest(process_guid="some-process-guid"),
+        ),
     )
     assert got.error.type == ResourceNotFound.type
-    actual = bbs.call(
-        "ActualLRPGroupsByProcessGuid",
-        models.ActualLRPGroupsByProcessGuidRequest(process_guid="some-process-guid"),
+    actual = cast(
+        models.ActualLRPGroupsResponse,
+        bbs.call(
+            "ActualLRPGroupsByProcessGuid",
+            models.ActualLRPGroupsByProcessGuidRequest(process_guid="some-process-guid"),
+        ),
     )
     assert list(actual.actual_lrp_groups) == []
 
 
 @pytest.mark.parametrize("route", ["DesireDesiredLRP_r1", "DesireDesiredLRP_r0"])
 def test_2016_desire_routes_accept_lrps_without_metric_tags(bbs: BBSClient, route: str) -> None:
-    response = bbs.call(route, models.DesireLRPRequest(desired_lrp=lrp_2016("no-tags")))
+    response = cast(
+        models.DesiredLRPLifecycleResponse,
+        bbs.call(route, models.DesireLRPRequest(desired_lrp=lrp_2016("no-tags"))),
+    )
 
     assert not response.HasField("error"), response.error

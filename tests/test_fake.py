@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import pytest
+from google.protobuf.message import Message
+
 from builders import desired_lrp
-from fakebbs import BBSClient, FakeBBS, ManualClock, models
+from fakebbs import BBSClient, FakeBBS, ManualClock, errors, models
 
 
 def test_converge_restarts_a_crashed_instance_once_the_clock_passes_its_backoff() -> None:
@@ -45,3 +50,55 @@ def test_reset_forgets_cells_too() -> None:
     fake.reset()
 
     assert fake.state.cell_presences() == []
+
+
+def test_check_reraises_an_error_raised_inside_the_fake_once() -> None:
+    fake = FakeBBS()
+
+    def broken(*args: object) -> Message:
+        raise RuntimeError("a bug in the fake")
+
+    handlers = fake.wsgi_app.handlers
+    handlers["Domains"] = dataclasses.replace(handlers["Domains"], run=broken)
+    with fake.client() as bbs, pytest.raises(errors.InvalidResponse, match="500"):
+        bbs.domains()
+
+    with pytest.raises(RuntimeError, match="a bug in the fake"):
+        fake.check()
+    fake.check()  # reported once
+
+
+def test_check_passes_when_nothing_went_wrong_and_bbs_errors_are_not_bugs() -> None:
+    fake = FakeBBS()
+    with fake.client() as bbs, pytest.raises(errors.ResourceNotFound):
+        bbs.desired_lrp_by_process_guid("missing")
+
+    fake.check()
+
+
+def test_client_calls_in_process_until_served_then_over_the_socket() -> None:
+    fake = FakeBBS()
+
+    assert fake.client().url == "http://in-process"
+    with fake.serve() as server:
+        assert fake.client().url == server.url == fake.url
+    assert fake.server is None
+    with pytest.raises(RuntimeError, match="not served"):
+        _ = fake.url
+
+
+def test_reset_clears_state_faults_holds_and_journal() -> None:
+    fake = FakeBBS()
+    fake.register_cell("cell-1")
+    fake.fail("Domains", errors.Unrecoverable())
+    gate = fake.hold("Ping")
+    with fake.client() as bbs, pytest.raises(errors.Unrecoverable):
+        bbs.domains()
+
+    fake.reset()
+
+    assert (fake.state.cell_presences(), fake.faults, len(fake.calls)) == ([], [], 0)
+    assert gate.released
+    with fake.client() as bbs:
+        assert bbs.domains() == []
+        assert bbs.ping()

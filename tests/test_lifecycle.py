@@ -97,7 +97,7 @@ def net(address: str = "10.0.0.1", port: int = 8080) -> models.ActualLRPNetInfo:
 def place(
     state: State,
     status: str,
-    presence: int = ORDINARY,
+    presence: models.ActualLRP.Presence = ORDINARY,
     instance_key: models.ActualLRPInstanceKey | None = None,
     index: int = 0,
     **fields: object,
@@ -123,6 +123,12 @@ def place(
 
 def row(state: State, presence: int = ORDINARY, index: int = 0) -> models.ActualLRP:
     return state.actual_lrps[ActualKey("my-guid", index, presence)]
+
+
+def still_desired(state: State) -> None:
+    """Store the desired LRP directly (no change is published) if it is not there: a crash
+    that restarts at once needs it, as upstream reads it to place the instance."""
+    state.desired_lrps.setdefault("my-guid", desired_lrp(instances=1))
 
 
 # -- the transition table (§4.2) ----------------------------------------------------------------
@@ -166,6 +172,7 @@ def table_allows(stored: str, target: str, same: bool, empty: bool) -> bool:
 def call_for(
     state: State, target: str, instance_key: models.ActualLRPInstanceKey, domain: str
 ) -> Callable[[], object]:
+    still_desired(state)
     calls: dict[str, Callable[[], object]] = {
         CLAIMED: lambda: state.claim_actual_lrp("my-guid", 0, instance_key),
         RUNNING: lambda: state.start_actual_lrp(key(domain=domain), instance_key, net("10.9.9.9")),
@@ -275,9 +282,10 @@ def test_claiming_a_running_instance_with_its_own_key_moves_it_back_to_claimed(
     assert row(state).actual_lrp_net_info == models.ActualLRPNetInfo()
 
 
-def test_a_repeated_claim_changes_nothing_and_records_nothing(
+def test_a_repeated_claim_changes_nothing_but_reports_the_row_unchanged(
     state: State, clock: Clock, changes: list[Change]
 ) -> None:
+    """Upstream hands its event calculator (before, after) even when nothing was written."""
     place(state, UNCLAIMED)
     state.claim_actual_lrp("my-guid", 0, instance())
     claimed = row(state)
@@ -286,7 +294,7 @@ def test_a_repeated_claim_changes_nothing_and_records_nothing(
     state.claim_actual_lrp("my-guid", 0, instance())
 
     assert row(state) == claimed
-    assert len(changes) == 1
+    assert changes[1:] == [Change("actual_lrp", claimed, claimed)]
 
 
 def test_claiming_a_missing_instance_is_not_found(state: State) -> None:
@@ -423,11 +431,17 @@ def test_start_with_another_domain_is_refused(state: State) -> None:
         state.start_actual_lrp(key(domain="elsewhere"), instance(), net())
 
 
+@pytest.mark.parametrize("suspect_written_first", [False, True])
 def test_start_removes_the_evacuating_and_the_suspect_row_of_the_index(
-    state: State, changes: list[Change]
+    state: State, changes: list[Change], suspect_written_first: bool
 ) -> None:
+    """Evacuating first, then suspect, as upstream's StartActualLRP does, whatever order the
+    rows were written in."""
+    if suspect_written_first:
+        suspect = place(state, RUNNING, SUSPECT, instance("lost-ig", "lost-cell"))
     evacuating = place(state, RUNNING, EVACUATING, instance("old-ig", "draining-cell"))
-    suspect = place(state, RUNNING, SUSPECT, instance("lost-ig", "lost-cell"))
+    if not suspect_written_first:
+        suspect = place(state, RUNNING, SUSPECT, instance("lost-ig", "lost-cell"))
     place(state, CLAIMED)
 
     state.start_actual_lrp(key(), instance(), net())
@@ -461,6 +475,7 @@ def test_a_start_from_a_suspect_instance_is_ignored(state: State, changes: list[
 
 
 def crash(state: State, reason: str = "exited with status 1") -> None:
+    still_desired(state)
     state.crash_actual_lrp(key(), instance(), reason)
 
 
@@ -571,6 +586,31 @@ def test_crashing_a_suspect_instance_deletes_the_suspect_row(
 
     assert set(state.actual_lrps) == {ActualKey("my-guid", 0, ORDINARY)}
     assert changes == [Change("actual_lrp", suspect, None, "", False)]
+
+
+def test_a_crash_that_restarts_without_a_desired_lrp_commits_then_is_not_found(
+    state: State, changes: list[Change]
+) -> None:
+    """Upstream reads the scheduling info to place the instance only after committing."""
+    before = place(state, RUNNING)
+
+    with pytest.raises(ResourceNotFound):
+        state.crash_actual_lrp(key(), instance(), "boom")
+
+    assert (row(state).state, row(state).crash_count, row(state).crash_reason) == (
+        UNCLAIMED,
+        1,
+        "boom",
+    )
+    assert changes == [Change("actual_lrp", before, row(state), "", True)]
+
+
+def test_a_crash_that_stays_crashed_without_a_desired_lrp_succeeds(state: State) -> None:
+    place(state, RUNNING, crash_count=2)
+
+    state.crash_actual_lrp(key(), instance(), "boom")
+
+    assert (row(state).state, row(state).crash_count) == (CRASHED, 3)
 
 
 def test_crashing_a_missing_instance_is_not_found(state: State) -> None:

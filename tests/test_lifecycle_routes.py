@@ -4,6 +4,7 @@ and in-process. The rules themselves are tested in test_lifecycle and test_evacu
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import cast
 
 import pytest
 from hypothesis import given, settings
@@ -178,8 +179,14 @@ def test_remove_deletes_the_instance_only_for_its_own_instance_key(
 
 
 def test_lifecycle_requests_are_validated(bbs: BBSClient) -> None:
-    claim = bbs.call("ClaimActualLRP", models.ClaimActualLRPRequest(process_guid="my-guid"))
-    fail = bbs.call("FailActualLRP", models.FailActualLRPRequest(actual_lrp_key=key()))
+    claim = cast(
+        models.ActualLRPLifecycleResponse,
+        bbs.call("ClaimActualLRP", models.ClaimActualLRPRequest(process_guid="my-guid")),
+    )
+    fail = cast(
+        models.ActualLRPLifecycleResponse,
+        bbs.call("FailActualLRP", models.FailActualLRPRequest(actual_lrp_key=key())),
+    )
 
     assert claim.error == models.Error(
         type="InvalidRequest", message="Invalid field: actual_lrp_instance_key"
@@ -249,7 +256,7 @@ def test_every_route_answers_as_the_transition_table_says(
     }
 
     with BBSClient.in_process(fake.wsgi_app) as bbs:
-        response = bbs.call(*requests[target])
+        response = cast(models.ActualLRPLifecycleResponse, bbs.call(*requests[target]))
 
     if table_allows(stored, target, same, empty=False):
         assert not response.HasField("error")
@@ -389,7 +396,7 @@ def test_evacuation_changes_carry_an_empty_trace_id(
 def test_a_bad_evacuation_request_is_answered_with_upstreams_keep_container(
     bbs: BBSClient, route: str, keep: bool, body: bytes, message: str
 ) -> None:
-    response = bbs.call(route, body)
+    response = cast(models.EvacuationResponse, bbs.call(route, body))
 
     assert response.error.type == InvalidRequest.type
     assert response.error.message.startswith(message)

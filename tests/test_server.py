@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import logging
+import re
 import socket
 import ssl
 import threading
@@ -18,7 +19,7 @@ import pytest
 import trustme
 from werkzeug.wrappers import Request
 
-from fakebbs import _server
+from fakebbs import FakeBBS, _server
 from fakebbs._server import BodyReadError, Server
 
 if TYPE_CHECKING:
@@ -263,6 +264,25 @@ def test_http11_keep_alive_serves_requests_on_one_connection(server: Server) -> 
     assert second.startswith(b"len=4 " + port)
 
 
+def test_answers_carry_no_server_header_as_go_sends_none(server: Server) -> None:
+    answer = raw_exchange(server, b"GET /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    head = answer.split(b"\r\n\r\n", 1)[0].lower()
+    assert head.startswith(b"http/1.1 200 ok\r\n")
+    assert b"\r\ndate: " in head
+    assert b"\r\nserver:" not in head
+
+
+def test_a_server_header_the_app_sets_is_kept() -> None:
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
+        start_response("200 OK", [("Server", "mine"), ("Content-Length", "0")])
+        return []
+
+    with Server(app) as server:
+        answer = raw_exchange(server, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert answer.lower().count(b"\r\nserver:") == 1
+    assert b"\r\nServer: mine\r\n" in answer
+
+
 def test_many_pooled_connections_are_all_kept_alive(server: Server) -> None:
     conns = [
         http.client.HTTPConnection(server.host, server.port, timeout=TIMEOUT) for _ in range(30)
@@ -339,6 +359,57 @@ def test_the_pool_grows_past_its_initial_workers_for_long_lived_responses(
             stream.close()
 
 
+def test_workers_a_burst_of_streams_needed_retire_once_idle(app: EchoApp) -> None:
+    with Server(app, worker_idle_timeout=0.2) as server:
+        baseline = server.worker_threads
+        threads_before = set(threading.enumerate())
+        streams = [_open_stream(server) for _ in range(50)]
+        assert server.worker_threads >= 50
+        app.release.set()
+        for stream in streams:
+            assert stream.read() == b"ended\n"
+            stream.close()
+        assert server.wait_for_worker_threads(baseline, timeout=30)
+        assert server.worker_threads == baseline == _server._MIN_THREADS
+        assert len(threading.enumerate()) == len(threads_before)
+        assert_serving(server)  # the pool still serves, and grows again when needed
+        again = [_open_stream(server) for _ in range(2 * _server._MIN_THREADS)]
+        for stream in again:
+            stream.close()
+
+
+def test_fifty_dropped_event_streams_leave_no_thread_behind() -> None:
+    fake = FakeBBS()
+    threads_before = set(threading.enumerate())
+    with Server(fake.wsgi_app, worker_idle_timeout=0.2, on_stop=fake.events.end_streams) as server:
+        baseline = server.worker_threads
+        streams = []
+        for _ in range(50):
+            conn = http.client.HTTPConnection(server.host, server.port, timeout=TIMEOUT)
+            conn.request("POST", "/v1/events/lrp_instances.r1", body=b"")
+            response = conn.getresponse()
+            assert response.status == 200
+            streams.append((conn, response))
+        assert server.worker_threads >= 50
+        for conn, response in streams:  # the subscribers go away without a word
+            response.close()
+            conn.close()
+        assert server.wait_for_worker_threads(baseline, timeout=30)
+        assert server.worker_threads == baseline
+        assert len(threading.enumerate()) == len(threads_before) + baseline + 1  # + accept loop
+    assert set(threading.enumerate()) == threads_before
+
+
+def test_idle_workers_never_retire_below_the_minimum(app: EchoApp) -> None:
+    with Server(app, worker_idle_timeout=0.01) as server:
+        streams = [_open_stream(server) for _ in range(3)]
+        app.release.set()
+        for stream in streams:
+            stream.close()
+        assert not server.wait_for_worker_threads(_server._MIN_THREADS - 1, timeout=0.3)
+        assert server.worker_threads == _server._MIN_THREADS
+
+
 def test_threads_caps_the_requests_served_at_once(app: EchoApp) -> None:
     with Server(app, threads=1) as server:
         stream = _open_stream(server)
@@ -358,6 +429,8 @@ def test_threads_caps_the_requests_served_at_once(app: EchoApp) -> None:
 def test_threads_must_be_positive(app: EchoApp) -> None:
     with pytest.raises(ValueError):
         Server(app, threads=0)
+    with pytest.raises(ValueError):
+        Server(app, worker_idle_timeout=0)
 
 
 # -- TLS ------------------------------------------------------------------------------------
@@ -593,8 +666,12 @@ def test_each_request_is_logged_on_one_info_line(
     (record,) = [r for r in caplog.records if r.name == "fakebbs.server"]
     assert record.levelno == logging.INFO
     message = record.getMessage()
-    assert message.startswith('127.0.0.1 "POST /echo?x=1 HTTP/1.1" 200 ')
-    assert "\n" not in message
+    # EchoApp notes no route: the fake's own lines are checked in tests/test_cli.py
+    assert re.fullmatch(
+        r"POST /echo\?x=1 route=- namespace=- status=200 result=- duration=\d+\.\dms "
+        r"client=127\.0\.0\.1:\d+",
+        message,
+    ), message
 
 
 def test_requests_are_not_logged_by_default(

@@ -46,7 +46,7 @@ def put_actual(
     process_guid: str,
     index: int,
     status: str,
-    presence: int = ORDINARY,
+    presence: models.ActualLRP.Presence = ORDINARY,
     cell_id: str = "cell-1",
 ) -> models.ActualLRP:
     """Place a row as the lifecycle routes would leave it."""
@@ -140,6 +140,30 @@ def test_a_route_value_that_is_not_json_is_invalid_and_nothing_is_written(
         state.desire_lrp(lrp)
 
     assert state.desired_lrps == {} and state.actual_lrps == {}
+
+
+def test_updating_an_unknown_guid_with_bad_route_json_is_not_found(state: State) -> None:
+    """Upstream finds the row before it encodes the routes (``UpdateDesiredLRP``)."""
+    update = models.DesiredLRPUpdate()
+    update.routes.routes["cf-router"] = b"[not json"
+
+    with pytest.raises(ResourceNotFound):
+        state.update_desired_lrp("unknown-guid", update)
+
+
+def test_updating_a_known_guid_with_bad_route_json_is_invalid_and_writes_nothing(
+    state: State,
+) -> None:
+    state.desire_lrp(desired_lrp(instances=1))
+    stored = state.desired_lrp_by_process_guid("my-guid")
+    update = models.DesiredLRPUpdate(instances=3)
+    update.routes.routes["cf-router"] = b"[not json"
+
+    with pytest.raises(InvalidRequest):
+        state.update_desired_lrp("my-guid", update)
+
+    assert state.desired_lrp_by_process_guid("my-guid") == stored
+    assert len(state.actual_lrps) == 1
 
 
 def test_update_changes_only_what_is_present_and_bumps_the_index(state: State) -> None:
@@ -374,3 +398,21 @@ def test_registered_cells_are_listed_and_can_be_unregistered(state: State) -> No
 def test_a_cell_presence_needs_an_id(state: State) -> None:
     with pytest.raises(ValueError, match="cell_id"):
         state.register_cell(models.CellPresence(zone="z1"))
+
+
+# -- the composition ----------------------------------------------------------------------------
+
+
+def test_the_rules_convergence_declares_come_from_the_families_that_own_them() -> None:
+    assert State.fresh_domains.__qualname__ == "DomainRules.fresh_domains"
+    assert State.retire_actual_lrp.__qualname__ == "DesiredLRPRules.retire_actual_lrp"
+
+
+def test_a_family_that_needs_no_other_works_over_a_bare_store() -> None:
+    from fakebbs._domains import DomainRules
+
+    rules = DomainRules(clock=lambda: 0)
+    rules.upsert_domain("cf-apps", 0)
+    rules.register_cell(models.CellPresence(cell_id="cell-1"))
+
+    assert (rules.fresh_domains(), list(rules.cells)) == (["cf-apps"], ["cell-1"])

@@ -196,6 +196,35 @@ def test_a_completed_task_is_posted_as_json_and_then_deleted(
     assert removed.after is None and removed.before == resolving.after
 
 
+def test_completing_a_task_records_that_its_callback_is_due(
+    state: State, changes: list[Change]
+) -> None:
+    state.desire_task(definition(""), "t", "d")
+    state.start_task("t", "cell-1")
+
+    state.complete_task("t", "cell-1", failed=False)
+
+    assert [c.callback for c in changes] == [False, False, True]
+
+
+def test_convergence_kicks_a_completed_task_through_the_worker_again(
+    receiver: Receiver,
+) -> None:
+    now = [1_000 * 10**9]
+    state = State(clock=lambda: now[0])
+    receiver.answers.extend([503, 503, 503])  # three attempts, then it stays Resolving
+    complete(state, receiver.url)
+    assert state.wait_for_callbacks(10)
+    now[0] += 31 * 10**9
+
+    result = state.converge_tasks()  # Resolving too long: Completed again, and kicked
+
+    assert (result.demoted_resolving, result.kicked_completed) == (["t"], ["t"])
+    assert state.wait_for_callbacks(10)
+    assert len(receiver.received) == 4
+    assert "t" not in state.tasks
+
+
 @pytest.mark.parametrize(
     "finish",
     [

@@ -424,7 +424,7 @@ def test_a_rejection_over_the_limit_reports_only_the_fail(
 
     [change] = changes[seen:]
     assert change.after == failed
-    assert change.before is not None
+    assert isinstance(change.before, models.Task)
     assert change.before.state == PENDING  # the rejected task, as upstream's FailTask saw it
     assert (change.before.rejection_count, change.before.rejection_reason) == (2, "gone")
 
@@ -475,7 +475,12 @@ def test_fake_bbs_takes_the_retry_limit() -> None:
 # -- the transition table, as a property ------------------------------------------------------
 
 CELLS = ("cell-a", "cell-b")
-NAMES = {PENDING: "Pending", RUNNING: "Running", COMPLETED: "Completed", RESOLVING: "Resolving"}
+NAMES: dict[int, str] = {
+    PENDING: "Pending",
+    RUNNING: "Running",
+    COMPLETED: "Completed",
+    RESOLVING: "Resolving",
+}
 
 Operation = tuple[str, str]  # (rule, cell id or "")
 OPERATIONS = st.one_of(

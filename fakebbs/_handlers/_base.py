@@ -9,7 +9,7 @@ from typing import Any
 from google.protobuf.message import Message
 
 from fakebbs._encoded import Encoded
-from fakebbs._events import EventStream
+from fakebbs._events import EventHub, EventStream
 from fakebbs._state import State
 from fakebbs.routes import Route
 
@@ -42,7 +42,7 @@ class Handler:
     prepare: Callable[[Message, bytes], None] | None = None
     require_metric_tags: bool = True
     on_bad_request: Callable[[Any], None] | None = None
-    stream: Callable[[State, Any, Call], EventStream] | None = None
+    stream: Callable[[EventHub, Any, Call], EventStream] | None = None
 
 
 def routable(request: Any) -> bool:
@@ -56,12 +56,13 @@ class RefuseStream(Exception):
     event handlers do when the body does not parse or the hub refuses the subscription."""
 
 
-def streaming(open_stream: Callable[[State, Any, Call], EventStream]) -> Handler:
+def streaming(open_stream: Callable[[EventHub, Any, Call], EventStream]) -> Handler:
     """A handler for an event stream route.
 
-    ``open_stream(state, request, call)`` subscribes and returns the stream; ``request`` is the
-    decoded ``EventsByCellId``, or None when the body does not decode. The app answers 200 with
-    the SSE headers at once, then sends the stream's events as they come.
+    ``open_stream(hub, request, call)`` subscribes to the fake's event hub and returns the
+    stream; ``request`` is the decoded ``EventsByCellId``, or None when the body does not
+    decode. The app answers 200 with the SSE headers at once, then sends the stream's events
+    as they come.
     """
     return Handler(run=_not_a_call, stream=open_stream)
 

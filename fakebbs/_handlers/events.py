@@ -20,9 +20,8 @@ An ``EventsByCellId`` body that does not decode is answered with an empty 500, a
 from __future__ import annotations
 
 from fakebbs import models
-from fakebbs._events import EventStream, HubName, StreamSpec, event_hub
+from fakebbs._events import EventHub, EventStream, HubName, StreamSpec
 from fakebbs._handlers._base import Call, Handler, RefuseStream, streaming
-from fakebbs._state import State
 
 __all__ = ["HANDLERS"]
 
@@ -34,11 +33,13 @@ _TASK: frozenset[HubName] = frozenset({"task"})
 def _filtered(spec: StreamSpec) -> Handler:
     """A stream whose body is an ``EventsByCellId`` cell filter."""
 
-    def open_stream(state: State, request: models.EventsByCellId | None, call: Call) -> EventStream:
+    def open_stream(
+        hub: EventHub, request: models.EventsByCellId | None, call: Call
+    ) -> EventStream:
         if request is None:
             raise RefuseStream()
         return EventStream(
-            event_hub(state),
+            hub,
             StreamSpec(spec.hubs, spec.desired_lrp_version, spec.task_version, request.cell_id),
         )
 
@@ -48,8 +49,10 @@ def _filtered(spec: StreamSpec) -> Handler:
 def _unfiltered(spec: StreamSpec) -> Handler:
     """A stream that ignores its body."""
 
-    def open_stream(state: State, request: models.EventsByCellId | None, call: Call) -> EventStream:
-        return EventStream(event_hub(state), spec)
+    def open_stream(
+        hub: EventHub, request: models.EventsByCellId | None, call: Call
+    ) -> EventStream:
+        return EventStream(hub, spec)
 
     return streaming(open_stream)
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import importlib.util
 import os
+import re
 import subprocess
 import sys
 import textwrap
+import tomllib
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
@@ -14,6 +19,41 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from fakebbs import models
 
 REPO = Path(__file__).resolve().parents[2]
+INSTALL_GENERATOR = "pip install -e '.[generate]'"
+
+
+def _pinned_generator_version() -> str:
+    """proto/generate.py's pin of grpcio-tools, read from its source (it is not importable)."""
+    found = re.search(
+        r'^GRPCIO_TOOLS_VERSION = "([^"]+)"$',
+        (REPO / "proto" / "generate.py").read_text(encoding="utf-8"),
+        re.MULTILINE,
+    )
+    assert found is not None
+    return found.group(1)
+
+
+PINNED_GENERATOR = _pinned_generator_version()
+
+
+def _installed_generator() -> str | None:
+    try:
+        return importlib.metadata.version("grpcio-tools")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+# The compiler is an optional extra (no wheels past Python 3.12, and it holds protobuf below 5),
+# so the tests that run it skip where it is absent and say how to get it; CI installs it.
+needs_pinned_generator = pytest.mark.skipif(
+    _installed_generator() != PINNED_GENERATOR,
+    reason=f"needs the pinned protobuf compiler grpcio-tools=={PINNED_GENERATOR}: "
+    f"{INSTALL_GENERATOR}",
+)
+needs_protoc = pytest.mark.skipif(
+    importlib.util.find_spec("grpc_tools") is None,
+    reason=f"needs a protobuf compiler (grpc_tools): {INSTALL_GENERATOR}",
+)
 
 
 def _run(args: list[str], cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
@@ -28,6 +68,16 @@ def _run(args: list[str], cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
 # --- freshness ----------------------------------------------------------------------------------
 
 
+def test_the_generate_extra_pins_the_generators_compiler_and_test_does_not() -> None:
+    """The `generate` extra installs exactly what proto/generate.py demands; `test` stays
+    installable on every supported Python."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    extras = project["optional-dependencies"]
+    assert extras["generate"] == [f"grpcio-tools=={PINNED_GENERATOR}"]
+    assert not [spec for spec in extras["test"] if spec.startswith("grpcio")]
+
+
+@needs_pinned_generator
 def test_committed_modules_are_not_stale() -> None:
     result = _run([sys.executable, "proto/generate.py", "--check"])
     assert result.returncode == 0, result.stdout + result.stderr
@@ -174,6 +224,7 @@ print("coexist-ok")
 """
 
 
+@needs_protoc
 def test_coexists_with_downstream_bindings_of_upstream_files(tmp_path: Path) -> None:
     src, out = tmp_path / "src", tmp_path / "out"
     src.mkdir()
@@ -240,7 +291,10 @@ def _tags(data: bytes) -> list[tuple[int, int]]:
     [(models.DesiredLRP, 14), (models.DesiredLRPRunInfo, 9), (models.SecurityGroupRule, 3)],
     ids=["DesiredLRP.ports", "DesiredLRPRunInfo.ports", "SecurityGroupRule.ports"],
 )
-def test_ports_are_encoded_unpacked(message: type, number: int) -> None:
+def test_ports_are_encoded_unpacked(
+    message: type[models.DesiredLRP | models.DesiredLRPRunInfo | models.SecurityGroupRule],
+    number: int,
+) -> None:
     ports = [0, 8080, 61001, 2**32 - 1]
     data = message(ports=ports).SerializeToString()
     assert _tags(data) == [(number, 0)] * len(ports)
@@ -507,8 +561,10 @@ _SCALARS = {
 
 def _type_name(field: FieldDescriptor) -> str:
     if field.type == FieldDescriptor.TYPE_MESSAGE:
+        assert field.message_type is not None
         return field.message_type.full_name.removeprefix("fakebbs.models.")
     if field.type == FieldDescriptor.TYPE_ENUM:
+        assert field.enum_type is not None
         return field.enum_type.full_name.removeprefix("fakebbs.models.")
     return _SCALARS[field.type]
 
@@ -518,7 +574,7 @@ def _is_repeated(field: FieldDescriptor) -> bool:
     is_repeated = getattr(field, "is_repeated", None)
     if is_repeated is not None:
         return bool(is_repeated)
-    return bool(field.label == FieldDescriptor.LABEL_REPEATED)
+    return bool(cast(Any, field).label == FieldDescriptor.LABEL_REPEATED)
 
 
 def _describe(field: FieldDescriptor) -> str:
@@ -568,7 +624,7 @@ def test_legacy_shapes_read_2016_volume_mounts() -> None:
         driver="d",
         deprecated_volume_id="vol",
         container_dir="/data",
-        deprecated_mode=models.LegacyBindMountMode.Value("LEGACY_BIND_MOUNT_MODE_RW"),
+        deprecated_mode=cast(Any, models.LegacyBindMountMode.Value("LEGACY_BIND_MOUNT_MODE_RW")),
         deprecated_config=b'{"k":"v"}',
     )
     numbers = {f.name: f.number for f in models.LegacyVolumeMount.DESCRIPTOR.fields}

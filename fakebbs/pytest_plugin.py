@@ -1,0 +1,91 @@
+"""The pytest plugin (registered through the ``pytest11`` entry point; nothing to import).
+
+Fixtures:
+
+- ``fakebbs_server`` (session): a ``FakeBBS`` served on ``fakebbs_address`` (``127.0.0.1``, a
+  free port) with ``fakebbs_ssl_context`` (None: plain HTTP);
+- ``fakebbs``: that same fake, reset before the test and ``check()``-ed after it, so an error
+  inside the fake fails the test that caused it;
+- ``fakebbs_client``: ``fakebbs.client()`` (over the socket), closed after the test;
+- ``fakebbs_in_process``: a fresh ``FakeBBS`` that is never served (its ``client()`` calls the
+  WSGI app directly), ``check()``-ed after the test.
+
+Override ``fakebbs_address``, ``fakebbs_ssl_context`` (a server-side ``ssl.SSLContext``) and
+``fakebbs_client_options`` (keyword arguments for ``BBSClient``, such as the client side's
+``ssl_context``) in a ``conftest.py`` to serve elsewhere or over mutual TLS. Every pytest-xdist
+worker is its own process, so it gets its own server and state; nothing here is process-global.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from fakebbs._fake import FakeBBS
+from fakebbs.client import BBSClient
+
+__all__ = [
+    "fakebbs",
+    "fakebbs_address",
+    "fakebbs_client",
+    "fakebbs_client_options",
+    "fakebbs_in_process",
+    "fakebbs_server",
+    "fakebbs_ssl_context",
+]
+
+
+@pytest.fixture(scope="session")
+def fakebbs_address() -> tuple[str, int]:
+    """Where ``fakebbs_server`` listens: ``(host, port)``; port 0 picks a free one."""
+    return ("127.0.0.1", 0)
+
+
+@pytest.fixture(scope="session")
+def fakebbs_ssl_context() -> ssl.SSLContext | None:
+    """The server-side TLS context of ``fakebbs_server`` (None: plain HTTP). Make it require
+    client certificates for mutual TLS."""
+    return None
+
+
+@pytest.fixture(scope="session")
+def fakebbs_client_options() -> dict[str, Any]:
+    """Keyword arguments for the ``BBSClient`` of ``fakebbs_client`` (e.g. ``ssl_context``)."""
+    return {}
+
+
+@pytest.fixture(scope="session")
+def fakebbs_server(
+    fakebbs_address: tuple[str, int], fakebbs_ssl_context: ssl.SSLContext | None
+) -> Iterator[FakeBBS]:
+    """One fake served for the whole session (per xdist worker); ``.url`` is its address."""
+    fake = FakeBBS()
+    host, port = fakebbs_address
+    with fake.serve(host, port, ssl_context=fakebbs_ssl_context):
+        yield fake
+
+
+@pytest.fixture
+def fakebbs(fakebbs_server: FakeBBS) -> Iterator[FakeBBS]:
+    """The session's served fake, reset for this test; an error inside it fails the test."""
+    fakebbs_server.reset()
+    yield fakebbs_server
+    fakebbs_server.check()
+
+
+@pytest.fixture
+def fakebbs_client(fakebbs: FakeBBS, fakebbs_client_options: dict[str, Any]) -> Iterator[BBSClient]:
+    """A client of the ``fakebbs`` fixture's fake, over its socket."""
+    with fakebbs.client(**fakebbs_client_options) as client:
+        yield client
+
+
+@pytest.fixture
+def fakebbs_in_process() -> Iterator[FakeBBS]:
+    """A fresh fake that is never served: ``client()`` calls its WSGI app directly."""
+    fake = FakeBBS()
+    yield fake
+    fake.check()

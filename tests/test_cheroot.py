@@ -1,0 +1,69 @@
+"""fakebbs._cheroot: the cheroot internals the server relies on, and the cheroot range declared.
+
+The suite runs on whichever cheroot is installed; CI also runs the server tests on the lowest
+version declared in pyproject.toml, with ``FAKEBBS_CHEROOT=lowest`` set so that this module
+checks that the lowest is what is installed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+from cheroot import server as cheroot_server
+
+from fakebbs import _cheroot
+
+PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", text)[:3])
+
+
+def declared_range() -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The ``cheroot>=LOW,<HIGH`` requirement of pyproject.toml, as version tuples."""
+    dependencies = tomllib.loads(PYPROJECT.read_text())["project"]["dependencies"]
+    (spec,) = [d for d in dependencies if re.match(r"cheroot\b", d)]
+    match = re.fullmatch(r"cheroot>=([\d.]+),<([\d.]+)", spec.replace(" ", ""))
+    assert match, f"expected cheroot>=LOW,<HIGH in pyproject.toml, found {spec!r}"
+    return _version(match.group(1)), _version(match.group(2))
+
+
+def test_the_installed_cheroot_is_inside_the_declared_range() -> None:
+    low, high = declared_range()
+    installed = _version(_cheroot.VERSION)
+    assert low <= installed < high
+    expected = os.environ.get("FAKEBBS_CHEROOT")
+    if expected is not None:  # the CI step that runs on the lowest version says so
+        assert expected == "lowest", f"FAKEBBS_CHEROOT={expected!r}: only 'lowest' is known"
+        assert installed[: len(low)] == low
+
+
+def test_every_attribute_the_server_needs_is_there() -> None:
+    _cheroot.verify()  # what the import did; no exception
+
+
+def test_a_missing_attribute_fails_with_the_version_and_the_attribute_named() -> None:
+    class OldRequest:
+        def __init__(self) -> None:
+            self.outheaders: list[object] = []
+
+    with pytest.raises(ImportError) as raised:
+        _cheroot.verify([(OldRequest, "sent_headers", OldRequest.__init__)], version="7.0.0")
+    message = str(raised.value)
+    assert "cheroot 7.0.0" in message
+    assert "OldRequest.sent_headers" in message
+    assert "pyproject.toml" in message
+
+
+def test_an_attribute_set_in_the_named_method_counts_as_present() -> None:
+    class Request:
+        def __init__(self) -> None:
+            self.sent_headers = False
+
+    _cheroot.verify([(Request, "sent_headers", Request.__init__)])
+    _cheroot.verify([(cheroot_server.HTTPRequest, "close_connection", None)])

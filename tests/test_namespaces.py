@@ -1,0 +1,322 @@
+"""fakebbs._namespaces: one fake per namespace behind one app, chosen by path prefix or header."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from werkzeug.test import Client, EnvironBuilder
+
+from builders import desired_lrp
+from fakebbs import BBSClient, FakeBBS, errors, models
+from fakebbs._namespaces import (
+    NAMESPACE_ENVIRON_KEY,
+    NAMESPACE_HEADER,
+    Namespaces,
+    is_loopback,
+    valid_name,
+)
+from fakebbs._wire import PROTOBUF
+from processes import http_json, serving
+
+
+@pytest.fixture
+def namespaces() -> Iterator[Namespaces]:
+    spaces = Namespaces()
+    yield spaces
+    for namespace in spaces.all():
+        namespace.fake.check()
+
+
+@pytest.fixture
+def served(namespaces: Namespaces) -> Iterator[str]:
+    """The namespaces served on a free port; yields the server's URL."""
+    with namespaces.serve() as server:
+        yield server.url
+
+
+def desire(client: Client, path_prefix: str, guid: str, **headers: str) -> None:
+    body = models.DesireLRPRequest(desired_lrp=desired_lrp(guid)).SerializeToString()
+    response = client.post(
+        f"{path_prefix}/v1/desired_lrp/desire.r2",
+        data=body,
+        headers={"Content-Type": PROTOBUF, **headers},
+    )
+    assert response.status_code == 200
+    assert not models.DesiredLRPLifecycleResponse.FromString(response.data).HasField("error")
+
+
+def guids(namespaces: Namespaces, name: str) -> list[str]:
+    return sorted(namespaces.get(name).fake.state.snapshot().desired_lrps)
+
+
+def test_a_path_prefix_chooses_the_namespace(namespaces: Namespaces) -> None:
+    client = Client(namespaces)
+    desire(client, "/ns/suite-a", "web")
+    desire(client, "/ns/suite-b", "api")
+    assert guids(namespaces, "suite-a") == ["web"]
+    assert guids(namespaces, "suite-b") == ["api"]
+    assert guids(namespaces, "") == []
+
+
+def test_the_header_chooses_the_namespace_when_the_path_has_no_prefix(
+    namespaces: Namespaces,
+) -> None:
+    client = Client(namespaces)
+    desire(client, "", "web", **{NAMESPACE_HEADER: "suite-a"})
+    desire(client, "", "api")
+    assert guids(namespaces, "suite-a") == ["web"]
+    assert guids(namespaces, "") == ["api"]
+
+
+def test_the_path_prefix_wins_over_the_header(namespaces: Namespaces) -> None:
+    desire(Client(namespaces), "/ns/by-path", "web", **{NAMESPACE_HEADER: "by-header"})
+    assert guids(namespaces, "by-path") == ["web"]
+    assert "by-header" not in namespaces.names()
+
+
+def test_a_namespace_is_made_on_first_use(namespaces: Namespaces) -> None:
+    assert namespaces.names() == [""]
+    Client(namespaces).post("/ns/new-one/v1/ping")
+    assert namespaces.names() == ["", "new-one"]
+
+
+def test_journaled_calls_carry_the_namespace_and_the_path_without_prefix(
+    namespaces: Namespaces,
+) -> None:
+    desire(Client(namespaces), "/ns/suite-a", "web")
+    call = namespaces.get("suite-a").fake.calls.last
+    assert (call.namespace, call.path, call.route) == (
+        "suite-a",
+        "/v1/desired_lrp/desire.r2",
+        "DesireDesiredLRP",
+    )
+    assert len(namespaces.default.fake.calls) == 0
+
+
+def test_a_bad_namespace_name_is_refused(namespaces: Namespaces) -> None:
+    response = Client(namespaces).post("/ns/-bad!/v1/ping")
+    assert response.status_code == 400
+    assert "not a namespace name" in response.get_data(as_text=True)
+    response = Client(namespaces).post("/v1/ping", headers={NAMESPACE_HEADER: "a/b"})
+    assert response.status_code == 400
+    assert namespaces.names() == [""]
+
+
+@pytest.mark.parametrize(
+    ("name", "valid"),
+    [("suite-a", True), ("gw0.test_1", True), ("", False), ("-x", False), ("a/b", False)],
+)
+def test_namespace_names_are_safe_in_a_path(name: str, valid: bool) -> None:
+    assert valid_name(name) is valid
+
+
+def test_a_new_namespace_gets_its_own_fake_from_the_factory() -> None:
+    made: list[str] = []
+
+    def make(name: str) -> FakeBBS:
+        made.append(name)
+        return FakeBBS(namespace=name, max_task_retries=7)
+
+    spaces = Namespaces(make)
+    assert spaces.get("x").fake.state.max_task_retries == 7
+    assert spaces.get("x") is spaces.get("x")
+    assert made == ["", "x"]
+
+
+def test_concurrent_first_requests_make_one_namespace(namespaces: Namespaces) -> None:
+    barrier = threading.Barrier(8)
+    got: list[FakeBBS] = []
+
+    def first_use() -> None:
+        barrier.wait()
+        got.append(namespaces.get("shared").fake)
+
+    threads = [threading.Thread(target=first_use) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({id(fake) for fake in got}) == 1
+
+
+def test_namespaces_stay_isolated_under_concurrent_suites(served: str) -> None:
+    """Four suites at once, each desiring, listing and removing its own LRPs in its own
+    namespace, all reusing the same guids: none ever sees another's."""
+    failures: list[str] = []
+
+    def suite(name: str) -> None:
+        with BBSClient(f"{served}/ns/{name}") as client:
+            for round_ in range(15):
+                client.desire_lrp(desired_lrp("web", instances=round_ % 3 + 1))
+                seen = client.desired_lrps()
+                if [d.process_guid for d in seen] != ["web"]:
+                    failures.append(f"{name}: saw {[d.process_guid for d in seen]}")
+                actual = client.actual_lrps(process_guid="web")
+                if len(actual) != round_ % 3 + 1:
+                    failures.append(f"{name}: {len(actual)} instances in round {round_}")
+                client.remove_desired_lrp("web")
+
+    threads = [threading.Thread(target=suite, args=(f"suite-{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+
+
+def test_event_streams_honour_the_namespace(namespaces: Namespaces, served: str) -> None:
+    with (
+        BBSClient(f"{served}/ns/a") as in_a,
+        BBSClient(f"{served}/ns/b") as in_b,
+        in_a.subscribe_to_events() as events,
+    ):
+        in_b.desire_lrp(desired_lrp("from-b"))
+        in_a.desire_lrp(desired_lrp("from-a"))
+        first = events.next(timeout=5)
+    assert isinstance(first, models.DesiredLRPCreatedEvent)
+    assert first.desired_lrp.process_guid == "from-a"
+
+
+def test_dropping_a_namespace_forgets_it(namespaces: Namespaces) -> None:
+    client = Client(namespaces)
+    desire(client, "/ns/gone", "web")
+    assert namespaces.drop("gone")
+    assert not namespaces.drop("gone")
+    assert guids(namespaces, "gone") == []
+
+
+def test_the_admin_api_is_served_in_every_namespace(namespaces: Namespaces) -> None:
+    client = Client(namespaces)
+    assert (
+        client.get("/ns/a/fakebbs/v1/version").json
+        == client.get("/fakebbs/v1/version", headers={NAMESPACE_HEADER: "a"}).json
+    )
+    version = client.get("/ns/a/fakebbs/v1/version").json
+    assert version is not None and version["namespace"] == "a"
+
+
+def test_the_admin_api_can_be_turned_off() -> None:
+    client = Client(Namespaces(admin=False))
+    response = client.get("/fakebbs/v1/version")
+    assert response.status_code == 404
+    assert "--admin" in response.get_data(as_text=True)
+    assert client.post("/v1/ping").status_code == 200
+
+
+def test_stopping_the_server_ends_streams_in_every_namespace(namespaces: Namespaces) -> None:
+    server = namespaces.serve()
+    with BBSClient(f"{server.url}/ns/a") as client, client.subscribe_to_events() as events:
+        server.stop()
+        with pytest.raises(EOFError):
+            events.next(timeout=5)
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.2", True),
+        ("::1", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("10.1.2.3", False),
+        ("example.com", False),
+    ],
+)
+def test_loopback_addresses_are_told_apart(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+
+
+def test_a_namespace_list_is_json(namespaces: Namespaces) -> None:
+    client = Client(namespaces)
+    client.post("/ns/b/v1/ping")
+    client.post("/ns/a/v1/ping")
+    body = client.get("/fakebbs/v1/namespaces").get_data(as_text=True)
+    assert json.loads(body) == {"namespaces": ["", "a", "b"]}
+
+
+def test_parallel_suites_share_one_served_process_safely() -> None:
+    """What the README promises a Go user: several suites at once against one ``fakebbs
+    serve``, each in its own namespace, seeding, faulting, calling, reading the journal and
+    resetting through the admin API, with the same guids everywhere."""
+    failures: list[str] = []
+
+    def suite(name: str, url: str) -> None:
+        admin = f"{url}/ns/{name}/fakebbs/v1"
+        for _ in range(5):
+            http_json("POST", f"{admin}/seed", {"desired_lrps": [{"process_guid": "web"}]})
+            http_json(
+                "POST",
+                f"{admin}/faults",
+                {"route": "RemoveDesiredLRP*", "error": {"type": "Deadlock"}, "times": 1},
+            )
+            with BBSClient(f"{url}/ns/{name}") as client:
+                client.desire_lrp(desired_lrp("api"))
+                try:
+                    client.remove_desired_lrp("web")
+                    failures.append(f"{name}: the fault did not apply")
+                except errors.Deadlock:
+                    pass
+                guids = sorted(d.process_guid for d in client.desired_lrps())
+            if guids != ["api", "web"]:
+                failures.append(f"{name}: saw {guids}")
+            _, journal = http_json("GET", f"{admin}/journal")
+            spaces = {c["namespace"] for c in journal["calls"]}
+            if spaces != {name} or len(journal["calls"]) != 3:
+                failures.append(f"{name}: journal {spaces}, {len(journal['calls'])} calls")
+            http_json("POST", f"{admin}/reset")
+
+    with serving() as url:
+        threads = [threading.Thread(target=suite, args=(f"node-{i}", url)) for i in range(1, 5)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        _, default = http_json("GET", f"{url}/fakebbs/v1/state")
+    assert failures == []
+    assert default["desired_lrps"] == []
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [("/ns/suite-a/v1/ping", {}), ("/v1/ping", {NAMESPACE_HEADER: "suite-a"})],
+)
+def test_the_namespace_is_named_in_the_servers_environ(
+    namespaces: Namespaces, path: str, headers: dict[str, str]
+) -> None:
+    """The request log reads it from the environ the server made, not the app's copy."""
+    environ = EnvironBuilder(path=path, method="POST", headers=list(headers.items())).get_environ()
+    answer = namespaces(environ, lambda status, headers, exc_info=None: lambda data: None)
+    b"".join(answer)
+    assert environ[NAMESPACE_ENVIRON_KEY] == "suite-a"
+    assert environ["PATH_INFO"] == path
+
+
+SHELL_EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "shell" / "two_suites.sh"
+
+
+@pytest.mark.skipif(
+    shutil.which("bash") is None or shutil.which("curl") is None, reason="needs bash and curl"
+)
+def test_the_shell_example_runs_two_suites_at_once() -> None:
+    """examples/shell/two_suites.sh: two curl-only suites in their own namespaces of one
+    server, each checking it never sees the other's state, faults or calls."""
+    done = subprocess.run(
+        ["bash", str(SHELL_EXAMPLE)],
+        env={**os.environ, "FAKEBBS": f"{sys.executable} -W error -m fakebbs"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert sorted(done.stdout.splitlines()) == ["suite-a: ok", "suite-b: ok"]

@@ -1,0 +1,180 @@
+"""The pytest plugin, as a downstream suite sees it: generated test files run by pytester."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+HEADER = """
+import threading
+import pytest
+from fakebbs import FakeBBS, errors, faults, models
+from fakebbs.client import BBSClient
+
+def lrp(guid, instances=1):
+    run = models.Action(run_action=models.RunAction(path="/bin/app", user="vcap"))
+    desired = models.DesiredLRP(process_guid=guid, domain="cf-apps", instances=instances,
+                                root_fs="preloaded:cflinuxfs4", action=run)
+    desired.metric_tags["source_id"].static = guid
+    return desired
+"""
+
+
+def run(pytester: pytest.Pytester, source: str, *args: str) -> pytest.RunResult:
+    pytester.makepyfile(HEADER + source)
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
+
+
+def test_each_fixture_works_from_a_plain_test_file(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+def test_server(fakebbs_server):
+    assert isinstance(fakebbs_server, FakeBBS)
+    assert fakebbs_server.url.startswith("http://127.0.0.1:")
+
+def test_fakebbs_is_the_served_fake(fakebbs, fakebbs_server):
+    assert fakebbs is fakebbs_server
+
+def test_client_talks_over_the_socket(fakebbs, fakebbs_client):
+    assert fakebbs_client.url == fakebbs.url
+    fakebbs_client.desire_lrp(lrp("web", instances=2))
+    assert [a.state for a in fakebbs_client.actual_lrps()] == ["UNCLAIMED"] * 2
+    fakebbs.calls.assert_called("DesireDesiredLRP", times=1)
+
+def test_in_process_is_never_served(fakebbs_in_process):
+    assert fakebbs_in_process.server is None
+    with fakebbs_in_process.client() as bbs:
+        assert bbs.ping()
+""",
+    )
+    result.assert_outcomes(passed=4)
+
+
+def test_two_tests_do_not_see_each_others_state(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+@pytest.mark.parametrize("attempt", [1, 2])
+def test_desire_the_same_guid(fakebbs, fakebbs_client, attempt):
+    fakebbs.fail("Domains", errors.Unrecoverable())
+    fakebbs_client.desire_lrp(lrp("web"))  # ResourceExists if the last test's LRP were kept
+    assert len(fakebbs.calls) == 1
+""",
+    )
+    result.assert_outcomes(passed=2)
+
+
+def test_a_failing_assertion_shows_the_near_miss_report(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+def test_wrong_count(fakebbs, fakebbs_client):
+    fakebbs_client.desire_lrp(lrp("web", instances=2))
+    fakebbs.calls.assert_called("DesireDesiredLRP", where={"desired_lrp.instances": 3})
+""",
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*expected DesireDesiredLRP where {desired_lrp.instances=3} to be called*",
+            "*near misses (same route, other fields):*",
+            "*desired_lrp.instances: expected 3, got 2*",
+        ]
+    )
+
+
+def test_an_error_inside_the_fake_fails_the_test_that_caused_it(
+    pytester: pytest.Pytester,
+) -> None:
+    result = run(
+        pytester,
+        """
+import dataclasses
+
+def test_breaks_the_fake(fakebbs, fakebbs_client):
+    def broken(*args):
+        raise RuntimeError("bug inside the fake")
+    handlers = fakebbs.wsgi_app.handlers
+    original = handlers["Domains"]
+    handlers["Domains"] = dataclasses.replace(original, run=broken)
+    try:
+        with pytest.raises(errors.InvalidResponse):
+            fakebbs_client.domains()
+    finally:
+        handlers["Domains"] = original
+
+def test_next_one_is_clean(fakebbs, fakebbs_client):
+    assert fakebbs_client.domains() == []
+""",
+    )
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["*ERROR at teardown of test_breaks_the_fake*"])
+    result.stdout.fnmatch_lines(["*RuntimeError: bug inside the fake*"])
+
+
+def test_the_address_and_tls_fixtures_can_be_overridden(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+import ssl
+import pytest
+import trustme
+
+@pytest.fixture(scope="session")
+def fakebbs_ca():
+    return trustme.CA()
+
+@pytest.fixture(scope="session")
+def fakebbs_ssl_context(fakebbs_ca):
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    fakebbs_ca.issue_cert("127.0.0.1").configure_cert(context)
+    fakebbs_ca.configure_trust(context)
+    context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+@pytest.fixture(scope="session")
+def fakebbs_client_options(fakebbs_ca):
+    context = ssl.create_default_context()
+    fakebbs_ca.configure_trust(context)
+    fakebbs_ca.issue_cert("client").configure_cert(context)
+    return {"ssl_context": context}
+"""
+    )
+    result = run(
+        pytester,
+        """
+def test_mutual_tls(fakebbs, fakebbs_client):
+    assert fakebbs.url.startswith("https://127.0.0.1:")
+    assert fakebbs_client.ping()
+    with pytest.raises(OSError):
+        BBSClient(fakebbs.url).domains()  # no client certificate: refused
+""",
+    )
+    result.assert_outcomes(passed=1)
+
+
+def test_each_xdist_worker_has_its_own_server(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+import os
+
+@pytest.mark.parametrize("n", range(4))
+def test_worker(fakebbs, fakebbs_client, n):
+    fakebbs_client.upsert_domain(f"d-{n}", 0)
+    assert fakebbs_client.domains() == [f"d-{n}"]
+    worker = os.environ["PYTEST_XDIST_WORKER"]
+    with open(f"url-{worker}-{os.getpid()}.txt", "a") as out:
+        out.write(fakebbs.url + chr(10))
+""",
+        "-n",
+        "2",
+    )
+    result.assert_outcomes(passed=4)
+    files = sorted(pytester.path.glob("url-*.txt"))
+    urls = {path.name: set(path.read_text().split()) for path in files}
+    assert len(urls) == 2, urls  # two worker processes ran tests
+    first, second = urls.values()
+    assert len(first) == len(second) == 1  # one server per worker, for all its tests
+    assert first != second
