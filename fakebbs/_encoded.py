@@ -39,7 +39,7 @@ from fakebbs._state import (
     routing_info,
     scheduling_info,
 )
-from fakebbs._store import ActualKey, Change, Store
+from fakebbs._store import ActualKey, Change, Store, row_changes
 from fakebbs._versions import (
     desired_lrp_version_down_to,
     populate_metrics_guid,
@@ -265,8 +265,8 @@ class EncodedLists:
 
     def forget(self, changes: list[Change]) -> None:
         """The store's listener: drop the bytes of every item a change touched, and the whole
-        answers of its kind."""
-        for change in changes:
+        answers of its kind. A restore (or reset) counts as the row changes it amounts to."""
+        for change in row_changes(changes):
             kept = self._kept.get(change.kind)
             if kept is None:
                 continue  # domains, cells...: nothing kept

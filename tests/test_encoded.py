@@ -26,6 +26,7 @@ from fakebbs._app import BBSApp
 from fakebbs._encoded import encoded_lists
 from fakebbs._journal import Journal
 from fakebbs._state import State, resolve_actual_lrp_groups, routing_info, scheduling_info
+from fakebbs._store import Snapshot
 from fakebbs._validation import validate
 from fakebbs._versions import (
     desired_lrp_version_down_to,
@@ -300,6 +301,8 @@ def steps(draw: st.DrawFn) -> Callable[[FakeBBS], object]:
                 "task_complete",
                 "task_delete",
                 "reset",
+                "snapshot",
+                "restore",
             ]
         )
     )
@@ -336,6 +339,10 @@ def steps(draw: st.DrawFn) -> Callable[[FakeBBS], object]:
         return lambda fake: fake.state.desire_task(definition, "task-" + guid, domain)
     if kind == "reset":
         return lambda fake: fake.reset()
+    if kind == "snapshot":
+        return lambda fake: setattr(fake, "saved_for_test", fake.snapshot())
+    if kind == "restore":
+        return lambda fake: fake.restore(getattr(fake, "saved_for_test", Snapshot()))
     rule = state_step[kind]
     return lambda fake: rule(fake.state)
 
@@ -584,3 +591,18 @@ def test_the_journal_shows_a_joined_list_answer_as_its_message() -> None:
     [call] = list(journal)
     assert call.response == models.DesiredLRPsResponse.FromString(data)
     assert [lrp.process_guid for lrp in call.response.desired_lrps] == ["web"]  # type: ignore[attr-defined]
+
+
+def test_a_restore_brings_back_the_lists_of_the_snapshot() -> None:
+    fake = FakeBBS()
+    http = Client(fake.wsgi_app)
+    fake.state.desire_lrp(desired_lrp("web", instances=1))
+    snapshot = fake.snapshot()
+    fake.state.update_desired_lrp("web", models.DesiredLRPUpdate(annotation="changed"))
+    for name in REFERENCE:  # kept whole, with the same count of items as the snapshot
+        _assert_same(fake, http, name, _request_type(name)())
+
+    fake.restore(snapshot)
+
+    for name in REFERENCE:
+        _assert_same(fake, http, name, _request_type(name)())
