@@ -39,7 +39,7 @@ from fakebbs._state import (
     routing_info,
     scheduling_info,
 )
-from fakebbs._store import ActualKey, Change, Store, row_changes
+from fakebbs._store import ActualKey, Change, Store
 from fakebbs._versions import (
     desired_lrp_version_down_to,
     populate_metrics_guid,
@@ -265,8 +265,18 @@ class EncodedLists:
 
     def forget(self, changes: list[Change]) -> None:
         """The store's listener: drop the bytes of every item a change touched, and the whole
-        answers of its kind. A restore (or reset) counts as the row changes it amounts to."""
-        for change in row_changes(changes):
+        answers of its kind.
+
+        A restore (or reset) drops every whole answer and nothing else: working out the rows
+        it changed would cost a pass over both snapshots (a restore itself costs well under a
+        millisecond). Entries are found by message identity, so the restored rows are served
+        their own bytes; the entries of rows it replaced are left to the pruning that keeps
+        entries to at most about twice the store's items."""
+        for change in changes:
+            if change.kind == "restore":
+                for every_kind in self._kept.values():
+                    every_kind.whole.clear()
+                continue
             kept = self._kept.get(change.kind)
             if kept is None:
                 continue  # domains, cells...: nothing kept
