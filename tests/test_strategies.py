@@ -57,7 +57,7 @@ def test_every_message_a_client_sends_or_receives_has_a_strategy() -> None:
 
 
 @pytest.mark.parametrize("cls", strategies.message_types(), ids=lambda c: c.DESCRIPTOR.name)
-@settings(CHECK, max_examples=3)
+@settings(CHECK, max_examples=2)
 @given(data=st.data())
 def test_every_drawn_message_survives_encoding(cls: type[Message], data: st.DataObject) -> None:
     drawn = data.draw(strategies.from_message_type(cls))
@@ -116,7 +116,7 @@ def test_a_drawn_update_is_applied(lrp: models.DesiredLRP, update: models.Desire
 
 
 @pytest.mark.parametrize("route", REQUEST_ROUTES, ids=lambda r: r.name)
-@settings(CHECK, max_examples=8)
+@settings(CHECK, max_examples=5)
 @given(data=st.data())
 def test_every_drawn_request_passes_its_routes_validation(
     route: Route, data: st.DataObject
@@ -139,7 +139,7 @@ def test_every_invalid_desired_lrp_is_refused_with_its_text(rule: str, data: st.
     with BBSClient.in_process(fake.wsgi_app) as bbs:
         response = bbs.call(case.route, case.request)
     assert error_of(response) == (InvalidRequest.type, case.error)
-    assert fake._state.desired_lrps == {}
+    assert fake.snapshot().desired_lrps == {}
 
 
 @pytest.mark.parametrize("rule", strategies.TASK_RULES)
@@ -156,7 +156,7 @@ def test_every_invalid_task_request_is_refused_with_its_text(
 
 
 @pytest.mark.parametrize("name", sorted(EVENT_TYPES))
-@settings(CHECK, max_examples=5)
+@settings(CHECK, max_examples=3)
 @given(data=st.data())
 def test_every_drawn_event_decodes_as_its_stream_sends_it(name: str, data: st.DataObject) -> None:
     event = data.draw(strategies.events(name))
