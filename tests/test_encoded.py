@@ -596,9 +596,9 @@ def test_the_journal_shows_a_joined_list_answer_as_its_message() -> None:
 def test_a_restore_brings_back_the_lists_of_the_snapshot() -> None:
     fake = FakeBBS()
     http = Client(fake.wsgi_app)
-    fake.state.desire_lrp(desired_lrp("web", instances=1))
+    fake._state.desire_lrp(desired_lrp("web", instances=1))
     snapshot = fake.snapshot()
-    fake.state.update_desired_lrp("web", models.DesiredLRPUpdate(annotation="changed"))
+    fake._state.update_desired_lrp("web", models.DesiredLRPUpdate(annotation="changed"))
     for name in REFERENCE:  # kept whole, with the same count of items as the snapshot
         _assert_same(fake, http, name, _request_type(name)())
 
