@@ -8,7 +8,8 @@ element's framed bytes can be made once and kept. ``EncodedLists`` keeps them pe
 and V0, scheduling info, routing info, ...); an unfiltered answer is also kept whole.
 
 Invalidation is the store's change record: its listener drops an item's bytes, and the whole
-answers of the item's kind, on every change of it. Entries are also found by the identity of
+answers of the item's kind, on every change of it (a restore or reset drops every whole
+answer). Entries are also found by the identity of
 the stored message they were made from (a write stores a new message), so they could not
 serve stale bytes even for a write that bypassed the record; such a write only leaves entries
 behind, which are pruned once they outnumber the store's items.

@@ -277,8 +277,12 @@ def _key(state: State, guid: str, index: int) -> models.ActualLRPKey:
     return models.ActualLRPKey(process_guid=guid, index=index, domain=domain)
 
 
+Step = Callable[[FakeBBS, list[Snapshot]], object]
+"""A write to a fake; snapshots taken are kept in the list, for a later restore."""
+
+
 @st.composite
-def steps(draw: st.DrawFn) -> Callable[[FakeBBS], object]:
+def steps(draw: st.DrawFn) -> Step:
     """One write to the fake, any of the ways state changes."""
     guid = draw(st.sampled_from(GUIDS))
     index = draw(st.integers(0, 2))
@@ -332,19 +336,19 @@ def steps(draw: st.DrawFn) -> Callable[[FakeBBS], object]:
     }
     if kind == "desire":
         lrp = draw(desired_lrps(guid))
-        return lambda fake: fake._state.desire_lrp(lrp)
+        return lambda fake, saved: fake._state.desire_lrp(lrp)
     if kind == "task":
         definition = draw(task_definitions())
         domain = draw(st.sampled_from(DOMAINS))
-        return lambda fake: fake._state.desire_task(definition, "task-" + guid, domain)
+        return lambda fake, saved: fake._state.desire_task(definition, "task-" + guid, domain)
     if kind == "reset":
-        return lambda fake: fake.reset()
+        return lambda fake, saved: fake.reset()
     if kind == "snapshot":
-        return lambda fake: setattr(fake, "saved_for_test", fake.snapshot())
+        return lambda fake, saved: saved.append(fake.snapshot())
     if kind == "restore":
-        return lambda fake: fake.restore(getattr(fake, "saved_for_test", Snapshot()))
+        return lambda fake, saved: fake.restore(saved[-1] if saved else Snapshot())
     rule = state_step[kind]
-    return lambda fake: rule(fake._state)
+    return lambda fake, saved: rule(fake._state)
 
 
 @st.composite
@@ -377,13 +381,14 @@ def list_requests(draw: st.DrawFn, name: str) -> Message:
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), writes=st.lists(steps(), min_size=1, max_size=12))
 def test_every_list_answer_is_the_encoders_after_every_write(
-    data: st.DataObject, writes: list[Callable[[FakeBBS], object]]
+    data: st.DataObject, writes: list[Step]
 ) -> None:
     fake = FakeBBS()
     http = Client(fake.wsgi_app)
+    saved: list[Snapshot] = []
     for write in writes:
         try:
-            write(fake)
+            write(fake, saved)
         except BBSError:
             pass  # refused: nothing changed, still compared
         for name in REFERENCE:
