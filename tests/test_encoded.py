@@ -25,6 +25,7 @@ from fakebbs import FakeBBS, models
 from fakebbs._app import BBSApp
 from fakebbs._encoded import encoded_lists
 from fakebbs._journal import Journal
+from fakebbs._selectors import _is_repeated
 from fakebbs._state import State, resolve_actual_lrp_groups, routing_info, scheduling_info
 from fakebbs._validation import validate
 from fakebbs._versions import (
@@ -143,7 +144,7 @@ def test_every_list_route_of_the_table_has_a_reference() -> None:
         for route in ROUTES
         if route.response is not None
         and any(
-            field.label == field.LABEL_REPEATED and field.message_type is not None
+            _is_repeated(field) and field.message_type is not None  # protobuf 7: no .label
             for field in getattr(models, route.response).DESCRIPTOR.fields
         )
     }
