@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
 from fakebbs import models
+from fakebbs._selectors import _is_repeated
 from fakebbs.strategies._common import GUID_ALPHABET, names
 from fakebbs.strategies._desired import check_definitions, desired_lrps, image_layers
 from fakebbs.strategies._messages import requests
@@ -128,7 +129,7 @@ def _with_field(name: str, value: SearchStrategy[Any], error: str) -> Breaker:
         def apply(v: Any) -> tuple[Any, str]:
             broken = _copy(message)
             field = broken.DESCRIPTOR.fields_by_name[name]
-            if field.label == field.LABEL_REPEATED:
+            if _is_repeated(field):  # protobuf 7 has no FieldDescriptor.label
                 getattr(broken, name).append(v)
             elif isinstance(v, Message):
                 getattr(broken, name).CopyFrom(v)
