@@ -5,7 +5,7 @@ journal ``calls``, ``hold``); ``FakeBBS.serve()`` runs it on a local socket and 
 ``Server``; ``BBSClient`` talks to any BBS (this fake or a real one); ``fakebbs.models`` has
 every BBS protobuf message, ``fakebbs.errors`` every BBS error type and ``fakebbs.faults`` the
 transport faults a test can inject. ``Clock`` is every fake's clock (``bbs.clock.freeze()``,
-``advance()``); ``ManualClock`` a time source moved by hand.
+``advance()``); ``ManualClock``, a time source moved by hand, is deprecated in its favour.
 """
 
 from __future__ import annotations

@@ -381,7 +381,7 @@ class AdminAPI:
         return {"lrps": dataclasses.asdict(lrps), "tasks": dataclasses.asdict(tasks)}
 
     def list_cells(self, ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
-        return {"cells": [to_json(c) for c in ns.fake.state.cell_presences()]}
+        return {"cells": [to_json(c) for c in ns.fake._state.cell_presences()]}
 
     def register_cell(self, ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
         presence = from_json(_body(request, required=True), models.CellPresence, "cell")
@@ -393,7 +393,7 @@ class AdminAPI:
 
     def unregister_cell(self, ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
         cell_id = args["cell_id"]
-        if all(c.cell_id != cell_id for c in ns.fake.state.cell_presences()):
+        if all(c.cell_id != cell_id for c in ns.fake._state.cell_presences()):
             raise AdminError(f"no cell {cell_id!r} is registered in this namespace", 404)
         ns.fake.unregister_cell(cell_id)
         return {"unregistered": cell_id}

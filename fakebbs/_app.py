@@ -186,11 +186,13 @@ class BBSApp:
         """Record the call in the journal, and note it for the server's request log."""
         if self.journal is not None:
             self.journal.record(exchange.call())
-        environ[LOG_ENVIRON_KEY] = (
-            "-" if exchange.route is None else exchange.route.name,
-            self.namespace or "default",
-            exchange.outcome(),
-        )
+        note = environ.get(LOG_ENVIRON_KEY)
+        if isinstance(note, list):  # filled in place: whoever copied the environ shares it
+            note[:] = (
+                "-" if exchange.route is None else exchange.route.name,
+                self.namespace or "default",
+                exchange.outcome(),
+            )
 
     def _plain_request(self, environ: WSGIEnvironment) -> Route | None:
         """The route of an ordinary request (an exact path and method of the table, a body of

@@ -14,6 +14,7 @@ from typing import Self
 
 from google.protobuf.message import Message
 
+from fakebbs import models
 from fakebbs._selectors import Matcher, Selector, Where, resolve_routes, resolve_where
 from fakebbs.errors import BBSError
 from fakebbs.faults import Fault
@@ -68,7 +69,11 @@ def _action_text(action: Action) -> str:
 
 def _can_take(route: Route, action: Action) -> bool:
     if isinstance(action, BBSError):
-        return route.response is not None
+        # inside the route's own response message, which must have an error field (Ping's has
+        # none: the BBS answers it with no error ever)
+        return route.response is not None and (
+            "error" in getattr(models, route.response).DESCRIPTOR.fields_by_name
+        )
     if action.kind == "delay":
         return True
     return action.for_streams == route.stream
@@ -105,7 +110,8 @@ class Faults:
             kind = _action_text(action)
             names = ", ".join(refused or sorted(routes))
             reason = (
-                "BBS errors are answered inside a response message, which event streams do not have"
+                "BBS errors are answered in the error field of a response message, which event "
+                "streams and Ping do not have"
                 if isinstance(action, BBSError)
                 else "end_stream applies to event streams only"
                 if isinstance(action, Fault) and action.for_streams

@@ -5,11 +5,14 @@ field, and on the wire a repeated message field is each element's tag, length an
 after the other. So an answer is the concatenation of its elements framed that way, and each
 element's framed bytes can be made once and kept. ``EncodedLists`` keeps them per stored item
 (desired LRP, actual LRP row, task) and per ``Form`` a list route returns (V3, V2, the 2016 V1
-and V0, scheduling info, routing info, ...), and forgets an item's bytes when the store's change
-record reports a change of it. Every write goes through that record, so the kept bytes never
-outlive the message they were made from; each entry also remembers that message and is used
-only while the store still holds that very object, which keeps answers right even if a write
-ever bypassed the record.
+and V0, scheduling info, routing info, ...); an unfiltered answer is also kept whole.
+
+Invalidation is the store's change record: its listener drops an item's bytes, and the whole
+answers of the item's kind, on every change of it (a restore or reset drops every whole
+answer). Entries are also found by the identity of
+the stored message they were made from (a write stores a new message), so they could not
+serve stale bytes even for a write that bypassed the record; such a write only leaves entries
+behind, which are pruned once they outnumber the store's items.
 
 The bytes are those of ``SerializeToString(deterministic=True)``, which serializes an embedded
 message exactly as the message alone, so a joined answer is byte for byte what encoding the
@@ -22,6 +25,7 @@ store's lock, as its listener does, so a reader never joins bytes a writer is re
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -170,30 +174,35 @@ _GROUP_EVACUATING: Form[models.ActualLRP] = Form(
     "group_evacuating", "actual_lrp", models.ActualLRPGroup, "evacuating", _as_is
 )
 _GROUPS_TAG = _tag(models.ActualLRPGroupsResponse, "actual_lrp_groups")
+_GROUP_OF_INSTANCE: Form[models.ActualLRP] = Form(
+    "group_of_instance",
+    "actual_lrp",
+    models.ActualLRPGroupsResponse,
+    "actual_lrp_groups",
+    lambda lrp: models.ActualLRPGroup(instance=lrp),
+)
+"""A whole group element showing this row alone, the usual case, kept as one piece."""
+_GROUP_OF_EVACUATING: Form[models.ActualLRP] = Form(
+    "group_of_evacuating",
+    "actual_lrp",
+    models.ActualLRPGroupsResponse,
+    "actual_lrp_groups",
+    lambda lrp: models.ActualLRPGroup(evacuating=lrp),
+)
 
 
 class _Entry:
-    """What is kept of one stored message (held here, so its ``id`` stays its own): its
-    framed forms made so far and, for an actual LRP row, what grouping reads of it."""
+    """One stored message kept (so its ``id`` stays its own while its bytes are kept), with
+    its store key and, for an actual LRP row, what grouping reads of it."""
 
-    __slots__ = ("key", "source", "forms", "facts")
+    __slots__ = ("key", "source", "facts")
 
     def __init__(self, key: Hashable, source: Any) -> None:
         self.key = key
         self.source = source
-        self.forms: dict[str, bytes] = {}
-        self.facts: GroupFacts | None = None
-
-    def framed(self, form: Form[Any]) -> bytes:
-        data = self.forms.get(form.name)
-        if data is None:
-            data = self.forms[form.name] = form.frame(self.source)
-        return data
-
-    def group_facts(self) -> GroupFacts:
-        if self.facts is None:
-            self.facts = actual_lrp_group_facts(self.source)
-        return self.facts
+        self.facts: GroupFacts | None = (
+            actual_lrp_group_facts(source) if isinstance(source, models.ActualLRP) else None
+        )
 
 
 _KEYS: dict[str, Callable[[Any], Hashable]] = {
@@ -204,14 +213,21 @@ _KEYS: dict[str, Callable[[Any], Hashable]] = {
 """How a changed message names its stored item, per ``Change.kind``."""
 
 
+_FACTS: Callable[[_Entry], GroupFacts] = operator.attrgetter("facts")
+"""An actual LRP row entry's ``GroupFacts`` (made with the entry)."""
+
+
 class _Kept:
-    """The entries of one kind: by the identity of the stored message they were made from (a
-    write stores a new message, so an entry can only ever serve the message it describes), and
-    which message is kept for each store key (for the listener, which knows keys)."""
+    """What is kept for one kind of item. Entries and their framed bytes are found by the
+    identity of the stored message they were made from (a write stores a new message, so they
+    can only ever serve the message they describe); ``id_of`` says which message is kept for
+    each store key, for the listener, which knows keys."""
 
     def __init__(self) -> None:
         self.by_id: dict[int, _Entry] = {}
         self.id_of: dict[Hashable, int] = {}
+        self.framed: dict[str, dict[int, bytes]] = {}
+        """Per form name, the framed bytes made so far by message id."""
         self.whole: dict[object, tuple[int, Encoded[Any]]] = {}
 
     def entry(self, key: Hashable, stored: Message) -> _Entry:
@@ -222,10 +238,18 @@ class _Kept:
             self.id_of[key] = id(stored)
         return entry
 
+    def frame(self, form: Form[Any], key: Hashable, stored: Message) -> bytes:
+        """``stored`` framed in ``form``, made now and kept."""
+        self.entry(key, stored)
+        data = self.framed.setdefault(form.name, {})[id(stored)] = form.frame(stored)
+        return data
+
     def drop(self, key: Hashable) -> None:
         ident = self.id_of.pop(key, None)
         if ident is not None:
             del self.by_id[ident]
+            for framed in self.framed.values():
+                framed.pop(ident, None)
 
 
 class EncodedLists:
@@ -242,8 +266,18 @@ class EncodedLists:
 
     def forget(self, changes: list[Change]) -> None:
         """The store's listener: drop the bytes of every item a change touched, and the whole
-        answers of its kind."""
+        answers of its kind.
+
+        A restore (or reset) drops every whole answer and nothing else: working out the rows
+        it changed would cost a pass over both snapshots (a restore itself costs well under a
+        millisecond). Entries are found by message identity, so the restored rows are served
+        their own bytes; the entries of rows it replaced are left to the pruning that keeps
+        entries to at most about twice the store's items."""
         for change in changes:
+            if change.kind == "restore":
+                for every_kind in self._kept.values():
+                    every_kind.whole.clear()
+                continue
             kept = self._kept.get(change.kind)
             if kept is None:
                 continue  # domains, cells...: nothing kept
@@ -261,20 +295,20 @@ class EncodedLists:
     def join(
         self, form: Form[S], rows: Iterable[tuple[Hashable, S]], *, every: bool = False
     ) -> Encoded[Any]:
-        """The list answer of ``form`` for the stored (key, message) ``rows``, in their order;
-        ``every`` says that ``rows`` are all the store's items of ``form.kind``, unfiltered.
+        """The list answer of ``form`` for the stored (key, message) ``rows``, in their order.
 
         ``rows`` is iterated under the store's lock: pass a generator over the store (such as
         ``State._select_desired``), so that the rows are selected and joined at one moment.
+        ``every`` says that the rows would be all the store's items of ``form.kind``, in store
+        order, unfiltered; the store is then read directly.
         """
         kept = self._kept[form.kind]
 
         def build() -> Encoded[Any]:
-            by_id, name = kept.by_id, form.name
-            parts = []
-            for key, stored in rows:
-                entry = by_id.get(id(stored)) or kept.entry(key, stored)
-                parts.append(entry.forms.get(name) or entry.framed(form))
+            items = self._held(form.kind).items() if every else rows
+            get = kept.framed.setdefault(form.name, {}).get
+            frame = kept.frame
+            parts = [get(id(stored)) or frame(form, key, stored) for key, stored in items]
             return Encoded(form.response, b"".join(parts))
 
         return self._answer(form.kind, form, every, build)
@@ -287,15 +321,28 @@ class EncodedLists:
         its rows framed as its ``instance`` and ``evacuating`` fields."""
         kept = self._kept["actual_lrp"]
 
+        def framed(form: Form[Any], entry: _Entry) -> bytes:
+            data = kept.framed.setdefault(form.name, {}).get(id(entry.source))
+            return data or kept.frame(form, entry.key, entry.source)
+
         def build() -> Encoded[Any]:
-            by_id = kept.by_id
-            entries = (by_id.get(id(stored)) or kept.entry(key, stored) for key, stored in rows)
+            items = self._store.actual_lrps.items() if every else rows
+            by_id, entry = kept.by_id, kept.entry
+            entries = (by_id.get(id(stored)) or entry(key, stored) for key, stored in items)
+            alone = kept.framed.setdefault(_GROUP_OF_INSTANCE.name, {}).get
             parts = []
-            for instance, evacuating in pick_actual_lrp_groups(entries, _Entry.group_facts):
-                inner = b"" if instance is None else instance.framed(_GROUP_INSTANCE)
-                if evacuating is not None:
-                    inner += evacuating.framed(_GROUP_EVACUATING)
-                parts.append(_framed(_GROUPS_TAG, inner))
+            for instance, evacuating in pick_actual_lrp_groups(entries, _FACTS):
+                if evacuating is None:
+                    assert instance is not None
+                    data = alone(id(instance.source))
+                    parts.append(data or framed(_GROUP_OF_INSTANCE, instance))
+                elif instance is None:
+                    parts.append(framed(_GROUP_OF_EVACUATING, evacuating))
+                else:
+                    inner = framed(_GROUP_INSTANCE, instance) + framed(
+                        _GROUP_EVACUATING, evacuating
+                    )
+                    parts.append(_framed(_GROUPS_TAG, inner))
             return Encoded(models.ActualLRPGroupsResponse, b"".join(parts))
 
         return self._answer("actual_lrp", _GROUPS_TAG, every, build)

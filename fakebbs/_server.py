@@ -7,11 +7,13 @@ The lifecycle follows pytest-httpserver: ``start()`` binds and listens in the ca
 once it returns, connections are accepted; port 0 picks a free port, read it back from ``port``),
 a daemon thread then serves; ``stop()`` shuts down and joins; the class is a context manager.
 
-What this module adds on top of cheroot (each is pinned by a test in tests/test_server.py):
+What this module adds on top of cheroot (each is pinned by a test in tests/test_server.py; the
+few cheroot internals it needs are reached through ``fakebbs._cheroot`` only):
 
-* A worker pool that grows on demand. cheroot's ``ThreadPool`` starts ``min`` workers and never
-  grows by itself (``grow()`` exists but nothing calls it), while every open event stream holds a
-  worker for as long as the subscriber stays connected. See ``_GrowingThreadPool``.
+* A worker pool that grows on demand and shrinks when idle. cheroot's ``ThreadPool`` starts
+  ``min`` workers and never grows or shrinks by itself, while every open event stream holds a
+  worker for as long as the subscriber stays connected. Workers beyond the first ten end after
+  ``WORKER_IDLE_TIMEOUT`` (30 s) without work. See ``_WorkerPool``.
 * Request bodies: a Content-Length cheroot lets through (``-5``, ``+5``) is answered
   ``400 Bad Request``; ``wsgi.input`` raises ``BodyReadError`` (a ValueError) on a broken chunked
   body and on a body shorter than its Content-Length (cheroot returns it short without a word);
@@ -24,6 +26,7 @@ What this module adds on top of cheroot (each is pinned by a test in tests/test_
 * Logging through ``logging`` (logger ``fakebbs.server``): one INFO line per request (hidden
   unless the logger is enabled at INFO, as the CLI does), refused TLS clients at WARNING in one
   line, app errors at ERROR with traceback.
+* No ``Server`` header (Go's server sends none).
 * ``stop()`` returns promptly (cheroot's own stop waits up to 0.5 s for its select loop and can
   block forever on a worker stuck inside the app), and does not race with workers handing back
   kept-alive connections (in cheroot that can kill a worker).
@@ -411,8 +414,8 @@ class _RequestLog:
         POST /v1/desired_lrp/desire.r2 route=DesireDesiredLRP_r2 namespace=default status=200
         result=ResourceExists duration=0.4ms client=127.0.0.1:50712  (one line)
 
-    ``route``, ``namespace`` and ``result`` are what the app put under ``LOG_ENVIRON_KEY``
-    (``-`` for an app that puts nothing there); ``duration`` runs until the response starts.
+    ``route``, ``namespace`` and ``result`` are what the app filled in under ``LOG_ENVIRON_KEY``
+    (``-`` for an app that does not); ``duration`` runs until the response starts.
     The line is written before the first response byte, so a client that has its answer can
     rely on the line being there, and an event stream shows up when it opens. Nothing is
     formatted unless the logger is enabled at INFO.
@@ -422,6 +425,8 @@ class _RequestLog:
         self.environ = environ
         self.started = time.perf_counter()
         self.status = "-"
+        self.note = ["-", "-", "-"]  # the app fills in route, namespace, result
+        environ[LOG_ENVIRON_KEY] = self.note
         self._written = False
 
     def write(self) -> None:
@@ -430,7 +435,7 @@ class _RequestLog:
         self._written = True
         if logger.isEnabledFor(logging.INFO):
             environ = self.environ
-            route, namespace, result = environ.get(LOG_ENVIRON_KEY, _NOT_NOTED)
+            route, namespace, result = self.note
             logger.info(
                 "%s %s route=%s namespace=%s status=%s result=%s duration=%.1fms client=%s:%s",
                 environ.get("REQUEST_METHOD", "-"),
@@ -443,9 +448,6 @@ class _RequestLog:
                 environ.get("REMOTE_ADDR", "-"),
                 environ.get("REMOTE_PORT", "-"),
             )
-
-
-_NOT_NOTED = ("-", "-", "-")
 
 
 class _LoggedResponse:
@@ -632,14 +634,19 @@ class _WorkerPool:
 
     def _work(self) -> None:
         worker = threading.current_thread()
-        while (conn := self.get()) is not None:
-            try:
-                self._serve(conn)
-            finally:
-                with self._changed:
-                    self._serving.pop(worker, None)
-                    self._outstanding -= 1
-                    self._changed.notify_all()
+        try:
+            while (conn := self.get()) is not None:
+                try:
+                    self._serve(conn)
+                finally:
+                    with self._changed:
+                        self._serving.pop(worker, None)
+                        self._outstanding -= 1
+                        self._changed.notify_all()
+        finally:  # also when something escaped _serve (SystemExit from the app): not counted
+            with self._changed:
+                self._workers.discard(worker)
+                self._changed.notify_all()
 
     def _serve(self, conn: _Connection) -> None:
         keep_alive = False

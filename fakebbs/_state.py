@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
-from typing import Generic, TypeVar
+from typing import Any, TypeVar
 
 from fakebbs import models
 from fakebbs._callbacks import CallbackWorker
@@ -376,15 +376,6 @@ def actual_lrp_group_facts(lrp: models.ActualLRP) -> GroupFacts:
     return (key.process_guid, key.index, key.domain), lrp.presence, lrp.state
 
 
-class _Group(Generic[R]):
-    __slots__ = ("instance", "instance_state", "evacuating")
-
-    def __init__(self) -> None:
-        self.instance: R | None = None
-        self.instance_state = ""
-        self.evacuating: R | None = None
-
-
 def pick_actual_lrp_groups(
     rows: Iterable[R], facts: Callable[[R], GroupFacts]
 ) -> list[tuple[R | None, R | None]]:
@@ -392,18 +383,20 @@ def pick_actual_lrp_groups(
     the row a group shows as its instance and its evacuating row (the last one seen, as
     upstream overwrites). ``rows`` may be anything ``facts`` reads a row's ``GroupFacts`` from
     (kept bytes use this)."""
-    groups: dict[tuple[str, int, str], _Group[R]] = {}
+    # Each group is [instance, the instance's state, evacuating]: a list, not an object, as
+    # this runs once per row of a list answer.
+    groups: dict[tuple[str, int, str], list[Any]] = {}
     for row in rows:
         key, presence, state = facts(row)
         group = groups.get(key)
         if group is None:
-            group = groups[key] = _Group()
+            group = groups[key] = [None, "", None]
         if presence == EVACUATING:
-            group.evacuating = row
-        elif group.instance is None or _has_higher_priority(presence, state, group.instance_state):
-            group.instance = row
-            group.instance_state = state
-    return [(group.instance, group.evacuating) for group in groups.values()]
+            group[2] = row
+        elif group[0] is None or _has_higher_priority(presence, state, group[1]):
+            group[0] = row
+            group[1] = state
+    return [(instance, evacuating) for instance, _, evacuating in groups.values()]
 
 
 def _has_higher_priority(presence: int, state: str, occupant_state: str) -> bool:

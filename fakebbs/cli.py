@@ -30,6 +30,7 @@ from fakebbs._tasks import DEFAULT_MAX_TASK_RETRIES
 
 if TYPE_CHECKING:
     from fakebbs._namespaces import Namespaces
+    from fakebbs.tls import Certificates
 
 __all__ = ["main"]
 
@@ -282,8 +283,6 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from fakebbs._seedfile import SeedFileError
-
     stop = threading.Event()
     received: list[str] = []
 
@@ -291,59 +290,66 @@ def _run(args: argparse.Namespace) -> int:
         received.append(signal.Signals(signum).name)
         stop.set()
 
-    certificates = None
-    ssl_context: ssl.SSLContext | None = getattr(args, "ssl_context", None)
-    if args.generate_certs is not None:
-        from fakebbs.tls import generate_certificates
-
-        try:
-            certificates = generate_certificates(args.generate_certs.resolve())
-        except ImportError as exc:
-            print(f"fakebbs: {exc}", file=sys.stderr)
-            return 1
-        except OSError as exc:
-            print(
-                f"fakebbs: cannot write certificates to {str(args.generate_certs)!r}: "
-                f"{_reason(exc)}",
-                file=sys.stderr,
-            )
-            return 1
-        ssl_context = certificates.server_context()
-
-    # Installed before the server starts, so a signal sent as soon as the line is printed is
-    # never handled by the default action (which would exit with a non-zero status).
+    # Installed first, so a signal sent at any time (even as soon as the line is printed) is
+    # never handled by the default action, which would exit with a non-zero status.
     previous = {signum: signal.signal(signum, request_stop) for signum in _STOP_SIGNALS}
     try:
-        try:
-            namespaces = _namespaces(args)
-        except SeedFileError as exc:  # one line, before anything is served
-            print(f"fakebbs: {exc}", file=sys.stderr)
-            return 2
-        try:
-            server = namespaces.serve(args.host, args.port, ssl_context=ssl_context)
-        except OSError as exc:
-            print(
-                f"fakebbs: cannot listen on {args.host}:{args.port}: {_reason(exc)}",
-                file=sys.stderr,
-            )
-            return 1
-        with server:
-            lines = [f"fakebbs listening on {server.url}"]
-            if certificates is not None:
-                lines += [
-                    f"ca_cert: {certificates.ca_cert}",
-                    f"client_cert: {certificates.client_cert}",
-                    f"client_key: {certificates.client_key}",
-                    f"server_cert: {certificates.server_cert}",
-                    f"server_key: {certificates.server_key}",
-                ]
-            print("\n".join(lines), flush=True)
-            if args.converge_interval > 0:
-                while not stop.wait(args.converge_interval):
-                    namespaces.converge()
-            stop.wait()
-            logger.info("%s received, stopping", received[0] if received else "signal")
-        return 0
+        return _listen(args, stop, received)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _listen(args: argparse.Namespace, stop: threading.Event, received: list[str]) -> int:
+    from fakebbs._seedfile import SeedFileError
+
+    try:
+        namespaces = _namespaces(args)
+    except SeedFileError as exc:  # one line, before anything is served
+        print(f"fakebbs: {exc}", file=sys.stderr)
+        return 2
+    ssl_context: ssl.SSLContext | None = getattr(args, "ssl_context", None)
+    certificates = None
+    if args.generate_certs is not None:
+        certificates = _generate(args.generate_certs)
+        if certificates is None:
+            return 1
+        ssl_context = certificates.server_context()
+    try:
+        server = namespaces.serve(args.host, args.port, ssl_context=ssl_context)
+    except OSError as exc:
+        print(f"fakebbs: cannot listen on {args.host}:{args.port}: {_reason(exc)}", file=sys.stderr)
+        return 1
+    with server:
+        lines = [f"fakebbs listening on {server.url}"]
+        if certificates is not None:
+            lines += [
+                f"ca_cert: {certificates.ca_cert}",
+                f"client_cert: {certificates.client_cert}",
+                f"client_key: {certificates.client_key}",
+                f"server_cert: {certificates.server_cert}",
+                f"server_key: {certificates.server_key}",
+            ]
+        print("\n".join(lines), flush=True)
+        if args.converge_interval > 0:
+            while not stop.wait(args.converge_interval):
+                namespaces.converge()
+        stop.wait()
+        logger.info("%s received, stopping", received[0] if received else "signal")
+    return 0
+
+
+def _generate(directory: Path) -> Certificates | None:
+    """``--generate-certs``: the certificates, or None after one line saying why not."""
+    from fakebbs.tls import generate_certificates
+
+    try:
+        return generate_certificates(directory.resolve())
+    except ImportError as exc:
+        print(f"fakebbs: {exc}", file=sys.stderr)
+    except OSError as exc:
+        print(
+            f"fakebbs: cannot write certificates to {str(directory)!r}: {_reason(exc)}",
+            file=sys.stderr,
+        )
+    return None

@@ -12,7 +12,9 @@ Fixtures:
 
 Override ``fakebbs_address``, ``fakebbs_ssl_context`` (a server-side ``ssl.SSLContext``) and
 ``fakebbs_client_options`` (keyword arguments for ``BBSClient``, such as the client side's
-``ssl_context``) in a ``conftest.py`` to serve elsewhere or over mutual TLS. Every pytest-xdist
+``ssl_context``) in a ``conftest.py`` to serve elsewhere or over mutual TLS;
+``fakebbs_certificates`` makes a throwaway CA, server and client identity for that
+(``fakebbs.tls.generate_certificates``, which needs trustme). Every pytest-xdist
 worker is its own process, so it gets its own server and state; nothing here is process-global.
 """
 
@@ -26,10 +28,12 @@ import pytest
 
 from fakebbs._fake import FakeBBS
 from fakebbs.client import BBSClient
+from fakebbs.tls import Certificates
 
 __all__ = [
     "fakebbs",
     "fakebbs_address",
+    "fakebbs_certificates",
     "fakebbs_client",
     "fakebbs_client_options",
     "fakebbs_in_process",
@@ -42,6 +46,15 @@ __all__ = [
 def fakebbs_address() -> tuple[str, int]:
     """Where ``fakebbs_server`` listens: ``(host, port)``; port 0 picks a free one."""
     return ("127.0.0.1", 0)
+
+
+@pytest.fixture(scope="session")
+def fakebbs_certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
+    """Throwaway PEM files (a CA, a server certificate for 127.0.0.1, ::1 and localhost, a
+    client certificate) and their ``ssl`` contexts, for mutual TLS in a suite."""
+    from fakebbs.tls import generate_certificates
+
+    return generate_certificates(tmp_path_factory.mktemp("fakebbs-certificates"))
 
 
 @pytest.fixture(scope="session")

@@ -536,8 +536,10 @@ ABORT_ENVIRON_KEY = "fakebbs.server.abort"
 #: once this answer is complete (an event stream's end, as upstream closes the hijacked one).
 CLOSE_CONNECTION_ENVIRON_KEY = "fakebbs.server.close_connection"
 
-#: The fake's app puts ``(route name, namespace, result)`` under this WSGI environ key for the
-#: server's request log line; result is ``ok``, the BBS error type or ``fault:KIND``.
+#: The fake's own server puts a list ``[route, namespace, result]`` (each ``-``) under this WSGI
+#: environ key for its request log line, and the app fills it in place (so that a middleware
+#: handing the app a copy of the environ does not lose it); result is ``ok``, the BBS error type
+#: or ``fault:KIND``.
 LOG_ENVIRON_KEY = "fakebbs.log"
 
 #: The fake's own server puts the connection's socket under this WSGI environ key, so that an

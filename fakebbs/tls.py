@@ -33,10 +33,9 @@ __all__ = [
 SERVER_HOSTS = ("127.0.0.1", "::1", "localhost")
 """The names a generated server certificate is valid for."""
 
-_TLS12_CIPHERS = "ECDHE+AESGCM"
-"""TLS 1.2 suites offered: ECDHE key exchange with AES-GCM, which covers the two the Go BBS
-client allows (ECDHE-RSA-AES256-GCM-SHA384, ECDHE-RSA-AES128-GCM-SHA256). TLS 1.3 suites are
-OpenSSL's defaults."""
+_TLS12_CIPHERS = "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256"
+"""The TLS 1.2 suites the BBS accepts (its TLS settings are Cloud Foundry's "internal service"
+defaults: these two only, so an RSA key). TLS 1.3 suites are OpenSSL's defaults."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +106,7 @@ def server_context(
     key_file: str | os.PathLike[str],
     ca_file: str | os.PathLike[str] | None = None,
 ) -> ssl.SSLContext:
-    """A server context serving ``cert_file``/``key_file`` over TLS 1.2 (ECDHE, AES-GCM) and
+    """A server context serving ``cert_file``/``key_file`` over TLS 1.2 (ECDHE-RSA, AES-GCM) and
     1.3; with ``ca_file``, every client must present a certificate that CA signed, as the BBS
     requires. Raises ``OSError``/``ssl.SSLError`` for a file that is missing or not PEM."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -111,6 +111,24 @@ def test_each_request_line_names_the_bbs_result(
     assert " status=200 result=ResourceExists " in lines[1]
 
 
+def test_a_request_line_names_the_namespace_that_served_it(
+    serving: tuple[subprocess.Popen[str], str, int],
+) -> None:
+    proc, _, port = serving
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+    try:
+        conn.request("POST", "/ns/suite-a/v1/ping", body=b"")
+        assert conn.getresponse().read() == b"\x08\x01"
+        conn.request("POST", "/v1/domains/list", headers={"X-Fakebbs-Namespace": "suite-b"})
+        assert conn.getresponse().status == 200
+    finally:
+        conn.close()
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=TIMEOUT)
+    assert " POST /ns/suite-a/v1/ping route=Ping namespace=suite-a status=200 result=ok " in stderr
+    assert " POST /v1/domains/list route=Domains namespace=suite-b status=200 result=ok " in stderr
+
+
 @pytest.mark.parametrize("flags", [["--quiet"], ["--log-level", "warning"]])
 def test_quiet_and_warning_levels_log_no_request_lines(flags: list[str]) -> None:
     with spawn("serve", "--port", "0", *flags) as proc:

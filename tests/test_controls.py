@@ -126,6 +126,13 @@ def test_a_bbs_error_on_an_event_stream_is_refused(fake: FakeBBS) -> None:
         fake.fail("EventStream", errors.Unrecoverable())
 
 
+def test_a_bbs_error_on_ping_is_refused_and_star_skips_ping(fake: FakeBBS) -> None:
+    with pytest.raises(ValueError, match="Ping cannot take"):
+        fake.fail("Ping", errors.ResourceNotFound())
+
+    assert "Ping" not in fake.fail("*", errors.ResourceNotFound()).matcher.routes
+
+
 def test_end_stream_on_a_plain_route_is_refused(fake: FakeBBS) -> None:
     with pytest.raises(ValueError, match="event streams only"):
         fake.fail("Ping", faults.end_stream())

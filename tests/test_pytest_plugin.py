@@ -117,28 +117,15 @@ def test_next_one_is_clean(fakebbs, fakebbs_client):
 def test_the_address_and_tls_fixtures_can_be_overridden(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(
         """
-import ssl
 import pytest
-import trustme
 
 @pytest.fixture(scope="session")
-def fakebbs_ca():
-    return trustme.CA()
+def fakebbs_ssl_context(fakebbs_certificates):
+    return fakebbs_certificates.server_context()  # requires a client certificate
 
 @pytest.fixture(scope="session")
-def fakebbs_ssl_context(fakebbs_ca):
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    fakebbs_ca.issue_cert("127.0.0.1").configure_cert(context)
-    fakebbs_ca.configure_trust(context)
-    context.verify_mode = ssl.CERT_REQUIRED
-    return context
-
-@pytest.fixture(scope="session")
-def fakebbs_client_options(fakebbs_ca):
-    context = ssl.create_default_context()
-    fakebbs_ca.configure_trust(context)
-    fakebbs_ca.issue_cert("client").configure_cert(context)
-    return {"ssl_context": context}
+def fakebbs_client_options(fakebbs_certificates):
+    return {"ssl_context": fakebbs_certificates.client_context()}
 """
     )
     result = run(

@@ -57,7 +57,7 @@ def test_every_message_a_client_sends_or_receives_has_a_strategy() -> None:
 
 
 @pytest.mark.parametrize("cls", strategies.message_types(), ids=lambda c: c.DESCRIPTOR.name)
-@settings(CHECK, max_examples=3)
+@settings(CHECK, max_examples=2)
 @given(data=st.data())
 def test_every_drawn_message_survives_encoding(cls: type[Message], data: st.DataObject) -> None:
     drawn = data.draw(strategies.from_message_type(cls))
@@ -116,7 +116,7 @@ def test_a_drawn_update_is_applied(lrp: models.DesiredLRP, update: models.Desire
 
 
 @pytest.mark.parametrize("route", REQUEST_ROUTES, ids=lambda r: r.name)
-@settings(CHECK, max_examples=8)
+@settings(CHECK, max_examples=5)
 @given(data=st.data())
 def test_every_drawn_request_passes_its_routes_validation(
     route: Route, data: st.DataObject
@@ -139,7 +139,18 @@ def test_every_invalid_desired_lrp_is_refused_with_its_text(rule: str, data: st.
     with BBSClient.in_process(fake.wsgi_app) as bbs:
         response = bbs.call(case.route, case.request)
     assert error_of(response) == (InvalidRequest.type, case.error)
-    assert fake.state.desired_lrps == {}
+    assert fake.snapshot().desired_lrps == {}
+
+
+@pytest.mark.parametrize("rule", strategies.LRP_REQUEST_RULES)
+@settings(CHECK, max_examples=3)
+@given(data=st.data())
+def test_every_invalid_lrp_request_is_refused_with_its_text(rule: str, data: st.DataObject) -> None:
+    case = data.draw(strategies.invalid_lrp_requests(rule))
+    fake = FakeBBS()
+    with BBSClient.in_process(fake.wsgi_app) as bbs:
+        response = bbs.call(case.route, case.request)
+    assert error_of(response) == (InvalidRequest.type, case.error)
 
 
 @pytest.mark.parametrize("rule", strategies.TASK_RULES)
@@ -156,7 +167,7 @@ def test_every_invalid_task_request_is_refused_with_its_text(
 
 
 @pytest.mark.parametrize("name", sorted(EVENT_TYPES))
-@settings(CHECK, max_examples=5)
+@settings(CHECK, max_examples=3)
 @given(data=st.data())
 def test_every_drawn_event_decodes_as_its_stream_sends_it(name: str, data: st.DataObject) -> None:
     event = data.draw(strategies.events(name))
@@ -232,3 +243,43 @@ def test_the_fake_never_imports_hypothesis() -> None:
         "assert 'hypothesis' not in sys.modules, sorted(m for m in sys.modules if 'hypo' in m)\n"
     )
     subprocess.run([sys.executable, "-c", script], check=True)
+
+
+@settings(CHECK, max_examples=20)
+@given(
+    lrp=strategies.desired_lrps(instances=st.just(1)),
+    start=strategies.requests("StartActualLRP"),
+)
+def test_a_drawn_start_request_is_what_the_instance_reads_back(
+    lrp: models.DesiredLRP, start: Message
+) -> None:
+    assert isinstance(start, models.StartActualLRPRequest)
+    start.actual_lrp_key.CopyFrom(
+        models.ActualLRPKey(process_guid=lrp.process_guid, index=0, domain=lrp.domain)
+    )
+    fake = FakeBBS()
+    with fake.client() as bbs:
+        bbs.desire_lrp(lrp)
+        response = bbs.call("StartActualLRP", start)
+        [actual] = bbs.actual_lrps(process_guid=lrp.process_guid)
+
+    assert error_of(response) == (0, "")
+    assert actual.state == "RUNNING"
+    assert actual.actual_lrp_instance_key == start.actual_lrp_instance_key
+    assert actual.actual_lrp_net_info == start.actual_lrp_net_info
+    assert list(actual.actual_lrp_internal_routes) == list(start.actual_lrp_internal_routes)
+    assert dict(actual.metric_tags) == dict(start.metric_tags)
+    assert actual.availability_zone == start.availability_zone
+    assert actual.routable == (start.Routable if start.HasField("Routable") else True)
+
+
+@settings(CHECK, max_examples=20)
+@given(cells=st.lists(strategies.cell_presences(), max_size=3, unique_by=lambda c: c.cell_id))
+def test_drawn_cell_presences_are_listed_as_registered(cells: list[models.CellPresence]) -> None:
+    fake = FakeBBS()
+    for cell in cells:
+        fake.register_cell(cell)
+    with fake.client() as bbs:
+        listed = bbs.cells()
+    key = lambda c: c.cell_id  # noqa: E731
+    assert sorted(listed, key=key) == sorted(cells, key=key)

@@ -22,7 +22,7 @@ from fakebbs.strategies import BBSStateMachine, CallOutcome, FaultSchedule
 
 MACHINE = settings(
     max_examples=12,
-    stateful_step_count=20,
+    stateful_step_count=25,
     deadline=None,
     derandomize=True,
     database=None,
@@ -93,19 +93,21 @@ def test_an_unknown_route_is_refused_when_the_strategy_is_built() -> None:
 class CheckedBBS(BBSStateMachine):
     """The BBS invariants, checked over the HTTP API while faults are injected."""
 
+    PROCESS_GUIDS = ("lrp-a", "lrp-b")  # two, so that rules often meet the same LRP
+
     def __init__(self) -> None:
         self.expected: dict[str, models.DesiredLRP] = {}
         self.recorded: list[Event] = []
         self.seen_tags: dict[Any, tuple[str, int]] = {}
         super().__init__()
-        self.bbs.state.listeners.append(self._record)
+        self.bbs._state.listeners.append(self._record)
         self.listener = BBSClient.in_process(self.bbs.wsgi_app)
         self.stream: EventSource = self.listener.subscribe_to_instance_events()
         self.received = 0
 
     def _record(self, changes: list[Change]) -> None:
         """Runs under the store's lock, like the event hub: the events the changes amount to."""
-        events = calculate_events(changes, self.bbs.state.actual_lrps)
+        events = calculate_events(changes, self.bbs._state.actual_lrps)
         self.recorded.extend(e for e in events if e.hub in ("desired", "instance"))
 
     def teardown(self) -> None:
@@ -114,7 +116,7 @@ class CheckedBBS(BBSStateMachine):
         super().teardown()
 
     def call(self, route: str, request: Message | None) -> CallOutcome:
-        before = self.bbs.state.snapshot()
+        before = self.bbs.snapshot()
         hits = [(r, r.hits) for r in self.bbs.faults]
         outcome = super().call(route, request)
         hit = next((r for r, count in hits if r.hits > count), None)
@@ -123,7 +125,7 @@ class CheckedBBS(BBSStateMachine):
         )
         if not ran:
             # nothing half-applied: a refused call leaves every table as it was
-            after = self.bbs.state.snapshot()
+            after = self.bbs.snapshot()
             assert dict(after.desired_lrps) == dict(before.desired_lrps)
             assert dict(after.actual_lrps) == dict(before.actual_lrps)
             return outcome
@@ -162,7 +164,7 @@ class CheckedBBS(BBSStateMachine):
     @rule()
     def converge(self) -> None:
         super().converge()
-        state = self.bbs.state
+        state = self.bbs.snapshot()
         rows = state.actual_lrps.values()
         ordinary = {
             (r.actual_lrp_key.process_guid, r.actual_lrp_key.index): r
@@ -181,19 +183,19 @@ class CheckedBBS(BBSStateMachine):
 
     @invariant()
     def desired_lrps_are_what_the_calls_made_them(self) -> None:
-        stored = {g: without_tag(lrp) for g, lrp in self.bbs.state.desired_lrps.items()}
+        stored = {g: without_tag(lrp) for g, lrp in self.bbs.snapshot().desired_lrps.items()}
         assert stored == self.expected
 
     @invariant()
     def one_row_per_index_and_presence(self) -> None:
-        for key, row in self.bbs.state.actual_lrps.items():
+        for key, row in self.bbs.snapshot().actual_lrps.items():
             assert ActualKey.of(row) == key
             if row.state == UNCLAIMED:
                 assert row.presence == ORDINARY
 
     @invariant()
     def modification_tag_indexes_only_grow(self) -> None:
-        state = self.bbs.state
+        state = self.bbs.snapshot()
         rows: list[tuple[Any, models.ModificationTag]] = [
             (("desired", guid), lrp.modification_tag) for guid, lrp in state.desired_lrps.items()
         ]
@@ -207,7 +209,7 @@ class CheckedBBS(BBSStateMachine):
     @invariant()
     def the_stream_carries_every_recorded_change(self) -> None:
         while self.received < len(self.recorded):
-            event = self.stream.next(timeout=30)
+            event = self.stream.next(timeout=5)
             assert event == self.recorded[self.received].message
             self.received += 1
 
@@ -298,7 +300,7 @@ class InProcessAgainstSocket(BBSStateMachine):
 
     @invariant()
     def same_state(self) -> None:
-        mine, theirs = self.bbs.state.snapshot(), self.twin.state.snapshot()
+        mine, theirs = self.bbs.snapshot(), self.twin.snapshot()
         assert dict(mine.desired_lrps) == dict(theirs.desired_lrps)
         assert dict(mine.actual_lrps) == dict(theirs.actual_lrps)
 
@@ -310,7 +312,7 @@ class InProcessAgainstSocket(BBSStateMachine):
                 event = mine.next(timeout=0)
             except TimeoutError:
                 break
-            assert theirs.next(timeout=30) == event
+            assert theirs.next(timeout=5) == event
 
 
 def describe(outcome: CallOutcome) -> str:

@@ -6,13 +6,18 @@ imports Hypothesis. Installing the extra also registers every message class of
 ``fakebbs.models`` with ``st.from_type``.
 
 Valid strategies are valid by construction: the fake (and a real BBS) accepts everything they
-draw, and stores it as sent. For example::
+draw, and stores it as sent. Invalid ones break exactly one validation rule and say which text
+the InvalidRequest carries. For example::
 
     from hypothesis import given
+    from hypothesis import strategies as st
     from fakebbs import strategies
 
     @given(strategies.desired_lrps(domain="cf-apps", instances=st.integers(1, 3)))
     def test_my_scheduler_sees_every_lrp(lrp): ...
+
+    @given(strategies.invalid_desired_lrp_requests())
+    def test_my_client_reports_each_refusal(case): ...  # case.route, case.request, case.error
 """
 
 from __future__ import annotations
@@ -68,10 +73,12 @@ from fakebbs.strategies._faults import (
 )
 from fakebbs.strategies._invalid import (
     DESIRED_LRP_RULES,
+    LRP_REQUEST_RULES,
     TASK_RULES,
     InvalidRequestCase,
     broken_actions,
     invalid_desired_lrp_requests,
+    invalid_lrp_requests,
     invalid_task_requests,
 )
 from fakebbs.strategies._machine import BBSStateMachine, CallOutcome
@@ -98,6 +105,7 @@ __all__ = [
     "ACTUAL_LRP_STATES",
     "DESIRED_LRP_RULES",
     "LEAF_ACTION_KINDS",
+    "LRP_REQUEST_RULES",
     "SERVER_ERRORS",
     "TRANSPORT_FAULTS",
     "BBSStateMachine",
@@ -139,6 +147,7 @@ __all__ = [
     "instance_metric_tags",
     "internal_routes",
     "invalid_desired_lrp_requests",
+    "invalid_lrp_requests",
     "invalid_task_requests",
     "log_rate_limits",
     "message_types",

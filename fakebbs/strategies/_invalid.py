@@ -20,10 +20,12 @@ from fakebbs.strategies._tasks import desire_task_requests
 
 __all__ = [
     "DESIRED_LRP_RULES",
+    "LRP_REQUEST_RULES",
     "TASK_RULES",
     "InvalidRequestCase",
     "broken_actions",
     "invalid_desired_lrp_requests",
+    "invalid_lrp_requests",
     "invalid_task_requests",
 ]
 
@@ -607,6 +609,188 @@ def invalid_task_requests(
         base = desire_task_requests() if route == "DesireTask" else requests(route)
         return base.flatmap(breaker).map(
             lambda pair: InvalidRequestCase(rule, route, pair[0], pair[1])
+        )
+
+    return st.sampled_from(chosen).flatmap(case)
+
+
+def _set_path(error: str, path: str, value: Any) -> Breaker:
+    """A breaker that sets the dotted ``path`` (``actual_lrp_key.index``) to ``value``."""
+
+    def breaker(message: Any) -> SearchStrategy[tuple[Any, str]]:
+        broken = _copy(message)
+        *parents, name = path.split(".")
+        target = broken
+        for parent in parents:
+            target = getattr(target, parent)
+        if isinstance(value, Message):
+            getattr(target, name).CopyFrom(value)
+        else:
+            setattr(target, name, value)
+        return st.just((broken, error))
+
+    return breaker
+
+
+def _update_rules() -> dict[str, tuple[str, Breaker]]:
+    """``UpdateDesiredLRPRequest.Validate()`` and ``DesiredLRPUpdate.Validate()`` (§5.3)."""
+    route = "UpdateDesireLRP"
+    bad_tag = models.MetricTagValue(static="x", dynamic=models.MetricTagValue.INDEX)
+    return {
+        "update_process_guid_empty": (route, _set(_field("process_guid"), process_guid="")),
+        "update_instances_negative": (
+            route,
+            _set_path(_field("instances"), "update.instances", -1),
+        ),
+        "update_annotation_too_long": (
+            route,
+            _set_path(_field("annotation"), "update.annotation", "a" * 10241),
+        ),
+        "update_routes_too_long": (
+            route,
+            _set_path(
+                _field("routes"),
+                "update.routes",
+                models.ProtoRoutes(routes={"cf-router": b'"' + b"r" * (128 * 1024) + b'"'}),
+            ),
+        ),
+        "update_metric_tag_value_invalid": (
+            route,
+            _with_update_tag(
+                bad_tag, f"{_field('metric_tags')}, {_field('static')}, {_field('dynamic')}"
+            ),
+        ),
+        "update_image_username_without_password": (route, _credentials_alone("image_username")),
+        "update_image_password_without_username": (route, _credentials_alone("image_password")),
+    }
+
+
+def _with_update_tag(value: models.MetricTagValue, error: str) -> Breaker:
+    def breaker(request: Any) -> SearchStrategy[tuple[Any, str]]:
+        broken = _copy(request)
+        broken.update.metric_tags["broken"].CopyFrom(value)
+        return st.just((broken, error))
+
+    return breaker
+
+
+def _credentials_alone(sent: str) -> Breaker:
+    """An update with one image credential and not the other: the missing one is reported."""
+    missing = "image_password" if sent == "image_username" else "image_username"
+
+    def breaker(request: Any) -> SearchStrategy[tuple[Any, str]]:
+        broken = _copy(request)
+        broken.update.ClearField(missing)
+        setattr(broken.update, sent, "x")
+        return st.just((broken, _field(missing)))
+
+    return breaker
+
+
+def _actual_lrp_rules() -> dict[str, tuple[str, Breaker]]:
+    """The key, instance key and net info checks of the actual LRP lifecycle and evacuation
+    requests, and the other LRP queries' required fields (protocol §2.1 to §2.5)."""
+    key_missing = _clear("actual_lrp_key", _field("actual_lrp_key"))
+    instance_missing = _clear("actual_lrp_instance_key", _field("actual_lrp_instance_key"))
+    rules: dict[str, tuple[str, Breaker]] = {
+        "UpsertDomain_domain_empty": ("UpsertDomain", _set(_field("domain"), domain="")),
+        "ActualLRPsByProcessGuids_empty": (
+            "ActualLRPsByProcessGuids",
+            _clear("process_guids", "process_guids must not be empty"),
+        ),
+        "ActualLRPGroupsByProcessGuid_process_guid_empty": (
+            "ActualLRPGroupsByProcessGuid",
+            _set(_field("process_guid"), process_guid=""),
+        ),
+        "ActualLRPGroupsByProcessGuidAndIndex_index_negative": (
+            "ActualLRPGroupsByProcessGuidAndIndex",
+            _set(_field("index"), index=-1),
+        ),
+        "DesiredLRPByProcessGuid_process_guid_empty": (
+            "DesiredLRPByProcessGuid",
+            _set(_field("process_guid"), process_guid=""),
+        ),
+        "RemoveDesiredLRP_process_guid_empty": (
+            "RemoveDesiredLRP",
+            _set(_field("process_guid"), process_guid=""),
+        ),
+        "ClaimActualLRP_process_guid_empty": (
+            "ClaimActualLRP",
+            _set(_field("process_guid"), process_guid=""),
+        ),
+        "ClaimActualLRP_instance_key_missing": ("ClaimActualLRP", instance_missing),
+        "ClaimActualLRP_cell_id_empty": (
+            "ClaimActualLRP",
+            _set_path(_field("cell_id"), "actual_lrp_instance_key.cell_id", ""),
+        ),
+        "ClaimActualLRP_instance_guid_empty": (
+            "ClaimActualLRP",
+            _set_path(_field("instance_guid"), "actual_lrp_instance_key.instance_guid", ""),
+        ),
+        "StartActualLRP_key_missing": ("StartActualLRP", key_missing),
+        "StartActualLRP_index_negative": (
+            "StartActualLRP",
+            _set_path(_field("index"), "actual_lrp_key.index", -1),
+        ),
+        "StartActualLRP_domain_empty": (
+            "StartActualLRP",
+            _set_path(_field("domain"), "actual_lrp_key.domain", ""),
+        ),
+        "StartActualLRP_net_info_missing": (
+            "StartActualLRP",
+            _clear("actual_lrp_net_info", _field("actual_lrp_net_info")),
+        ),
+        "StartActualLRP_address_empty": (
+            "StartActualLRP",
+            _set_path(_field("address"), "actual_lrp_net_info.address", ""),
+        ),
+        "CrashActualLRP_instance_key_missing": ("CrashActualLRP", instance_missing),
+        "FailActualLRP_error_message_empty": (
+            "FailActualLRP",
+            _set(_field("error_message"), error_message=""),
+        ),
+        "RemoveActualLRP_index_negative": ("RemoveActualLRP", _set(_field("index"), index=-1)),
+        "RetireActualLRP_key_missing": ("RetireActualLRP", key_missing),
+        "EvacuateClaimedActualLRP_key_missing": ("EvacuateClaimedActualLRP", key_missing),
+        "EvacuateRunningActualLRP_net_info_missing": (
+            "EvacuateRunningActualLRP",
+            _clear("actual_lrp_net_info", _field("actual_lrp_net_info")),
+        ),
+        "EvacuateStoppedActualLRP_instance_key_missing": (
+            "EvacuateStoppedActualLRP",
+            instance_missing,
+        ),
+        "EvacuateCrashedActualLRP_error_message_empty": (
+            "EvacuateCrashedActualLRP",
+            _set(_field("error_message"), error_message=""),
+        ),
+        "RemoveEvacuatingActualLRP_instance_key_missing": (
+            "RemoveEvacuatingActualLRP",
+            instance_missing,
+        ),
+    }
+    return {**_update_rules(), **rules}
+
+
+LRP_REQUEST_RULES: tuple[str, ...] = tuple(_actual_lrp_rules())
+"""The names of the other LRP request rules ``invalid_lrp_requests`` breaks: the desired LRP
+update (§5.3), and the required fields of the LRP queries, lifecycle and evacuation routes."""
+
+
+def invalid_lrp_requests(
+    rules: Iterable[str] | str | None = None,
+) -> SearchStrategy[InvalidRequestCase]:
+    """LRP requests other than desire that each break one rule of ``LRP_REQUEST_RULES``
+    (default: any), with the route to send them to and the InvalidRequest text."""
+    chosen = _chosen(rules, LRP_REQUEST_RULES)
+    table = _actual_lrp_rules()
+
+    def case(rule: str) -> SearchStrategy[InvalidRequestCase]:
+        route, breaker = table[rule]
+        return (
+            requests(route)
+            .flatmap(breaker)
+            .map(lambda pair: InvalidRequestCase(rule, route, pair[0], pair[1]))
         )
 
     return st.sampled_from(chosen).flatmap(case)

@@ -10,7 +10,7 @@ from typing import Any
 
 from google.protobuf.message import Message
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
 from fakebbs import models
 from fakebbs._controls import FaultRule
@@ -120,9 +120,16 @@ class BBSStateMachine(RuleBasedStateMachine):
 
     # -- the cloud controller ------------------------------------------------------------------
 
+    @initialize(data=st.data())
+    def desire_one(self, data: st.DataObject) -> None:
+        """Start with the first process guid desired, so the first rules have an LRP to act on."""
+        self._desire(data, self.PROCESS_GUIDS[0])
+
     @rule(data=st.data())
     def desire(self, data: st.DataObject) -> None:
-        guid = data.draw(st.sampled_from(self.PROCESS_GUIDS), label="process_guid")
+        self._desire(data, data.draw(st.sampled_from(self.PROCESS_GUIDS), label="process_guid"))
+
+    def _desire(self, data: st.DataObject, guid: str) -> None:
         lrp = data.draw(
             desired_lrps(domain=self.DOMAIN, instances=st.integers(0, self.MAX_INSTANCES)),
             label="desired_lrp",
