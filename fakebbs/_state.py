@@ -20,6 +20,13 @@ from fakebbs._convergence import Convergence
 from fakebbs._domains import DomainRules
 from fakebbs._evacuation import Evacuation
 from fakebbs._lifecycle import ActualLRPLifecycle
+from fakebbs._outbound import (
+    lrp_auction_request,
+    lrp_start,
+    metric_tags_for,
+    stop_request,
+    update_request,
+)
 from fakebbs._store import (
     CLAIMED,
     CRASHED,
@@ -68,7 +75,10 @@ class DesiredLRPRules(Store):
                 raise ResourceExists()
             stored.modification_tag.CopyFrom(models.ModificationTag(epoch=self.new_guid(), index=0))
             op.put_desired(stored)
-            return self._create_unclaimed_range(op, stored, 0, stored.instances)
+            created = self._create_unclaimed_range(op, stored, 0, stored.instances)
+            if stored.instances > 0:
+                self._request_auction(op, stored, created)
+            return created
 
     def desired_lrp_by_process_guid(self, process_guid: str) -> models.DesiredLRP:
         with self.lock:
@@ -141,8 +151,10 @@ class DesiredLRPRules(Store):
                     created = self._create_unclaimed_range(
                         op, after, before.instances, after.instances
                     )
+                    self._request_auction(op, after, created)
                 elif after.instances < before.instances:
                     removed = self._stop_instances_from(op, process_guid, after.instances)
+            self._update_instances(op, before, after, update)
             return before, copy(after), created, removed
 
     def remove_desired_lrp(
@@ -191,9 +203,10 @@ class DesiredLRPRules(Store):
             lrp = self.actual_lrps.get(row_key)
             if lrp is None:
                 raise ResourceNotFound()
-            cell_id = lrp.actual_lrp_instance_key.cell_id
-            if lrp.state in (CLAIMED, RUNNING) and cell_id in self.cells:
+            cell = self.cells.get(lrp.actual_lrp_instance_key.cell_id)
+            if lrp.state in (CLAIMED, RUNNING) and cell is not None:
                 op.report_actual_removed(lrp)
+                op.call(stop_request(lrp, cell, trace_id, retire=True))
                 return [copy(lrp)]
             return [op.delete_actual(row_key)]
 
@@ -229,8 +242,8 @@ class DesiredLRPRules(Store):
         self, op: Operation, process_guid: str, index: int
     ) -> list[models.ActualLRP]:
         """``DesiredLRPHandler.stopInstancesFrom``: delete UNCLAIMED and CRASHED non-evacuating
-        rows at or above ``index``. CLAIMED and RUNNING ones stay: the real BBS asks their
-        cell's rep to stop them (or, for an unknown cell, leaves them to convergence)."""
+        rows at or above ``index``. CLAIMED and RUNNING ones stay: their cell's rep is asked to
+        stop them (an unknown cell's are left to convergence)."""
         removed = []
         for key in sorted(k for k in self.actual_lrps if k.process_guid == process_guid):
             lrp = self.actual_lrps[key]
@@ -238,7 +251,55 @@ class DesiredLRPRules(Store):
                 continue
             if lrp.state in (UNCLAIMED, CRASHED):
                 removed.append(op.delete_actual(key))
+                continue
+            cell = self.cells.get(lrp.actual_lrp_instance_key.cell_id)
+            if cell is not None:
+                op.call(stop_request(lrp, cell, op.trace_id))
         return removed
+
+    def _request_auction(
+        self, op: Operation, lrp: models.DesiredLRP, created: list[models.ActualLRP]
+    ) -> None:
+        """``startInstanceRange``'s auction request: one start request for the indices just
+        created (the list may be empty: upstream asks all the same)."""
+        indices = [row.actual_lrp_key.index for row in created]
+        op.call(lrp_auction_request([lrp_start(lrp, indices)], op.trace_id))
+
+    def _update_instances(
+        self,
+        op: Operation,
+        before: models.DesiredLRP,
+        after: models.DesiredLRP,
+        update: models.DesiredLRPUpdate,
+    ) -> None:
+        """``DesiredLRPHandler.updateInstances``: when an update changes the internal routes or
+        the metric tags, each CLAIMED or RUNNING non-evacuating instance on a registered cell
+        is sent its new internal routes and/or metric tags (None for what did not change). An
+        instance whose internal routes do not decode gets nothing."""
+        routes_changed = _internal_routes_changed(update, before)
+        tags_changed = _metric_tags_changed(update, before)
+        if not (routes_changed or tags_changed):
+            return
+        internal: list[dict[str, str]] | None = None
+        if routes_changed:
+            try:
+                internal = _internal_routes(update.routes)
+            except ValueError:
+                return
+        for key, lrp in self.actual_lrps.items():
+            if key.process_guid != after.process_guid or key.presence == EVACUATING:
+                continue
+            if lrp.state in (UNCLAIMED, CRASHED):
+                continue
+            cell = self.cells.get(lrp.actual_lrp_instance_key.cell_id)
+            if cell is None:
+                continue
+            tags = None
+            if tags_changed:
+                tags = metric_tags_for(
+                    update.metric_tags, key.index, lrp.actual_lrp_instance_key.instance_guid
+                )
+            op.call(update_request(lrp, cell, internal, tags, op.trace_id))
 
 
 class State(DesiredLRPRules, ActualLRPLifecycle, Evacuation, TaskRules, Convergence, DomainRules):
@@ -354,6 +415,68 @@ def _has_higher_priority(lrp: models.ActualLRP, occupant: models.ActualLRP | Non
     elif lrp.presence == SUSPECT and lrp.state in (RUNNING, CLAIMED):
         return occupant.state != RUNNING
     return False
+
+
+INTERNAL_ROUTER = "internal-router"
+"""The routes key of internal (container-to-container) routes (``internalroutes``)."""
+
+
+def _internal_routes_changed(update: models.DesiredLRPUpdate, before: models.DesiredLRP) -> bool:
+    """``DesiredLRPUpdate.IsRoutesGroupUpdated`` for internal routes: any update carrying routes
+    counts, unless both it and the stored LRP have internal routes with the same bytes (the
+    update's as sent, the stored ones compacted)."""
+    if not update.HasField("routes"):
+        return False
+    new = update.routes.routes.get(INTERNAL_ROUTER)
+    old = before.routes.routes.get(INTERNAL_ROUTER)
+    if new is None or old is None:
+        return True
+    return new != old
+
+
+def _metric_tags_changed(update: models.DesiredLRPUpdate, before: models.DesiredLRP) -> bool:
+    """``DesiredLRPUpdate.IsMetricTagsUpdated``: an update with tags that differ in number,
+    names or values from the stored ones."""
+    if len(update.metric_tags) == 0:
+        return False
+    if len(update.metric_tags) != len(before.metric_tags):
+        return True
+    for name, value in before.metric_tags.items():
+        new = update.metric_tags.get(name)
+        if new is None or new.static != value.static or new.dynamic != value.dynamic:
+            return True
+    return False
+
+
+def _internal_routes(routes: models.ProtoRoutes) -> list[dict[str, str]] | None:
+    """``InternalRoutesFromRoutingInfo``: the hostnames under "internal-router" as rep's
+    ``InternalRoutes`` (None when absent or null). Go's decoder matches the field name without
+    regard to case and ignores other fields; a value that is not a list of objects with string
+    hostnames is a ValueError."""
+    raw = routes.routes.get(INTERNAL_ROUTER)
+    if raw is None:
+        return None
+    value = json.loads(raw)
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise ValueError("internal routes are not a list")
+    decoded = []
+    for item in value:
+        if item is None:
+            decoded.append({"hostname": ""})
+            continue
+        if not isinstance(item, dict):
+            raise ValueError("an internal route is not an object")
+        hostname: object = item.get("hostname")
+        if "hostname" not in item:
+            hostname = next((v for k, v in item.items() if k.lower() == "hostname"), "")
+        if hostname is None:
+            hostname = ""
+        if not isinstance(hostname, str):
+            raise ValueError("an internal route's hostname is not a string")
+        decoded.append({"hostname": hostname})
+    return decoded
 
 
 def _like_prefix(app_guid: str) -> re.Pattern[str]:
