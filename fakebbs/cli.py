@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import ssl
 import sys
 import threading
 from collections.abc import Sequence
@@ -21,6 +22,7 @@ from fakebbs._tasks import DEFAULT_MAX_TASK_RETRIES
 
 if TYPE_CHECKING:
     from fakebbs._namespaces import Namespaces
+    from fakebbs._outbound import ClientTLS
 
 __all__ = ["main"]
 
@@ -90,6 +92,30 @@ def _parser() -> argparse.ArgumentParser:
         help="start every namespace's clock frozen (and freeze it again after a reset): time "
         "moves only through the admin API's /fakebbs/v1/clock/advance",
     )
+    serve.add_argument(
+        "--call-reps",
+        action="store_true",
+        help="send the calls the BBS makes to cells' reps (stop, update, cancel) to each cell "
+        "presence's rep URL (default: only record them)",
+    )
+    serve.add_argument(
+        "--auctioneer-url",
+        metavar="URL",
+        help="send LRP and task start requests to the auctioneer at URL (default: only record "
+        "them)",
+    )
+    for who in ("rep", "auctioneer"):
+        for what, meaning in (
+            ("ca-cert", "CA certificate file to verify the server with"),
+            ("client-cert", "client certificate file, for mutual TLS"),
+            ("client-key", "client private key file"),
+        ):
+            serve.add_argument(f"--{who}-{what}", metavar="FILE", help=f"the {who}s' {meaning}")
+    serve.add_argument(
+        "--rep-require-tls",
+        action="store_true",
+        help="call reps only over TLS (their https rep URL), as the BBS's rep_require_tls",
+    )
     serve.set_defaults(run=_serve)
     return parser
 
@@ -120,13 +146,43 @@ def _count(text: str) -> int:
     return int(text)
 
 
+def _client_tls(args: argparse.Namespace, who: str) -> ClientTLS | None:
+    """The client TLS files given for reps or the auctioneer: all three, or none."""
+    files = [getattr(args, f"{who}_{what}") for what in ("ca_cert", "client_cert", "client_key")]
+    if not any(files):
+        if who == "rep" and args.rep_require_tls:
+            raise ValueError(
+                "--rep-require-tls needs --rep-ca-cert, --rep-client-cert and --rep-client-key"
+            )
+        return None
+    if not all(files):
+        raise ValueError(
+            f"mutual TLS to the {who}s needs --{who}-ca-cert, --{who}-client-cert and "
+            f"--{who}-client-key together"
+        )
+    from fakebbs._outbound import ClientTLS
+
+    ca_file, cert_file, key_file = files
+    return ClientTLS(ca_file, cert_file, key_file, require=who == "rep" and args.rep_require_tls)
+
+
 def _namespaces(args: argparse.Namespace) -> Namespaces:
     """What ``serve`` serves: a fake per namespace, built as the flags say."""
     from fakebbs._fake import FakeBBS
     from fakebbs._namespaces import Namespaces, is_loopback
 
+    rep_tls = _client_tls(args, "rep")
+    auctioneer_tls = _client_tls(args, "auctioneer")
+
     def make_fake(name: str) -> FakeBBS:
-        return FakeBBS(namespace=name, max_task_retries=args.max_task_retries)
+        return FakeBBS(
+            namespace=name,
+            max_task_retries=args.max_task_retries,
+            call_reps=args.call_reps,
+            auctioneer_url=args.auctioneer_url,
+            rep_tls=rep_tls,
+            auctioneer_tls=auctioneer_tls,
+        )
 
     return Namespaces(
         make_fake, admin=args.admin or is_loopback(args.host), manual_clock=args.manual_clock
@@ -152,6 +208,10 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         try:
             namespaces = _namespaces(args)
+        except (ValueError, OSError, ssl.SSLError) as exc:
+            print(f"fakebbs: {exc}", file=sys.stderr)
+            return 2
+        try:
             server = namespaces.serve(args.host, args.port)
         except OSError as exc:
             print(f"fakebbs: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)

@@ -589,3 +589,124 @@ def test_a_rep_the_bbs_does_not_trust_is_not_told_anything(tmp_path: Path) -> No
         with bbs.client() as c, pytest.raises(errors.UnknownError, match="CERTIFICATE_VERIFY"):
             c.retire_actual_lrp(key("web", 0))
     assert rep.received == []
+
+
+# -- the admin API ---------------------------------------------------------------------------
+
+
+def test_the_admin_api_lists_waits_for_and_fails_the_calls_made() -> None:
+    from werkzeug.test import Client
+
+    from fakebbs._namespaces import Namespaces
+
+    spaces = Namespaces()
+    admin = Client(spaces)
+    fake = spaces.get("").fake
+    fake.seed.cell("cell-1")
+    fake.seed.desired_lrp("web", instances=2, running=2)
+    added = admin.post(
+        "/fakebbs/v1/faults",
+        json={"route": "StopLRPInstance", "fault": {"kind": "status", "code": 500}, "times": 5},
+    )
+    assert added.status_code == 200, added.get_data(as_text=True)
+    with BBSClient.in_process(spaces) as c:
+        with pytest.raises(errors.UnknownError):
+            c.retire_actual_lrp(key("web", 1))
+        c.update_desired_lrp("web", models.DesiredLRPUpdate(instances=3))
+
+    listed = admin.get(
+        "/fakebbs/v1/rep_calls", query_string={"where": '{"index": 1}', "limit": "2"}
+    ).json
+    assert listed is not None
+    assert [(c["route"], c["status"], c["attempt"]) for c in listed["calls"]] == [
+        ("StopLRPInstance", 500, 4),
+        ("StopLRPInstance", 500, 5),
+    ]
+    assert listed["calls"][0]["fault"]["kind"] == "status"
+    waited = admin.post(
+        "/fakebbs/v1/auctioneer_calls/wait",
+        json={"route": "RequestLRPAuctions", "where": {"indices": [2]}, "timeout": 1},
+    )
+    assert waited.status_code == 200, waited.get_data(as_text=True)
+    assert waited.json is not None and waited.json["request"][0]["process_guid"] == "web"
+    missing = admin.post(
+        "/fakebbs/v1/auctioneer_calls/wait",
+        json={"route": "RequestTaskAuctions", "timeout": 0.01},
+    )
+    assert missing.status_code == 408
+    assert admin.delete("/fakebbs/v1/rep_calls").json == {"calls": [], "dropped": 0}
+    assert len(fake.rep_calls) == 0
+    bad = admin.get("/fakebbs/v1/rep_calls", query_string={"route": "StopLRP"})
+    assert bad.status_code == 400
+
+
+# -- the command line ------------------------------------------------------------------------
+
+
+def test_serve_flags_configure_every_namespace(tmp_path: Path) -> None:
+    from fakebbs import cli
+
+    tls = write_identity(trustme.CA(), tmp_path, "bbs")
+    args = cli._parser().parse_args(
+        [
+            "serve",
+            "--call-reps",
+            "--rep-require-tls",
+            "--auctioneer-url",
+            "http://127.0.0.1:9016",
+            *("--rep-ca-cert", tls.ca_file, "--rep-client-cert", tls.cert_file),
+            *("--rep-client-key", tls.key_file),
+        ]
+    )
+    fake = cli._namespaces(args).get("team-a").fake
+    assert fake.outbound.call_reps
+    assert fake.outbound.auctioneer_url == "http://127.0.0.1:9016"
+    assert fake.outbound.rep_tls == ClientTLS(tls.ca_file, tls.cert_file, tls.key_file, True)
+    assert fake.outbound.auctioneer_tls is None
+    plain = cli._namespaces(cli._parser().parse_args(["serve"])).get("").fake
+    assert (plain.outbound.call_reps, plain.outbound.auctioneer_url) == (False, None)
+
+
+def test_serve_refuses_half_a_set_of_tls_files(capsys: pytest.CaptureFixture[str]) -> None:
+    from fakebbs import cli
+
+    assert cli.main(["serve", "--port", "0", "--auctioneer-ca-cert", "ca.pem"]) == 2
+    assert "--auctioneer-client-cert" in capsys.readouterr().err
+
+
+def test_a_served_fake_sends_start_requests_to_the_auctioneer_it_is_given() -> None:
+    import subprocess
+    import sys
+
+    auctioneer = Stub()
+    with Server(auctioneer) as server:
+        command = [sys.executable, "-m", "fakebbs", "serve", "--port", "0"]
+        with subprocess.Popen(
+            [*command, "--auctioneer-url", server.url],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        ) as proc:
+            try:
+                assert proc.stdout is not None
+                line = proc.stdout.readline()
+                url = line.rsplit(" ", 1)[-1].strip()
+                assert url.startswith("http://127.0.0.1:"), line
+                with BBSClient(url, timeout=TIMEOUT) as c:
+                    c.desire_task(
+                        "t-1",
+                        "tasks",
+                        models.TaskDefinition(
+                            root_fs="docker:///busybox",
+                            action=models.Action(
+                                run_action=models.RunAction(path="/bin/true", user="root")
+                            ),
+                        ),
+                    )
+                (got,) = auctioneer.wait(1)
+            finally:
+                proc.terminate()
+                proc.wait(TIMEOUT)
+    assert (got.method, got.path) == ("POST", "/v1/tasks")
+    assert json.loads(got.body)[0]["TaskGuid"] == "t-1"
