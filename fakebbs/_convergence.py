@@ -14,8 +14,9 @@ index, are unclaimed); suspects on registered cells are promoted back to ordinar
 that are extra or orphaned are removed; extra indices and orphaned instances in fresh domains
 are retired. The instances created, restarted or replaced, and UNCLAIMED ones that have waited
 longer than ``STALE_UNCLAIMED_DURATION``, are then put up for auction in one request (an
-unclaimed instance whose suspect still runs is not). Telling reps of internal route or metric tag
-changes the instances missed is left out.
+unclaimed instance whose suspect still runs is not). A RUNNING instance on a registered cell
+whose internal routes or metric tags differ from what its desired LRP now says is sent an
+update by its rep (``lrpsWithInternalRouteChanges``, ``lrpsWithMetricTagChanges``).
 
 Tasks (``SQLDB.ConvergeTasks`` + ``TaskController.ConvergeTasks``): pending tasks older than
 ``expire_pending_task_duration`` fail "not started within time limit"; running tasks on
@@ -33,7 +34,15 @@ from typing import TYPE_CHECKING
 
 from fakebbs import models
 from fakebbs._lifecycle import should_restart, unclaim_ordinary
-from fakebbs._outbound import lrp_auction_request, lrp_start, task_auction_request, task_start
+from fakebbs._outbound import (
+    internal_routes_of,
+    lrp_auction_request,
+    lrp_start,
+    metric_tags_for,
+    task_auction_request,
+    task_start,
+    update_request,
+)
 from fakebbs._store import (
     CLAIMED,
     CRASHED,
@@ -48,6 +57,9 @@ from fakebbs._store import (
     copy,
 )
 from fakebbs.errors import BBSError
+
+if TYPE_CHECKING:
+    from fakebbs._outbound import OutboundRequest
 
 __all__ = ["Convergence", "LRPConvergence", "TaskConvergence"]
 
@@ -170,6 +182,8 @@ class Convergence(Store):
                 and lrp.since < now - STALE_UNCLAIMED_DURATION
             ]
 
+            updates = self._instance_updates()
+
             for process_guid, index, domain in missing:
                 created = op.put_actual(
                     self.new_actual_lrp(process_guid, index, domain), emit="direct"
@@ -202,6 +216,8 @@ class Convergence(Store):
                 except BBSError:
                     continue  # upstream logs a failed retirement and goes on
                 result.retired.append((actual_key.process_guid, actual_key.index))
+            for request in updates:
+                op.call(request)
         return result
 
     def converge_tasks(self, trace_id: str = "") -> TaskConvergence:
@@ -250,6 +266,34 @@ class Convergence(Store):
         return result
 
     # -- the LRP sets (callers hold the lock) -------------------------------------------------
+
+    def _instance_updates(self) -> list[OutboundRequest]:
+        """The rep updates of RUNNING ordinary instances on registered cells whose internal
+        routes (compared as sets of hostnames) or metric tags (when the instance has any)
+        differ from what their desired LRP says; one update for each kind, with no trace id."""
+        updates: list[OutboundRequest] = []
+        for key, lrp in self.actual_lrps.items():
+            desired = self.desired_lrps.get(key.process_guid)
+            if key.presence != ORDINARY or lrp.state != RUNNING or desired is None:
+                continue
+            cell = self.cells.get(lrp.actual_lrp_instance_key.cell_id)
+            if cell is None:
+                continue
+            try:
+                wanted = internal_routes_of(desired.routes)
+            except ValueError:
+                wanted = None
+            else:
+                have = [route.hostname for route in lrp.actual_lrp_internal_routes]
+                hostnames = [route["hostname"] for route in wanted or []]
+                if len(have) != len(hostnames) or not set(hostnames) <= set(have):
+                    updates.append(update_request(lrp, cell, wanted or None, None))
+            if lrp.metric_tags:
+                instance_guid = lrp.actual_lrp_instance_key.instance_guid
+                tags = metric_tags_for(desired.metric_tags, key.index, instance_guid)
+                if tags != dict(lrp.metric_tags):
+                    updates.append(update_request(lrp, cell, None, tags))
+        return updates
 
     def _prune_domains(self, op: Operation, now: int, result: LRPConvergence) -> None:
         """``pruneDomains``: forget domains whose expiry has passed."""

@@ -51,7 +51,9 @@ __all__ = [
     "Outbound",
     "OutboundCall",
     "OutboundRequest",
+    "INTERNAL_ROUTER",
     "cancel_task_request",
+    "internal_routes_of",
     "lrp_auction_request",
     "lrp_start",
     "metric_tags_for",
@@ -100,7 +102,9 @@ class OutboundRequest:
     """A call a rule decided to make. ``request`` is the decoded body (for a stop or a cancel,
     the route's parameters); ``body`` the text sent. ``rep_address``/``rep_url`` are the cell
     presence's at the time. ``attempts`` is how often a failed call is tried in all, and
-    ``answers`` says a final failure is the answer of the BBS call that made it (retire)."""
+    ``answers`` says a final failure is the answer of the BBS call that made it (retire);
+    ``unreachable_answers`` says only a call that cannot be made at all is (cancel: the rep
+    client cannot be created for the cell's URL)."""
 
     route: str
     method: str
@@ -113,6 +117,7 @@ class OutboundRequest:
     rep_url: str = ""
     attempts: int = 1
     answers: bool = False
+    unreachable_answers: bool = False
 
     @property
     def target(self) -> Target:
@@ -258,7 +263,9 @@ def update_request(
 def cancel_task_request(
     task_guid: str, cell: models.CellPresence, trace_id: str = ""
 ) -> OutboundRequest:
-    """``Client.CancelTask``: ``POST /v1/tasks/{task_guid}/cancel`` with no body."""
+    """``Client.CancelTask``: ``POST /v1/tasks/{task_guid}/cancel`` with no body. Its failure
+    is only logged, but a rep URL the client cannot use fails the cancel (after the task is
+    cancelled), as upstream returns the rep client factory's error."""
     return OutboundRequest(
         "CancelTask",
         "POST",
@@ -269,6 +276,7 @@ def cancel_task_request(
         cell.cell_id,
         cell.rep_address,
         cell.rep_url,
+        unreachable_answers=True,
     )
 
 
@@ -338,6 +346,41 @@ def metric_tags_for(
     return resolved
 
 
+INTERNAL_ROUTER = "internal-router"
+"""The routes key of internal (container-to-container) routes (``internalroutes``)."""
+
+
+def internal_routes_of(routes: models.ProtoRoutes) -> list[dict[str, str]] | None:
+    """``InternalRoutesFromRoutingInfo``: the hostnames under "internal-router" as rep's
+    ``InternalRoutes`` (None when absent or null). Go's decoder matches the field name without
+    regard to case and ignores other fields; a value that is not a list of objects with string
+    hostnames is a ValueError."""
+    raw = routes.routes.get(INTERNAL_ROUTER)
+    if raw is None:
+        return None
+    value = json.loads(raw)
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise ValueError("internal routes are not a list")
+    decoded = []
+    for item in value:
+        if item is None:
+            decoded.append({"hostname": ""})
+            continue
+        if not isinstance(item, dict):
+            raise ValueError("an internal route is not an object")
+        hostname: object = item.get("hostname")
+        if "hostname" not in item:
+            hostname = next((v for k, v in item.items() if k.lower() == "hostname"), "")
+        if hostname is None:
+            hostname = ""
+        if not isinstance(hostname, str):
+            raise ValueError("an internal route's hostname is not a string")
+        decoded.append({"hostname": hostname})
+    return decoded
+
+
 # -- making the calls ------------------------------------------------------------------------
 
 
@@ -399,12 +442,20 @@ class Outbound:
         background when they are."""
         failure: BBSError | None = None
         background = []
-        for request, answers in requests:
-            if answers:
+        for request, outermost in requests:
+            if outermost and request.answers:
                 error = self._make(request)
                 if error is not None and failure is None:
                     failure = UnknownError(error)
-            elif self._sends(request):
+                continue
+            if outermost and request.unreachable_answers:
+                _, refused = self._url(request)
+                if refused is not None:
+                    self._make(request)
+                    if failure is None:
+                        failure = UnknownError(refused)
+                    continue
+            if self._sends(request):
                 background.append(request)
             else:
                 self._make(request)

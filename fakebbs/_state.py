@@ -21,6 +21,8 @@ from fakebbs._domains import DomainRules
 from fakebbs._evacuation import Evacuation
 from fakebbs._lifecycle import ActualLRPLifecycle
 from fakebbs._outbound import (
+    INTERNAL_ROUTER,
+    internal_routes_of,
     lrp_auction_request,
     lrp_start,
     metric_tags_for,
@@ -283,7 +285,7 @@ class DesiredLRPRules(Store):
         internal: list[dict[str, str]] | None = None
         if routes_changed:
             try:
-                internal = _internal_routes(update.routes)
+                internal = internal_routes_of(update.routes)
             except ValueError:
                 return
         for key, lrp in self.actual_lrps.items():
@@ -417,10 +419,6 @@ def _has_higher_priority(lrp: models.ActualLRP, occupant: models.ActualLRP | Non
     return False
 
 
-INTERNAL_ROUTER = "internal-router"
-"""The routes key of internal (container-to-container) routes (``internalroutes``)."""
-
-
 def _internal_routes_changed(update: models.DesiredLRPUpdate, before: models.DesiredLRP) -> bool:
     """``DesiredLRPUpdate.IsRoutesGroupUpdated`` for internal routes: any update carrying routes
     counts, unless both it and the stored LRP have internal routes with the same bytes (the
@@ -446,37 +444,6 @@ def _metric_tags_changed(update: models.DesiredLRPUpdate, before: models.Desired
         if new is None or new.static != value.static or new.dynamic != value.dynamic:
             return True
     return False
-
-
-def _internal_routes(routes: models.ProtoRoutes) -> list[dict[str, str]] | None:
-    """``InternalRoutesFromRoutingInfo``: the hostnames under "internal-router" as rep's
-    ``InternalRoutes`` (None when absent or null). Go's decoder matches the field name without
-    regard to case and ignores other fields; a value that is not a list of objects with string
-    hostnames is a ValueError."""
-    raw = routes.routes.get(INTERNAL_ROUTER)
-    if raw is None:
-        return None
-    value = json.loads(raw)
-    if value is None:
-        return None
-    if not isinstance(value, list):
-        raise ValueError("internal routes are not a list")
-    decoded = []
-    for item in value:
-        if item is None:
-            decoded.append({"hostname": ""})
-            continue
-        if not isinstance(item, dict):
-            raise ValueError("an internal route is not an object")
-        hostname: object = item.get("hostname")
-        if "hostname" not in item:
-            hostname = next((v for k, v in item.items() if k.lower() == "hostname"), "")
-        if hostname is None:
-            hostname = ""
-        if not isinstance(hostname, str):
-            raise ValueError("an internal route's hostname is not a string")
-        decoded.append({"hostname": hostname})
-    return decoded
 
 
 def _like_prefix(app_guid: str) -> re.Pattern[str]:

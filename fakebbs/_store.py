@@ -508,7 +508,8 @@ class Operation:
 
 Listener = Callable[[list[Change]], None]
 Dispatcher = Callable[[list[tuple[OutboundRequest, bool]]], BBSError | None]
-"""Makes the calls of an operation; (request, whether its failure answers the operation)."""
+"""Makes the calls of an operation: (request, whether the outermost operation decided it, so
+that its failure may be that operation's answer); returns the error to answer, if any."""
 
 
 class Store:
@@ -580,7 +581,7 @@ class Store:
                     self._depth -= 1
                     self._pending.extend(op.changes)
                     outermost = self._depth == 0
-                    self._pending_calls.extend((c, c.answers and outermost) for c in op.calls)
+                    self._pending_calls.extend((c, outermost) for c in op.calls)
                     if outermost:
                         calls, self._pending_calls = self._pending_calls, []
                         if self._pending:

@@ -710,3 +710,53 @@ def test_a_served_fake_sends_start_requests_to_the_auctioneer_it_is_given() -> N
                 proc.wait(TIMEOUT)
     assert (got.method, got.path) == ("POST", "/v1/tasks")
     assert json.loads(got.body)[0]["TaskGuid"] == "t-1"
+
+
+def test_a_cancel_whose_rep_url_cannot_be_used_is_answered_with_that_error() -> None:
+    bbs = FakeBBS(call_reps=True)
+    bbs.seed.cell("cell-1")  # https rep URL, and no client certificates given
+    bbs.seed.task("t-1", state="RUNNING", cell_id="cell-1")
+    with bbs.client() as c:
+        with pytest.raises(errors.UnknownError, match="certificates aren't provided"):
+            c.cancel_task("t-1")
+        assert c.task_by_guid("t-1").failure_reason == "task was cancelled"
+
+
+def test_a_cancel_the_rep_refuses_still_succeeds(bbs: FakeBBS, client: BBSClient) -> None:
+    bbs.seed.cell("cell-1")
+    bbs.seed.task("t-1", state="RUNNING", cell_id="cell-1")
+    bbs.fail("CancelTask", faults.status(500))
+    client.cancel_task("t-1")
+    assert bbs.rep_calls.last.error == "http error: status code 500 (Internal Server Error)"
+
+
+def test_convergence_tells_reps_of_routes_and_tags_their_instances_missed(
+    bbs: FakeBBS, client: BBSClient
+) -> None:
+    bbs.seed.cell("cell-1")
+    bbs.seed.desired_lrp(
+        "web", instances=2, routes={"internal-router": [{"hostname": "a.internal"}]}
+    )
+    net = models.ActualLRPNetInfo(address="10.0.0.1")
+    for index, hostnames, tags in (
+        (0, ["a.internal"], {"source_id": "web"}),  # as desired: nothing to tell
+        (1, [], {"source_id": "old"}),
+    ):
+        instance = models.ActualLRPInstanceKey(instance_guid=f"i-{index}", cell_id="cell-1")
+        client.start_actual_lrp(
+            key("web", index),
+            instance,
+            net,
+            internal_routes=[models.ActualLRPInternalRoute(hostname=h) for h in hostnames],
+            metric_tags=tags,
+        )
+    bbs.converge()
+    calls = bbs.rep_calls.assert_called("UpdateLRPInstance", times=2, where={"index": 1})
+    assert {
+        (json.dumps(c.request["internal_routes"]), json.dumps(c.request["metric_tags"]))
+        for c in calls
+    } == {
+        ('[{"hostname": "a.internal"}]', "null"),
+        ("null", '{"source_id": "web"}'),
+    }
+    bbs.rep_calls.assert_not_called("UpdateLRPInstance", where={"index": 0})
