@@ -197,7 +197,7 @@ class ClientTLS:
 
 
 def _quote(value: str) -> str:
-    return urllib.parse.quote(value, safe="")
+    return urllib.parse.quote(value, safe="$&+:=@")
 
 
 def stop_request(
