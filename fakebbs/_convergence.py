@@ -287,12 +287,14 @@ class Convergence(Store):
                 have = [route.hostname for route in lrp.actual_lrp_internal_routes]
                 hostnames = [route["hostname"] for route in wanted or []]
                 if len(have) != len(hostnames) or not set(hostnames) <= set(have):
-                    updates.append(update_request(lrp, cell, wanted or None, None))
+                    updates.append(
+                        update_request(lrp, cell, wanted or None, None, background=False)
+                    )
             if lrp.metric_tags:
                 instance_guid = lrp.actual_lrp_instance_key.instance_guid
                 tags = metric_tags_for(desired.metric_tags, key.index, instance_guid)
                 if tags != dict(lrp.metric_tags):
-                    updates.append(update_request(lrp, cell, None, tags))
+                    updates.append(update_request(lrp, cell, None, tags, background=False))
         return updates
 
     def _prune_domains(self, op: Operation, now: int, result: LRPConvergence) -> None:

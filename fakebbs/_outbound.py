@@ -18,8 +18,9 @@ Upstream's consequences (``controllers``, ``handlers``, rep ``client.go``, aucti
 answers the last error; a failed stop after a scale-down or removal, a failed update, a failed
 cancel and a failed auction are only logged (an instance not placed stays UNCLAIMED until
 convergence asks again). A rep answers 202 for success; an update answered 404 by an older rep
-is sent again on the v1 route when it carries internal routes. The calls a retire makes are made
-before its answer; the others in the background, in the order decided.
+is sent again on the v1 route when it carries internal routes. As upstream, the stops of a
+scale-down or removal and the updates of a desired LRP update are made in the background (one
+worker, in the order decided); every other call before the BBS call that made it answers.
 """
 
 from __future__ import annotations
@@ -104,7 +105,9 @@ class OutboundRequest:
     presence's at the time. ``attempts`` is how often a failed call is tried in all, and
     ``answers`` says a final failure is the answer of the BBS call that made it (retire);
     ``unreachable_answers`` says only a call that cannot be made at all is (cancel: the rep
-    client cannot be created for the cell's URL)."""
+    client cannot be created for the cell's URL). ``background`` says upstream makes it from
+    a goroutine, not before it answers (the stops of a scale-down or removal, the updates of
+    a desired LRP update)."""
 
     route: str
     method: str
@@ -118,6 +121,7 @@ class OutboundRequest:
     attempts: int = 1
     answers: bool = False
     unreachable_answers: bool = False
+    background: bool = False
 
     @property
     def target(self) -> Target:
@@ -204,7 +208,8 @@ def stop_request(
     lrp: models.ActualLRP, cell: models.CellPresence, trace_id: str = "", *, retire: bool = False
 ) -> OutboundRequest:
     """``Client.StopLRPInstance``: ``POST /v1/lrps/{process_guid}/instances/{instance_guid}/stop``
-    with no body. A retire's stop is tried ``RETIRE_ATTEMPTS`` times and answers the retire."""
+    with no body. A retire's stop is tried ``RETIRE_ATTEMPTS`` times and answers the retire;
+    another stop is made in the background."""
     key, instance = lrp.actual_lrp_key, lrp.actual_lrp_instance_key
     params = {
         "process_guid": key.process_guid,
@@ -224,6 +229,7 @@ def stop_request(
         cell.rep_url,
         attempts=RETIRE_ATTEMPTS if retire else 1,
         answers=retire,
+        background=not retire,
     )
 
 
@@ -233,9 +239,12 @@ def update_request(
     internal_routes: list[dict[str, str]] | None,
     metric_tags: dict[str, str] | None,
     trace_id: str = "",
+    *,
+    background: bool = True,
 ) -> OutboundRequest:
     """``Client.UpdateLRPInstance``: ``PUT /v2/lrps/{process_guid}/instances/{instance_guid}``
-    with rep's ``LRPUpdate`` as Go marshals it (None is ``null``; tags sorted by name)."""
+    with rep's ``LRPUpdate`` as Go marshals it (None is ``null``; tags sorted by name); in the
+    background, unless convergence makes it."""
     key = lrp.actual_lrp_key
     instance_guid = lrp.actual_lrp_instance_key.instance_guid
     body = {
@@ -257,6 +266,7 @@ def update_request(
         cell.cell_id,
         cell.rep_address,
         cell.rep_url,
+        background=background,
     )
 
 
@@ -437,9 +447,9 @@ class Outbound:
         return self.call_reps if request.target == "rep" else self.auctioneer_url is not None
 
     def dispatch(self, requests: Sequence[tuple[OutboundRequest, bool]]) -> BBSError | None:
-        """Make the calls an operation decided: those that answer their BBS call now (the
-        error a retire answers, if any), the others now when nothing is sent, in the
-        background when they are."""
+        """Make the calls an operation decided, in order, before the BBS call that decided
+        them answers (returns the error it answers, if any), but for the background ones,
+        which are queued when they are sent."""
         failure: BBSError | None = None
         background = []
         for request, outermost in requests:
@@ -455,7 +465,7 @@ class Outbound:
                     if failure is None:
                         failure = UnknownError(refused)
                     continue
-            if self._sends(request):
+            if request.background and self._sends(request):
                 background.append(request)
             else:
                 self._make(request)

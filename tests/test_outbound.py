@@ -371,6 +371,10 @@ class Stub:
     status: int = 202
     received: list[Received] = field(default_factory=list)
     arrived: threading.Condition = field(default_factory=threading.Condition)
+    answer: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.answer.set()  # clear it to hold the answers back
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)
@@ -384,6 +388,7 @@ class Stub:
                 )
             )
             self.arrived.notify_all()
+        assert self.answer.wait(TIMEOUT)
         return Response("", status=self.status)(environ, start_response)
 
     def wait(self, count: int) -> list[Received]:
@@ -459,6 +464,21 @@ def test_updates_are_sent_in_the_background(client_with_rep: tuple[FakeBBS, Stub
     bbs.rep_calls.wait_for("UpdateLRPInstance", where={"index": 0})
 
 
+def test_a_scale_down_answers_before_its_stops_are_made(
+    client_with_rep: tuple[FakeBBS, Stub],
+) -> None:
+    bbs, rep = client_with_rep
+    bbs.seed.desired_lrp("web", instances=2, running=2)
+    rep.answer.clear()
+    with bbs.client() as c:
+        c.update_desired_lrp("web", models.DesiredLRPUpdate(instances=0))
+    rep.wait(1)  # the rep has the first stop, and has not answered it
+    assert len(bbs.rep_calls) == 0
+    rep.answer.set()
+    assert bbs.outbound.wait(TIMEOUT)
+    assert [c.status for c in bbs.rep_calls] == [202, 202]
+
+
 def test_an_old_rep_gets_the_update_again_on_the_v1_route(
     client_with_rep: tuple[FakeBBS, Stub],
 ) -> None:
@@ -495,8 +515,9 @@ def test_start_requests_go_to_the_auctioneer_over_http() -> None:
         bbs.seed.desired_lrp("web", instances=1)
         with bbs.client() as c:
             c.update_desired_lrp("web", models.DesiredLRPUpdate(instances=2), trace_id="t-3")
-        (got,) = auctioneer.wait(1)
-        assert bbs.outbound.wait(TIMEOUT)
+        # Made before the update answered, as upstream asks the auctioneer inline.
+        (got,) = auctioneer.received
+        assert len(bbs.auctioneer_calls) == 1
     assert (got.method, got.path) == ("POST", "/v1/lrps")
     assert got.headers["X-Vcap-Request-Id"] == "t-3"
     assert json.loads(got.body)[0]["indices"] == [1]
