@@ -441,6 +441,7 @@ class Outbound:
         self._cond = threading.Condition()
         self._queue: deque[OutboundRequest] = deque()
         self._busy = False
+        self._thread: threading.Thread | None = None
         self._generation = 0
 
     def _sends(self, request: OutboundRequest) -> bool:
@@ -474,9 +475,10 @@ class Outbound:
                 self._queue.extend(background)
                 if not self._busy:
                     self._busy = True
-                    threading.Thread(
+                    self._thread = threading.Thread(
                         target=self._work, name="fakebbs-outbound", daemon=True
-                    ).start()
+                    )
+                    self._thread.start()
         return failure
 
     def _work(self) -> None:
@@ -494,7 +496,8 @@ class Outbound:
                 self._errors.append(exc)
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until every call queued for the background has been made; False on timeout."""
+        """Block until every call queued for the background has been made and the worker
+        thread has ended; False on timeout."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while self._busy:
@@ -502,6 +505,10 @@ class Outbound:
                 if left is not None and left <= 0:
                     return False
                 self._cond.wait(left)
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(None if deadline is None else max(deadline - time.monotonic(), 0))
+            return not thread.is_alive()
         return True
 
     def discard(self) -> None:

@@ -37,6 +37,7 @@ def key(process_guid: str, index: int, domain: str = "cf-apps") -> models.Actual
 def bbs() -> Iterator[FakeBBS]:
     fake = FakeBBS()
     yield fake
+    assert fake.outbound.wait(TIMEOUT)
     fake.check()
 
 
