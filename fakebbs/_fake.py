@@ -43,6 +43,12 @@ class FakeBBS:
     in-process with ``werkzeug.test.Client``, or let ``serve()`` run it on a local socket.
     Two fakes share nothing. ``namespace`` is the name its journaled calls carry (``fakebbs
     serve`` runs one fake per namespace).
+
+    The calls the real BBS makes to cells' reps and to the auctioneer are recorded in
+    ``rep_calls`` and ``auctioneer_calls`` and, by default, not sent. ``call_reps=True`` sends
+    rep calls to each cell presence's rep URL; ``auctioneer_url`` sends start requests there;
+    ``rep_tls`` / ``auctioneer_tls`` (``ClientTLS``) give the client certificate files for
+    mutual TLS; ``outbound_timeout`` bounds each socket operation (see ``fakebbs._outbound``).
     """
 
     def __init__(
