@@ -34,8 +34,8 @@ import time
 import urllib.parse
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import Any, Literal
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, Protocol
 
 from fakebbs import models
 from fakebbs._wire import TRACE_HEADER, go_json
@@ -107,7 +107,8 @@ class OutboundRequest:
     ``unreachable_answers`` says only a call that cannot be made at all is (cancel: the rep
     client cannot be created for the cell's URL). ``background`` says upstream makes it from
     a goroutine, not before it answers (the stops of a scale-down or removal, the updates of
-    a desired LRP update)."""
+    a desired LRP update). ``retry_check`` is asked before each further attempt: False, try
+    again; True, the call is no longer needed (success); a BBS error, that is the outcome."""
 
     route: str
     method: str
@@ -122,6 +123,9 @@ class OutboundRequest:
     answers: bool = False
     unreachable_answers: bool = False
     background: bool = False
+    retry_check: Callable[[], BBSError | bool] | None = field(
+        default=None, compare=False, repr=False
+    )
 
     @property
     def target(self) -> Target:
@@ -205,7 +209,12 @@ def _quote(value: str) -> str:
 
 
 def stop_request(
-    lrp: models.ActualLRP, cell: models.CellPresence, trace_id: str = "", *, retire: bool = False
+    lrp: models.ActualLRP,
+    cell: models.CellPresence,
+    trace_id: str = "",
+    *,
+    retire: bool = False,
+    retry_check: Callable[[], BBSError | bool] | None = None,
 ) -> OutboundRequest:
     """``Client.StopLRPInstance``: ``POST /v1/lrps/{process_guid}/instances/{instance_guid}/stop``
     with no body. A retire's stop is tried ``RETIRE_ATTEMPTS`` times and answers the retire;
@@ -230,6 +239,7 @@ def stop_request(
         attempts=RETIRE_ATTEMPTS if retire else 1,
         answers=retire,
         background=not retire,
+        retry_check=retry_check,
     )
 
 
@@ -405,6 +415,12 @@ class _Answer:
 FaultLookup = Callable[[str, Any], Fault | None]
 
 
+class Recorder(Protocol):
+    """Where calls are recorded (``fakebbs._journal.OutboundJournal``)."""
+
+    def record(self, call: OutboundCall) -> None: ...
+
+
 class Outbound:
     """Makes and records the calls of one fake (see the module docstring).
 
@@ -414,8 +430,8 @@ class Outbound:
 
     def __init__(
         self,
-        rep_calls: Any,
-        auctioneer_calls: Any,
+        rep_calls: Recorder,
+        auctioneer_calls: Recorder,
         *,
         fault: FaultLookup,
         call_reps: bool = False,
@@ -457,7 +473,7 @@ class Outbound:
             if outermost and request.answers:
                 error = self._make(request)
                 if error is not None and failure is None:
-                    failure = UnknownError(error)
+                    failure = error if isinstance(error, BBSError) else UnknownError(error)
                 continue
             if outermost and request.unreachable_answers:
                 _, refused = self._url(request)
@@ -517,10 +533,19 @@ class Outbound:
             self._queue.clear()
             self._generation += 1
 
-    def _make(self, request: OutboundRequest, generation: int | None = None) -> str | None:
-        """Make one call, with its attempts; returns the last error (None: success)."""
+    def _make(
+        self, request: OutboundRequest, generation: int | None = None
+    ) -> str | BBSError | None:
+        """Make one call, with its attempts; returns the last error (None: success), or the
+        BBS error its ``retry_check`` gave."""
         error: str | None = None
         for attempt in range(1, request.attempts + 1):
+            if attempt > 1 and request.retry_check is not None:
+                verdict = request.retry_check()
+                if verdict is True:
+                    return None
+                if isinstance(verdict, BBSError):
+                    return verdict
             error = self._attempt(request, attempt, generation)
             if error is None:
                 return None

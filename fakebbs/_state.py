@@ -10,6 +10,7 @@ streams. Messages handed out are copies: nothing a caller does to one changes th
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -46,7 +47,7 @@ from fakebbs._store import (
 from fakebbs._tasks import TaskRules
 from fakebbs._wire import GO_JSON_ESCAPES
 from fakebbs.clock import system_clock
-from fakebbs.errors import InvalidRequest, ResourceExists, ResourceNotFound
+from fakebbs.errors import BBSError, InvalidRequest, ResourceExists, ResourceNotFound
 
 __all__ = [
     "DesiredLRPRules",
@@ -208,9 +209,25 @@ class DesiredLRPRules(Store):
             cell = self.cells.get(lrp.actual_lrp_instance_key.cell_id)
             if lrp.state in (CLAIMED, RUNNING) and cell is not None:
                 op.report_actual_removed(lrp)
-                op.call(stop_request(lrp, cell, trace_id, retire=True))
+                again = functools.partial(self._retire_if_cell_gone, copy(lrp), trace_id)
+                op.call(stop_request(lrp, cell, trace_id, retire=True, retry_check=again))
                 return [copy(lrp)]
             return [op.delete_actual(row_key)]
+
+    def _retire_if_cell_gone(self, lrp: models.ActualLRP, trace_id: str) -> BBSError | bool:
+        """Before each further stop attempt of a retire upstream looks the cell up again: a
+        cell gone by then means the row is removed instead (True; its removal was reported
+        already, so no stream hears of it again), or ResourceNotFound when the row is gone or
+        another instance's. False while the cell is registered: try the rep again."""
+        with self.operation(trace_id) as op:
+            if lrp.actual_lrp_instance_key.cell_id in self.cells:
+                return False
+            key = ActualKey.of(lrp)
+            row = self.actual_lrps.get(key)
+            if row is None or row.actual_lrp_instance_key != lrp.actual_lrp_instance_key:
+                return ResourceNotFound()
+            op.delete_actual(key, emit="none")
+            return True
 
     # -- internals (callers hold the lock) ---------------------------------------------------
 

@@ -782,3 +782,19 @@ def test_convergence_tells_reps_of_routes_and_tags_their_instances_missed(
         ("null", '{"source_id": "web"}'),
     }
     bbs.rep_calls.assert_not_called("UpdateLRPInstance", where={"index": 0})
+
+
+def test_a_cell_gone_between_stop_attempts_makes_the_retire_remove_the_row(
+    bbs: FakeBBS, client: BBSClient
+) -> None:
+    bbs.seed.cell("cell-1")
+    bbs.seed.desired_lrp("web", instances=1, running=1)
+
+    def cell_goes_away(request: object) -> bool:
+        bbs.unregister_cell("cell-1")  # while the rep fails the first stop
+        return True
+
+    bbs.fail("StopLRPInstance", faults.status(500), times=1, where=cell_goes_away)
+    client.retire_actual_lrp(key("web", 0))
+    bbs.rep_calls.assert_called("StopLRPInstance", times=1)
+    assert bbs.state.actual_lrps_matching(process_guid="web") == []
