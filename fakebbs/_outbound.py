@@ -186,7 +186,9 @@ class OutboundCall:
 class ClientTLS:
     """The client side of mutual TLS, as the BBS configures it for reps or the auctioneer:
     a CA file to verify the server with, and the client's certificate and key files.
-    ``require`` refuses plain-HTTP rep URLs (upstream ``rep_require_tls``)."""
+    ``require`` refuses plain-HTTP rep URLs (upstream ``rep_require_tls``); for the
+    auctioneer, without it a request that fails over TLS is sent again over plain HTTP
+    (upstream ``auctioneer_require_tls``)."""
 
     ca_file: str
     cert_file: str
@@ -559,9 +561,11 @@ class Outbound:
         journal.record(call)
 
     def _attempt(
-        self, request: OutboundRequest, attempt: int, generation: int | None
+        self, request: OutboundRequest, attempt: int, generation: int | None, *, plain: bool = False
     ) -> str | None:
         url, url_error = self._url(request)
+        if plain:
+            url = "http" + url[len("https") :]
         started = time.time()
         fault = self._fault(request.route, request.request)
         if fault is not None and fault.kind == "delay":
@@ -605,6 +609,18 @@ class Outbound:
             return self._update_r0(request, attempt, generation)
         if request.route == "UpdateLRPInstance" and answer.status == 404:
             return None  # an older rep that will roll soon (rep client)
+        tls = self.auctioneer_tls
+        if (
+            request.target == "auctioneer"
+            and answer.sent
+            and answer.status == 0
+            and not plain
+            and url.startswith("https:")
+            and tls is not None
+            and not tls.require
+        ):
+            # The auctioneer client tries again over plain HTTP when TLS is not required.
+            return self._attempt(request, attempt, generation, plain=True)
         return answer.error
 
     def _update_r0(

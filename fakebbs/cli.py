@@ -116,6 +116,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="call reps only over TLS (their https rep URL), as the BBS's rep_require_tls",
     )
+    serve.add_argument(
+        "--auctioneer-require-tls",
+        action="store_true",
+        help="never retry a start request over plain HTTP when TLS fails, as the BBS's "
+        "auctioneer_require_tls",
+    )
     serve.set_defaults(run=_serve)
     return parser
 
@@ -149,10 +155,12 @@ def _count(text: str) -> int:
 def _client_tls(args: argparse.Namespace, who: str) -> ClientTLS | None:
     """The client TLS files given for reps or the auctioneer: all three, or none."""
     files = [getattr(args, f"{who}_{what}") for what in ("ca_cert", "client_cert", "client_key")]
+    require = bool(getattr(args, f"{who}_require_tls"))
     if not any(files):
-        if who == "rep" and args.rep_require_tls:
+        if require:
             raise ValueError(
-                "--rep-require-tls needs --rep-ca-cert, --rep-client-cert and --rep-client-key"
+                f"--{who}-require-tls needs --{who}-ca-cert, --{who}-client-cert and "
+                f"--{who}-client-key"
             )
         return None
     if not all(files):
@@ -163,7 +171,7 @@ def _client_tls(args: argparse.Namespace, who: str) -> ClientTLS | None:
     from fakebbs._outbound import ClientTLS
 
     ca_file, cert_file, key_file = files
-    return ClientTLS(ca_file, cert_file, key_file, require=who == "rep" and args.rep_require_tls)
+    return ClientTLS(ca_file, cert_file, key_file, require=require)
 
 
 def _namespaces(args: argparse.Namespace) -> Namespaces:

@@ -3,6 +3,7 @@ sent when asked (plain HTTP or mutual TLS), and failing with upstream's conseque
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import socket
 import ssl
@@ -694,6 +695,8 @@ def test_serve_refuses_half_a_set_of_tls_files(capsys: pytest.CaptureFixture[str
 
     assert cli.main(["serve", "--port", "0", "--auctioneer-ca-cert", "ca.pem"]) == 2
     assert "--auctioneer-client-cert" in capsys.readouterr().err
+    assert cli.main(["serve", "--port", "0", "--auctioneer-require-tls"]) == 2
+    assert "--auctioneer-require-tls needs --auctioneer-ca-cert" in capsys.readouterr().err
 
 
 def test_a_served_fake_sends_start_requests_to_the_auctioneer_it_is_given() -> None:
@@ -798,3 +801,26 @@ def test_a_cell_gone_between_stop_attempts_makes_the_retire_remove_the_row(
     client.retire_actual_lrp(key("web", 0))
     bbs.rep_calls.assert_called("StopLRPInstance", times=1)
     assert bbs.state.actual_lrps_matching(process_guid="web") == []
+
+
+@pytest.mark.parametrize("require", [False, True], ids=["fallback", "required"])
+def test_an_auctioneer_failing_over_tls_is_asked_again_over_http_unless_tls_is_required(
+    tmp_path: Path, require: bool
+) -> None:
+    tls = dataclasses.replace(write_identity(trustme.CA(), tmp_path, "bbs"), require=require)
+    auctioneer = Stub()
+    with Server(auctioneer) as server:  # plain HTTP only
+        https_url = "https://" + server.url.removeprefix("http://")
+        bbs = FakeBBS(auctioneer_url=https_url, auctioneer_tls=tls)
+        bbs.seed.desired_lrp("web", instances=1)
+        with bbs.client() as c:
+            c.update_desired_lrp("web", models.DesiredLRPUpdate(instances=2))
+    first, *rest = bbs.auctioneer_calls
+    assert first.url.startswith("https://") and first.error is not None
+    if require:
+        assert rest == [] and auctioneer.received == []
+    else:
+        (again,) = rest
+        assert again.url == server.url + "/v1/lrps"
+        assert (again.status, again.error) == (202, None)
+        assert [r.path for r in auctioneer.received] == ["/v1/lrps"]
