@@ -7,7 +7,7 @@ with a ``ClientTLS``); ``FakeBBS.serve()`` runs it on a local socket and returns
 ``Server``; ``BBSClient`` talks to any BBS (this fake or a real one); ``fakebbs.models`` has
 every BBS protobuf message, ``fakebbs.errors`` every BBS error type and ``fakebbs.faults`` the
 transport faults a test can inject. ``Clock`` is every fake's clock (``bbs.clock.freeze()``,
-``advance()``); ``ManualClock`` a time source moved by hand.
+``advance()``); ``ManualClock``, a time source moved by hand, is deprecated in its favour.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from fakebbs._convergence import LRPConvergence, TaskConvergence
 from fakebbs._fake import FakeBBS
 from fakebbs._journal import Call, Journal, OutboundJournal
 from fakebbs._outbound import ClientTLS, OutboundCall
+from fakebbs._seed import Seed
 from fakebbs._server import Server
 from fakebbs._store import Snapshot
 from fakebbs.client import BBSClient
@@ -36,6 +37,7 @@ __all__ = [
     "ManualClock",
     "OutboundCall",
     "OutboundJournal",
+    "Seed",
     "Server",
     "Snapshot",
     "TaskConvergence",

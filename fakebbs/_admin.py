@@ -18,6 +18,7 @@ import json
 import math
 from collections.abc import Callable, Iterable, Mapping
 from importlib import metadata
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from google.protobuf import json_format
@@ -30,6 +31,7 @@ from fakebbs import errors, faults, models
 from fakebbs._controls import FaultRule, Gate
 from fakebbs._journal import Call, OutboundJournal
 from fakebbs._outbound import OutboundCall
+from fakebbs._seedfile import SeedFileError, apply_seed, parse_seed
 from fakebbs.errors import BBSError
 from fakebbs.faults import Fault
 
@@ -54,7 +56,7 @@ class AdminError(Exception):
 
 
 # protobuf 5.26 renamed the option that prints fields holding their default value.
-_WITH_DEFAULTS: dict[str, Any] = (
+_WITH_DEFAULTS: Mapping[str, Any] = MappingProxyType(
     {"always_print_fields_with_no_presence": True}
     if "always_print_fields_with_no_presence"
     in inspect.signature(json_format.MessageToDict).parameters
@@ -88,10 +90,12 @@ class AdminAPI:
         self.namespaces = namespaces
         prefix = "/fakebbs/v1"
         rows: list[tuple[str, str, _Handler]] = [
+            ("GET", "/", self.index),
             ("GET", "/version", self.version),
             ("GET", "/namespaces", self.list_namespaces),
             ("DELETE", "/namespace", self.drop_namespace),
             ("GET", "/state", self.state),
+            ("POST", "/seed", self.seed),
             ("POST", "/reset", self.reset),
             ("GET", "/snapshots", self.list_snapshots),
             ("PUT", "/snapshots/<name>", self.take_snapshot),
@@ -122,6 +126,8 @@ class AdminAPI:
             ("DELETE", "/cells/<cell_id>", self.unregister_cell),
             ("GET", "/errors", self.errors),
         ]
+        self.endpoints = [f"{method} {prefix}{path}" for method, path, _ in rows]
+        """Every endpoint, as "METHOD PATH" (the index the API answers at its root)."""
         self._handlers: dict[str, _Handler] = {}
         rules = []
         for method, path, handler in rows:
@@ -155,6 +161,9 @@ class AdminAPI:
 
     # -- about the server -------------------------------------------------------------------
 
+    def index(self, ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
+        return {"endpoints": self.endpoints}
+
     def version(self, ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
         try:
             version = metadata.version("fakebbs")
@@ -178,7 +187,7 @@ class AdminAPI:
         snapshot = ns.fake.snapshot()
         return {
             "domains": [
-                {"domain": name, "expires_at": expires}
+                {"name": name, "expires_at": expires}
                 for name, expires in sorted(snapshot.domains.items())
             ],
             "cells": [to_json(c) for _, c in sorted(snapshot.cells.items())],
@@ -186,6 +195,13 @@ class AdminAPI:
             "actual_lrps": [to_json(a) for _, a in sorted(snapshot.actual_lrps.items())],
             "tasks": [to_json(t) for _, t in sorted(snapshot.tasks.items())],
         }
+
+    def seed(self, ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
+        try:
+            entries = parse_seed(_body(request, required=True), "seed")
+            return {"seeded": apply_seed(ns.fake, entries, "seed")}
+        except SeedFileError as exc:
+            raise AdminError(str(exc)) from None
 
     def reset(self, ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
         _fields(request, set())
@@ -413,7 +429,7 @@ class AdminAPI:
         return {"lrps": dataclasses.asdict(lrps), "tasks": dataclasses.asdict(tasks)}
 
     def list_cells(self, ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
-        return {"cells": [to_json(c) for c in ns.fake.state.cell_presences()]}
+        return {"cells": [to_json(c) for c in ns.fake._state.cell_presences()]}
 
     def register_cell(self, ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
         presence = from_json(_body(request, required=True), models.CellPresence, "cell")
@@ -425,7 +441,7 @@ class AdminAPI:
 
     def unregister_cell(self, ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
         cell_id = args["cell_id"]
-        if all(c.cell_id != cell_id for c in ns.fake.state.cell_presences()):
+        if all(c.cell_id != cell_id for c in ns.fake._state.cell_presences()):
             raise AdminError(f"no cell {cell_id!r} is registered in this namespace", 404)
         ns.fake.unregister_cell(cell_id)
         return {"unregistered": cell_id}
@@ -524,17 +540,19 @@ def _bbs_error(value: Any) -> BBSError:
 
 _FAULT_PARAMETERS: Mapping[
     str, tuple[Callable[..., Fault], Mapping[str, type | tuple[type, ...]]]
-] = {
-    "delay": (faults.delay, {"seconds": (int, float)}),
-    "close_connection": (faults.close_connection, {}),
-    "reset_connection": (faults.reset_connection, {}),
-    "truncated_body": (faults.truncated_body, {}),
-    "bad_body": (faults.bad_body, {}),
-    "status": (faults.status, {"code": int, "body": str, "headers": dict}),
-    "not_found": (faults.not_found, {}),
-    "router_error": (faults.router_error, {"message": str}),
-    "end_stream": (faults.end_stream, {"after": int}),
-}
+] = MappingProxyType(
+    {
+        "delay": (faults.delay, {"seconds": (int, float)}),
+        "close_connection": (faults.close_connection, {}),
+        "reset_connection": (faults.reset_connection, {}),
+        "truncated_body": (faults.truncated_body, {}),
+        "bad_body": (faults.bad_body, {}),
+        "status": (faults.status, {"code": int, "body": str, "headers": dict}),
+        "not_found": (faults.not_found, {}),
+        "router_error": (faults.router_error, {"message": str}),
+        "end_stream": (faults.end_stream, {"after": int}),
+    }
+)
 
 
 def _fault(value: Any) -> Fault:

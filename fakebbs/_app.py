@@ -30,14 +30,15 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from google.protobuf.message import DecodeError, Message
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from fakebbs import models
 from fakebbs._controls import Faults, Holds
+from fakebbs._encoded import Encoded
 from fakebbs._events import EventHub, EventStream
 from fakebbs._handlers import HANDLERS, Call
 from fakebbs._handlers._base import Handler, RefuseStream
@@ -52,6 +53,7 @@ from fakebbs.faults import Fault
 from fakebbs.routes import (
     ABORT_ENVIRON_KEY,
     CLOSE_CONNECTION_ENVIRON_KEY,
+    LOG_ENVIRON_KEY,
     ROUTES,
     SOCKET_ENVIRON_KEY,
     STREAM_CANCEL_ENVIRON_KEY,
@@ -77,6 +79,8 @@ STREAM_POLL_SECONDS = 0.25
 
 log = logging.getLogger("fakebbs.app")
 
+_TRACE_ENVIRON_KEY = "HTTP_" + TRACE_HEADER.upper().replace("-", "_")
+
 
 @dataclass
 class _Exchange:
@@ -88,12 +92,20 @@ class _Exchange:
     time: float
     route: Route | None = None
     request: Message | None = None
-    response: Message | None = None
+    response: Message | Encoded[Any] | None = None
     error: BBSError | None = None
     fault: Fault | None = None
     status: int = 200
     decode_error: InvalidRequest | None = None
     namespace: str = ""
+
+    def outcome(self) -> str:
+        """The result for the request log: ``ok``, the BBS error's type, ``fault:KIND``."""
+        if self.fault is not None:
+            return f"fault:{self.fault.kind}"
+        if self.error is not None:
+            return self.error.type_name
+        return "ok" if self.route is not None and self.status == 200 else "-"
 
     def call(self) -> JournalCall:
         return JournalCall(
@@ -101,7 +113,7 @@ class _Exchange:
             path=self.path,
             method=self.method,
             request=self.request,
-            response=self.response,
+            sent=self.response,
             error=self.error,
             fault=self.fault,
             trace_id=self.trace_id,
@@ -152,6 +164,9 @@ class BBSApp:
             self._routes.setdefault(route.path, {})[route.method] = route
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        route = self._plain_request(environ)
+        if route is not None:
+            return self._answer_plain(route, environ, start_response)
         request = Request(environ)
         request.max_content_length = self.max_body_bytes
         exchange = _Exchange(
@@ -164,8 +179,64 @@ class BBSApp:
         try:
             answer = self._answer(request, exchange)
         finally:
-            if self.journal is not None:
-                self.journal.record(exchange.call())
+            self._finish(exchange, environ)
+        return answer(environ, start_response)
+
+    def _finish(self, exchange: _Exchange, environ: WSGIEnvironment) -> None:
+        """Record the call in the journal, and note it for the server's request log."""
+        if self.journal is not None:
+            self.journal.record(exchange.call())
+        environ[LOG_ENVIRON_KEY] = (
+            "-" if exchange.route is None else exchange.route.name,
+            self.namespace or "default",
+            exchange.outcome(),
+        )
+
+    def _plain_request(self, environ: WSGIEnvironment) -> Route | None:
+        """The route of an ordinary request (an exact path and method of the table, a body of
+        a stated length within the limit), or None for anything werkzeug should look at."""
+        methods = self._routes.get(environ.get("PATH_INFO", ""))
+        if methods is None or "HTTP_TRANSFER_ENCODING" in environ:
+            return None
+        length = environ.get("CONTENT_LENGTH") or ""
+        if not length:  # no length: none, or a body that ends with the stream (werkzeug's)
+            if environ.get("wsgi.input_terminated"):
+                return None
+            length = "0"
+        if not (length.isascii() and length.isdigit()) or int(length) > self.max_body_bytes:
+            return None
+        return methods.get(environ.get("REQUEST_METHOD", ""))
+
+    def _answer_plain(
+        self, route: Route, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        """``__call__`` for a request ``_plain_request`` accepted: the same answer, without
+        building a werkzeug ``Request`` (that took about a third of a ping's time)."""
+        exchange = _Exchange(
+            route.method,
+            route.path,
+            environ.get(_TRACE_ENVIRON_KEY, ""),
+            time.time(),
+            route,
+            namespace=self.namespace,
+        )
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            try:
+                try:
+                    body = environ["wsgi.input"].read(length) if length else b""
+                except (OSError, ValueError):
+                    body = b""  # werkzeug's stream takes these for a client gone away
+                if len(body) < length:
+                    raise ClientDisconnected()  # and says it so
+            except HTTPException as exc:
+                answer: WSGIApplication = _text(exchange, exc.code or 400, f"{exc.description}\n")
+            except Exception as exc:  # noqa: BLE001 - a body cut short surfaces as anything
+                answer = _text(exchange, 400, f"malformed request body: {exc}\n")
+            else:
+                answer = self.handle(route, body, exchange)
+        finally:
+            self._finish(exchange, environ)
         return answer(environ, start_response)
 
     # -- the stages ------------------------------------------------------------------------
@@ -235,7 +306,7 @@ class BBSApp:
         handler: Handler,
         body: bytes,
         exchange: _Exchange,
-    ) -> Response:
+    ) -> Response | _ProtobufAnswer:
         request = exchange.request
         parsed = False
         try:
@@ -489,9 +560,32 @@ def _error_response(route: Route, error: BBSError, exchange: _Exchange) -> Messa
     return response
 
 
-def _protobuf(exchange: _Exchange, message: Message) -> Response:
+def _protobuf(exchange: _Exchange, message: Message | Encoded[Any]) -> _ProtobufAnswer:
     exchange.response = message
-    return Response(message.SerializeToString(deterministic=True), 200, content_type=PROTOBUF)
+    if isinstance(message, Encoded):
+        return _ProtobufAnswer(message.data)
+    return _ProtobufAnswer(message.SerializeToString(deterministic=True))
+
+
+class _ProtobufAnswer:
+    """``200 application/x-protobuf`` with the encoded message: the answer to nearly every
+    call, so it skips werkzeug's ``Response`` (building one took about half of a ping's time
+    in the app). ``status_code`` and ``get_data`` read like a ``Response``'s."""
+
+    __slots__ = ("body",)
+    status_code = 200
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def get_data(self) -> bytes:
+        return self.body
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        start_response(
+            "200 OK", [("Content-Type", PROTOBUF), ("Content-Length", str(len(self.body)))]
+        )
+        return [self.body]
 
 
 def _reason_line(status: int) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 import threading
+import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -70,9 +71,9 @@ class FakeBBS:
         """The namespace this fake serves ("" outside ``fakebbs serve``'s namespaces)."""
         self.clock = clock if isinstance(clock, Clock) else Clock(clock)
         """The fake's clock: real time (or the ``clock`` given) until frozen; see ``Clock``."""
-        self.state = State(clock=self.clock, new_guid=new_guid)
+        self._state = State(clock=self.clock, new_guid=new_guid)
         # The BBS config's max_task_retries: rejections a task survives before it is failed.
-        self.state.max_task_retries = max_task_retries
+        self._state.max_task_retries = max_task_retries
         self.errors: list[BaseException] = []
         """Exceptions raised inside the fake (its app or its server threads): bugs in the fake,
         never BBS errors. ``check()`` re-raises them."""
@@ -100,11 +101,11 @@ class FakeBBS:
             errors=self.errors,
         )
         """Makes the calls to reps and the auctioneer; ``wait()`` for those in flight."""
-        self.state.dispatcher = self.outbound.dispatch
-        self.events = EventHub(self.state)
+        self._state.dispatcher = self.outbound.dispatch
+        self.events = EventHub(self._state)
         """The event hubs: every state change, whatever made it, reaches the open streams."""
         self.wsgi_app = BBSApp(
-            self.state,
+            self._state,
             max_body_bytes=max_body_bytes,
             errors=self.errors,
             journal=self.calls,
@@ -115,8 +116,21 @@ class FakeBBS:
         )
         self._servers: list[Server] = []
         self._servers_lock = threading.Lock()
-        self.seed = Seed(self.state)
+        self.seed = Seed(self._state)
         """Put the fake in a known state, one line per row; see ``fakebbs._seed``."""
+
+    @property
+    def state(self) -> State:
+        """Deprecated: the state and its rules, called directly. Set up state with ``seed``,
+        read it with ``snapshot()`` or ``client()``, and drive the rules through ``client()``
+        (the rule methods here take other arguments than the client's and skip validation)."""
+        warnings.warn(
+            "FakeBBS.state is deprecated: set up state with FakeBBS.seed, read it with "
+            "FakeBBS.snapshot() or FakeBBS.client(), and make calls through FakeBBS.client()",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self._state
 
     def reset(self) -> None:
         """Back to a freshly started, empty BBS: no state, no fault rules, no held routes, an
@@ -125,7 +139,7 @@ class FakeBBS:
         self._outbound_faults.clear()
         self._holds.release_all()
         self.outbound.discard()
-        self.state.reset()
+        self._state.reset()
         self.clock.unfreeze()
         self.calls.clear()
         self.rep_calls.clear()
@@ -226,14 +240,14 @@ class FakeBBS:
         """The whole BBS state as it is now (desired and actual LRPs, tasks, domains, cells),
         to ``restore`` later: seed once, restore per test. Taking one costs a copy of each
         table's dictionary, nothing per message; later writes do not change it."""
-        return self.state.snapshot()
+        return self._state.snapshot()
 
     def restore(self, snapshot: Snapshot) -> None:
         """Make the state exactly what ``snapshot`` holds, as one recorded change: open
         event streams get the events of the rows that differ (a restore is a write like any
         other), and pending task completion callbacks of the state before are dropped. The
         clock, fault rules and the journal are not part of a snapshot."""
-        self.state.restore(snapshot)
+        self._state.restore(snapshot)
 
     def converge(self) -> tuple[LRPConvergence, TaskConvergence]:
         """Run one convergence pass over LRPs and tasks now, and say what it did.
@@ -242,7 +256,7 @@ class FakeBBS:
         --converge-interval``), so a test decides when crashed instances restart, missing ones
         appear and old tasks expire. Move a ``ManualClock`` first to let backoffs pass.
         """
-        return self.state.converge()
+        return self._state.converge()
 
     def register_cell(self, cell: models.CellPresence | str) -> None:
         """Make a cell known (a ``CellPresence``, or just its id), as its rep's presence does.
@@ -250,15 +264,15 @@ class FakeBBS:
         Which cells exist decides what retire, scale-down and convergence do with CLAIMED and
         RUNNING instances, and what ``cells/list.r1`` answers. The fake starts with none."""
         presence = models.CellPresence(cell_id=cell) if isinstance(cell, str) else cell
-        self.state.register_cell(presence)
+        self._state.register_cell(presence)
 
     def unregister_cell(self, cell_id: str) -> None:
         """Forget a cell, as when its presence expires."""
-        self.state.unregister_cell(cell_id)
+        self._state.unregister_cell(cell_id)
 
     def wait_for_callbacks(self, timeout: float | None = None) -> bool:
         """Wait until every task completion callback has been made; False on timeout."""
-        return self.state.wait_for_callbacks(timeout)
+        return self._state.wait_for_callbacks(timeout)
 
     def serve(
         self,

@@ -17,12 +17,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Generic, Protocol, TypeVar, overload
 
 from google.protobuf import text_format
 from google.protobuf.message import Message
 
+from fakebbs._encoded import Encoded
 from fakebbs._outbound import AUCTIONEER_CALLS, OUTBOUND_FIELDS, REP_CALLS, OutboundCall
 from fakebbs._selectors import (
     Matcher,
@@ -51,7 +53,8 @@ class Call:
 
     ``route`` is the route name (None for a path no route has); ``request`` the decoded request
     message (None for a route without a body, or a body that did not decode); ``response`` the
-    response message sent (None for a fault, a stream or a plain-text answer); ``error`` the
+    response message sent (None for a fault, a stream or a plain-text answer), made from
+    ``sent`` (a list answer is sent as joined bytes and decoded only when read); ``error`` the
     BBS error inside it, if any; ``fault`` the transport fault applied, if any; ``status`` the
     HTTP status answered (0: no answer, the connection was closed or reset); ``time`` when it
     arrived (``time.time()``); ``namespace`` the namespace it was made in ("" by default).
@@ -61,7 +64,7 @@ class Call:
     path: str
     method: str
     request: Message | None
-    response: Message | None
+    sent: Message | Encoded[Any] | None = field(repr=False)
     error: BBSError | None
     fault: Fault | None
     trace_id: str
@@ -80,6 +83,10 @@ class Call:
         else:
             outcome = f"status {self.status}"
         return f"{name}{request} -> {outcome}"
+
+    @cached_property
+    def response(self) -> Message | None:
+        return self.sent.message() if isinstance(self.sent, Encoded) else self.sent
 
 
 def _text(message: Message) -> str:

@@ -196,6 +196,9 @@ class Namespaces:
         if path.startswith(NAMESPACE_PREFIX):
             name, slash, rest = path[len(NAMESPACE_PREFIX) :].partition("/")
             path = slash + rest
+        # Set in the server's environ (the request log reads it), before the app's own copy.
+        environ[NAMESPACE_ENVIRON_KEY] = name
+        if path != environ.get("PATH_INFO"):
             environ = dict(environ)
             environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + NAMESPACE_PREFIX + name
             environ["PATH_INFO"] = path
@@ -207,7 +210,6 @@ class Namespaces:
                 "starting with a letter or digit)\n",
             )
         namespace = self.get(name)
-        environ[NAMESPACE_ENVIRON_KEY] = name
         if path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/"):
             if not self.admin:
                 return _plain(

@@ -157,7 +157,8 @@ class Seed:
         on ``cell_id``, then ``claimed`` CLAIMED there, then ``crashed`` CRASHED (3 crashes),
         the rest UNCLAIMED, as a desire makes them. Any ``DesiredLRP`` field can be given
         (``domain``, ``routes``, ``ports``, ...). A process guid already desired is
-        ResourceExists, as the route says."""
+        ResourceExists, as the route says. Seed the cell too (``cell``) unless the test wants
+        the instances on a missing cell: convergence makes those suspect."""
         return self.desired_lrps(
             1,
             instances=instances,

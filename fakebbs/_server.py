@@ -22,7 +22,8 @@ What this module adds on top of cheroot (each is pinned by a test in tests/test_
 * The TLS handshake runs in the worker thread, not in cheroot's accept loop, so a client that
   connects and never handshakes cannot stall everybody else.
 * Logging through ``logging`` (logger ``fakebbs.server``): one INFO line per request (hidden
-  unless the logger is enabled at INFO, as the CLI does), app errors at ERROR with traceback.
+  unless the logger is enabled at INFO, as the CLI does), refused TLS clients at WARNING in one
+  line, app errors at ERROR with traceback.
 * ``stop()`` returns promptly (cheroot's own stop waits up to 0.5 s for its select loop and can
   block forever on a worker stuck inside the app), and does not race with workers handing back
   kept-alive connections (in cheroot that can kill a worker).
@@ -50,7 +51,12 @@ from cheroot import wsgi as cheroot_wsgi
 from cheroot.makefile import MakeFile
 
 from fakebbs import _cheroot
-from fakebbs.routes import ABORT_ENVIRON_KEY, CLOSE_CONNECTION_ENVIRON_KEY, SOCKET_ENVIRON_KEY
+from fakebbs.routes import (
+    ABORT_ENVIRON_KEY,
+    CLOSE_CONNECTION_ENVIRON_KEY,
+    LOG_ENVIRON_KEY,
+    SOCKET_ENVIRON_KEY,
+)
 
 if TYPE_CHECKING:
     from typing import Self
@@ -339,7 +345,6 @@ class _ServerMiddleware:
 
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             log.status = status.split(" ", 1)[0]
-            log.length = next((v for k, v in headers if k.lower() == "content-length"), "-")
             if exc_info is None:
                 return start_response(status, headers)
             return start_response(status, headers, exc_info)
@@ -401,18 +406,22 @@ def _plain(
 
 
 class _RequestLog:
-    """The request's one log line: ``ADDR "METHOD URI PROTOCOL" STATUS LENGTH TIME``.
+    """The request's one log line, for instance::
 
-    LENGTH is the response's Content-Length (``-`` for a streamed response) and TIME is until
-    the response starts. The line is written before the first response byte, so a client that
-    has its answer can rely on the line being there, and a stream shows up when it opens.
+        POST /v1/desired_lrp/desire.r2 route=DesireDesiredLRP_r2 namespace=default status=200
+        result=ResourceExists duration=0.4ms client=127.0.0.1:50712  (one line)
+
+    ``route``, ``namespace`` and ``result`` are what the app put under ``LOG_ENVIRON_KEY``
+    (``-`` for an app that puts nothing there); ``duration`` runs until the response starts.
+    The line is written before the first response byte, so a client that has its answer can
+    rely on the line being there, and an event stream shows up when it opens. Nothing is
+    formatted unless the logger is enabled at INFO.
     """
 
     def __init__(self, environ: WSGIEnvironment) -> None:
         self.environ = environ
         self.started = time.perf_counter()
         self.status = "-"
-        self.length = "-"
         self._written = False
 
     def write(self) -> None:
@@ -421,16 +430,22 @@ class _RequestLog:
         self._written = True
         if logger.isEnabledFor(logging.INFO):
             environ = self.environ
+            route, namespace, result = environ.get(LOG_ENVIRON_KEY, _NOT_NOTED)
             logger.info(
-                '%s "%s %s %s" %s %s %.1fms',
-                environ.get("REMOTE_ADDR", "-"),
+                "%s %s route=%s namespace=%s status=%s result=%s duration=%.1fms client=%s:%s",
                 environ.get("REQUEST_METHOD", "-"),
                 environ.get("REQUEST_URI") or environ.get("PATH_INFO", "/"),
-                environ.get("SERVER_PROTOCOL", "-"),
+                route,
+                namespace,
                 self.status,
-                self.length,
+                result,
                 (time.perf_counter() - self.started) * 1000,
+                environ.get("REMOTE_ADDR", "-"),
+                environ.get("REMOTE_PORT", "-"),
             )
+
+
+_NOT_NOTED = ("-", "-", "-")
 
 
 class _LoggedResponse:

@@ -14,6 +14,7 @@ import functools
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
+from typing import Generic, TypeVar
 
 from fakebbs import models
 from fakebbs._callbacks import CallbackWorker
@@ -51,12 +52,17 @@ from fakebbs.errors import BBSError, InvalidRequest, ResourceExists, ResourceNot
 
 __all__ = [
     "DesiredLRPRules",
+    "GroupFacts",
     "State",
+    "actual_lrp_group_facts",
     "as_stored",
-    "scheduling_info",
-    "routing_info",
+    "pick_actual_lrp_groups",
     "resolve_actual_lrp_groups",
+    "routing_info",
+    "scheduling_info",
 ]
+
+R = TypeVar("R")
 
 
 class DesiredLRPRules(Store):
@@ -98,16 +104,8 @@ class DesiredLRPRules(Store):
     ) -> list[models.DesiredLRP]:
         """``SQLDB.DesiredLRPs``: domain equality AND process guid membership AND any app guid
         as a SQL ``LIKE '<app_guid>%'`` on the process guid (so ``_`` and ``%`` are wildcards)."""
-        guids = set(process_guids)
-        prefixes = [_like_prefix(g) for g in app_guids]
         with self.lock:
-            return [
-                copy(lrp)
-                for lrp in self.desired_lrps.values()
-                if (not domain or lrp.domain == domain)
-                and (not guids or lrp.process_guid in guids)
-                and (not prefixes or any(p.match(lrp.process_guid) for p in prefixes))
-            ]
+            return [copy(lrp) for _, lrp in self._select_desired(domain, process_guids, app_guids)]
 
     def update_desired_lrp(
         self, process_guid: str, update: models.DesiredLRPUpdate, trace_id: str = ""
@@ -184,12 +182,13 @@ class DesiredLRPRules(Store):
     ) -> list[models.ActualLRP]:
         """``SQLDB.ActualLRPs``: every row (any presence) matching all the given filters."""
         with self.lock:
-            return [copy(lrp) for lrp in self._select_actual(domain, cell_id, process_guid, index)]
+            return [
+                copy(lrp) for _, lrp in self._select_actual(domain, cell_id, process_guid, index)
+            ]
 
     def actual_lrps_by_process_guids(self, process_guids: Iterable[str]) -> list[models.ActualLRP]:
-        guids = set(process_guids)
         with self.lock:
-            return [copy(lrp) for key, lrp in self.actual_lrps.items() if key.process_guid in guids]
+            return [copy(lrp) for _, lrp in self._select_actual_of(process_guids)]
 
     def retire_actual_lrp(
         self, key: models.ActualLRPKey, trace_id: str = ""
@@ -230,10 +229,36 @@ class DesiredLRPRules(Store):
             return True
 
     # -- internals (callers hold the lock) ---------------------------------------------------
+    # The selections yield the stored messages with their keys, not copies: for the queries
+    # above, and for list answers joined from stored bytes (``_encoded``).
+
+    def _select_desired(
+        self, domain: str = "", process_guids: Iterable[str] = (), app_guids: Iterable[str] = ()
+    ) -> Iterator[tuple[str, models.DesiredLRP]]:
+        """``SQLDB.DesiredLRPs``' filters (see ``desired_lrps_matching``)."""
+        guids = set(process_guids)
+        prefixes = [_like_prefix(g) for g in app_guids]
+        for process_guid, lrp in self.desired_lrps.items():
+            if domain and lrp.domain != domain:
+                continue
+            if guids and process_guid not in guids:
+                continue
+            if prefixes and not any(p.match(process_guid) for p in prefixes):
+                continue
+            yield process_guid, lrp
+
+    def _select_actual_of(
+        self, process_guids: Iterable[str]
+    ) -> Iterator[tuple[ActualKey, models.ActualLRP]]:
+        """The rows of any of ``process_guids``, any presence."""
+        guids = set(process_guids)
+        for key, lrp in self.actual_lrps.items():
+            if key.process_guid in guids:
+                yield key, lrp
 
     def _select_actual(
-        self, domain: str, cell_id: str, process_guid: str, index: int | None
-    ) -> Iterator[models.ActualLRP]:
+        self, domain: str = "", cell_id: str = "", process_guid: str = "", index: int | None = None
+    ) -> Iterator[tuple[ActualKey, models.ActualLRP]]:
         for key, lrp in self.actual_lrps.items():
             if process_guid and key.process_guid != process_guid:
                 continue
@@ -243,7 +268,7 @@ class DesiredLRPRules(Store):
                 continue
             if cell_id and lrp.actual_lrp_instance_key.cell_id != cell_id:
                 continue
-            yield lrp
+            yield key, lrp
 
     def _create_unclaimed_range(
         self, op: Operation, lrp: models.DesiredLRP, lower: int, upper: int
@@ -411,28 +436,66 @@ def resolve_actual_lrp_groups(lrps: Iterable[models.ActualLRP]) -> list[models.A
 
     Groups are keyed by the whole ActualLRPKey and come out in first-seen order.
     """
-    groups: dict[tuple[str, int, str], models.ActualLRPGroup] = {}
-    for lrp in lrps:
-        k = lrp.actual_lrp_key
-        group = groups.setdefault((k.process_guid, k.index, k.domain), models.ActualLRPGroup())
-        if lrp.presence == EVACUATING:
-            group.evacuating.CopyFrom(lrp)
-        elif _has_higher_priority(lrp, group.instance if group.HasField("instance") else None):
-            group.instance.CopyFrom(lrp)
-    return list(groups.values())
+    groups = []
+    for instance, evacuating in pick_actual_lrp_groups(lrps, actual_lrp_group_facts):
+        group = models.ActualLRPGroup()
+        if instance is not None:
+            group.instance.CopyFrom(instance)
+        if evacuating is not None:
+            group.evacuating.CopyFrom(evacuating)
+        groups.append(group)
+    return groups
 
 
-def _has_higher_priority(lrp: models.ActualLRP, occupant: models.ActualLRP | None) -> bool:
-    """``models.hasHigherPriority``: which of an ordinary and a suspect row a group shows."""
-    if occupant is None:
-        return True
-    if lrp.presence == ORDINARY:
-        if lrp.state == RUNNING:
+GroupFacts = tuple[tuple[str, int, str], int, str]
+"""What grouping reads of a row: its whole ActualLRPKey, its presence and its state."""
+
+
+def actual_lrp_group_facts(lrp: models.ActualLRP) -> GroupFacts:
+    key = lrp.actual_lrp_key
+    return (key.process_guid, key.index, key.domain), lrp.presence, lrp.state
+
+
+class _Group(Generic[R]):
+    __slots__ = ("instance", "instance_state", "evacuating")
+
+    def __init__(self) -> None:
+        self.instance: R | None = None
+        self.instance_state = ""
+        self.evacuating: R | None = None
+
+
+def pick_actual_lrp_groups(
+    rows: Iterable[R], facts: Callable[[R], GroupFacts]
+) -> list[tuple[R | None, R | None]]:
+    """The choice ``resolve_actual_lrp_groups`` makes: per ActualLRPKey in first-seen order,
+    the row a group shows as its instance and its evacuating row (the last one seen, as
+    upstream overwrites). ``rows`` may be anything ``facts`` reads a row's ``GroupFacts`` from
+    (kept bytes use this)."""
+    groups: dict[tuple[str, int, str], _Group[R]] = {}
+    for row in rows:
+        key, presence, state = facts(row)
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = _Group()
+        if presence == EVACUATING:
+            group.evacuating = row
+        elif group.instance is None or _has_higher_priority(presence, state, group.instance_state):
+            group.instance = row
+            group.instance_state = state
+    return [(group.instance, group.evacuating) for group in groups.values()]
+
+
+def _has_higher_priority(presence: int, state: str, occupant_state: str) -> bool:
+    """``models.hasHigherPriority``: whether an ordinary or suspect row in ``state`` shows
+    instead of the group's instance so far, which is in ``occupant_state``."""
+    if presence == ORDINARY:
+        if state == RUNNING:
             return True
-        if lrp.state == CLAIMED:
-            return occupant.state not in (RUNNING, CLAIMED)
-    elif lrp.presence == SUSPECT and lrp.state in (RUNNING, CLAIMED):
-        return occupant.state != RUNNING
+        if state == CLAIMED:
+            return occupant_state not in (RUNNING, CLAIMED)
+    elif presence == SUSPECT and state in (RUNNING, CLAIMED):
+        return occupant_state != RUNNING
     return False
 
 

@@ -158,7 +158,7 @@ class Snapshot:
         self._cells = dict(cells or {})
 
     @classmethod
-    def adopt(
+    def wrapping(
         cls,
         desired_lrps: dict[str, models.DesiredLRP],
         actual_lrps: dict[ActualKey, models.ActualLRP],
@@ -442,11 +442,11 @@ class Operation:
     ) -> None:
         """Store a message the caller built and hands over (it keeps no reference it will
         change), without copying it: what bulk seeding writes. Replaces the row of the same
-        key, if any."""
+        key, if any (an actual LRP is re-inserted, last written last, as ``put_actual``)."""
         before: Message | None
         if isinstance(row, models.ActualLRP):
             key = ActualKey.of(row)
-            before = self.store.actual_lrps.get(key)
+            before = self.store.actual_lrps.pop(key, None)
             self.store.actual_lrps[key] = row
             self.changes.append(Change("actual_lrp", before, row, self.trace_id, emit=emit))
         elif isinstance(row, models.DesiredLRP):
@@ -493,7 +493,7 @@ class Operation:
         new dictionaries (copies of the snapshot's) and the old ones become the change's
         ``before`` as they are, so this costs one copy of each table and nothing per row."""
         store = self.store
-        before = Snapshot.adopt(
+        before = Snapshot.wrapping(
             store.desired_lrps, store.actual_lrps, store.tasks, store.domains, store.cells
         )
         (

@@ -9,6 +9,8 @@ is due; the callback worker (``fakebbs._callbacks``) listens for that.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from fakebbs import models
 from fakebbs._outbound import cancel_task_request, task_auction_request, task_start
 from fakebbs._store import Change, Operation, Store, copy, truncate_text
@@ -79,12 +81,15 @@ class TaskRules(Store):
     def tasks_matching(self, domain: str = "", cell_id: str = "") -> list[models.Task]:
         """``SQLDB.Tasks``: tasks matching both filters (an empty filter matches all)."""
         with self.lock:
-            return [
-                copy(task)
-                for task in self.tasks.values()
-                if (not domain or task.domain == domain)
-                and (not cell_id or task.cell_id == cell_id)
-            ]
+            return [copy(task) for _, task in self._select_tasks(domain, cell_id)]
+
+    def _select_tasks(
+        self, domain: str = "", cell_id: str = ""
+    ) -> Iterator[tuple[str, models.Task]]:
+        """The stored tasks ``tasks_matching`` copies, with their guids (callers hold the lock)."""
+        for task_guid, task in self.tasks.items():
+            if (not domain or task.domain == domain) and (not cell_id or task.cell_id == cell_id):
+                yield task_guid, task
 
     def task_by_guid(self, task_guid: str) -> models.Task:
         with self.lock:

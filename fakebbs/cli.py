@@ -1,21 +1,29 @@
 """The ``fakebbs`` command: ``fakebbs serve`` runs an empty fake BBS until SIGINT or SIGTERM.
 
-Once it accepts connections it prints exactly one line to stdout, ``fakebbs listening on URL``,
+Once it accepts connections it prints ``fakebbs listening on URL`` as its first line on stdout,
 so a wrapper script can wait for that line and read the port from it (``--port 0`` picks a free
-one). Everything else (one line per request, errors) goes to stderr.
+one). With ``--generate-certs`` the paths of the certificates follow, one ``name: path`` line
+each. Everything else (one line per request, refused TLS clients, errors) goes to stderr.
+
+Exit status: 0 after SIGINT or SIGTERM (open event streams are ended first), 2 for a bad flag or
+value (one ``fakebbs serve: error: ...`` line), 1 when it cannot listen or write certificates.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import math
 import signal
 import ssl
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from fakebbs._log_writer import BackgroundHandler
 from fakebbs._tasks import DEFAULT_MAX_TASK_RETRIES
@@ -29,6 +37,10 @@ __all__ = ["main"]
 logger = logging.getLogger("fakebbs.cli")
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_MAX_INTERVAL = 86400.0  # a day: longer means "never", which is 0
+_MAX_RETRIES = 2**31 - 1  # upstream keeps the count in an int32
+_LOG_LEVELS = ("debug", "info", "warning", "error")
+_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -36,28 +48,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     try:
         args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help, or a usage error (already printed)
+        if args.run is _serve:
+            _check_serve(args, args.parser)
+    except SystemExit as exc:  # --help, --version, or a usage error (already printed)
         return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
     status: int = args.run(args)
     return status
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (the message and where to look), not the whole
+    usage text."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="fakebbs",
         description="An in-memory fake of Cloud Foundry Diego's BBS, for tests.",
     )
-    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    parser.add_argument("--version", action="version", version=f"fakebbs {_version()}")
+    commands = parser.add_subparsers(
+        title="commands", metavar="COMMAND", required=True, parser_class=_Parser
+    )
     serve = commands.add_parser(
         "serve",
-        help="serve an empty fake BBS over HTTP until SIGINT or SIGTERM",
+        help="serve an empty fake BBS until SIGINT or SIGTERM",
         description=(
-            "Serve an empty fake BBS over HTTP/1.1 (keep-alive) until SIGINT or SIGTERM. "
-            "Prints one line, 'fakebbs listening on http://HOST:PORT', to stdout once it "
-            "accepts connections; logs each request to stderr."
+            "Serve an empty fake BBS over HTTP/1.1 (keep-alive), or HTTPS with --cert/--key or "
+            "--generate-certs, until SIGINT or SIGTERM. Prints 'fakebbs listening on URL' to "
+            "stdout once it accepts connections; logs one line per request to stderr."
         ),
     )
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    serve.add_argument(
+        "--host", type=_host, default="127.0.0.1", help="address to bind (default: %(default)s)"
+    )
     serve.add_argument(
         "--port",
         type=_port,
@@ -69,8 +96,9 @@ def _parser() -> argparse.ArgumentParser:
         type=_seconds,
         default=0.0,
         metavar="SECONDS",
-        help="run a convergence pass every SECONDS, as the real BBS does every 30 s "
-        "(default: never; a test usually wants to decide when state changes)",
+        help="run a convergence pass every SECONDS (at most a day), as the real BBS does every "
+        "30 s; 0, the default, never runs one by itself: a test usually wants to decide when "
+        "state changes",
     )
     serve.add_argument(
         "--max-task-retries",
@@ -122,8 +150,62 @@ def _parser() -> argparse.ArgumentParser:
         help="never retry a start request over plain HTTP when TLS fails, as the BBS's "
         "auctioneer_require_tls",
     )
-    serve.set_defaults(run=_serve)
+    tls = serve.add_argument_group(
+        "TLS",
+        "The real BBS serves mutual TLS only: give --cert and --key (and --ca to require client "
+        "certificates signed by that CA), or let --generate-certs make a throwaway set.",
+    )
+    tls.add_argument("--cert", type=Path, metavar="FILE", help="server certificate (PEM)")
+    tls.add_argument("--key", type=Path, metavar="FILE", help="server private key (PEM)")
+    tls.add_argument(
+        "--ca",
+        type=Path,
+        metavar="FILE",
+        help="CA certificate (PEM): require a client certificate it signed",
+    )
+    tls.add_argument(
+        "--generate-certs",
+        type=Path,
+        metavar="DIR",
+        help="write a CA, a server certificate (127.0.0.1, ::1, localhost) and a client "
+        "certificate into DIR, serve mutual TLS with them and print their paths "
+        "(needs trustme: pip install 'fakebbs[tls]')",
+    )
+    logs = serve.add_argument_group("logging").add_mutually_exclusive_group()
+    logs.add_argument(
+        "--log-level",
+        choices=_LOG_LEVELS,
+        help="least severe messages shown on stderr; 'info' shows one line per request "
+        "(default: info)",
+    )
+    logs.add_argument(
+        "--quiet",
+        action="store_const",
+        dest="log_level",
+        const="warning",
+        help="no request lines: only warnings (refused TLS clients) and errors",
+    )
+    serve.add_argument(
+        "--seed",
+        metavar="FILE",
+        help="start every namespace with the state a JSON seed file describes (see the "
+        "README); a bad file is refused before anything is served",
+    )
+    serve.set_defaults(run=_serve, parser=serve)
     return parser
+
+
+def _version() -> str:
+    try:
+        return metadata.version("fakebbs")
+    except metadata.PackageNotFoundError:  # run from a source tree that is not installed
+        return "unknown"
+
+
+def _host(text: str) -> str:
+    if not text.strip() or any(char.isspace() for char in text):
+        raise argparse.ArgumentTypeError(f"not a host name or address: {text!r}")
+    return text
 
 
 def _port(text: str) -> int:
@@ -140,15 +222,17 @@ def _seconds(text: str) -> float:
     try:
         seconds = float(text)
     except ValueError:
-        seconds = -1.0
-    if not seconds >= 0:
-        raise argparse.ArgumentTypeError(f"not a number of seconds (>= 0): {text!r}")
+        seconds = math.nan
+    if not 0 <= seconds <= _MAX_INTERVAL:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(
+            f"not a number of seconds from 0 to {_MAX_INTERVAL:.0f}: {text!r}"
+        )
     return seconds
 
 
 def _count(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"not a whole number (>= 0): {text!r}")
+    if not text.isascii() or not text.isdigit() or int(text) > _MAX_RETRIES:
+        raise argparse.ArgumentTypeError(f"not a whole number from 0 to {_MAX_RETRIES}: {text!r}")
     return int(text)
 
 
@@ -174,15 +258,74 @@ def _client_tls(args: argparse.Namespace, who: str) -> ClientTLS | None:
     return ClientTLS(ca_file, cert_file, key_file, require=require)
 
 
+def _check_serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """The rules between flags, and TLS files that can be loaded; a usage error otherwise."""
+    for who in ("rep", "auctioneer"):
+        try:
+            client_tls = _client_tls(args, who)
+            if client_tls is not None:
+                client_tls.context()  # the files load
+        except (ValueError, OSError, ssl.SSLError) as exc:
+            parser.error(f"cannot call the {who}s over TLS: {_reason(exc)}")
+    if args.generate_certs is not None:
+        given = [f for f in ("cert", "key", "ca") if getattr(args, f) is not None]
+        if given:
+            parser.error(f"--generate-certs cannot be combined with --{given[0]}")
+        return
+    if (args.cert is None) != (args.key is None):
+        parser.error("--cert and --key go together")
+    if args.ca is not None and args.cert is None:
+        parser.error("--ca needs --cert and --key (the server's own identity)")
+    for flag in ("cert", "key", "ca"):
+        path: Path | None = getattr(args, flag)
+        if path is not None and not path.is_file():
+            parser.error(f"--{flag} {str(path)!r}: no such file")
+    if args.cert is not None:
+        try:
+            args.ssl_context = _server_context(args.cert, args.key, args.ca)
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            parser.error(f"cannot use --cert/--key/--ca: {_reason(exc)}")
+
+
+def _server_context(cert: Path, key: Path, ca: Path | None) -> ssl.SSLContext:
+    from fakebbs.tls import server_context
+
+    return server_context(cert, key, ca)
+
+
+def _reason(exc: BaseException) -> str:
+    reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None)
+    return str(reason or exc)
+
+
+@contextmanager
+def _logging_to_stderr(level: str) -> Iterator[None]:
+    """Log ``fakebbs.*`` at ``level`` to stderr, written by a thread of its own: a request
+    thread only queues its line, and an unread stderr pipe never stalls the server (past the
+    backlog, lines are dropped and counted)."""
+    writer = logging.StreamHandler(sys.stderr)
+    writer.setFormatter(logging.Formatter(_LOG_FORMAT))
+    handler = BackgroundHandler(writer)
+    root = logging.getLogger("fakebbs")
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        handler.close()  # writes what is queued
+
+
 def _namespaces(args: argparse.Namespace) -> Namespaces:
     """What ``serve`` serves: a fake per namespace, built as the flags say."""
     from fakebbs._fake import FakeBBS
     from fakebbs._namespaces import Namespaces, is_loopback
+    from fakebbs._seedfile import load_seed_file, seed_snapshot
 
     rep_tls = _client_tls(args, "rep")
     auctioneer_tls = _client_tls(args, "auctioneer")
 
-    def make_fake(name: str) -> FakeBBS:
+    def make_fake(name: str = "") -> FakeBBS:
         return FakeBBS(
             namespace=name,
             max_task_retries=args.max_task_retries,
@@ -192,17 +335,25 @@ def _namespaces(args: argparse.Namespace) -> Namespaces:
             auctioneer_tls=auctioneer_tls,
         )
 
+    seed = None
+    if args.seed is not None:
+        seed = seed_snapshot(load_seed_file(args.seed), make_fake, f"seed file {args.seed}")
     return Namespaces(
-        make_fake, admin=args.admin or is_loopback(args.host), manual_clock=args.manual_clock
+        make_fake,
+        admin=args.admin or is_loopback(args.host),
+        seed=seed,
+        manual_clock=args.manual_clock,
     )
 
 
 def _serve(args: argparse.Namespace) -> int:
-    stderr = logging.StreamHandler(sys.stderr)
-    stderr.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    # Requests only queue their log line: an unread stderr pipe must not stall the server.
-    log = BackgroundHandler(stderr)
-    logging.basicConfig(level=logging.INFO, handlers=[log])
+    with _logging_to_stderr(args.log_level or "info"):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from fakebbs._seedfile import SeedFileError
+
     stop = threading.Event()
     received: list[str] = []
 
@@ -210,22 +361,53 @@ def _serve(args: argparse.Namespace) -> int:
         received.append(signal.Signals(signum).name)
         stop.set()
 
+    certificates = None
+    ssl_context: ssl.SSLContext | None = getattr(args, "ssl_context", None)
+    if args.generate_certs is not None:
+        from fakebbs.tls import generate_certificates
+
+        try:
+            certificates = generate_certificates(args.generate_certs.resolve())
+        except ImportError as exc:
+            print(f"fakebbs: {exc}", file=sys.stderr)
+            return 1
+        except OSError as exc:
+            print(
+                f"fakebbs: cannot write certificates to {str(args.generate_certs)!r}: "
+                f"{_reason(exc)}",
+                file=sys.stderr,
+            )
+            return 1
+        ssl_context = certificates.server_context()
+
     # Installed before the server starts, so a signal sent as soon as the line is printed is
     # never handled by the default action (which would exit with a non-zero status).
     previous = {signum: signal.signal(signum, request_stop) for signum in _STOP_SIGNALS}
     try:
         try:
             namespaces = _namespaces(args)
-        except (ValueError, OSError, ssl.SSLError) as exc:
+        except SeedFileError as exc:  # one line, before anything is served
             print(f"fakebbs: {exc}", file=sys.stderr)
             return 2
         try:
-            server = namespaces.serve(args.host, args.port)
+            server = namespaces.serve(args.host, args.port, ssl_context=ssl_context)
         except OSError as exc:
-            print(f"fakebbs: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+            print(
+                f"fakebbs: cannot listen on {args.host}:{args.port}: {_reason(exc)}",
+                file=sys.stderr,
+            )
             return 1
         with server:
-            print(f"fakebbs listening on {server.url}", flush=True)
+            lines = [f"fakebbs listening on {server.url}"]
+            if certificates is not None:
+                lines += [
+                    f"ca_cert: {certificates.ca_cert}",
+                    f"client_cert: {certificates.client_cert}",
+                    f"client_key: {certificates.client_key}",
+                    f"server_cert: {certificates.server_cert}",
+                    f"server_key: {certificates.server_key}",
+                ]
+            print("\n".join(lines), flush=True)
             if args.converge_interval > 0:
                 while not stop.wait(args.converge_interval):
                     namespaces.converge()
@@ -235,5 +417,3 @@ def _serve(args: argparse.Namespace) -> int:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-        logging.getLogger().removeHandler(log)
-        log.close()

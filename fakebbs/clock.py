@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -100,7 +101,8 @@ class Clock:
 
 
 class ManualClock:
-    """A clock that stands still until told to move.
+    """Deprecated (``FakeBBS.clock`` freezes and advances): a clock that stands still until
+    told to move.
 
     ``ManualClock()`` starts at the real current time; ``ManualClock(start)`` at ``start``
     (Unix nanoseconds or a timezone-aware ``datetime``). Thread-safe: a server thread may read
@@ -108,6 +110,12 @@ class ManualClock:
     """
 
     def __init__(self, start: int | datetime | None = None) -> None:
+        warnings.warn(
+            "ManualClock is deprecated: every FakeBBS has a clock; use "
+            "bbs.clock.freeze(at=...) and bbs.clock.advance(seconds)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         if start is None:
             start = time.time_ns()
         elif isinstance(start, datetime):

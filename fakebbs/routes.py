@@ -28,6 +28,7 @@ __all__ = [
     "ROUTES_BY_NAME",
     "ABORT_ENVIRON_KEY",
     "CLOSE_CONNECTION_ENVIRON_KEY",
+    "LOG_ENVIRON_KEY",
     "SOCKET_ENVIRON_KEY",
     "STREAM_CANCEL_ENVIRON_KEY",
     "Route",
@@ -534,6 +535,10 @@ ABORT_ENVIRON_KEY = "fakebbs.server.abort"
 #: The fake's own server puts ``close()`` under this WSGI environ key: close the connection
 #: once this answer is complete (an event stream's end, as upstream closes the hijacked one).
 CLOSE_CONNECTION_ENVIRON_KEY = "fakebbs.server.close_connection"
+
+#: The fake's app puts ``(route name, namespace, result)`` under this WSGI environ key for the
+#: server's request log line; result is ``ok``, the BBS error type or ``fault:KIND``.
+LOG_ENVIRON_KEY = "fakebbs.log"
 
 #: The fake's own server puts the connection's socket under this WSGI environ key, so that an
 #: idle event stream can notice its subscriber has gone.

@@ -2,15 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
-import re
-import selectors
-import subprocess
-import sys
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,6 +12,7 @@ from werkzeug.test import Client
 from builders import desired_lrp
 from fakebbs import BBSClient, cli, errors, models
 from fakebbs._namespaces import Namespaces
+from processes import http_json, serving
 
 ADMIN = "/fakebbs/v1"
 
@@ -69,6 +62,14 @@ def test_version_names_the_api_and_the_namespace(admin: Client) -> None:
     assert answer["fakebbs"]
 
 
+@pytest.mark.parametrize("path", ["", "/"])
+def test_the_root_lists_every_endpoint(admin: Client, path: str) -> None:
+    endpoints = call(admin, "GET", path)["endpoints"]
+    assert "GET /fakebbs/v1/version" in endpoints
+    assert "POST /fakebbs/v1/holds/<gate_id>/wait" in endpoints
+    assert len(endpoints) == len(set(endpoints)) > 30
+
+
 def test_an_unknown_admin_path_is_a_json_404(admin: Client) -> None:
     assert "no admin endpoint" in error_of(admin, "GET", "/nope", status=404)
 
@@ -101,7 +102,7 @@ def test_state_dumps_every_table_in_protobuf_json(
     bbs.desire_lrp(desired_lrp("web", instances=1))
     namespaces.default.fake.register_cell("cell-1")
     state = call(admin, "GET", "/state")
-    assert state["domains"] == [{"domain": "cf-apps", "expires_at": None}]
+    assert state["domains"] == [{"name": "cf-apps", "expires_at": None}]
     assert [c["cell_id"] for c in state["cells"]] == ["cell-1"]
     assert [d["process_guid"] for d in state["desired_lrps"]] == ["web"]
     assert state["desired_lrps"][0]["memory_mb"] == 256
@@ -125,8 +126,8 @@ def test_reset_acts_on_one_namespace(admin: Client, namespaces: Namespaces) -> N
     namespaces.get("a").fake.register_cell("cell-a")
     namespaces.get("b").fake.register_cell("cell-b")
     assert admin.post("/ns/a" + ADMIN + "/reset").status_code == 200
-    assert namespaces.get("a").fake.state.cell_presences() == []
-    assert [c.cell_id for c in namespaces.get("b").fake.state.cell_presences()] == ["cell-b"]
+    assert namespaces.get("a").fake._state.cell_presences() == []
+    assert [c.cell_id for c in namespaces.get("b").fake._state.cell_presences()] == ["cell-b"]
 
 
 def test_a_named_snapshot_restores_the_state_it_took(admin: Client, bbs: BBSClient) -> None:
@@ -383,7 +384,7 @@ def test_a_held_route_waits_until_released(admin: Client, namespaces: Namespaces
     thread.start()
     arrived = call(admin, "POST", f"/holds/{gate['id']}/wait", {"timeout": 5})
     assert arrived["arrived"] == 1 and answers == []
-    namespaces.default.fake.state.desire_lrp(desired_lrp("late"))  # behind the client's back
+    namespaces.default.fake._state.desire_lrp(desired_lrp("late"))  # behind the client's back
     released = call(admin, "DELETE", f"/holds/{gate['id']}")
     thread.join(5)
     assert released["released"] is True
@@ -494,45 +495,6 @@ def test_errors_inside_the_fake_are_listed(admin: Client, namespaces: Namespaces
 
 # -- fakebbs serve: the admin API of a real process --------------------------------------------
 
-LISTENING = re.compile(r"fakebbs listening on (http://127\.0\.0\.1:\d+)\n")
-
-
-@contextlib.contextmanager
-def serving(*flags: str) -> Iterator[str]:
-    """``python -m fakebbs serve --port 0 FLAGS``, started; yields its URL, then stops it
-    with SIGTERM and checks it exited 0."""
-    command = [sys.executable, "-W", "error", "-m", "fakebbs", "serve", "--port", "0", *flags]
-    with subprocess.Popen(
-        command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    ) as proc:
-        try:
-            assert proc.stdout is not None
-            with selectors.DefaultSelector() as selector:
-                selector.register(proc.stdout, selectors.EVENT_READ)
-                assert selector.select(10), "the server printed nothing within 10 s"
-            line = proc.stdout.readline()
-            match = LISTENING.fullmatch(line)
-            assert match, f"unexpected first line {line!r}"
-            yield match.group(1)
-            proc.terminate()
-            _, stderr = proc.communicate(timeout=10)
-            assert proc.returncode == 0, stderr
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate(timeout=10)
-
-
-def http_json(method: str, url: str, body: Any = None) -> tuple[int, Any]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        with exc:
-            return exc.code, json.loads(exc.read())
-
 
 def test_serve_answers_the_admin_api_in_each_namespace() -> None:
     with serving() as url:
@@ -597,3 +559,21 @@ def test_the_admin_api_is_off_on_a_non_loopback_bind_unless_asked(
 ) -> None:
     args = cli._parser().parse_args(["serve", *flags])
     assert cli._namespaces(args).admin is admin
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/reset"),
+        ("POST", "/converge"),
+        ("PUT", "/snapshots/base"),
+        ("POST", "/clock/unfreeze"),
+    ],
+)
+def test_endpoints_without_parameters_refuse_fields(
+    admin: Client, namespaces: Namespaces, method: str, path: str
+) -> None:
+    namespaces.default.fake.register_cell("kept")
+    message = error_of(admin, method, path, {"force": True})
+    assert message == "unknown field(s) force (this endpoint takes: none)"
+    assert [c.cell_id for c in namespaces.default.fake._state.cell_presences()] == ["kept"]

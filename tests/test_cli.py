@@ -1,4 +1,6 @@
-"""fakebbs.cli: ``fakebbs serve`` as a real process, and the argument parser in-process."""
+"""fakebbs.cli: ``fakebbs serve`` as a real process, and the argument parser in-process.
+
+TLS flags are tested in tests/test_tls.py."""
 
 from __future__ import annotations
 
@@ -10,12 +12,14 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from importlib import metadata
 
 import pytest
 
 from builders import desired_lrp
-from fakebbs import BBSClient, models
+from fakebbs import BBSClient, cli, models
 from fakebbs.cli import main
+from fakebbs.errors import ResourceExists
 
 TIMEOUT = 10.0
 LISTENING = re.compile(r"fakebbs listening on http://127\.0\.0\.1:(\d+)\n")
@@ -81,10 +85,60 @@ def test_serve_prints_one_line_serves_logs_and_exits_0_on_signal(
 
     assert proc.returncode == 0, stderr
     assert first_line + rest_of_stdout == first_line  # exactly one line on stdout
-    assert '"POST /v1/ping HTTP/1.1" 200' in stderr
+    assert re.search(
+        r" INFO fakebbs\.server: POST /v1/ping route=Ping namespace=default status=200 "
+        r"result=ok duration=\d+\.\dms client=127\.0\.0\.1:\d+\n",
+        stderr,
+    ), stderr
     assert f"{signum.name} received, stopping" in stderr
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT).close()
+
+
+def test_each_request_line_names_the_bbs_result(
+    serving: tuple[subprocess.Popen[str], str, int],
+) -> None:
+    proc, _, port = serving
+    with BBSClient(f"http://127.0.0.1:{port}", timeout=TIMEOUT) as bbs:
+        bbs.desire_lrp(desired_lrp("web", instances=1))
+        with pytest.raises(ResourceExists):
+            bbs.desire_lrp(desired_lrp("web", instances=1))
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=TIMEOUT)
+    lines = [line for line in stderr.splitlines() if "route=DesireDesiredLRP " in line]
+    assert len(lines) == 2, stderr
+    assert " status=200 result=ok " in lines[0]
+    assert " status=200 result=ResourceExists " in lines[1]
+
+
+@pytest.mark.parametrize("flags", [["--quiet"], ["--log-level", "warning"]])
+def test_quiet_and_warning_levels_log_no_request_lines(flags: list[str]) -> None:
+    with spawn("serve", "--port", "0", *flags) as proc:
+        match = LISTENING.fullmatch(readline(proc))
+        assert match
+        assert ping(int(match.group(1)))[0] == 200
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=TIMEOUT)
+    assert proc.returncode == 0
+    assert (stdout, stderr) == ("", "")
+
+
+def test_a_signal_ends_open_event_streams_and_exits_0(
+    serving: tuple[subprocess.Popen[str], str, int],
+) -> None:
+    proc, _, port = serving
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+    try:
+        conn.request("POST", "/v1/events/lrp_instances.r1", body=b"")
+        response = conn.getresponse()
+        assert response.status == 200
+        proc.send_signal(signal.SIGTERM)
+        assert response.read() == b""  # the stream ends cleanly: last chunk, no error
+    finally:
+        conn.close()
+    _, stderr = proc.communicate(timeout=TIMEOUT)
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr
 
 
 def test_serve_keeps_connections_alive(serving: tuple[subprocess.Popen[str], str, int]) -> None:
@@ -101,7 +155,7 @@ def test_serve_keeps_connections_alive(serving: tuple[subprocess.Popen[str], str
         conn.close()
 
 
-def test_serve_on_a_port_in_use_exits_1_with_a_message() -> None:
+def test_serve_on_a_port_in_use_exits_1_with_one_line() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -110,7 +164,16 @@ def test_serve_on_a_port_in_use_exits_1_with_a_message() -> None:
             stdout, stderr = proc.communicate(timeout=TIMEOUT)
     assert proc.returncode == 1
     assert stdout == ""
-    assert f"fakebbs: cannot listen on 127.0.0.1:{port}: " in stderr
+    assert stderr.startswith(f"fakebbs: cannot listen on 127.0.0.1:{port}: ")
+    assert stderr.count("\n") == 1
+
+
+def test_version_prints_the_installed_version() -> None:
+    with spawn("--version") as proc:
+        stdout, stderr = proc.communicate(timeout=TIMEOUT)
+    assert proc.returncode == 0
+    assert stdout == f"fakebbs {metadata.version('fakebbs')}\n"
+    assert stderr == ""
 
 
 def test_help_lists_the_serve_command(capsys: pytest.CaptureFixture[str]) -> None:
@@ -118,19 +181,27 @@ def test_help_lists_the_serve_command(capsys: pytest.CaptureFixture[str]) -> Non
     out = capsys.readouterr().out
     assert out.startswith("usage: fakebbs ")
     assert "serve" in out
+    assert "--version" in out
 
 
-def test_serve_help_documents_host_and_port(capsys: pytest.CaptureFixture[str]) -> None:
+def test_serve_help_documents_its_flags(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["serve", "--help"]) == 0
-    out = capsys.readouterr().out
-    assert "--host HOST" in out
-    assert "--port PORT" in out
+    out = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    for flag in ("--host HOST", "--port PORT", "--cert FILE", "--key FILE", "--ca FILE"):
+        assert flag in out
+    assert "--generate-certs DIR" in out
+    assert "--log-level {debug,info,warning,error}" in out
+    assert "--quiet" in out
     assert "default: 8889" in out
+    assert "0, the default, never runs one by itself" in out  # --converge-interval 0
 
 
 def test_a_missing_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 2
-    assert "usage: fakebbs" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err == (
+        "fakebbs: error: the following arguments are required: COMMAND (see 'fakebbs --help')\n"
+    )
 
 
 @pytest.mark.parametrize("port", ["http", "-1", "65536"])
@@ -139,13 +210,69 @@ def test_a_bad_port_is_a_usage_error(port: str, capsys: pytest.CaptureFixture[st
     assert f"not a port number (0-65535): '{port}'" in capsys.readouterr().err
 
 
+BAD_SERVE_FLAGS = [
+    (["--host", ""], "argument --host: not a host name or address: ''"),
+    (["--host", " "], "argument --host: not a host name or address: ' '"),
+    (["--converge-interval", "-1"], "argument --converge-interval: not a number of seconds"),
+    (["--converge-interval", "soon"], "argument --converge-interval: not a number of seconds"),
+    (["--converge-interval", "inf"], "argument --converge-interval: not a number of seconds"),
+    (["--converge-interval", "nan"], "argument --converge-interval: not a number of seconds"),
+    (["--converge-interval", "1e300"], "argument --converge-interval: not a number of seconds"),
+    (["--converge-interval", "86401"], "argument --converge-interval: not a number of seconds"),
+    (["--max-task-retries", "-2"], "argument --max-task-retries: not a whole number"),
+    (["--max-task-retries", "2147483648"], "argument --max-task-retries: not a whole number"),
+    (["--max-task-retries", "\u0663"], "argument --max-task-retries: not a whole number"),
+    (["--log-level", "loud"], "argument --log-level: invalid choice: 'loud'"),
+    (["--quiet", "--log-level", "info"], "argument --log-level: not allowed with argument"),
+    (["--log-level", "info", "--quiet"], "argument --quiet: not allowed with argument"),
+    (["--cert", "cert.pem"], "--cert and --key go together"),
+    (["--ca", "ca.pem"], "--ca needs --cert and --key"),
+    (["--cert", "nowhere.pem", "--key", "k.pem"], "--cert 'nowhere.pem': no such file"),
+    (["--generate-certs", "d", "--ca", "ca.pem"], "--generate-certs cannot be combined with --ca"),
+]
+
+
+def _must_not_serve(args: object) -> int:
+    raise AssertionError("a bad flag got as far as serving")
+
+
+@pytest.mark.parametrize(("args", "message"), BAD_SERVE_FLAGS)
+def test_a_bad_serve_flag_is_one_line_and_exit_2(
+    args: list[str],
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(cli, "_serve", _must_not_serve)
+    assert main(["serve", *args]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("fakebbs serve: error: ")
+    assert message in captured.err
+    assert captured.err.endswith(" (see 'fakebbs serve --help')\n")
+    assert captured.err.count("\n") == 1
+
+
 @pytest.mark.parametrize(
     "args",
-    [["--converge-interval", "-1"], ["--converge-interval", "soon"], ["--max-task-retries", "-2"]],
+    [["--host", ""], ["--converge-interval", "inf"], ["--max-task-retries", "-1"]],
+    ids=["empty-host", "infinite-interval", "negative-retries"],
 )
-def test_serve_refuses_bad_numbers(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["serve", *args]) == 2
-    assert "fakebbs serve: error" in capsys.readouterr().err
+def test_the_command_refuses_bad_values_before_it_listens(args: list[str]) -> None:
+    with spawn("serve", "--port", "0", *args) as proc:
+        stdout, stderr = proc.communicate(timeout=TIMEOUT)
+    assert proc.returncode == 2
+    assert stdout == ""
+    assert stderr.startswith("fakebbs serve: error: argument ")
+    assert stderr.count("\n") == 1
+
+
+def test_converge_interval_zero_is_accepted_and_means_never(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    parser = cli._parser()
+    assert parser.parse_args(["serve", "--converge-interval", "0"]).converge_interval == 0.0
+    assert parser.parse_args(["serve"]).converge_interval == 0.0
 
 
 def test_serve_converges_on_the_interval_it_is_given() -> None:

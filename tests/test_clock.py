@@ -9,7 +9,14 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from fakebbs import Clock, FakeBBS
-from fakebbs.clock import ManualClock, system_clock
+from fakebbs.clock import ManualClock as _DeprecatedManualClock
+from fakebbs.clock import system_clock
+
+
+def ManualClock(start: int | datetime | None = None) -> _DeprecatedManualClock:
+    """The deprecated clock, made as a suite written against it makes it."""
+    with pytest.deprecated_call(match="bbs.clock.freeze"):
+        return _DeprecatedManualClock(start)
 
 
 def test_the_system_clock_is_unix_nanoseconds() -> None:
@@ -45,12 +52,12 @@ def test_a_naive_datetime_is_refused() -> None:
 def test_the_fake_stamps_with_its_clock() -> None:
     clock = ManualClock(42 * 10**9)
     fake = FakeBBS(clock=clock)
-    fake.state.upsert_domain("d", ttl_seconds=10)
+    fake._state.upsert_domain("d", ttl_seconds=10)
 
     clock.advance(9)
-    assert fake.state.fresh_domains() == ["d"]
+    assert fake._state.fresh_domains() == ["d"]
     clock.advance(2)
-    assert fake.state.fresh_domains() == []
+    assert fake._state.fresh_domains() == []
 
 
 # -- Clock, every fake's clock ----------------------------------------------------------------
@@ -152,11 +159,11 @@ def test_a_fake_takes_a_clock_given_to_it_as_its_own() -> None:
 def test_the_fake_stamps_with_its_frozen_clock() -> None:
     fake = FakeBBS()
     fake.clock.freeze(at=100 * 10**9)
-    fake.state.upsert_domain("d", ttl_seconds=10)
+    fake._state.upsert_domain("d", ttl_seconds=10)
 
     fake.clock.advance(10)
 
-    assert fake.state.fresh_domains() == []
+    assert fake._state.fresh_domains() == []
 
 
 def test_reset_lets_the_clock_run_in_real_time_again() -> None:

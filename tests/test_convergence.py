@@ -19,18 +19,20 @@ from fakebbs._store import (
     ActualKey,
     Change,
 )
-from fakebbs.clock import ManualClock
+from fakebbs.clock import Clock
 
 MINUTE = 60
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(1_700_000_000 * 10**9)
+def clock() -> Clock:
+    clock = Clock()
+    clock.freeze(at=1_700_000_000 * 10**9)
+    return clock
 
 
 @pytest.fixture
-def state(clock: ManualClock) -> State:
+def state(clock: Clock) -> State:
     return State(clock=clock)
 
 
@@ -123,7 +125,7 @@ def test_orphaned_instances_of_a_fresh_domain_are_retired(state: State) -> None:
     ],
 )
 def test_a_crashed_instance_restarts_once_its_backoff_has_passed(
-    state: State, clock: ManualClock, crash_count: int, wait: int, restarted: bool
+    state: State, clock: Clock, crash_count: int, wait: int, restarted: bool
 ) -> None:
     state.desire_lrp(desired_lrp("web", instances=1))
     put(state, "web", 0, CRASHED, crash_count=crash_count, since=clock())
@@ -196,7 +198,7 @@ def test_evacuating_instances_on_unregistered_cells_are_removed(state: State) ->
     assert (0, EVACUATING) not in rows(state)
 
 
-def test_expired_domains_are_pruned(state: State, clock: ManualClock) -> None:
+def test_expired_domains_are_pruned(state: State, clock: Clock) -> None:
     state.upsert_domain("short", 5)
     state.upsert_domain("forever", 0)
     clock.advance(6)
@@ -244,7 +246,7 @@ def desire_task(state: State, guid: str = "t1") -> None:
     )
 
 
-def test_a_pending_task_past_its_expiry_fails(state: State, clock: ManualClock) -> None:
+def test_a_pending_task_past_its_expiry_fails(state: State, clock: Clock) -> None:
     desire_task(state)
     clock.advance(30 * MINUTE + 1)
 
@@ -269,7 +271,7 @@ def test_a_running_task_on_a_vanished_cell_fails(state: State) -> None:
     assert state.tasks["t1"].failure_reason == "cell disappeared before completion"
 
 
-def test_a_completed_task_is_deleted_after_its_expiry(state: State, clock: ManualClock) -> None:
+def test_a_completed_task_is_deleted_after_its_expiry(state: State, clock: Clock) -> None:
     register_cell(state)
     desire_task(state)
     state.start_task("t1", "cell-1")
@@ -283,7 +285,7 @@ def test_a_completed_task_is_deleted_after_its_expiry(state: State, clock: Manua
 
 
 def test_a_resolving_task_not_updated_for_the_kick_duration_goes_back_to_completed(
-    state: State, clock: ManualClock
+    state: State, clock: Clock
 ) -> None:
     register_cell(state)
     desire_task(state)

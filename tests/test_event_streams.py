@@ -556,7 +556,7 @@ def test_changes_made_through_the_state_reach_the_streams(
     subscribe: Callable[..., EventSource], fake: FakeBBS
 ) -> None:
     source = subscribe("LRPInstanceEventStream")
-    fake.state.desire_lrp(desired_lrp("web", instances=1), "fixture")
+    fake._state.desire_lrp(desired_lrp("web", instances=1), "fixture")
     created, instance = take(source, 2)
     assert isinstance(created, models.DesiredLRPCreatedEvent) and created.trace_id == "fixture"
     assert isinstance(instance, models.ActualLRPInstanceCreatedEvent)
@@ -568,7 +568,7 @@ def test_convergence_creating_a_missing_instance_reaches_the_streams(
     bbs.desire_lrp(desired_lrp("web", instances=1))
     bbs.remove_actual_lrp(key())
     source = subscribe("LRPInstanceEventStream")
-    fake.state.converge_lrps()
+    fake._state.converge_lrps()
     [created] = take(source, 1)
     assert isinstance(created, models.ActualLRPInstanceCreatedEvent)
     assert created.actual_lrp.actual_lrp_key.index == 0
@@ -701,7 +701,7 @@ def test_a_subscriber_too_slow_to_read_is_dropped_and_its_stream_ends(
         read_head(sock)
         desired = 3000
         for n in range(desired):
-            fake.state.desire_lrp(desired_lrp(f"app-{n}", instances=0, annotation="x" * 9000))
+            fake._state.desire_lrp(desired_lrp(f"app-{n}", instances=0, annotation="x" * 9000))
         wait_until(lambda: fake.events.subscriber_count == 0)
         data = bytearray()
         while not data.endswith(b"\r\n0\r\n\r\n"):
@@ -735,7 +735,7 @@ def test_a_stream_may_stay_idle_longer_than_the_clients_request_timeout(
 ) -> None:
     with BBSClient(server.url, timeout=0.1) as bbs, bbs.subscribe_to_task_events() as source:
         time.sleep(0.3)
-        fake.state.desire_task(task_definition(), "t", "d")
+        fake._state.desire_task(task_definition(), "t", "d")
         assert isinstance(source.next(timeout=WAIT), models.TaskCreatedEvent)
 
 

@@ -8,26 +8,27 @@ import pytest
 from google.protobuf.message import Message
 
 from builders import desired_lrp
-from fakebbs import BBSClient, FakeBBS, ManualClock, errors, models
+from fakebbs import BBSClient, FakeBBS, errors, models
 
 
 def test_converge_restarts_a_crashed_instance_once_the_clock_passes_its_backoff() -> None:
-    clock = ManualClock()
-    fake = FakeBBS(clock=clock)
+    fake = FakeBBS()
+    clock = fake.clock
+    clock.freeze()
     fake.register_cell("cell-1")
-    fake.state.desire_lrp(desired_lrp("web", instances=1))
+    fake._state.desire_lrp(desired_lrp("web", instances=1))
     key = models.ActualLRPKey(process_guid="web", index=0, domain="cf-apps")
     instance = models.ActualLRPInstanceKey(instance_guid="ig", cell_id="cell-1")
     for _ in range(3):
-        fake.state.claim_actual_lrp("web", 0, instance)
-        fake.state.crash_actual_lrp(key, instance, "boom")
+        fake._state.claim_actual_lrp("web", 0, instance)
+        fake._state.crash_actual_lrp(key, instance, "boom")
 
     assert fake.converge()[0].restarted_crashed == []
     clock.advance(31)
     lrps, _ = fake.converge()
 
     assert lrps.restarted_crashed == [("web", 0)]
-    [row] = fake.state.actual_lrps_matching(process_guid="web")
+    [row] = fake._state.actual_lrps_matching(process_guid="web")
     assert (row.state, row.crash_count) == ("UNCLAIMED", 3)
 
 
@@ -49,7 +50,7 @@ def test_reset_forgets_cells_too() -> None:
 
     fake.reset()
 
-    assert fake.state.cell_presences() == []
+    assert fake._state.cell_presences() == []
 
 
 def test_check_reraises_an_error_raised_inside_the_fake_once() -> None:
@@ -97,8 +98,18 @@ def test_reset_clears_state_faults_holds_and_journal() -> None:
 
     fake.reset()
 
-    assert (fake.state.cell_presences(), fake.faults, len(fake.calls)) == ([], [], 0)
+    assert (fake._state.cell_presences(), fake.faults, len(fake.calls)) == ([], [], 0)
     assert gate.released
     with fake.client() as bbs:
         assert bbs.domains() == []
         assert bbs.ping()
+
+
+def test_state_still_works_and_warns_naming_its_replacements() -> None:
+    fake = FakeBBS()
+
+    with pytest.deprecated_call(match=r"FakeBBS\.seed.*snapshot\(\).*client\(\)"):
+        state = fake.state
+    state.upsert_domain("cf-apps", 0)
+
+    assert fake.client().domains() == ["cf-apps"]

@@ -41,9 +41,9 @@ OTHER = instance("other-ig", "other-cell")
 def changes(fake: FakeBBS) -> Iterator[list[Change]]:
     """The changes the fake publishes during the test."""
     seen: list[Change] = []
-    fake.state.listeners.append(seen.extend)
+    fake._state.listeners.append(seen.extend)
     yield seen
-    fake.state.listeners.remove(seen.extend)
+    fake._state.listeners.remove(seen.extend)
 
 
 @pytest.fixture
@@ -208,7 +208,7 @@ def test_lifecycle_changes_carry_an_empty_trace_id(
 def test_a_claim_from_a_suspect_instance_succeeds_and_changes_nothing(
     fake: FakeBBS, one_instance: BBSClient
 ) -> None:
-    place(fake.state, RUNNING, SUSPECT, OTHER)
+    place(fake._state, RUNNING, SUSPECT, OTHER)
 
     one_instance.claim_actual_lrp(key(), OTHER)
 
@@ -225,8 +225,8 @@ def test_every_route_answers_as_the_transition_table_says(
     stored: str, target: str, own_instance: bool
 ) -> None:
     fake = FakeBBS()
-    fake.state.desire_lrp(desired_lrp(instances=0))
-    before = place(fake.state, stored)
+    fake._state.desire_lrp(desired_lrp(instances=0))
+    before = place(fake._state, stored)
     caller = OWN if own_instance else OTHER
     same = before.actual_lrp_instance_key == caller
     requests = {
@@ -262,7 +262,7 @@ def test_every_route_answers_as_the_transition_table_says(
         assert not response.HasField("error")
     else:
         assert models.Error.Type.Name(response.error.type) == errors[target]
-        assert [lrp for lrp in fake.state.actual_lrps.values()] == [before]
+        assert [lrp for lrp in fake._state.actual_lrps.values()] == [before]
 
 
 # -- evacuation ---------------------------------------------------------------------------------

@@ -93,5 +93,5 @@ def test_fakebbs_serve_keeps_answering_while_nobody_reads_its_stderr() -> None:
             proc.communicate()
 
     assert proc.returncode == 0
-    assert stderr.count('"POST /v1/ping HTTP/1.1" 200 2 ') == 1500
+    assert stderr.count("POST /v1/ping route=Ping namespace=default status=200 ") == 1500
     assert stderr.rstrip().endswith("SIGTERM received, stopping")

@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from werkzeug.test import Client
+from werkzeug.test import Client, EnvironBuilder
 
 from builders import desired_lrp
-from fakebbs import BBSClient, FakeBBS, models
-from fakebbs._namespaces import NAMESPACE_HEADER, Namespaces, is_loopback, valid_name
+from fakebbs import BBSClient, FakeBBS, errors, models
+from fakebbs._namespaces import (
+    NAMESPACE_ENVIRON_KEY,
+    NAMESPACE_HEADER,
+    Namespaces,
+    is_loopback,
+    valid_name,
+)
 from fakebbs._wire import PROTOBUF
+from processes import http_json, serving
 
 
 @pytest.fixture
@@ -42,7 +54,7 @@ def desire(client: Client, path_prefix: str, guid: str, **headers: str) -> None:
 
 
 def guids(namespaces: Namespaces, name: str) -> list[str]:
-    return sorted(namespaces.get(name).fake.state.snapshot().desired_lrps)
+    return sorted(namespaces.get(name).fake._state.snapshot().desired_lrps)
 
 
 def test_a_path_prefix_chooses_the_namespace(namespaces: Namespaces) -> None:
@@ -114,7 +126,7 @@ def test_a_new_namespace_gets_its_own_fake_from_the_factory() -> None:
         return FakeBBS(namespace=name, max_task_retries=7)
 
     spaces = Namespaces(make)
-    assert spaces.get("x").fake.state.max_task_retries == 7
+    assert spaces.get("x").fake._state.max_task_retries == 7
     assert spaces.get("x") is spaces.get("x")
     assert made == ["", "x"]
 
@@ -230,3 +242,81 @@ def test_a_namespace_list_is_json(namespaces: Namespaces) -> None:
     client.post("/ns/a/v1/ping")
     body = client.get("/fakebbs/v1/namespaces").get_data(as_text=True)
     assert json.loads(body) == {"namespaces": ["", "a", "b"]}
+
+
+def test_parallel_suites_share_one_served_process_safely() -> None:
+    """What the README promises a Go user: several suites at once against one ``fakebbs
+    serve``, each in its own namespace, seeding, faulting, calling, reading the journal and
+    resetting through the admin API, with the same guids everywhere."""
+    failures: list[str] = []
+
+    def suite(name: str, url: str) -> None:
+        admin = f"{url}/ns/{name}/fakebbs/v1"
+        for _ in range(5):
+            http_json("POST", f"{admin}/seed", {"desired_lrps": [{"process_guid": "web"}]})
+            http_json(
+                "POST",
+                f"{admin}/faults",
+                {"route": "RemoveDesiredLRP*", "error": {"type": "Deadlock"}, "times": 1},
+            )
+            with BBSClient(f"{url}/ns/{name}") as client:
+                client.desire_lrp(desired_lrp("api"))
+                try:
+                    client.remove_desired_lrp("web")
+                    failures.append(f"{name}: the fault did not apply")
+                except errors.Deadlock:
+                    pass
+                guids = sorted(d.process_guid for d in client.desired_lrps())
+            if guids != ["api", "web"]:
+                failures.append(f"{name}: saw {guids}")
+            _, journal = http_json("GET", f"{admin}/journal")
+            spaces = {c["namespace"] for c in journal["calls"]}
+            if spaces != {name} or len(journal["calls"]) != 3:
+                failures.append(f"{name}: journal {spaces}, {len(journal['calls'])} calls")
+            http_json("POST", f"{admin}/reset")
+
+    with serving() as url:
+        threads = [threading.Thread(target=suite, args=(f"node-{i}", url)) for i in range(1, 5)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        _, default = http_json("GET", f"{url}/fakebbs/v1/state")
+    assert failures == []
+    assert default["desired_lrps"] == []
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [("/ns/suite-a/v1/ping", {}), ("/v1/ping", {NAMESPACE_HEADER: "suite-a"})],
+)
+def test_the_namespace_is_named_in_the_servers_environ(
+    namespaces: Namespaces, path: str, headers: dict[str, str]
+) -> None:
+    """The request log reads it from the environ the server made, not the app's copy."""
+    environ = EnvironBuilder(path=path, method="POST", headers=list(headers.items())).get_environ()
+    answer = namespaces(environ, lambda status, headers, exc_info=None: lambda data: None)
+    b"".join(answer)
+    assert environ[NAMESPACE_ENVIRON_KEY] == "suite-a"
+    assert environ["PATH_INFO"] == path
+
+
+SHELL_EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "shell" / "two_suites.sh"
+
+
+@pytest.mark.skipif(
+    shutil.which("bash") is None or shutil.which("curl") is None, reason="needs bash and curl"
+)
+def test_the_shell_example_runs_two_suites_at_once() -> None:
+    """examples/shell/two_suites.sh: two curl-only suites in their own namespaces of one
+    server, each checking it never sees the other's state, faults or calls."""
+    done = subprocess.run(
+        ["bash", str(SHELL_EXAMPLE)],
+        env={**os.environ, "FAKEBBS": f"{sys.executable} -W error -m fakebbs"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert sorted(done.stdout.splitlines()) == ["suite-a: ok", "suite-b: ok"]

@@ -172,10 +172,10 @@ def test_no_write_changes_a_snapshot_taken_before_it(
 
 def test_a_restore_brings_back_every_table() -> None:
     fake = FakeBBS()
-    fake.state.upsert_domain("cf-apps", 0)
+    fake._state.upsert_domain("cf-apps", 0)
     fake.register_cell("cell-1")
-    fake.state.desire_lrp(desired_lrp("web", instances=2))
-    fake.state.desire_task(task_definition(), "t-1", "d")
+    fake._state.desire_lrp(desired_lrp("web", instances=2))
+    fake._state.desire_task(task_definition(), "t-1", "d")
     snap = fake.snapshot()
     fake.reset()
 
@@ -192,33 +192,33 @@ def test_a_restore_brings_back_every_table() -> None:
 def test_a_restore_forgets_what_was_written_after_the_snapshot() -> None:
     fake = FakeBBS()
     snap = fake.snapshot()
-    fake.state.desire_lrp(desired_lrp("late"))
+    fake._state.desire_lrp(desired_lrp("late"))
     fake.register_cell("cell-9")
 
     fake.restore(snap)
 
-    assert (fake.state.desired_lrps, fake.state.actual_lrps, fake.state.cells) == ({}, {}, {})
+    assert (fake._state.desired_lrps, fake._state.actual_lrps, fake._state.cells) == ({}, {}, {})
 
 
 def test_a_snapshot_can_be_restored_again_and_again() -> None:
     fake = FakeBBS()
-    fake.state.desire_lrp(desired_lrp("web", instances=1))
+    fake._state.desire_lrp(desired_lrp("web", instances=1))
     snap = fake.snapshot()
     for _ in range(3):
-        fake.state.remove_desired_lrp("web")
+        fake._state.remove_desired_lrp("web")
         fake.restore(snap)
-        assert list(fake.state.desired_lrps) == ["web"]
+        assert list(fake._state.desired_lrps) == ["web"]
 
 
 def test_a_snapshot_restores_into_another_fake() -> None:
     one, two = FakeBBS(), FakeBBS()
-    one.state.desire_lrp(desired_lrp("web", instances=1))
+    one._state.desire_lrp(desired_lrp("web", instances=1))
 
     two.restore(one.snapshot())
-    two.state.remove_desired_lrp("web")
+    two._state.remove_desired_lrp("web")
 
-    assert list(one.state.desired_lrps) == ["web"]
-    assert list(two.state.desired_lrps) == []
+    assert list(one._state.desired_lrps) == ["web"]
+    assert list(two._state.desired_lrps) == []
 
 
 def test_a_snapshot_is_read_only() -> None:
@@ -229,10 +229,10 @@ def test_a_snapshot_is_read_only() -> None:
 
 def test_a_restore_reaches_open_streams_as_the_changes_it_makes() -> None:
     fake = FakeBBS()
-    fake.state.desire_lrp(desired_lrp("kept", instances=0))
+    fake._state.desire_lrp(desired_lrp("kept", instances=0))
     snap = fake.snapshot()
-    fake.state.remove_desired_lrp("kept")
-    fake.state.desire_lrp(desired_lrp("late", instances=1))
+    fake._state.remove_desired_lrp("kept")
+    fake._state.desire_lrp(desired_lrp("late", instances=1))
     subscription = fake.events.subscribe({"desired", "actual"})
 
     fake.restore(snap)
@@ -251,13 +251,13 @@ def test_a_restore_reaches_open_streams_as_the_changes_it_makes() -> None:
 def test_a_reset_and_a_restore_are_one_recorded_change_each() -> None:
     fake = FakeBBS()
     for i in range(200):
-        fake.state.desire_lrp(desired_lrp(f"app-{i}", instances=3))
+        fake._state.desire_lrp(desired_lrp(f"app-{i}", instances=3))
     snap = fake.snapshot()
     batches: list[list[Change]] = []
-    fake.state.listeners.append(batches.append)
+    fake._state.listeners.append(batches.append)
 
     fake.reset()
     fake.restore(snap)
 
     assert [[c.kind for c in batch] for batch in batches] == [["restore"], ["restore"]]
-    assert len(fake.state.actual_lrps) == 600
+    assert len(fake._state.actual_lrps) == 600

@@ -100,7 +100,7 @@ def test_reset_is_one_recorded_restore_to_an_empty_state_that_emits_nothing() ->
 
 def test_a_reset_reaches_no_event_stream() -> None:
     fake = FakeBBS()
-    fake.state.desire_lrp(desired_lrp("web", instances=1))
+    fake._state.desire_lrp(desired_lrp("web", instances=1))
     subscription = fake.events.subscribe({"desired", "actual", "instance", "task"})
 
     fake.reset()
@@ -131,12 +131,12 @@ def test_the_fake_owns_the_hub_its_streams_subscribe_to() -> None:
     fake = FakeBBS()
     subscription = fake.events.subscribe({"desired"})
 
-    fake.state.desire_lrp(desired_lrp("web", instances=0))
+    fake._state.desire_lrp(desired_lrp("web", instances=0))
 
     event = subscription.get(0)
     assert isinstance(event, Event) and event.name == "desired_lrp_created"
     assert fake.wsgi_app.events is fake.events
-    assert fake.state.listeners.count(fake.events.publish) == 1
+    assert fake._state.listeners.count(fake.events.publish) == 1
 
 
 def test_actual_lrps_are_kept_last_written_last() -> None:

@@ -392,7 +392,7 @@ def test_a_client_completing_a_task_triggers_the_callback(
     bbs.start_task("t", "cell-1")
 
     bbs.complete_task("t", "cell-1", failed=True, failure_reason="exit status 1")
-    assert fake.state.wait_for_callbacks(10)
+    assert fake._state.wait_for_callbacks(10)
 
     assert json.loads(receiver.received[0].body)["failure_reason"] == "exit status 1"
     assert bbs.tasks() == []

@@ -468,8 +468,8 @@ def test_reject_of_a_finished_task_over_the_limit_answers_with_the_fails_refusal
 
 
 def test_fake_bbs_takes_the_retry_limit() -> None:
-    assert FakeBBS(max_task_retries=0).state.max_task_retries == 0
-    assert FakeBBS().state.max_task_retries == DEFAULT_MAX_TASK_RETRIES
+    assert FakeBBS(max_task_retries=0)._state.max_task_retries == 0
+    assert FakeBBS()._state.max_task_retries == DEFAULT_MAX_TASK_RETRIES
 
 
 # -- the transition table, as a property ------------------------------------------------------

@@ -29,8 +29,8 @@ def lrp(guid: str, instances: int = 1) -> models.DesiredLRP:
 
 
 def test_sync_desires_scales_and_removes(fakebbs: FakeBBS, fakebbs_client: BBSClient) -> None:
-    fakebbs_client.desire_lrp(lrp("web", instances=1))
-    fakebbs_client.desire_lrp(lrp("stale"))
+    fakebbs.seed.desired_lrp("web", instances=1)
+    fakebbs.seed.desired_lrp("stale")
 
     result = sync(fakebbs_client, [lrp("web", instances=3), lrp("api")])
 
@@ -80,7 +80,7 @@ def test_an_lrp_desired_by_someone_else_meanwhile_counts_as_done(fakebbs: FakeBB
         thread = threading.Thread(target=run_sync)
         thread.start()
         gate.wait_arrived(timeout=5)  # sync found no "web" and its desire is in, unanswered
-        fakebbs.state.desire_lrp(lrp("web"))  # someone else desires it meanwhile
+        fakebbs.seed.desired_lrp("web")  # someone else desires it meanwhile
         gate.release()
         thread.join(timeout=5)
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from google.protobuf.message import Message
 
+from fakebbs._encoded import Encoded
 from fakebbs._events import EventHub, EventStream
 from fakebbs._state import State
 from fakebbs.routes import Route
@@ -26,7 +27,8 @@ class Call:
 class Handler:
     """A route's behaviour.
 
-    ``run(state, request, call)`` returns the response message or raises a ``BBSError``.
+    ``run(state, request, call)`` returns the response message (or, for lists, the response
+    already serialized: ``_encoded.Encoded``) or raises a ``BBSError``.
     ``prepare(request, body)`` rewrites a decoded request before validation (the 2016 routes
     upgrade old formats there). ``require_metric_tags`` is False for the 2016-era desire
     routes, which accepted LRPs without metric tags. ``on_bad_request(response)`` completes the
@@ -36,7 +38,7 @@ class Handler:
     ``stream`` marks an event stream route (see ``streaming``); ``run`` is then unused.
     """
 
-    run: Callable[[State, Any, Call], Message]
+    run: Callable[[State, Any, Call], Message | Encoded[Any]]
     prepare: Callable[[Message, bytes], None] | None = None
     require_metric_tags: bool = True
     on_bad_request: Callable[[Any], None] | None = None

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from fakebbs import models
+from fakebbs._encoded import ACTUAL_LRP, ACTUAL_LRPS_BY_PROCESS_GUIDS, Encoded, encoded_lists
 from fakebbs._handlers._base import Call, Handler
 from fakebbs._state import State, resolve_actual_lrp_groups
 from fakebbs.errors import ResourceNotFound
@@ -11,36 +12,34 @@ from fakebbs.errors import ResourceNotFound
 
 def actual_lrps(
     state: State, request: models.ActualLRPsRequest, call: Call
-) -> models.ActualLRPsResponse:
+) -> Encoded[models.ActualLRPsResponse]:
     """Every row, any presence; ``index`` filters only when present on the wire (0 included)."""
-    lrps = state.actual_lrps_matching(
-        domain=request.domain,
-        cell_id=request.cell_id,
-        process_guid=request.process_guid,
-        index=request.index if request.HasField("index") else None,
-    )
-    return models.ActualLRPsResponse(actual_lrps=lrps)
+    index = request.index if request.HasField("index") else None
+    rows = state._select_actual(request.domain, request.cell_id, request.process_guid, index)
+    every = not (request.domain or request.cell_id or request.process_guid or index is not None)
+    return encoded_lists(state).join(ACTUAL_LRP, rows, every=every)
 
 
 def actual_lrps_by_process_guids(
     state: State, request: models.ActualLRPsByProcessGuidsRequest, call: Call
-) -> models.ActualLRPsByProcessGuidsResponse:
-    lrps = state.actual_lrps_by_process_guids(request.process_guids)
-    return models.ActualLRPsByProcessGuidsResponse(actual_lrps=lrps)
+) -> Encoded[models.ActualLRPsByProcessGuidsResponse]:
+    rows = state._select_actual_of(request.process_guids)
+    return encoded_lists(state).join(ACTUAL_LRPS_BY_PROCESS_GUIDS, rows)
 
 
 def actual_lrp_groups(
     state: State, request: models.ActualLRPGroupsRequest, call: Call
-) -> models.ActualLRPGroupsResponse:
-    lrps = state.actual_lrps_matching(domain=request.domain, cell_id=request.cell_id)
-    return models.ActualLRPGroupsResponse(actual_lrp_groups=resolve_actual_lrp_groups(lrps))
+) -> Encoded[models.ActualLRPGroupsResponse]:
+    rows = state._select_actual(domain=request.domain, cell_id=request.cell_id)
+    every = not (request.domain or request.cell_id)
+    return encoded_lists(state).join_groups(rows, every=every)
 
 
 def actual_lrp_groups_by_process_guid(
     state: State, request: models.ActualLRPGroupsByProcessGuidRequest, call: Call
-) -> models.ActualLRPGroupsResponse:
-    lrps = state.actual_lrps_matching(process_guid=request.process_guid)
-    return models.ActualLRPGroupsResponse(actual_lrp_groups=resolve_actual_lrp_groups(lrps))
+) -> Encoded[models.ActualLRPGroupsResponse]:
+    rows = state._select_actual(process_guid=request.process_guid)
+    return encoded_lists(state).join_groups(rows)
 
 
 def actual_lrp_group_by_process_guid_and_index(

@@ -11,8 +11,15 @@ from collections.abc import Callable
 from typing import Any
 
 from fakebbs import models
+from fakebbs._encoded import (
+    DESIRED_LRP_FORMS,
+    ROUTING_INFO,
+    SCHEDULING_INFO,
+    Encoded,
+    encoded_lists,
+)
 from fakebbs._handlers._base import Call, Handler
-from fakebbs._state import State, routing_info, scheduling_info
+from fakebbs._state import State, scheduling_info
 from fakebbs._versions import (
     desired_lrp_version_down_to,
     populate_metrics_guid,
@@ -28,21 +35,20 @@ def _present(lrp: models.DesiredLRP, version: int, legacy: bool) -> models.Desir
 
 def _list(
     version: int, *, legacy: bool = False
-) -> Callable[[State, models.DesiredLRPsRequest, Call], models.DesiredLRPsResponse]:
-    """A list revision. The removed (``legacy``) ``list.r1`` and ``list`` filtered by domain
-    only and returned the 2016 V1/V0 conversions."""
+) -> Callable[[State, models.DesiredLRPsRequest, Call], Encoded[models.DesiredLRPsResponse]]:
+    """A list revision, joined from each LRP's kept bytes (``_encoded``). The removed
+    (``legacy``) ``list.r1`` and ``list`` filtered by domain only and returned the 2016 V1/V0
+    conversions."""
+    form = DESIRED_LRP_FORMS[version, legacy]
 
     def desired_lrps(
         state: State, request: models.DesiredLRPsRequest, call: Call
-    ) -> models.DesiredLRPsResponse:
-        lrps = state.desired_lrps_matching(
-            domain=request.domain,
-            process_guids=() if legacy else request.process_guids,
-            app_guids=() if legacy else request.app_guids,
-        )
-        return models.DesiredLRPsResponse(
-            desired_lrps=[_present(lrp, version, legacy) for lrp in lrps]
-        )
+    ) -> Encoded[models.DesiredLRPsResponse]:
+        process_guids = () if legacy else request.process_guids
+        app_guids = () if legacy else request.app_guids
+        rows = state._select_desired(request.domain, process_guids, app_guids)
+        every = not (request.domain or process_guids or app_guids)
+        return encoded_lists(state).join(form, rows, every=every)
 
     return desired_lrps
 
@@ -61,12 +67,11 @@ def _get(
 
 def desired_lrp_scheduling_infos(
     state: State, request: models.DesiredLRPsRequest, call: Call
-) -> models.DesiredLRPSchedulingInfosResponse:
+) -> Encoded[models.DesiredLRPSchedulingInfosResponse]:
     """Filters by domain and process guids; app guids are ignored, as upstream."""
-    lrps = state.desired_lrps_matching(domain=request.domain, process_guids=request.process_guids)
-    return models.DesiredLRPSchedulingInfosResponse(
-        desired_lrp_scheduling_infos=[scheduling_info(lrp) for lrp in lrps]
-    )
+    rows = state._select_desired(domain=request.domain, process_guids=request.process_guids)
+    every = not (request.domain or request.process_guids)
+    return encoded_lists(state).join(SCHEDULING_INFO, rows, every=every)
 
 
 def desired_lrp_scheduling_info_by_process_guid(
@@ -80,10 +85,10 @@ def desired_lrp_scheduling_info_by_process_guid(
 
 def desired_lrp_routing_infos(
     state: State, request: models.DesiredLRPsRequest, call: Call
-) -> models.DesiredLRPsResponse:
+) -> Encoded[models.DesiredLRPsResponse]:
     """Filters by process guids only: upstream drops the domain and app guid filters here."""
-    lrps = state.desired_lrps_matching(process_guids=request.process_guids)
-    return models.DesiredLRPsResponse(desired_lrps=[routing_info(lrp) for lrp in lrps])
+    rows = state._select_desired(process_guids=request.process_guids)
+    return encoded_lists(state).join(ROUTING_INFO, rows, every=not request.process_guids)
 
 
 def desire_desired_lrp(

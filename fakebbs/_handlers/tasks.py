@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fakebbs import models
+from fakebbs._encoded import TASK_FORMS, Encoded, encoded_lists
 from fakebbs._handlers._base import Call, Handler
 from fakebbs._state import State
 from fakebbs._versions import (
@@ -22,12 +23,16 @@ from fakebbs._versions import (
 
 def _list(
     version: int, *, legacy: bool = False
-) -> Callable[[State, models.TasksRequest, Call], models.TasksResponse]:
-    def tasks(state: State, request: models.TasksRequest, call: Call) -> models.TasksResponse:
-        found = state.tasks_matching(domain=request.domain, cell_id=request.cell_id)
-        return models.TasksResponse(
-            tasks=[task_version_down_to(task, version, legacy=legacy) for task in found]
-        )
+) -> Callable[[State, models.TasksRequest, Call], Encoded[models.TasksResponse]]:
+    """A list revision, joined from each task's kept bytes (``_encoded``)."""
+    form = TASK_FORMS[version, legacy]
+
+    def tasks(
+        state: State, request: models.TasksRequest, call: Call
+    ) -> Encoded[models.TasksResponse]:
+        rows = state._select_tasks(domain=request.domain, cell_id=request.cell_id)
+        every = not (request.domain or request.cell_id)
+        return encoded_lists(state).join(form, rows, every=every)
 
     return tasks
 

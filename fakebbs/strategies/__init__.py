@@ -1,0 +1,161 @@
+"""Hypothesis strategies for the BBS protocol: every model, request, response and event; one
+invalid variant per validation rule; fault schedules; and a state machine to build on.
+
+Needs the ``hypothesis`` extra (``pip install 'fakebbs[hypothesis]'``); the fake itself never
+imports Hypothesis. Installing the extra also registers every message class of
+``fakebbs.models`` with ``st.from_type``.
+
+Valid strategies are valid by construction: the fake (and a real BBS) accepts everything they
+draw, and stores it as sent. For example::
+
+    from hypothesis import given
+    from fakebbs import strategies
+
+    @given(strategies.desired_lrps(domain="cf-apps", instances=st.integers(1, 3)))
+    def test_my_scheduler_sees_every_lrp(lrp): ...
+"""
+
+from __future__ import annotations
+
+from fakebbs.strategies._actions import (
+    ACTION_KINDS,
+    LEAF_ACTION_KINDS,
+    actions,
+    checksums,
+    environment_variables,
+    files,
+)
+from fakebbs.strategies._actual import (
+    ACTUAL_LRP_STATES,
+    actual_lrp_groups,
+    actual_lrp_infos,
+    actual_lrp_instance_keys,
+    actual_lrp_keys,
+    actual_lrp_net_infos,
+    actual_lrps,
+    cell_ids,
+    cell_presences,
+    instance_metric_tags,
+    internal_routes,
+)
+from fakebbs.strategies._common import guids, root_fs_urls, route_json
+from fakebbs.strategies._desired import (
+    cached_dependencies,
+    certificate_properties,
+    check_definitions,
+    checks,
+    desired_lrp_keys,
+    desired_lrp_updates,
+    desired_lrps,
+    domains,
+    egress_rules,
+    image_layers,
+    log_rate_limits,
+    metric_tags,
+    modification_tags,
+    networks,
+    process_guids,
+    proto_routes,
+    sidecars,
+    volume_mounts,
+)
+from fakebbs.strategies._faults import (
+    TRANSPORT_FAULTS,
+    FaultSchedule,
+    FaultSpec,
+    fault_schedules,
+    transport_faults,
+)
+from fakebbs.strategies._invalid import (
+    DESIRED_LRP_RULES,
+    TASK_RULES,
+    InvalidRequestCase,
+    broken_actions,
+    invalid_desired_lrp_requests,
+    invalid_task_requests,
+)
+from fakebbs.strategies._machine import BBSStateMachine, CallOutcome
+from fakebbs.strategies._messages import (
+    SERVER_ERRORS,
+    bbs_errors,
+    events,
+    from_message_type,
+    message_types,
+    requests,
+    responses,
+    stored_desired_lrps,
+)
+from fakebbs.strategies._tasks import (
+    TASK_STATES,
+    desire_task_requests,
+    task_definitions,
+    task_guids,
+    tasks,
+)
+
+__all__ = [
+    "ACTION_KINDS",
+    "ACTUAL_LRP_STATES",
+    "DESIRED_LRP_RULES",
+    "LEAF_ACTION_KINDS",
+    "SERVER_ERRORS",
+    "TRANSPORT_FAULTS",
+    "BBSStateMachine",
+    "CallOutcome",
+    "FaultSchedule",
+    "FaultSpec",
+    "TASK_RULES",
+    "TASK_STATES",
+    "InvalidRequestCase",
+    "actions",
+    "actual_lrp_groups",
+    "actual_lrp_infos",
+    "actual_lrp_instance_keys",
+    "actual_lrp_keys",
+    "actual_lrp_net_infos",
+    "actual_lrps",
+    "bbs_errors",
+    "broken_actions",
+    "cached_dependencies",
+    "cell_ids",
+    "cell_presences",
+    "certificate_properties",
+    "check_definitions",
+    "checks",
+    "checksums",
+    "desire_task_requests",
+    "desired_lrp_keys",
+    "desired_lrp_updates",
+    "desired_lrps",
+    "domains",
+    "egress_rules",
+    "environment_variables",
+    "events",
+    "fault_schedules",
+    "files",
+    "from_message_type",
+    "guids",
+    "image_layers",
+    "instance_metric_tags",
+    "internal_routes",
+    "invalid_desired_lrp_requests",
+    "invalid_task_requests",
+    "log_rate_limits",
+    "message_types",
+    "metric_tags",
+    "modification_tags",
+    "networks",
+    "process_guids",
+    "proto_routes",
+    "requests",
+    "responses",
+    "root_fs_urls",
+    "route_json",
+    "sidecars",
+    "stored_desired_lrps",
+    "task_definitions",
+    "task_guids",
+    "tasks",
+    "transport_faults",
+    "volume_mounts",
+]

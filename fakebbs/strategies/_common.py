@@ -1,0 +1,134 @@
+"""Building blocks shared by the model strategies: message assembly, names, text, URLs, JSON."""
+
+from __future__ import annotations
+
+import json
+import string
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from google.protobuf.message import Message
+from hypothesis import strategies as st
+from hypothesis.strategies import SearchStrategy
+
+__all__ = [
+    "GUID_ALPHABET",
+    "Construct",
+    "guids",
+    "message",
+    "names",
+    "nonnegative",
+    "route_json",
+    "root_fs_urls",
+    "texts",
+    "timestamps",
+]
+
+M = TypeVar("M", bound=Message)
+
+GUID_ALPHABET = string.ascii_letters + string.digits + "-_"
+"""The characters of upstream's process and task guid pattern ``^[a-zA-Z0-9_-]+$``."""
+
+_INT32_MAX = 2**31 - 1
+
+
+def message(
+    cls: type[M],
+    required: Mapping[str, SearchStrategy[Any]] | None = None,
+    optional: Mapping[str, SearchStrategy[Any]] | None = None,
+) -> SearchStrategy[M]:
+    """``cls(**fields)`` with every ``required`` field and any subset of the ``optional`` ones.
+
+    Optional fields shrink towards absent, so a failing example keeps only what it needs.
+    """
+    return st.fixed_dictionaries(dict(required or {}), optional=dict(optional or {})).map(
+        Construct(cls)
+    )
+
+
+class Construct:
+    """``cls(**fields)``, shown by the class name in Hypothesis's failure reports (so a shrunk
+    example reads ``DesiredLRP({...})``)."""
+
+    def __init__(self, cls: type[Message], field: str = "") -> None:
+        self.cls = cls
+        self.field = field
+
+    def __call__(self, value: Any) -> Any:
+        if self.field:
+            return self.cls(**{self.field: value})
+        return self.cls(**value)
+
+    def __repr__(self) -> str:
+        return f"{self.cls.__name__}.{self.field}" if self.field else self.cls.__name__
+
+
+def guids(prefix: str = "", *, max_size: int = 12) -> SearchStrategy[str]:
+    """Strings that match the guid pattern, starting with ``prefix`` (which must match it too,
+    or be empty)."""
+    return st.text(GUID_ALPHABET, min_size=0 if prefix else 1, max_size=max_size).map(
+        lambda tail: prefix + tail
+    )
+
+
+def names(*, min_size: int = 1, max_size: int = 10) -> SearchStrategy[str]:
+    """Short identifier-like ASCII strings (cell ids, users, paths parts, map keys)."""
+    return st.text(
+        string.ascii_lowercase + string.digits + "-", min_size=min_size, max_size=max_size
+    )
+
+
+def texts(*, min_size: int = 0, max_size: int = 16) -> SearchStrategy[str]:
+    """Free text, any Unicode a protobuf string can carry (no surrogates)."""
+    return st.text(min_size=min_size, max_size=max_size)
+
+
+def nonnegative(maximum: int = _INT32_MAX) -> SearchStrategy[int]:
+    return st.integers(min_value=0, max_value=maximum)
+
+
+def root_fs_urls() -> SearchStrategy[str]:
+    """Root filesystems Go's ``url.Parse`` reads with a scheme, as the rootfs rule requires:
+    ``preloaded:<stack>`` and ``docker:///<image>`` style URLs."""
+    stack = st.text(string.ascii_lowercase + string.digits, min_size=1, max_size=10)
+    return st.one_of(
+        stack.map(lambda s: f"preloaded:{s}"),
+        stack.map(lambda s: f"docker:///cloudfoundry/{s}"),
+        st.tuples(stack, stack).map(lambda p: f"docker://registry.example.com/{p[0]}:{p[1]}"),
+    )
+
+
+_GO_JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"}
+
+_JSON_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**53), max_value=2**53),
+    st.text(max_size=12),
+)
+_JSON_VALUES: SearchStrategy[Any] = st.recursive(
+    _JSON_SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+def _go_compact(value: Any) -> bytes:
+    """JSON as Go's ``json.Marshal`` writes it: compact, non-ASCII and ``<>&`` escaped."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    for char, escape in _GO_JSON_ESCAPES.items():
+        text = text.replace(char, escape)  # these characters only occur inside JSON strings
+    return text.encode("ascii")
+
+
+def route_json() -> SearchStrategy[bytes]:
+    """A route value already in the form the BBS stores (compact JSON, Go's escapes), so it
+    reads back byte for byte."""
+    return _JSON_VALUES.map(_go_compact)
+
+
+def timestamps() -> SearchStrategy[int]:
+    """Unix nanoseconds in this century (never 0: ``since`` and ``created_at`` are set)."""
+    return st.integers(946_684_800 * 10**9, 4_102_444_800 * 10**9)

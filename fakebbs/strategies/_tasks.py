@@ -1,0 +1,167 @@
+"""Valid task definitions and desire requests, and tasks in every state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from hypothesis import strategies as st
+from hypothesis.strategies import SearchStrategy
+
+from fakebbs import models
+from fakebbs.strategies._actions import actions, environment_variables, files
+from fakebbs.strategies._actual import cell_ids
+from fakebbs.strategies._common import (
+    guids,
+    message,
+    names,
+    nonnegative,
+    root_fs_urls,
+    texts,
+    timestamps,
+)
+from fakebbs.strategies._desired import (
+    cached_dependencies,
+    certificate_properties,
+    domains,
+    egress_rules,
+    image_layers,
+    log_rate_limits,
+    metric_tags,
+    networks,
+    volume_mounts,
+)
+
+__all__ = ["TASK_STATES", "desire_task_requests", "task_definitions", "task_guids", "tasks"]
+
+TASK_STATES: tuple[int, ...] = (
+    models.Task.Pending,
+    models.Task.Running,
+    models.Task.Completed,
+    models.Task.Resolving,
+)
+
+
+def task_guids(prefix: str = "") -> SearchStrategy[str]:
+    return guids(prefix)
+
+
+@st.composite
+def _task_definition(
+    draw: st.DrawFn,
+    action_kinds: tuple[str, ...] | None,
+    completion_callback_urls: SearchStrategy[str],
+) -> models.TaskDefinition:
+    definition = draw(
+        message(
+            models.TaskDefinition,
+            {"root_fs": root_fs_urls(), "action": actions(action_kinds)},
+            {
+                "environment_variables": st.lists(environment_variables(), max_size=2),
+                "disk_mb": nonnegative(2**20),
+                "memory_mb": nonnegative(2**20),
+                "cpu_weight": nonnegative(100),
+                "privileged": st.booleans(),
+                "log_source": texts(),
+                "log_guid": names(),
+                "metrics_guid": names(),
+                "result_file": names().map(lambda n: "/tmp/" + n),
+                "completion_callback_url": completion_callback_urls,
+                "annotation": texts(max_size=40),
+                "egress_rules": st.lists(egress_rules(), max_size=2),
+                "cached_dependencies": st.lists(cached_dependencies(), max_size=2),
+                "trusted_system_certificates_path": names().map(lambda n: "/etc/" + n),
+                "volume_mounts": st.lists(volume_mounts(), max_size=2),
+                "network": networks(),
+                "placement_tags": st.lists(names(), max_size=2),
+                "max_pids": nonnegative(2**16),
+                "certificate_properties": certificate_properties(),
+                "image_layers": st.lists(image_layers(), max_size=2),
+                "log_rate_limit": log_rate_limits(),
+                "metric_tags": metric_tags(),
+                "volume_mounted_files": st.lists(files(), max_size=2),
+            },
+        )
+    )
+    if draw(st.booleans()):
+        definition.image_username = draw(names())
+        definition.image_password = draw(texts(min_size=1))
+    if any(layer.layer_type == models.ImageLayer.EXCLUSIVE for layer in definition.image_layers):
+        definition.legacy_download_user = draw(st.sampled_from(["vcap", "root"]))
+    return definition
+
+
+def task_definitions(
+    *,
+    action_kinds: Iterable[str] | None = None,
+    completion_callback_urls: SearchStrategy[str] | None = None,
+) -> SearchStrategy[models.TaskDefinition]:
+    """Valid task definitions. ``completion_callback_urls`` defaults to empty: the fake calls
+    a task's callback URL when it completes, so give one only where something listens."""
+    kinds = None if action_kinds is None else tuple(action_kinds)
+    return _task_definition(kinds, completion_callback_urls or st.just(""))
+
+
+def desire_task_requests(
+    *,
+    domain: str | None = None,
+    task_guid_prefix: str = "",
+    action_kinds: Iterable[str] | None = None,
+    completion_callback_urls: SearchStrategy[str] | None = None,
+) -> SearchStrategy[models.DesireTaskRequest]:
+    """Valid ``DesireTaskRequest`` messages (task guid, domain, definition)."""
+    return message(
+        models.DesireTaskRequest,
+        {
+            "task_guid": task_guids(task_guid_prefix),
+            "domain": st.just(domain) if domain else domains(),
+            "task_definition": task_definitions(
+                action_kinds=action_kinds, completion_callback_urls=completion_callback_urls
+            ),
+        },
+    )
+
+
+@st.composite
+def _task(
+    draw: st.DrawFn, states: tuple[int, ...], request: SearchStrategy[models.DesireTaskRequest]
+) -> models.Task:
+    desire = draw(request)
+    state = draw(st.sampled_from(states))
+    created = draw(timestamps())
+    fields: dict[str, Any] = {
+        "task_guid": desire.task_guid,
+        "domain": desire.domain,
+        "task_definition": desire.task_definition,
+        "state": state,
+        "created_at": created,
+        "updated_at": created + draw(nonnegative(10**12)),
+        "rejection_count": draw(st.integers(0, 3)),
+    }
+    task = models.Task(**fields)
+    if task.rejection_count:
+        task.rejection_reason = draw(texts(min_size=1))
+    if state == models.Task.Running:
+        task.cell_id = draw(cell_ids())
+    if state in (models.Task.Completed, models.Task.Resolving):
+        task.first_completed_at = task.updated_at
+        task.failed = draw(st.booleans())
+        if task.failed:
+            task.failure_reason = draw(texts(min_size=1))
+        else:
+            task.result = draw(texts())
+    return task
+
+
+def tasks(
+    *,
+    states: Iterable[int] = TASK_STATES,
+    domain: str | None = None,
+    task_guid_prefix: str = "",
+) -> SearchStrategy[models.Task]:
+    """Tasks as the BBS returns them, consistent with their state: only a Running task has a
+    cell; Completed and Resolving tasks have ``first_completed_at`` and either a result or a
+    failure reason; timestamps never go backwards."""
+    return _task(
+        tuple(states), desire_task_requests(domain=domain, task_guid_prefix=task_guid_prefix)
+    )
