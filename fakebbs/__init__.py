@@ -1,7 +1,9 @@
 """fakebbs: an in-memory fake of Cloud Foundry Diego's BBS, for tests.
 
 ``FakeBBS`` holds the state, the WSGI app and the fixture API (seeding, ``fail``, the call
-journal ``calls``, ``hold``); ``FakeBBS.serve()`` runs it on a local socket and returns a
+journal ``calls``, ``hold``, and ``rep_calls`` / ``auctioneer_calls``, the calls it makes to
+reps and the auctioneer, sent when ``call_reps`` / ``auctioneer_url`` say so, over mutual TLS
+with a ``ClientTLS``); ``FakeBBS.serve()`` runs it on a local socket and returns a
 ``Server``; ``BBSClient`` talks to any BBS (this fake or a real one); ``fakebbs.models`` has
 every BBS protobuf message, ``fakebbs.errors`` every BBS error type and ``fakebbs.faults`` the
 transport faults a test can inject. ``Clock`` is every fake's clock (``bbs.clock.freeze()``,
@@ -14,7 +16,8 @@ from fakebbs import errors, faults, models
 from fakebbs._controls import FaultRule, Gate
 from fakebbs._convergence import LRPConvergence, TaskConvergence
 from fakebbs._fake import FakeBBS
-from fakebbs._journal import Call, Journal
+from fakebbs._journal import Call, Journal, OutboundJournal
+from fakebbs._outbound import ClientTLS, OutboundCall
 from fakebbs._seed import Seed
 from fakebbs._server import Server
 from fakebbs._store import Snapshot
@@ -24,6 +27,7 @@ from fakebbs.clock import Clock, ManualClock
 __all__ = [
     "BBSClient",
     "Call",
+    "ClientTLS",
     "Clock",
     "FakeBBS",
     "FaultRule",
@@ -31,6 +35,8 @@ __all__ = [
     "Journal",
     "LRPConvergence",
     "ManualClock",
+    "OutboundCall",
+    "OutboundJournal",
     "Seed",
     "Server",
     "Snapshot",

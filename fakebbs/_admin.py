@@ -2,10 +2,12 @@
 
 Served by ``Namespaces`` under ``/fakebbs/v1/`` (a prefix no BBS route uses) for programs in
 other languages that start ``fakebbs serve`` beside their suite. Every endpoint calls the same
-``FakeBBS`` method a Python test would (``fail``, ``hold``, ``calls``, ``reset``, ``snapshot``,
-``clock``, ``converge``, ``seed``...): this module only translates JSON. Models are written and
-read in protobuf's JSON mapping with the ``.proto`` field names (``process_guid``); input also
-accepts the lowerCamelCase names. A bad request is a 4xx with ``{"error": "what is wrong"}``.
+``FakeBBS`` method a Python test would (``fail``, ``hold``, ``calls``, ``rep_calls``,
+``auctioneer_calls``, ``reset``, ``snapshot``, ``clock``, ``converge``, ``seed``...): this
+module only translates JSON. Models are written and read in protobuf's JSON mapping with the
+``.proto`` field names (``process_guid``); input also accepts the lowerCamelCase names. The
+calls made to reps and the auctioneer are listed under ``rep_calls`` and ``auctioneer_calls``
+with their decoded JSON bodies. A bad request is a 4xx with ``{"error": "what is wrong"}``.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from werkzeug.wrappers import Request, Response
 
 from fakebbs import errors, faults, models
 from fakebbs._controls import FaultRule, Gate
-from fakebbs._journal import Call
+from fakebbs._journal import Call, OutboundJournal
+from fakebbs._outbound import OutboundCall
 from fakebbs._seedfile import SeedFileError, apply_seed, parse_seed
 from fakebbs.errors import BBSError
 from fakebbs.faults import Fault
@@ -105,6 +108,9 @@ class AdminAPI:
             ("GET", "/journal", self.journal),
             ("DELETE", "/journal", self.clear_journal),
             ("POST", "/journal/wait", self.wait_for_call),
+            ("GET", "/<any(rep_calls, auctioneer_calls):made>", self.made_calls),
+            ("DELETE", "/<any(rep_calls, auctioneer_calls):made>", self.clear_made_calls),
+            ("POST", "/<any(rep_calls, auctioneer_calls):made>/wait", self.wait_for_made_call),
             ("GET", "/holds", self.list_holds),
             ("POST", "/holds", self.add_hold),
             ("POST", "/holds/<gate_id>/wait", self.wait_arrived),
@@ -305,6 +311,48 @@ class AdminAPI:
         except AssertionError as exc:
             raise AdminError(str(exc), 408) from None
         return _call_json(call)
+
+    # -- the calls the fake made to reps and the auctioneer -----------------------------------
+
+    def made_calls(self, ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
+        journal = _made(ns, args)
+        unknown = set(request.args) - {"route", "where", "limit"}
+        if unknown:
+            raise AdminError(f"unknown query parameter(s): {', '.join(sorted(unknown))}")
+        route = request.args.get("route")
+        where_text = request.args.get("where")
+        where = None
+        if where_text is not None:
+            try:
+                where = _where(json.loads(where_text))
+            except json.JSONDecodeError as exc:
+                raise AdminError(f"where: not JSON: {exc}") from None
+        calls = (
+            list(journal)
+            if route is None and where is None
+            else _checked(lambda: journal.to((route or "*").split(","), where=where))
+        )
+        limit = request.args.get("limit")
+        if limit is not None:
+            if not limit.isdigit():
+                raise AdminError(f"limit: expected a whole number, got {limit!r}")
+            calls = calls[-int(limit) :] if int(limit) else []
+        return {"calls": [_made_json(c) for c in calls], "dropped": journal.dropped}
+
+    def clear_made_calls(self, ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
+        _made(ns, args).clear()
+        return {"calls": [], "dropped": 0}
+
+    def wait_for_made_call(self, ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
+        journal = _made(ns, args)
+        body = _fields(request, {"route", "where", "timeout"}, required={"route"})
+        timeout = _timeout(body.get("timeout", 5.0))
+        selector, where = _selector(body["route"]), _where(body.get("where"))
+        try:
+            call = _checked(lambda: journal.wait_for(selector, timeout=timeout, where=where))
+        except AssertionError as exc:
+            raise AdminError(str(exc), 408) from None
+        return _made_json(call)
 
     # -- holds ------------------------------------------------------------------------------
 
@@ -612,6 +660,31 @@ def _call_json(call: Call) -> dict[str, Any]:
         if call.error is None
         else {"type": call.error.type_name, "message": call.error.message},
         "fault": None if call.fault is None else _action_json(call.fault)["fault"],
+    }
+
+
+def _made(ns: Namespace, args: Mapping[str, Any]) -> OutboundJournal:
+    return ns.fake.rep_calls if args["made"] == "rep_calls" else ns.fake.auctioneer_calls
+
+
+def _made_json(call: OutboundCall) -> dict[str, Any]:
+    return {
+        "route": call.route,
+        "cell_id": call.cell_id,
+        "url": call.url,
+        "method": call.method,
+        "path": call.path,
+        "body": call.body,
+        "request": call.request,
+        "namespace": call.namespace,
+        "trace_id": call.trace_id,
+        "time": call.time,
+        "sent": call.sent,
+        "status": call.status,
+        "error": call.error,
+        "fault": None if call.fault is None else _action_json(call.fault)["fault"],
+        "attempt": call.attempt,
+        "outcome": call.outcome,
     }
 
 

@@ -15,12 +15,21 @@ from typing import Self
 from google.protobuf.message import Message
 
 from fakebbs import models
-from fakebbs._selectors import Matcher, Selector, Where, resolve_routes, resolve_where
+from fakebbs._outbound import AUCTIONEER_CALLS, OUTBOUND_FIELDS, REP_CALLS
+from fakebbs._selectors import (
+    Matcher,
+    Selector,
+    Where,
+    resolve_json_where,
+    resolve_names,
+    resolve_routes,
+    resolve_where,
+)
 from fakebbs.errors import BBSError
 from fakebbs.faults import Fault
 from fakebbs.routes import ROUTES_BY_NAME, Route
 
-__all__ = ["FaultRule", "Faults", "Gate", "Holds"]
+__all__ = ["FaultRule", "Faults", "Gate", "Holds", "OutboundFaults"]
 
 Action = BBSError | Fault
 
@@ -149,6 +158,48 @@ class Faults:
             for rule in self._rules:
                 if not rule.exhausted and rule.matcher.matches(route, request):
                     rule.hits += 1
+                    return rule.action
+        return None
+
+
+class OutboundFaults(Faults):
+    """The fault rules for the calls the fake makes to reps and the auctioneer: a rule
+    answers a call in place of the rep or auctioneer (see ``fakebbs._outbound``)."""
+
+    def add(
+        self, selector: Selector, action: Action, *, times: int | None, where: Where
+    ) -> FaultRule:
+        if not isinstance(action, Fault) or action.for_streams:
+            raise TypeError(
+                "the calls the BBS makes fail with a fakebbs.faults fault (status, "
+                f"reset_connection, close_connection, delay), not {action!r}: a rep or an "
+                "auctioneer answers HTTP statuses, not BBS errors"
+            )
+        if action.kind not in ("status", "reset_connection", "close_connection", "delay"):
+            raise ValueError(f"{action} does not apply to the calls the BBS makes")
+        if times is not None and (isinstance(times, bool) or times < 1):
+            raise ValueError(f"times must be a positive number of calls or None, got {times!r}")
+        names = resolve_names(selector, REP_CALLS + AUCTIONEER_CALLS, "call")
+        where = resolve_json_where(names, OUTBOUND_FIELDS, where)
+        shown = selector if isinstance(selector, str) else ", ".join(selector)
+        rule = FaultRule(self, Matcher(names, where, shown), action, times)
+        with self._lock:
+            self._rules.append(rule)
+        return rule
+
+    def take_call(self, name: str, request: object) -> Fault | None:
+        """The fault for this call, counting it as a hit; None when no rule applies."""
+        if not self._rules:
+            return None
+        with self._lock:
+            for rule in self._rules:
+                if (
+                    not rule.exhausted
+                    and name in rule.matcher.routes
+                    and rule.matcher.where_matches(request)
+                ):
+                    rule.hits += 1
+                    assert isinstance(rule.action, Fault)
                     return rule.action
         return None
 

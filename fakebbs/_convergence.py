@@ -12,15 +12,19 @@ passed are unclaimed (restarted); CLAIMED and RUNNING ordinary instances on unre
 become SUSPECT with a fresh UNCLAIMED replacement (or, when a suspect already runs for the
 index, are unclaimed); suspects on registered cells are promoted back to ordinary; suspects
 that are extra or orphaned are removed; extra indices and orphaned instances in fresh domains
-are retired. Asking auctioneers to place instances and reps to update routes has no state to
-change here and is left out.
+are retired. The instances created, restarted or replaced, and UNCLAIMED ones that have waited
+longer than ``STALE_UNCLAIMED_DURATION``, are then put up for auction in one request (an
+unclaimed instance whose suspect still runs is not). A RUNNING instance on a registered cell
+whose internal routes or metric tags differ from what its desired LRP now says is sent an
+update by its rep (``lrpsWithInternalRouteChanges``, ``lrpsWithMetricTagChanges``).
 
 Tasks (``SQLDB.ConvergeTasks`` + ``TaskController.ConvergeTasks``): pending tasks older than
 ``expire_pending_task_duration`` fail "not started within time limit"; running tasks on
 unregistered cells fail "cell disappeared before completion"; resolving tasks not updated for
 ``kick_task_duration`` go back to completed; completed tasks whose first completion is older
 than ``expire_completed_task_duration`` are deleted; completed tasks not updated for the kick
-duration get their completion callback again.
+duration get their completion callback again; every task still pending is put up for auction
+again (one request).
 """
 
 from __future__ import annotations
@@ -30,6 +34,15 @@ from typing import TYPE_CHECKING
 
 from fakebbs import models
 from fakebbs._lifecycle import should_restart, unclaim_ordinary
+from fakebbs._outbound import (
+    internal_routes_of,
+    lrp_auction_request,
+    lrp_start,
+    metric_tags_for,
+    task_auction_request,
+    task_start,
+    update_request,
+)
 from fakebbs._store import (
     CLAIMED,
     CRASHED,
@@ -37,12 +50,16 @@ from fakebbs._store import (
     ORDINARY,
     RUNNING,
     SUSPECT,
+    UNCLAIMED,
     ActualKey,
     Operation,
     Store,
     copy,
 )
 from fakebbs.errors import BBSError
+
+if TYPE_CHECKING:
+    from fakebbs._outbound import OutboundRequest
 
 __all__ = ["Convergence", "LRPConvergence", "TaskConvergence"]
 
@@ -52,6 +69,9 @@ EXPIRE_PENDING_TASK_DURATION = 30 * 60 * SECOND
 EXPIRE_COMPLETED_TASK_DURATION = 2 * 60 * SECOND
 EXPIRED_FAILURE_REASON = "not started within time limit"
 CELL_DISAPPEARED_FAILURE_REASON = "cell disappeared before completion"
+STALE_UNCLAIMED_DURATION = 30 * SECOND
+"""Upstream ``StaleUnclaimedActualLRPDuration``: an instance UNCLAIMED this long is
+auctioned again."""
 
 Key = tuple[str, int]
 
@@ -153,6 +173,16 @@ class Convergence(Store):
             ]
             suspects_to_remove = [key for key, _ in self._orphaned(SUSPECT)]
             suspects_to_remove += self._extra_suspects()
+            stale = [
+                _key(lrp)
+                for key, lrp in self.actual_lrps.items()
+                if key.presence == ORDINARY
+                and lrp.state == UNCLAIMED
+                and key.process_guid in self.desired_lrps
+                and lrp.since < now - STALE_UNCLAIMED_DURATION
+            ]
+
+            updates = self._instance_updates()
 
             for process_guid, index, domain in missing:
                 created = op.put_actual(
@@ -166,6 +196,14 @@ class Convergence(Store):
                 result.restarted_crashed.append(_key(lrp))
             for lrp in on_missing_cells:
                 self._handle_missing_cell(op, lrp, running_suspects, result)
+            to_place = result.created_missing + result.restarted_crashed + result.suspected
+            starts = [
+                lrp_start(self.desired_lrps[guid], [index])
+                for guid, index in stale + to_place
+                if guid in self.desired_lrps
+            ]
+            if starts:
+                op.call(lrp_auction_request(starts, trace_id))
             for key in suspects_on_cells:
                 self._promote_suspect(op, key, result)
             for key in dict.fromkeys(suspects_to_remove):
@@ -178,6 +216,8 @@ class Convergence(Store):
                 except BBSError:
                     continue  # upstream logs a failed retirement and goes on
                 result.retired.append((actual_key.process_guid, actual_key.index))
+            for request in updates:
+                op.call(request)
         return result
 
     def converge_tasks(self, trace_id: str = "") -> TaskConvergence:
@@ -215,9 +255,47 @@ class Convergence(Store):
                 if task.state == completed and task.updated_at < now - self.kick_task_duration:
                     op.callback_due(task)
                     result.kicked_completed.append(task.task_guid)
+            starts = [
+                task_start(task.task_guid, task.domain, task.task_definition)
+                for task in self.tasks.values()
+                if task.state == pending
+                and task.created_at > now - self.expire_pending_task_duration
+            ]
+            if starts:
+                op.call(task_auction_request(starts, trace_id))
         return result
 
     # -- the LRP sets (callers hold the lock) -------------------------------------------------
+
+    def _instance_updates(self) -> list[OutboundRequest]:
+        """The rep updates of RUNNING ordinary instances on registered cells whose internal
+        routes (compared as sets of hostnames) or metric tags (when the instance has any)
+        differ from what their desired LRP says; one update for each kind, with no trace id."""
+        updates: list[OutboundRequest] = []
+        for key, lrp in self.actual_lrps.items():
+            desired = self.desired_lrps.get(key.process_guid)
+            if key.presence != ORDINARY or lrp.state != RUNNING or desired is None:
+                continue
+            cell = self.cells.get(lrp.actual_lrp_instance_key.cell_id)
+            if cell is None:
+                continue
+            try:
+                wanted = internal_routes_of(desired.routes)
+            except ValueError:
+                wanted = None
+            else:
+                have = [route.hostname for route in lrp.actual_lrp_internal_routes]
+                hostnames = [route["hostname"] for route in wanted or []]
+                if len(have) != len(hostnames) or not set(hostnames) <= set(have):
+                    updates.append(
+                        update_request(lrp, cell, wanted or None, None, background=False)
+                    )
+            if lrp.metric_tags:
+                instance_guid = lrp.actual_lrp_instance_key.instance_guid
+                tags = metric_tags_for(desired.metric_tags, key.index, instance_guid)
+                if tags != dict(lrp.metric_tags):
+                    updates.append(update_request(lrp, cell, None, tags, background=False))
+        return updates
 
     def _prune_domains(self, op: Operation, now: int, result: LRPConvergence) -> None:
         """``pruneDomains``: forget domains whose expiry has passed."""

@@ -18,8 +18,9 @@ its own (``RecordChange``) rather than row by row:
   upstream's ``removeEvacuating`` reports the target removed without deleting it; so does
   the fake.
 
-Upstream's evacuation events carry an empty trace id. Upstream also asks the auctioneer to place
-an unclaimed instance; the fake has no auctioneer, the UNCLAIMED row is what a test sees.
+Upstream's evacuation events carry an empty trace id. An ordinary instance unclaimed here (for
+evacuate_claimed, the evacuation dance and the RECREATE strategy) is put up for auction: the
+auctioneer is asked to place its index.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from fakebbs import models
 from fakebbs._lifecycle import (
     crash_ordinary,
     find_by_instance_key,
+    request_start,
     rows_at,
     set_instance_fields,
     unclaim_ordinary,
@@ -74,6 +76,7 @@ class Evacuation(Store):
                 return False
             except BBSError as error:
                 raise _keeping(error, True) from None
+            request_start(op, key.process_guid, key.index)
             return False
 
     def evacuate_running_actual_lrp(
@@ -248,6 +251,7 @@ def _evacuate_recreate(op: Operation, target: models.ActualLRP | None, instances
     if running < instances:
         return True
     unclaim_ordinary(op, k.process_guid, k.index)
+    request_start(op, k.process_guid, k.index)
     return False
 
 
@@ -275,6 +279,7 @@ def _evacuation_dance(op: Operation, target: models.ActualLRP) -> None:
         return
     _, unclaimed = unclaim_ordinary(op, k.process_guid, k.index)
     op.record_as(mark, (target, evacuating), (None, unclaimed))
+    request_start(op, k.process_guid, k.index)
 
 
 def _write_evacuating(

@@ -10,10 +10,17 @@ from typing import TYPE_CHECKING, Any
 
 from fakebbs import models
 from fakebbs._app import DEFAULT_MAX_BODY_BYTES, BBSApp
-from fakebbs._controls import FaultRule, Faults, Gate, Holds
+from fakebbs._controls import FaultRule, Faults, Gate, Holds, OutboundFaults
 from fakebbs._convergence import LRPConvergence, TaskConvergence
 from fakebbs._events import EventHub
-from fakebbs._journal import DEFAULT_JOURNAL_SIZE, Journal
+from fakebbs._journal import DEFAULT_JOURNAL_SIZE, Journal, OutboundJournal
+from fakebbs._outbound import (
+    AUCTIONEER_CALLS,
+    DEFAULT_OUTBOUND_TIMEOUT,
+    REP_CALLS,
+    ClientTLS,
+    Outbound,
+)
 from fakebbs._seed import Seed
 from fakebbs._selectors import Selector, Where
 from fakebbs._state import State
@@ -37,6 +44,12 @@ class FakeBBS:
     in-process with ``werkzeug.test.Client``, or let ``serve()`` run it on a local socket.
     Two fakes share nothing. ``namespace`` is the name its journaled calls carry (``fakebbs
     serve`` runs one fake per namespace).
+
+    The calls the real BBS makes to cells' reps and to the auctioneer are recorded in
+    ``rep_calls`` and ``auctioneer_calls`` and, by default, not sent. ``call_reps=True`` sends
+    rep calls to each cell presence's rep URL; ``auctioneer_url`` sends start requests there;
+    ``rep_tls`` / ``auctioneer_tls`` (``ClientTLS``) give the client certificate files for
+    mutual TLS; ``outbound_timeout`` bounds each socket operation (see ``fakebbs._outbound``).
     """
 
     def __init__(
@@ -48,6 +61,11 @@ class FakeBBS:
         max_task_retries: int = DEFAULT_MAX_TASK_RETRIES,
         journal_size: int = DEFAULT_JOURNAL_SIZE,
         namespace: str = "",
+        call_reps: bool = False,
+        auctioneer_url: str | None = None,
+        rep_tls: ClientTLS | None = None,
+        auctioneer_tls: ClientTLS | None = None,
+        outbound_timeout: float = DEFAULT_OUTBOUND_TIMEOUT,
     ) -> None:
         self.namespace = namespace
         """The namespace this fake serves ("" outside ``fakebbs serve``'s namespaces)."""
@@ -61,8 +79,29 @@ class FakeBBS:
         never BBS errors. ``check()`` re-raises them."""
         self.calls = Journal(journal_size)
         """The call journal: every request that reached the fake, decoded, oldest first."""
+        self.rep_calls = OutboundJournal.for_reps(journal_size)
+        """The calls made (or, unless ``call_reps``, that would have been made) to cells'
+        reps: stop, update and cancel, oldest first (see ``fakebbs._outbound``)."""
+        self.auctioneer_calls = OutboundJournal.for_auctioneer(journal_size)
+        """The LRP and task start requests made (or, without ``auctioneer_url``, that would
+        have been made) to the auctioneer, oldest first."""
         self._faults = Faults()
+        self._outbound_faults = OutboundFaults()
         self._holds = Holds()
+        self.outbound = Outbound(
+            self.rep_calls,
+            self.auctioneer_calls,
+            fault=self._outbound_faults.take_call,
+            call_reps=call_reps,
+            auctioneer_url=auctioneer_url,
+            rep_tls=rep_tls,
+            auctioneer_tls=auctioneer_tls,
+            timeout=outbound_timeout,
+            namespace=namespace,
+            errors=self.errors,
+        )
+        """Makes the calls to reps and the auctioneer; ``wait()`` for those in flight."""
+        self._state.dispatcher = self.outbound.dispatch
         self.events = EventHub(self._state)
         """The event hubs: every state change, whatever made it, reaches the open streams."""
         self.wsgi_app = BBSApp(
@@ -97,10 +136,14 @@ class FakeBBS:
         """Back to a freshly started, empty BBS: no state, no fault rules, no held routes, an
         empty journal, no recorded errors, and the clock running in real time again."""
         self._faults.clear()
+        self._outbound_faults.clear()
         self._holds.release_all()
+        self.outbound.discard()
         self._state.reset()
         self.clock.unfreeze()
         self.calls.clear()
+        self.rep_calls.clear()
+        self.auctioneer_calls.clear()
         del self.errors[:]
 
     # -- making calls fail -----------------------------------------------------------------
@@ -122,17 +165,35 @@ class FakeBBS:
         to that many matching requests (None: all); ``where`` narrows it by fields of the
         decoded request (dotted paths to values, or a callable taking the request). The first
         rule added that matches and is not used up answers a request. Returns the rule
-        (``hits``, ``remove()``, a context manager)."""
+        (``hits``, ``remove()``, a context manager).
+
+        The calls the fake makes fail the same way: a selector of their names
+        (``"StopLRPInstance"``, ``"UpdateLRPInstance"``, ``"CancelTask"``,
+        ``"RequestLRPAuctions"``, ``"RequestTaskAuctions"``) with ``faults.status(code)``
+        (the rep or auctioneer answers that status), ``faults.reset_connection()`` or
+        ``faults.close_connection()`` (it cannot be reached), or ``faults.delay(s)``; ``where``
+        looks into the decoded body. The rule answers in place of the rep or auctioneer, whether
+        the call is sent or only recorded."""
+        names = [selector] if isinstance(selector, str) else list(selector)
+        outbound = [n for n in names if n in REP_CALLS or n in AUCTIONEER_CALLS]
+        if outbound:
+            if len(outbound) != len(names):
+                raise ValueError(
+                    "a fault rule is either for BBS routes or for the calls the BBS makes "
+                    f"({', '.join(REP_CALLS + AUCTIONEER_CALLS)}), not both"
+                )
+            return self._outbound_faults.add(names, action, times=times, where=where)
         return self._faults.add(selector, action, times=times, where=where)
 
     def clear_faults(self) -> None:
         """Remove every fault rule."""
         self._faults.clear()
+        self._outbound_faults.clear()
 
     @property
     def faults(self) -> list[FaultRule]:
-        """The fault rules in force, oldest first."""
-        return self._faults.rules
+        """The fault rules in force, oldest first (those for the calls the fake makes last)."""
+        return self._faults.rules + self._outbound_faults.rules
 
     # -- holding routes --------------------------------------------------------------------
 

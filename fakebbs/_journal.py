@@ -1,9 +1,14 @@
-"""The call journal: every request the fake received, decoded, with what it answered.
+"""The call journals: every request the fake received, decoded, with what it answered; and
+every call the fake made (or would have made) to reps and the auctioneer.
 
 ``FakeBBS.calls`` is a ``Journal``. Each request is recorded exactly once, when its answer is
 decided (an event stream when it opens), including requests answered by a fault, refused as
-undecodable, or sent to a path no route has. The journal keeps the newest ``size`` calls
-(``DEFAULT_JOURNAL_SIZE``) and drops the oldest; ``reset`` clears it.
+undecodable, or sent to a path no route has. ``FakeBBS.rep_calls`` and
+``FakeBBS.auctioneer_calls`` are ``OutboundJournal``s of ``OutboundCall``s, with the same
+queries, assertions and waiting; their selectors are the client methods the BBS calls
+(``StopLRPInstance``, ``RequestLRPAuctions``...) and ``where`` looks into the decoded JSON body.
+A journal keeps the newest ``size`` calls (``DEFAULT_JOURNAL_SIZE``) and drops the oldest;
+``reset`` clears it.
 """
 
 from __future__ import annotations
@@ -11,20 +16,30 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, overload
+from typing import Any, Generic, Protocol, TypeVar, overload
 
 from google.protobuf import text_format
 from google.protobuf.message import Message
 
 from fakebbs._encoded import Encoded
-from fakebbs._selectors import Matcher, Selector, Where, differences, resolve_routes, resolve_where
+from fakebbs._outbound import AUCTIONEER_CALLS, OUTBOUND_FIELDS, REP_CALLS, OutboundCall
+from fakebbs._selectors import (
+    Matcher,
+    Selector,
+    Where,
+    differences,
+    resolve_json_where,
+    resolve_names,
+    resolve_routes,
+    resolve_where,
+)
 from fakebbs.errors import BBSError
 from fakebbs.faults import Fault
 
-__all__ = ["Call", "Journal", "DEFAULT_JOURNAL_SIZE"]
+__all__ = ["Call", "Journal", "OutboundJournal", "DEFAULT_JOURNAL_SIZE"]
 
 DEFAULT_JOURNAL_SIZE = 10_000
 """Calls a journal keeps; older ones are dropped (``Journal.dropped`` counts them)."""
@@ -79,7 +94,23 @@ def _text(message: Message) -> str:
     return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
 
 
-class Journal:
+class Entry(Protocol):
+    """What a journal records: a named call with a decoded request, that can describe
+    itself."""
+
+    @property
+    def route(self) -> str | None: ...
+
+    @property
+    def request(self) -> Any: ...
+
+    def describe(self) -> str: ...
+
+
+E = TypeVar("E", bound=Entry)
+
+
+class _Journal(Generic[E]):
     """Recorded calls, oldest first, with queries, assertions and waiting.
 
     Thread-safe: the fake records from its server threads while a test reads. ``wait_for``
@@ -90,12 +121,17 @@ class Journal:
         if size < 1:
             raise ValueError(f"a journal keeps at least one call, got size={size}")
         self.size = size
-        self._calls: deque[Call] = deque(maxlen=size)
+        self._calls: deque[E] = deque(maxlen=size)
         self._changed = threading.Condition()
         self.dropped = 0
         """Calls dropped because the journal was full (since the last ``clear``)."""
 
-    def record(self, call: Call) -> None:
+    def _matcher(self, selector: Selector, where: Where) -> Matcher:
+        """The selector and ``where`` resolved against this journal's names."""
+        routes = resolve_routes(selector)
+        return _matcher(selector, routes, resolve_where(routes, where))
+
+    def record(self, call: E) -> None:
         with self._changed:
             if len(self._calls) == self.size:
                 self.dropped += 1
@@ -109,7 +145,7 @@ class Journal:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def _snapshot(self) -> list[Call]:
+    def _snapshot(self) -> list[E]:
         with self._changed:
             return list(self._calls)
 
@@ -117,37 +153,37 @@ class Journal:
         with self._changed:
             return len(self._calls)
 
-    def __iter__(self) -> Iterator[Call]:
+    def __iter__(self) -> Iterator[E]:
         return iter(self._snapshot())
 
     @overload
-    def __getitem__(self, index: int) -> Call: ...
+    def __getitem__(self, index: int) -> E: ...
     @overload
-    def __getitem__(self, index: slice) -> list[Call]: ...
-    def __getitem__(self, index: int | slice) -> Call | list[Call]:
+    def __getitem__(self, index: slice) -> list[E]: ...
+    def __getitem__(self, index: int | slice) -> E | list[E]:
         return self._snapshot()[index]
 
     @property
-    def last(self) -> Call:
+    def last(self) -> E:
         """The newest call; IndexError when there is none."""
         with self._changed:
             if not self._calls:
                 raise IndexError("no call has been recorded")
             return self._calls[-1]
 
-    def to(self, selector: Selector, *, where: Where = None) -> list[Call]:
+    def to(self, selector: Selector, *, where: Where = None) -> list[E]:
         """The calls to the selected routes (matching ``where``), oldest first."""
-        matcher = _matcher(selector, where)
+        matcher = self._matcher(selector, where)
         return [c for c in self._snapshot() if _matches(matcher, c)]
 
     # -- assertions ------------------------------------------------------------------------
 
     def assert_called(
         self, selector: Selector, *, times: int | None = None, where: Where = None
-    ) -> list[Call]:
+    ) -> list[E]:
         """Fail unless the selected routes were called (exactly ``times`` times, if given);
         returns the matching calls. The failure lists the near misses."""
-        matcher = _matcher(selector, where)
+        matcher = self._matcher(selector, where)
         calls = self._snapshot()
         matching = [c for c in calls if _matches(matcher, c)]
         if (times is None and matching) or (times is not None and len(matching) == times):
@@ -159,7 +195,7 @@ class Journal:
 
     def assert_not_called(self, selector: Selector, *, where: Where = None) -> None:
         """Fail if any selected route was called (matching ``where``)."""
-        matcher = _matcher(selector, where)
+        matcher = self._matcher(selector, where)
         calls = self._snapshot()
         matching = [c for c in calls if _matches(matcher, c)]
         if matching:
@@ -169,10 +205,10 @@ class Journal:
                 f"{len(matching)} matching call(s):\n{lines}"
             )
 
-    def wait_for(self, selector: Selector, *, timeout: float = 5.0, where: Where = None) -> Call:
+    def wait_for(self, selector: Selector, *, timeout: float = 5.0, where: Where = None) -> E:
         """The first matching call, waiting up to ``timeout`` seconds for it to arrive; an
         AssertionError with the near misses after the timeout."""
-        matcher = _matcher(selector, where)
+        matcher = self._matcher(selector, where)
         deadline = time.monotonic() + timeout
         with self._changed:
             while True:
@@ -191,9 +227,33 @@ class Journal:
         )
 
 
-def _matcher(selector: Selector, where: Where) -> Matcher:
-    routes = resolve_routes(selector)
-    where = resolve_where(routes, where)
+class Journal(_Journal[Call]):
+    """The requests the fake received (``FakeBBS.calls``); selectors are BBS route names."""
+
+
+class OutboundJournal(_Journal[OutboundCall]):
+    """The calls the fake made, or would have made, to reps or to the auctioneer
+    (``FakeBBS.rep_calls``, ``FakeBBS.auctioneer_calls``); selectors are the client methods
+    the BBS calls, ``where`` paths look into the decoded body (see ``OUTBOUND_FIELDS``)."""
+
+    def __init__(self, names: tuple[str, ...], size: int = DEFAULT_JOURNAL_SIZE) -> None:
+        super().__init__(size)
+        self.names = names
+
+    @classmethod
+    def for_reps(cls, size: int = DEFAULT_JOURNAL_SIZE) -> OutboundJournal:
+        return cls(REP_CALLS, size)
+
+    @classmethod
+    def for_auctioneer(cls, size: int = DEFAULT_JOURNAL_SIZE) -> OutboundJournal:
+        return cls(AUCTIONEER_CALLS, size)
+
+    def _matcher(self, selector: Selector, where: Where) -> Matcher:
+        names = resolve_names(selector, self.names, "call")
+        return _matcher(selector, names, resolve_json_where(names, OUTBOUND_FIELDS, where))
+
+
+def _matcher(selector: Selector, routes: frozenset[str], where: Where) -> Matcher:
     shown = selector if isinstance(selector, str) else ", ".join(selector)
     description = shown if where is None else f"{shown} where {_where_text(where)}"
     return Matcher(routes, where, description)
@@ -205,13 +265,13 @@ def _where_text(where: Any) -> str:
     return "{" + ", ".join(f"{path}={value!r}" for path, value in where.items()) + "}"
 
 
-def _matches(matcher: Matcher, call: Call) -> bool:
+def _matches(matcher: Matcher, call: Entry) -> bool:
     if call.route is None or call.route not in matcher.routes:
         return False
     return matcher.where_matches(call.request)
 
 
-def _report(headline: str, matcher: Matcher, calls: list[Call]) -> str:
+def _report(headline: str, matcher: Matcher, calls: Sequence[Entry]) -> str:
     """The failure text: what was expected, what matched, the near misses (same route, other
     fields), and otherwise every call made."""
     matching = [c for c in calls if _matches(matcher, c)]

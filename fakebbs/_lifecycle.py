@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from fakebbs import models
+from fakebbs._outbound import lrp_auction_request, lrp_start
 from fakebbs._store import (
     CLAIMED,
     CRASHED,
@@ -242,6 +243,16 @@ def unclaim_ordinary(
     return before, op.put_actual(after)
 
 
+def request_start(op: Operation, process_guid: str, index: int) -> bool:
+    """Ask the auctioneer to place one index of a desired LRP (a restart, an evacuated
+    instance's replacement); False, and no request, when the desired LRP is gone."""
+    desired = op.store.desired_lrps.get(process_guid)
+    if desired is None:
+        return False
+    op.call(lrp_auction_request([lrp_start(desired, [index])], op.trace_id))
+    return True
+
+
 def set_instance_fields(
     lrp: models.ActualLRP,
     instance_key: models.ActualLRPInstanceKey,
@@ -390,8 +401,9 @@ class ActualLRPLifecycle(Store):
                 op.delete_actual(ActualKey.of(target))
                 return None
             _, after = crash_ordinary(op, key, instance_key, error_message, crashed=True)
-            if after.state == UNCLAIMED and key.process_guid not in self.desired_lrps:
-                raise ResourceNotFound()
+            if after.state == UNCLAIMED:
+                if not request_start(op, key.process_guid, key.index):
+                    raise ResourceNotFound()
             return after
 
     def fail_actual_lrp(

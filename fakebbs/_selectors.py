@@ -21,7 +21,16 @@ from google.protobuf.message import Message
 from fakebbs import models
 from fakebbs.routes import ROUTES, ROUTES_BY_NAME, Route
 
-__all__ = ["Selector", "Where", "Matcher", "resolve_routes", "resolve_where", "lookup"]
+__all__ = [
+    "Selector",
+    "Where",
+    "Matcher",
+    "resolve_routes",
+    "resolve_where",
+    "resolve_names",
+    "resolve_json_where",
+    "lookup",
+]
 
 Selector = str | Iterable[str]
 Where = Mapping[str, Any] | Callable[[Message], bool] | None
@@ -74,7 +83,7 @@ class Matcher:
             return False
         return self.where_matches(request)
 
-    def where_matches(self, request: Message | None) -> bool:
+    def where_matches(self, request: Any) -> bool:
         if self.where is None:
             return True
         if request is None:
@@ -120,7 +129,7 @@ def _path_problem(descriptor: Descriptor, path: str) -> str | None:
     return None
 
 
-def lookup(message: Message, path: str) -> Any:
+def lookup(message: Any, path: str) -> Any:
     """The value at a dotted path: a scalar (enums as their names), a message, or a list when
     the path crosses a repeated field (one value per element). ``_MISSING`` past an unset
     field of a message that has presence."""
@@ -129,6 +138,13 @@ def lookup(message: Message, path: str) -> Any:
     for part in path.split("."):
         nxt: list[Any] = []
         for value in values:
+            if isinstance(value, (Mapping, list)):
+                # A decoded JSON body (the calls the fake makes): lists are crossed like
+                # repeated fields, objects looked into by key.
+                found, crossed = _json_step(value, part)
+                repeated = repeated or crossed
+                nxt.extend(found)
+                continue
             if not isinstance(value, Message):
                 continue
             field = value.DESCRIPTOR.fields_by_name.get(part)
@@ -144,6 +160,64 @@ def lookup(message: Message, path: str) -> Any:
     if repeated:
         return values
     return values[0] if values else _MISSING
+
+
+def _json_step(value: Any, part: str) -> tuple[list[Any], bool]:
+    """One path step into decoded JSON: (the values found, whether a list was crossed)."""
+    if isinstance(value, list):
+        found: list[Any] = []
+        for item in value:
+            inner, _ = _json_step(item, part)
+            found.extend(inner)
+        return found, True
+    if isinstance(value, Mapping) and part in value:
+        item = value[part]
+        if isinstance(item, list) and not any(isinstance(i, (Mapping, list)) for i in item):
+            return list(item), True
+        return [item], False
+    return [], False
+
+
+def resolve_names(selector: Selector, names: Collection[str], what: str) -> frozenset[str]:
+    """The names a selector stands for among ``names`` (``"*"``: all of them); an unknown
+    name is a ValueError naming close ones. ``what`` says what the names are, for errors."""
+    chosen = [selector] if isinstance(selector, str) else list(selector)
+    if not chosen:
+        raise ValueError(f"a selector needs at least one {what} name")
+    out: set[str] = set()
+    for name in chosen:
+        if not isinstance(name, str):
+            raise TypeError(f"a selector is a {what} name or a list of them, got {name!r}")
+        if name == "*":
+            out.update(names)
+        elif name in names:
+            out.add(name)
+        else:
+            close = difflib.get_close_matches(name, list(names), n=4, cutoff=0.6)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise ValueError(f"no {what} is named {name!r}{hint} (they are {', '.join(names)})")
+    return frozenset(out)
+
+
+def resolve_json_where(
+    names: Collection[str], fields: Mapping[str, Collection[str]], where: Where
+) -> Where:
+    """Check a ``where`` over decoded JSON bodies: each path's first name must be a field of
+    at least one of the selected calls' bodies (``fields``)."""
+    if where is None or callable(where):
+        return where
+    if not isinstance(where, Mapping):
+        raise TypeError(
+            f"where is a mapping of dotted paths to values or a callable, not {where!r}"
+        )
+    known = sorted({f for name in names for f in fields.get(name, ())})
+    for path in where:
+        if path.split(".")[0] not in known:
+            raise ValueError(
+                f"where path {path!r}: these calls have no field {path.split('.')[0]!r} "
+                f"(they have {', '.join(known)})"
+            )
+    return dict(where)
 
 
 def _is_repeated(field: Any) -> bool:
@@ -186,7 +260,7 @@ def _plain(field: Any, value: Any) -> Any:
     return value
 
 
-def differences(where: Mapping[str, Any], request: Message) -> list[tuple[str, Any, Any]]:
+def differences(where: Mapping[str, Any], request: Any) -> list[tuple[str, Any, Any]]:
     """(path, expected, got) for each path of ``where`` the request does not match. A path
     that crosses a repeated field matches when any element equals the expected value, or when
     the whole list equals an expected list."""

@@ -10,6 +10,7 @@ streams. Messages handed out are copies: nothing a caller does to one changes th
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -21,6 +22,15 @@ from fakebbs._convergence import Convergence
 from fakebbs._domains import DomainRules
 from fakebbs._evacuation import Evacuation
 from fakebbs._lifecycle import ActualLRPLifecycle
+from fakebbs._outbound import (
+    INTERNAL_ROUTER,
+    internal_routes_of,
+    lrp_auction_request,
+    lrp_start,
+    metric_tags_for,
+    stop_request,
+    update_request,
+)
 from fakebbs._store import (
     CLAIMED,
     CRASHED,
@@ -38,7 +48,7 @@ from fakebbs._store import (
 from fakebbs._tasks import TaskRules
 from fakebbs._wire import GO_JSON_ESCAPES
 from fakebbs.clock import system_clock
-from fakebbs.errors import InvalidRequest, ResourceExists, ResourceNotFound
+from fakebbs.errors import BBSError, InvalidRequest, ResourceExists, ResourceNotFound
 
 __all__ = [
     "DesiredLRPRules",
@@ -74,7 +84,10 @@ class DesiredLRPRules(Store):
                 raise ResourceExists()
             stored.modification_tag.CopyFrom(models.ModificationTag(epoch=self.new_guid(), index=0))
             op.put_desired(stored)
-            return self._create_unclaimed_range(op, stored, 0, stored.instances)
+            created = self._create_unclaimed_range(op, stored, 0, stored.instances)
+            if stored.instances > 0:
+                self._request_auction(op, stored, created)
+            return created
 
     def desired_lrp_by_process_guid(self, process_guid: str) -> models.DesiredLRP:
         with self.lock:
@@ -139,8 +152,10 @@ class DesiredLRPRules(Store):
                     created = self._create_unclaimed_range(
                         op, after, before.instances, after.instances
                     )
+                    self._request_auction(op, after, created)
                 elif after.instances < before.instances:
                     removed = self._stop_instances_from(op, process_guid, after.instances)
+            self._update_instances(op, before, after, update)
             return before, copy(after), created, removed
 
     def remove_desired_lrp(
@@ -190,11 +205,28 @@ class DesiredLRPRules(Store):
             lrp = self.actual_lrps.get(row_key)
             if lrp is None:
                 raise ResourceNotFound()
-            cell_id = lrp.actual_lrp_instance_key.cell_id
-            if lrp.state in (CLAIMED, RUNNING) and cell_id in self.cells:
+            cell = self.cells.get(lrp.actual_lrp_instance_key.cell_id)
+            if lrp.state in (CLAIMED, RUNNING) and cell is not None:
                 op.report_actual_removed(lrp)
+                again = functools.partial(self._retire_if_cell_gone, copy(lrp), trace_id)
+                op.call(stop_request(lrp, cell, trace_id, retire=True, retry_check=again))
                 return [copy(lrp)]
             return [op.delete_actual(row_key)]
+
+    def _retire_if_cell_gone(self, lrp: models.ActualLRP, trace_id: str) -> BBSError | bool:
+        """Before each further stop attempt of a retire upstream looks the cell up again: a
+        cell gone by then means the row is removed instead (True; its removal was reported
+        already, so no stream hears of it again), or ResourceNotFound when the row is gone or
+        another instance's. False while the cell is registered: try the rep again."""
+        with self.operation(trace_id) as op:
+            if lrp.actual_lrp_instance_key.cell_id in self.cells:
+                return False
+            key = ActualKey.of(lrp)
+            row = self.actual_lrps.get(key)
+            if row is None or row.actual_lrp_instance_key != lrp.actual_lrp_instance_key:
+                return ResourceNotFound()
+            op.delete_actual(key, emit="none")
+            return True
 
     # -- internals (callers hold the lock) ---------------------------------------------------
     # The selections yield the stored messages with their keys, not copies: for the queries
@@ -254,8 +286,8 @@ class DesiredLRPRules(Store):
         self, op: Operation, process_guid: str, index: int
     ) -> list[models.ActualLRP]:
         """``DesiredLRPHandler.stopInstancesFrom``: delete UNCLAIMED and CRASHED non-evacuating
-        rows at or above ``index``. CLAIMED and RUNNING ones stay: the real BBS asks their
-        cell's rep to stop them (or, for an unknown cell, leaves them to convergence)."""
+        rows at or above ``index``. CLAIMED and RUNNING ones stay: their cell's rep is asked to
+        stop them (an unknown cell's are left to convergence)."""
         removed = []
         for key in sorted(k for k in self.actual_lrps if k.process_guid == process_guid):
             lrp = self.actual_lrps[key]
@@ -263,7 +295,55 @@ class DesiredLRPRules(Store):
                 continue
             if lrp.state in (UNCLAIMED, CRASHED):
                 removed.append(op.delete_actual(key))
+                continue
+            cell = self.cells.get(lrp.actual_lrp_instance_key.cell_id)
+            if cell is not None:
+                op.call(stop_request(lrp, cell, op.trace_id))
         return removed
+
+    def _request_auction(
+        self, op: Operation, lrp: models.DesiredLRP, created: list[models.ActualLRP]
+    ) -> None:
+        """``startInstanceRange``'s auction request: one start request for the indices just
+        created (the list may be empty: upstream asks all the same)."""
+        indices = [row.actual_lrp_key.index for row in created]
+        op.call(lrp_auction_request([lrp_start(lrp, indices)], op.trace_id))
+
+    def _update_instances(
+        self,
+        op: Operation,
+        before: models.DesiredLRP,
+        after: models.DesiredLRP,
+        update: models.DesiredLRPUpdate,
+    ) -> None:
+        """``DesiredLRPHandler.updateInstances``: when an update changes the internal routes or
+        the metric tags, each CLAIMED or RUNNING non-evacuating instance on a registered cell
+        is sent its new internal routes and/or metric tags (None for what did not change). An
+        instance whose internal routes do not decode gets nothing."""
+        routes_changed = _internal_routes_changed(update, before)
+        tags_changed = _metric_tags_changed(update, before)
+        if not (routes_changed or tags_changed):
+            return
+        internal: list[dict[str, str]] | None = None
+        if routes_changed:
+            try:
+                internal = internal_routes_of(update.routes)
+            except ValueError:
+                return
+        for key, lrp in self.actual_lrps.items():
+            if key.process_guid != after.process_guid or key.presence == EVACUATING:
+                continue
+            if lrp.state in (UNCLAIMED, CRASHED):
+                continue
+            cell = self.cells.get(lrp.actual_lrp_instance_key.cell_id)
+            if cell is None:
+                continue
+            tags = None
+            if tags_changed:
+                tags = metric_tags_for(
+                    update.metric_tags, key.index, lrp.actual_lrp_instance_key.instance_guid
+                )
+            op.call(update_request(lrp, cell, internal, tags, op.trace_id))
 
 
 class State(DesiredLRPRules, ActualLRPLifecycle, Evacuation, TaskRules, Convergence, DomainRules):
@@ -409,6 +489,33 @@ def _has_higher_priority(presence: int, state: str, occupant_state: str) -> bool
             return occupant_state not in (RUNNING, CLAIMED)
     elif presence == SUSPECT and state in (RUNNING, CLAIMED):
         return occupant_state != RUNNING
+    return False
+
+
+def _internal_routes_changed(update: models.DesiredLRPUpdate, before: models.DesiredLRP) -> bool:
+    """``DesiredLRPUpdate.IsRoutesGroupUpdated`` for internal routes: any update carrying routes
+    counts, unless both it and the stored LRP have internal routes with the same bytes (the
+    update's as sent, the stored ones compacted)."""
+    if not update.HasField("routes"):
+        return False
+    new = update.routes.routes.get(INTERNAL_ROUTER)
+    old = before.routes.routes.get(INTERNAL_ROUTER)
+    if new is None or old is None:
+        return True
+    return new != old
+
+
+def _metric_tags_changed(update: models.DesiredLRPUpdate, before: models.DesiredLRP) -> bool:
+    """``DesiredLRPUpdate.IsMetricTagsUpdated``: an update with tags that differ in number,
+    names or values from the stored ones."""
+    if len(update.metric_tags) == 0:
+        return False
+    if len(update.metric_tags) != len(before.metric_tags):
+        return True
+    for name, value in before.metric_tags.items():
+        new = update.metric_tags.get(name)
+        if new is None or new.static != value.static or new.dynamic != value.dynamic:
+            return True
     return False
 
 

@@ -28,7 +28,9 @@ from typing import Any, Literal, TypeVar
 from google.protobuf.message import Message
 
 from fakebbs import models
+from fakebbs._outbound import OutboundRequest
 from fakebbs.clock import system_clock
+from fakebbs.errors import BBSError
 
 __all__ = [
     "ActualKey",
@@ -307,6 +309,7 @@ class Operation:
     store: Store
     trace_id: str = ""
     changes: list[Change] = field(default_factory=list)
+    calls: list[OutboundRequest] = field(default_factory=list)
     rows_read: dict[tuple[str, int], tuple[models.ActualLRP, ...]] = field(default_factory=dict)
 
     def _index_rows(self, lrp: models.ActualLRP) -> tuple[models.ActualLRP, ...]:
@@ -318,6 +321,11 @@ class Operation:
             rows = tuple(copy(row) for row in self.store.rows_of_index(*index))
             self.rows_read[index] = rows
         return rows
+
+    def call(self, request: OutboundRequest) -> None:
+        """Decide a call to a rep or the auctioneer: made when the outermost operation ends,
+        after its changes are published (see ``fakebbs._outbound``)."""
+        self.calls.append(request)
 
     def put_actual(
         self,
@@ -499,6 +507,9 @@ class Operation:
 
 
 Listener = Callable[[list[Change]], None]
+Dispatcher = Callable[[list[tuple[OutboundRequest, bool]]], BBSError | None]
+"""Makes the calls of an operation: (request, whether the outermost operation decided it, so
+that its failure may be that operation's answer); returns the error to answer, if any."""
 
 
 class Store:
@@ -523,8 +534,11 @@ class Store:
         self.domains: dict[str, int | None] = {}
         self.cells: dict[str, models.CellPresence] = {}
         self.listeners: list[Listener] = []
+        self.dispatcher: Dispatcher | None = None
+        """Makes the calls to reps and the auctioneer (None: they are dropped)."""
         self._depth = 0
         self._pending: list[Change] = []
+        self._pending_calls: list[tuple[OutboundRequest, bool]] = []
 
     def reset(self) -> None:
         """Forget everything, as a freshly migrated, empty BBS: one ``restore`` change that
@@ -551,19 +565,34 @@ class Store:
 
         A rule validates and computes before it writes, so an exception leaves nothing
         half-written; whatever an operation did record before failing is still published.
+        The calls to reps and the auctioneer the operations decided are then made, outside
+        the lock; a failed call that answers (a retire's stop) is raised as the outermost
+        operation's error. A call decided by an inner operation never answers the outer one.
         """
-        with self.lock:
-            op = Operation(self, trace_id)
-            self._depth += 1
-            try:
-                yield op
-            finally:
-                self._depth -= 1
-                self._pending.extend(op.changes)
-                if self._depth == 0 and self._pending:
-                    changes, self._pending = self._pending, []
-                    for listener in list(self.listeners):
-                        listener(changes)
+        calls: list[tuple[OutboundRequest, bool]] = []
+        failure: BBSError | None = None
+        try:
+            with self.lock:
+                op = Operation(self, trace_id)
+                self._depth += 1
+                try:
+                    yield op
+                finally:
+                    self._depth -= 1
+                    self._pending.extend(op.changes)
+                    outermost = self._depth == 0
+                    self._pending_calls.extend((c, outermost) for c in op.calls)
+                    if outermost:
+                        calls, self._pending_calls = self._pending_calls, []
+                        if self._pending:
+                            changes, self._pending = self._pending, []
+                            for listener in list(self.listeners):
+                                listener(changes)
+        finally:
+            if calls and self.dispatcher is not None:
+                failure = self.dispatcher(calls)
+        if failure is not None:
+            raise failure
 
     def rows_of_index(self, process_guid: str, index: int) -> list[models.ActualLRP]:
         """The stored rows of one index (upstream's ``ActualLRPs`` filtered by process guid

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from fakebbs import models
+from fakebbs._outbound import cancel_task_request, task_auction_request, task_start
 from fakebbs._store import Change, Operation, Store, copy, truncate_text
 from fakebbs.errors import (
     InvalidRequest,
@@ -99,8 +100,8 @@ class TaskRules(Store):
     def desire_task(
         self, definition: models.TaskDefinition, task_guid: str, domain: str, trace_id: str = ""
     ) -> models.Task:
-        """``SQLDB.DesireTask``: a new Pending task created and updated now. (The real BBS then
-        asks the auctioneer to place it; a fake has none.)"""
+        """``TaskController.DesireTask`` + ``SQLDB.DesireTask``: a new Pending task created and
+        updated now; the auctioneer is asked to place it."""
         with self.operation(trace_id) as op:
             if task_guid in self.tasks:
                 raise ResourceExists()
@@ -114,7 +115,9 @@ class TaskRules(Store):
                 state=PENDING,
             )
             task.task_definition.CopyFrom(definition)
-            return op.put_task(task)
+            stored = op.put_task(task)
+            op.call(task_auction_request([task_start(task_guid, domain, definition)], trace_id))
+            return stored
 
     def start_task(self, task_guid: str, cell_id: str, trace_id: str = "") -> bool:
         """``SQLDB.StartTask``; returns ``should_start``. A task already running on this cell
@@ -133,9 +136,15 @@ class TaskRules(Store):
 
     def cancel_task(self, task_guid: str, trace_id: str = "") -> models.Task:
         """``TaskController.CancelTask``: complete a Pending or Running task as failed with
-        "task was cancelled". (The real BBS also tells the task's rep to stop it.)"""
+        "task was cancelled". A task that had a cell is cancelled on it too: the cell's rep is
+        told, when the cell is registered."""
         with self.operation(trace_id) as op:
-            return self._fail(op, self._task(task_guid), CANCELLED_REASON)
+            task = self._task(task_guid)
+            cancelled = self._fail(op, task, CANCELLED_REASON)
+            cell = self.cells.get(task.cell_id) if task.cell_id else None
+            if cell is not None:
+                op.call(cancel_task_request(task_guid, cell, trace_id))
+            return cancelled
 
     def fail_task(self, task_guid: str, failure_reason: str, trace_id: str = "") -> models.Task:
         """``TaskController.FailTask`` (the deprecated route): cancel with a reason."""

@@ -30,6 +30,7 @@ from fakebbs._tasks import DEFAULT_MAX_TASK_RETRIES
 
 if TYPE_CHECKING:
     from fakebbs._namespaces import Namespaces
+    from fakebbs._outbound import ClientTLS
     from fakebbs.tls import Certificates
 
 __all__ = ["main"]
@@ -120,6 +121,36 @@ def _parser() -> argparse.ArgumentParser:
         help="start every namespace's clock frozen (and freeze it again after a reset): time "
         "moves only through the admin API's /fakebbs/v1/clock/advance",
     )
+    serve.add_argument(
+        "--call-reps",
+        action="store_true",
+        help="send the calls the BBS makes to cells' reps (stop, update, cancel) to each cell "
+        "presence's rep URL (default: only record them)",
+    )
+    serve.add_argument(
+        "--auctioneer-url",
+        metavar="URL",
+        help="send LRP and task start requests to the auctioneer at URL (default: only record "
+        "them)",
+    )
+    for who in ("rep", "auctioneer"):
+        for what, meaning in (
+            ("ca-cert", "CA certificate file to verify the server with"),
+            ("client-cert", "client certificate file, for mutual TLS"),
+            ("client-key", "client private key file"),
+        ):
+            serve.add_argument(f"--{who}-{what}", metavar="FILE", help=f"the {who}s' {meaning}")
+    serve.add_argument(
+        "--rep-require-tls",
+        action="store_true",
+        help="call reps only over TLS (their https rep URL), as the BBS's rep_require_tls",
+    )
+    serve.add_argument(
+        "--auctioneer-require-tls",
+        action="store_true",
+        help="never retry a start request over plain HTTP when TLS fails, as the BBS's "
+        "auctioneer_require_tls",
+    )
     tls = serve.add_argument_group(
         "TLS",
         "The real BBS serves mutual TLS only: give --cert and --key (and --ca to require client "
@@ -206,8 +237,37 @@ def _count(text: str) -> int:
     return int(text)
 
 
+def _client_tls(args: argparse.Namespace, who: str) -> ClientTLS | None:
+    """The client TLS files given for reps or the auctioneer: all three, or none."""
+    files = [getattr(args, f"{who}_{what}") for what in ("ca_cert", "client_cert", "client_key")]
+    require = bool(getattr(args, f"{who}_require_tls"))
+    if not any(files):
+        if require:
+            raise ValueError(
+                f"--{who}-require-tls needs --{who}-ca-cert, --{who}-client-cert and "
+                f"--{who}-client-key"
+            )
+        return None
+    if not all(files):
+        raise ValueError(
+            f"mutual TLS to the {who}s needs --{who}-ca-cert, --{who}-client-cert and "
+            f"--{who}-client-key together"
+        )
+    from fakebbs._outbound import ClientTLS
+
+    ca_file, cert_file, key_file = files
+    return ClientTLS(ca_file, cert_file, key_file, require=require)
+
+
 def _check_serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
     """The rules between flags, and TLS files that can be loaded; a usage error otherwise."""
+    for who in ("rep", "auctioneer"):
+        try:
+            client_tls = _client_tls(args, who)
+            if client_tls is not None:
+                client_tls.context()  # the files load
+        except (ValueError, OSError, ssl.SSLError) as exc:
+            parser.error(f"cannot call the {who}s over TLS: {_reason(exc)}")
     if args.generate_certs is not None:
         given = [f for f in ("cert", "key", "ca") if getattr(args, f) is not None]
         if given:
@@ -263,8 +323,18 @@ def _namespaces(args: argparse.Namespace) -> Namespaces:
     from fakebbs._namespaces import Namespaces, is_loopback
     from fakebbs._seedfile import load_seed_file, seed_snapshot
 
+    rep_tls = _client_tls(args, "rep")
+    auctioneer_tls = _client_tls(args, "auctioneer")
+
     def make_fake(name: str = "") -> FakeBBS:
-        return FakeBBS(namespace=name, max_task_retries=args.max_task_retries)
+        return FakeBBS(
+            namespace=name,
+            max_task_retries=args.max_task_retries,
+            call_reps=args.call_reps,
+            auctioneer_url=args.auctioneer_url,
+            rep_tls=rep_tls,
+            auctioneer_tls=auctioneer_tls,
+        )
 
     seed = None
     if args.seed is not None:
