@@ -34,7 +34,6 @@ from fakebbs._outbound import OutboundCall
 from fakebbs._seedfile import SeedFileError, apply_seed, parse_seed
 from fakebbs.errors import BBSError
 from fakebbs.faults import Fault
-from fakebbs.routes import LOG_ENVIRON_KEY
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -141,12 +140,10 @@ class AdminAPI:
         self, namespace: Namespace, environ: WSGIEnvironment, start_response: StartResponse
     ) -> Iterable[bytes]:
         request = Request(environ)
-        handler_name = "-"
         try:
             endpoint, arguments = self._map.bind_to_environ(environ).match()
-            handler = self._handlers[endpoint]
-            handler_name = handler.__name__
-            response = _json(200, handler(namespace, request, arguments))
+            result = self._handlers[endpoint](namespace, request, arguments)
+            response = _json(200, result)
         except AdminError as exc:
             response = _json(exc.status, {"error": exc.message})
         except MethodNotAllowed as exc:
@@ -160,12 +157,6 @@ class AdminAPI:
         except Exception as exc:  # noqa: BLE001 - a bug in the fake: a 500, kept for check()
             namespace.fake.errors.append(exc)
             response = _json(500, {"error": f"fakebbs: internal error: {exc!r}"})
-        # For the server's request log: the admin endpoint, the namespace, the outcome.
-        environ[LOG_ENVIRON_KEY] = (
-            f"admin.{handler_name}",
-            namespace.name or "default",
-            "ok" if response.status_code == 200 else f"error:{response.status_code}",
-        )
         return response(environ, start_response)
 
     # -- about the server -------------------------------------------------------------------

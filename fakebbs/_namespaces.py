@@ -196,10 +196,10 @@ class Namespaces:
         if path.startswith(NAMESPACE_PREFIX):
             name, slash, rest = path[len(NAMESPACE_PREFIX) :].partition("/")
             path = slash + rest
-        # In place, as werkzeug's DispatcherMiddleware mounts an app: what the app notes in
-        # the environ for the server's request log must reach the server's own environ.
+        # Set in the server's environ (the request log reads it), before the app's own copy.
         environ[NAMESPACE_ENVIRON_KEY] = name
         if path != environ.get("PATH_INFO"):
+            environ = dict(environ)
             environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + NAMESPACE_PREFIX + name
             environ["PATH_INFO"] = path
         if name and not valid_name(name):
