@@ -308,12 +308,14 @@ def _logging_to_stderr(level: str) -> Iterator[None]:
     writer.setFormatter(logging.Formatter(_LOG_FORMAT))
     handler = BackgroundHandler(writer)
     root = logging.getLogger("fakebbs")
+    previous = root.level
     root.addHandler(handler)
     root.setLevel(level.upper())
     try:
         yield
     finally:
         root.removeHandler(handler)
+        root.setLevel(previous)  # main() may run in a process that goes on (a test)
         handler.close()  # writes what is queued
 
 
