@@ -54,7 +54,8 @@ def test_every_section_measures_every_figure_with_a_baseline() -> None:
             assert figure.baseline is not None and figure.baseline > 0, figure.name
             assert figure.ratio == figure.value / figure.baseline
     memory = [f for f in report.figures if f.section.startswith("memory")]
-    assert len(memory) == 1 and memory[0].value is not None and memory[0].value > 0
+    # at this tiny size the resident set may not grow by a page: measured, not necessarily > 0
+    assert len(memory) == 1 and memory[0].value is not None and memory[0].value >= 0
 
 
 def test_fixture_figures_are_not_available_exactly_when_the_fake_lacks_the_api() -> None:

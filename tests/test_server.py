@@ -371,7 +371,9 @@ def test_workers_a_burst_of_streams_needed_retire_once_idle(app: EchoApp) -> Non
             stream.close()
         assert server.wait_for_worker_threads(baseline, timeout=30)
         assert server.worker_threads == baseline == _server._MIN_THREADS
-        assert len(threading.enumerate()) == len(threads_before)
+        # at most the minimum of the burst's threads live on, in place of retired first workers
+        # (other servers' idle workers may retire meanwhile, so no count of the whole process)
+        assert len(set(threading.enumerate()) - threads_before) <= _server._MIN_THREADS
         assert_serving(server)  # the pool still serves, and grows again when needed
         again = [_open_stream(server) for _ in range(2 * _server._MIN_THREADS)]
         for stream in again:
@@ -396,7 +398,8 @@ def test_fifty_dropped_event_streams_leave_no_thread_behind() -> None:
             conn.close()
         assert server.wait_for_worker_threads(baseline, timeout=30)
         assert server.worker_threads == baseline
-        assert len(threading.enumerate()) == len(threads_before) + baseline + 1  # + accept loop
+        # what this server started and still runs: its minimum workers and the accept loop
+        assert len(set(threading.enumerate()) - threads_before) == baseline + 1
     assert set(threading.enumerate()) == threads_before
 
 
