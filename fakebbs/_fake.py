@@ -168,7 +168,7 @@ class FakeBBS:
         (``hits``, ``remove()``, a context manager).
 
         The calls the fake makes fail the same way: a selector of their names
-        (``"StopLRPInstance"``, ``"UpdateLRPInstance"``, ``"CancelTask"``,
+        (``"StopLRPInstance"``, ``"UpdateLRPInstance"``, ``"CancelTaskOnRep"``,
         ``"RequestLRPAuctions"``, ``"RequestTaskAuctions"``) with ``faults.status(code)``
         (the rep or auctioneer answers that status), ``faults.reset_connection()`` or
         ``faults.close_connection()`` (it cannot be reached), or ``faults.delay(s)``; ``where``

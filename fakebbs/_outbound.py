@@ -64,7 +64,7 @@ __all__ = [
     "update_request",
 ]
 
-REP_CALLS = ("StopLRPInstance", "UpdateLRPInstance", "CancelTask")
+REP_CALLS = ("StopLRPInstance", "UpdateLRPInstance", "CancelTaskOnRep")
 """The rep client's methods the BBS calls (rep ``client.go``)."""
 
 AUCTIONEER_CALLS = ("RequestLRPAuctions", "RequestTaskAuctions")
@@ -74,7 +74,7 @@ _START_FIELDS = ("PlacementTags", "VolumeDrivers", "RootFs", "MemoryMB", "DiskMB
 
 OUTBOUND_FIELDS: Mapping[str, frozenset[str]] = {
     "StopLRPInstance": frozenset({"process_guid", "instance_guid", "index"}),
-    "CancelTask": frozenset({"task_guid"}),
+    "CancelTaskOnRep": frozenset({"task_guid"}),
     "UpdateLRPInstance": frozenset(
         {"instance_guid", "process_guid", "index", "domain", "internal_routes", "metric_tags"}
     ),
@@ -289,7 +289,7 @@ def cancel_task_request(
     is only logged, but a rep URL the client cannot use fails the cancel (after the task is
     cancelled), as upstream returns the rep client factory's error."""
     return OutboundRequest(
-        "CancelTask",
+        "CancelTaskOnRep",  # the rep client's CancelTask, named apart from the BBS route
         "POST",
         f"/v1/tasks/{_quote(task_guid)}/cancel",
         "",
@@ -680,7 +680,7 @@ class Outbound:
         headers = {}
         if request.trace_id or request.target == "auctioneer":
             headers[TRACE_HEADER] = request.trace_id
-        if request.route != "CancelTask":
+        if request.route != "CancelTaskOnRep":
             headers["Content-Type"] = "application/json"
         body = request.body.encode("utf-8")
         try:

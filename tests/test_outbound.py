@@ -169,7 +169,7 @@ def test_cancelling_a_running_task_cancels_it_on_its_cell(bbs: FakeBBS, client: 
     bbs.seed.task("t-pending")
     client.cancel_task("t-run")
     client.cancel_task("t-pending")
-    (call,) = bbs.rep_calls.assert_called("CancelTask", times=1)
+    (call,) = bbs.rep_calls.assert_called("CancelTaskOnRep", times=1)
     assert (call.method, call.path, call.body, call.cell_id) == (
         "POST",
         "/v1/tasks/t-run/cancel",
@@ -341,9 +341,9 @@ def test_a_failed_stop_after_a_removal_or_a_failed_auction_changes_no_answer(
 
 def test_a_fault_rule_for_the_calls_takes_transport_faults_only(bbs: FakeBBS) -> None:
     with pytest.raises(TypeError, match="HTTP statuses"):
-        bbs.fail("CancelTask", errors.ResourceNotFound())
+        bbs.fail("CancelTaskOnRep", errors.ResourceNotFound())
     with pytest.raises(ValueError, match="not both"):
-        bbs.fail(["CancelTask", "DesireTask"], faults.status(500))
+        bbs.fail(["CancelTaskOnRep", "DesireTask"], faults.status(500))
 
 
 def test_a_fault_rule_can_look_into_the_body(bbs: FakeBBS, client: BBSClient) -> None:
@@ -750,7 +750,7 @@ def test_a_cancel_whose_rep_url_cannot_be_used_is_answered_with_that_error() -> 
 def test_a_cancel_the_rep_refuses_still_succeeds(bbs: FakeBBS, client: BBSClient) -> None:
     bbs.seed.cell("cell-1")
     bbs.seed.task("t-1", state="RUNNING", cell_id="cell-1")
-    bbs.fail("CancelTask", faults.status(500))
+    bbs.fail("CancelTaskOnRep", faults.status(500))
     client.cancel_task("t-1")
     assert bbs.rep_calls.last.error == "http error: status code 500 (Internal Server Error)"
 
@@ -824,3 +824,9 @@ def test_an_auctioneer_failing_over_tls_is_asked_again_over_http_unless_tls_is_r
         assert again.url == server.url + "/v1/lrps"
         assert (again.status, again.error) == (202, None)
         assert [r.path for r in auctioneer.received] == ["/v1/lrps"]
+
+
+def test_a_fault_rule_for_the_bbs_cancel_route_is_not_one_for_the_rep(bbs: FakeBBS) -> None:
+    rule = bbs.fail("CancelTask", errors.ResourceNotFound())
+
+    assert rule.matcher.routes == {"CancelTask"}  # the BBS route, answered inside its response
