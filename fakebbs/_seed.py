@@ -51,6 +51,7 @@ from fakebbs._store import (
     copy,
     truncate_text,
 )
+from fakebbs._tasks import new_task
 from fakebbs._validation import (
     validate_actual_lrp_instance_key,
     validate_actual_lrp_key,
@@ -352,15 +353,7 @@ class Seed:
             if task_guid in st.tasks:
                 raise ResourceExists(f"{what}: the task exists")
             now = st.clock()
-            task = models.Task(
-                task_guid=task_guid,
-                domain=domain,
-                created_at=now,
-                updated_at=now,
-                first_completed_at=0,
-                state=number,
-            )
-            task.task_definition.CopyFrom(definition)
+            task = new_task(task_guid, domain, definition, now, number)
             if number == models.Task.Running:
                 task.cell_id = DEFAULT_CELL if cell_id is None else cell_id
             elif number in (models.Task.Completed, models.Task.Resolving):

@@ -29,6 +29,7 @@ __all__ = [
     "RESOLVING",
     "RUNNING",
     "TaskRules",
+    "new_task",
     "state_name",
 ]
 
@@ -65,6 +66,22 @@ def _validate_transition(task: models.Task, to: int) -> None:
     """``Task.ValidateTransitionTo``: only Pending → Running → Completed → Resolving."""
     if task.state != _ALLOWED_FROM.get(to):
         raise _transition_error(task, to)
+
+
+def new_task(
+    task_guid: str, domain: str, definition: models.TaskDefinition, now: int, state: int = PENDING
+) -> models.Task:
+    """A task as ``SQLDB.DesireTask`` inserts it: created and updated ``now``, never completed."""
+    task = models.Task(
+        task_guid=task_guid,
+        domain=domain,
+        created_at=now,
+        updated_at=now,
+        first_completed_at=0,
+        state=state,  # type: ignore[arg-type]
+    )
+    task.task_definition.CopyFrom(definition)
+    return task
 
 
 class TaskRules(Store):
@@ -105,16 +122,7 @@ class TaskRules(Store):
         with self.operation(trace_id) as op:
             if task_guid in self.tasks:
                 raise ResourceExists()
-            now = self.clock()
-            task = models.Task(
-                task_guid=task_guid,
-                domain=domain,
-                created_at=now,
-                updated_at=now,
-                first_completed_at=0,
-                state=PENDING,
-            )
-            task.task_definition.CopyFrom(definition)
+            task = new_task(task_guid, domain, definition, self.clock())
             stored = op.put_task(task)
             op.call(task_auction_request([task_start(task_guid, domain, definition)], trace_id))
             return stored
