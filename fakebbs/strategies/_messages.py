@@ -314,14 +314,18 @@ _RESPONSE_PAYLOADS: dict[str, Callable[[], Mapping[str, SearchStrategy[Any]]]] =
 
 def _response(name: str) -> SearchStrategy[Message]:
     cls: type[Message] = getattr(models, name)
+    # Built by keyword, as the generated classes take their fields; Message's own stub has none.
+    build: Callable[..., Message] = cls
     payload = _RESPONSE_PAYLOADS.get(name, dict)()
     success = message(cls, payload)
     if "error" not in cls.DESCRIPTOR.fields_by_name:
         return success
-    failure = bbs_errors().map(lambda e: cls(error=e.to_wire()))
+    failure = bbs_errors().map(lambda e: build(error=e.to_wire()))
     if name == "EvacuationResponse":
         failure = st.builds(
-            lambda e, keep: cls(error=e.to_wire(), keep_container=keep), bbs_errors(), st.booleans()
+            lambda e, keep: build(error=e.to_wire(), keep_container=keep),
+            bbs_errors(),
+            st.booleans(),
         )
     return st.one_of(success, failure)
 
