@@ -115,6 +115,10 @@ class FakeBBS:
             namespace=namespace,
         )
         self._servers: list[Server] = []
+        self.client_options: dict[str, Any] = {}
+        """What every ``client()`` over the socket starts from (``BBSClient`` keyword arguments,
+        which a call's own options override); the pytest plugin sets its
+        ``fakebbs_client_options`` here."""
         self._servers_lock = threading.Lock()
         self.seed = Seed(self._state)
         """Put the fake in a known state, one line per row; see ``fakebbs._seed``."""
@@ -229,12 +233,12 @@ class FakeBBS:
 
     def client(self, **options: Any) -> BBSClient:
         """A ``BBSClient`` for this fake: over the socket of its running server when it is
-        served (``options`` go to ``BBSClient``, for example ``ssl_context`` or ``retries``),
-        otherwise calling its WSGI app in-process."""
+        served (``client_options``, then ``options``, go to ``BBSClient``: for example
+        ``ssl_context`` or ``retries``), otherwise calling its WSGI app in-process."""
         server = self.server
         if server is None:
             return BBSClient.in_process(self.wsgi_app, **options)
-        return BBSClient(server.url, **options)
+        return BBSClient(server.url, **{**self.client_options, **options})
 
     def snapshot(self) -> Snapshot:
         """The whole BBS state as it is now (desired and actual LRPs, tasks, domains, cells),

@@ -2,33 +2,43 @@
 
 Fixtures:
 
-- ``fakebbs_server`` (session): a ``FakeBBS`` served on ``fakebbs_address`` (``127.0.0.1``, a
-  free port) with ``fakebbs_ssl_context`` (None: plain HTTP);
+- ``fakebbs_server``: a ``FakeBBS`` (built with ``fakebbs_options``) served on
+  ``fakebbs_address`` (``127.0.0.1``, a free port) with ``fakebbs_ssl_context`` (None: plain
+  HTTP), started once per session for each distinct address, TLS context and options, with the
+  overrides in force where it is requested (so ``tests/`` on plain HTTP and ``tests_tls/`` with
+  mutual TLS in one run get a server each); its ``client()`` hands out clients built with
+  ``fakebbs_client_options`` unless told otherwise;
 - ``fakebbs``: that same fake, reset before the test and ``check()``-ed after it, so an error
   inside the fake fails the test that caused it;
 - ``fakebbs_client``: ``fakebbs.client()`` (over the socket), closed after the test;
-- ``fakebbs_in_process``: a fresh ``FakeBBS`` that is never served (its ``client()`` calls the
-  WSGI app directly), ``check()``-ed after the test.
+- ``fakebbs_in_process``: a fresh ``FakeBBS`` (built with ``fakebbs_options``) that is never
+  served (its ``client()`` calls the WSGI app directly), ``check()``-ed after the test.
 
-Override ``fakebbs_address``, ``fakebbs_ssl_context`` (a server-side ``ssl.SSLContext``) and
+Override ``fakebbs_address``, ``fakebbs_ssl_context`` (a server-side ``ssl.SSLContext``),
 ``fakebbs_client_options`` (keyword arguments for ``BBSClient``, such as the client side's
-``ssl_context``) in a ``conftest.py`` to serve elsewhere or over mutual TLS;
-``fakebbs_certificates`` makes a throwaway CA, server and client identity for that
-(``fakebbs.tls.generate_certificates``, which needs trustme). Every pytest-xdist
-worker is its own process, so it gets its own server and state; nothing here is process-global.
+``ssl_context``) and ``fakebbs_options`` (keyword arguments for ``FakeBBS``, such as
+``max_task_retries``) in a ``conftest.py``: the one of the directory whose tests they are for,
+or the root one for the whole suite. ``fakebbs_certificates`` makes a throwaway CA, server and
+client identity for mutual TLS (``fakebbs.tls.generate_certificates``, which needs trustme).
+A fixed port asked for twice with other overrides is a setup error naming both. Every
+pytest-xdist worker is its own process, so it gets its own servers and state; nothing here is
+process-global.
 """
 
 from __future__ import annotations
 
 import ssl
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from fakebbs._fake import FakeBBS
 from fakebbs.client import BBSClient
 from fakebbs.tls import Certificates
+
+if TYPE_CHECKING:
+    from fakebbs._server import Server
 
 __all__ = [
     "fakebbs",
@@ -37,6 +47,7 @@ __all__ = [
     "fakebbs_client",
     "fakebbs_client_options",
     "fakebbs_in_process",
+    "fakebbs_options",
     "fakebbs_server",
     "fakebbs_ssl_context",
 ]
@@ -71,14 +82,74 @@ def fakebbs_client_options() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
+def fakebbs_options() -> dict[str, Any]:
+    """Keyword arguments for the plugin's ``FakeBBS`` (e.g. ``max_task_retries``,
+    ``journal_size``, ``call_reps``), for ``fakebbs_server`` and ``fakebbs_in_process``."""
+    return {}
+
+
+_Key = tuple[tuple[str, int], ssl.SSLContext | None, dict[str, Any]]
+
+
+class _Served:
+    """The fakes the plugin serves in one session (one process): one per distinct address,
+    server TLS context and ``FakeBBS`` options, each started on first request."""
+
+    def __init__(self) -> None:
+        self._served: list[tuple[_Key, FakeBBS, Server, str]] = []
+
+    def fake(self, key: _Key, nodeid: str) -> FakeBBS:
+        address, context, options = key
+        for (other_address, other_context, other_options), fake, _, first in self._served:
+            if other_address == address and other_context is context and other_options == options:
+                return fake
+            if address[1] != 0 and other_address == address:
+                pytest.fail(
+                    f"fakebbs_address {address!r} already serves a fake for other overrides"
+                    f" ({_describe(other_context, other_options)}, first requested by {first});"
+                    f" here they are {_describe(context, options)}: give one of the two"
+                    " conftest.py files another fakebbs_address, or port 0 (a free port)",
+                    pytrace=False,
+                )
+        fake = FakeBBS(**options)
+        server = fake.serve(address[0], address[1], ssl_context=context)
+        self._served.append((key, fake, server, nodeid))
+        return fake
+
+    def stop(self) -> None:
+        for _, _, server, _ in self._served:
+            server.stop()
+
+
+def _describe(context: ssl.SSLContext | None, options: dict[str, Any]) -> str:
+    served = "plain HTTP" if context is None else "mutual TLS or HTTPS (an ssl.SSLContext)"
+    return f"{served}, fakebbs_options {options!r}"
+
+
+@pytest.fixture(scope="session")
+def _fakebbs_served() -> Iterator[_Served]:
+    served = _Served()
+    yield served
+    served.stop()
+
+
+@pytest.fixture
 def fakebbs_server(
-    fakebbs_address: tuple[str, int], fakebbs_ssl_context: ssl.SSLContext | None
-) -> Iterator[FakeBBS]:
-    """One fake served for the whole session (per xdist worker); ``.url`` is its address."""
-    fake = FakeBBS()
+    request: pytest.FixtureRequest,
+    _fakebbs_served: _Served,
+    fakebbs_address: tuple[str, int],
+    fakebbs_ssl_context: ssl.SSLContext | None,
+    fakebbs_options: dict[str, Any],
+    fakebbs_client_options: dict[str, Any],
+) -> FakeBBS:
+    """The fake served for this test's overrides: started once per session for each distinct
+    address, TLS context and options (per xdist worker); ``.url`` is its address."""
     host, port = fakebbs_address
-    with fake.serve(host, port, ssl_context=fakebbs_ssl_context):
-        yield fake
+    fake = _fakebbs_served.fake(
+        ((host, port), fakebbs_ssl_context, fakebbs_options), request.node.nodeid
+    )
+    fake.client_options = dict(fakebbs_client_options)
+    return fake
 
 
 @pytest.fixture
@@ -97,8 +168,8 @@ def fakebbs_client(fakebbs: FakeBBS, fakebbs_client_options: dict[str, Any]) -> 
 
 
 @pytest.fixture
-def fakebbs_in_process() -> Iterator[FakeBBS]:
+def fakebbs_in_process(fakebbs_options: dict[str, Any]) -> Iterator[FakeBBS]:
     """A fresh fake that is never served: ``client()`` calls its WSGI app directly."""
-    fake = FakeBBS()
+    fake = FakeBBS(**fakebbs_options)
     yield fake
     fake.check()

@@ -165,3 +165,144 @@ def test_worker(fakebbs, fakebbs_client, n):
     first, second = urls.values()
     assert len(first) == len(second) == 1  # one server per worker, for all its tests
     assert first != second
+
+
+TLS_CONFTEST = """
+import pytest
+
+@pytest.fixture(scope="session")
+def fakebbs_ssl_context(fakebbs_certificates):
+    return fakebbs_certificates.server_context()
+
+@pytest.fixture(scope="session")
+def fakebbs_client_options(fakebbs_certificates):
+    return {"ssl_context": fakebbs_certificates.client_context()}
+"""
+
+PLAIN_TESTS = """
+def test_plain(fakebbs, fakebbs_client, fakebbs_server):
+    assert fakebbs.url.startswith("http://") and fakebbs_server is fakebbs
+    fakebbs_client.upsert_domain("plain", 0)
+    assert fakebbs_client.domains() == ["plain"]
+"""
+
+TLS_TESTS = """
+import threading
+
+def test_tls(fakebbs, fakebbs_client, fakebbs_server):
+    assert fakebbs.url.startswith("https://") and fakebbs_server is fakebbs
+    fakebbs_client.upsert_domain("tls", 0)
+    seen = []
+    with fakebbs.client() as second:  # configured as the plugin's client: mutual TLS
+        lister = threading.Thread(target=lambda: seen.extend(second.domains()))
+        with fakebbs.hold("Domains") as gate:
+            lister.start()
+            gate.wait_arrived(timeout=5)
+        lister.join()
+    assert seen == ["tls"]
+"""
+
+
+def two_suites(pytester: pytest.Pytester, tls_conftest: str = TLS_CONFTEST) -> None:
+    """The issue's layout: ``tests`` on plain HTTP, ``tests_tls`` overriding for mutual TLS."""
+    pytester.mkdir("tests")
+    pytester.mkdir("tests_tls")
+    (pytester.path / "tests" / "test_plain.py").write_text(PLAIN_TESTS)
+    (pytester.path / "tests_tls" / "conftest.py").write_text(tls_conftest)
+    (pytester.path / "tests_tls" / "test_tls.py").write_text(TLS_TESTS)
+
+
+@pytest.mark.parametrize("order", [("tests", "tests_tls"), ("tests_tls", "tests")])
+def test_a_plain_and_a_mutual_tls_directory_each_get_their_own_server(
+    pytester: pytest.Pytester, order: tuple[str, str]
+) -> None:
+    two_suites(pytester)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *order)
+    result.assert_outcomes(passed=2)
+
+
+def test_one_fixed_port_asked_for_twice_with_other_overrides_is_a_setup_error(
+    pytester: pytest.Pytester,
+) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    pytester.makeconftest(
+        f"""
+import pytest
+
+@pytest.fixture(scope="session")
+def fakebbs_address():
+    return ("127.0.0.1", {port})
+"""
+    )
+    two_suites(pytester)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "tests", "tests_tls")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"fakebbs_address ('127.0.0.1', {port}) already serves a fake for other overrides"
+            " (plain HTTP, *first requested by tests/test_plain.py::test_plain);"
+            " here they are mutual TLS or HTTPS (an ssl.SSLContext)*port 0 (a free port)"
+        ]
+    )
+
+
+def test_a_served_fakes_clients_are_configured_as_the_plugins_client(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest(
+        """
+import pytest
+
+@pytest.fixture(scope="session")
+def fakebbs_client_options():
+    return {"retries": 2, "retry_interval": 0}
+"""
+    )
+    result = run(
+        pytester,
+        """
+def test_client_options_apply_unless_told_otherwise(fakebbs, fakebbs_client):
+    assert fakebbs_client.retries == 2
+    with fakebbs.client() as bbs:
+        assert (bbs.retries, bbs.retry_interval) == (2, 0)
+    with fakebbs.client(retries=0) as bbs:
+        assert (bbs.retries, bbs.retry_interval) == (0, 0)
+""",
+    )
+    result.assert_outcomes(passed=1)
+
+
+def test_fakebbs_options_configure_the_served_fake(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+import pytest
+
+@pytest.fixture(scope="session")
+def fakebbs_options():
+    return {"max_task_retries": 0, "journal_size": 2}
+"""
+    )
+    result = run(
+        pytester,
+        """
+def test_options(fakebbs, fakebbs_client):
+    for n in range(3):
+        fakebbs_client.upsert_domain(f"d-{n}", 0)
+    assert len(fakebbs.calls) == 2 and fakebbs.calls.dropped == 1
+    fakebbs.seed.task("t-1", state="PENDING")
+    fakebbs_client.reject_task("t-1", "no room")  # no retries: the first rejection fails it
+    assert fakebbs_client.task_by_guid("t-1").state == models.Task.Completed
+
+def test_in_process_fakes_take_them_too(fakebbs_in_process):
+    for n in range(3):
+        fakebbs_in_process.seed.domain(f"d-{n}")
+    with fakebbs_in_process.client() as bbs:
+        bbs.domains(); bbs.domains(); bbs.domains()
+    assert len(fakebbs_in_process.calls) == 2
+""",
+    )
+    result.assert_outcomes(passed=2)
