@@ -204,9 +204,10 @@ class AdminAPI:
             raise AdminError(str(exc)) from None
 
     def reset(self, ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
-        _fields(request, set())
-        self.namespaces.reset(ns)
-        return {"reset": ns.name}
+        empty = _fields(request, {"empty"}).get("empty", False)
+        if not isinstance(empty, bool):
+            raise AdminError(f"empty: expected true or false, got {json.dumps(empty)}")
+        return {"reset": ns.name, "to": self.namespaces.reset(ns, empty=empty)}
 
     def list_snapshots(self, ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
         with ns.lock:
@@ -364,7 +365,7 @@ class AdminAPI:
         selector, where = _selector(body["route"]), _where(body.get("where"))
         gate = _checked(lambda: ns.fake.hold(selector, where=where))
         with ns.lock:
-            gate_id = ns.new_id()
+            gate_id = ns.new_hold_id()
             ns.gates[gate_id] = gate
         return _gate_json(gate_id, gate)
 

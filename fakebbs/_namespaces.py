@@ -3,8 +3,9 @@
 ``fakebbs serve`` serves a ``Namespaces``. A request picks its namespace with a path prefix,
 ``/ns/NAME/...`` (a client whose base URL is ``https://HOST:PORT/ns/NAME`` reaches it
 unmodified, since BBS clients join the base URL and the route path), or with the
-``X-Fakebbs-Namespace`` header; without either it is the default namespace, whose name is
-"". Each namespace is a fake of its own (state, journal, faults, holds, clock, event
+``X-Fakebbs-Namespace`` header; without either (or naming ``default``) it is the default
+namespace, named ``default`` in JSON answers, journaled calls and the request log alike. Each
+namespace is a fake of its own (state, journal, faults, holds, clock, event
 streams), so parallel suites that share one server never see each other. The admin API
 (``/fakebbs/v1/...``) acts on the namespace the request names, exactly like the BBS routes.
 """
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ADMIN_PREFIX",
+    "DEFAULT_NAMESPACE",
     "NAMESPACE_ENVIRON_KEY",
     "NAMESPACE_HEADER",
     "NAMESPACE_PREFIX",
@@ -50,6 +52,9 @@ NAMESPACE_ENVIRON_KEY = "fakebbs.namespace"
 
 ADMIN_PREFIX = "/fakebbs/v1"
 """The admin API's reserved path prefix; no BBS route starts with it."""
+
+DEFAULT_NAMESPACE = "default"
+"""The name of the namespace a request without a ``/ns/NAME`` prefix or header is served by."""
 
 SEED_SNAPSHOT = "seed"
 """The named snapshot every namespace of a seeded server starts with."""
@@ -85,10 +90,15 @@ class Namespace:
     gates: dict[str, Gate] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    _hold_ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def new_id(self) -> str:
-        """A fresh id for a fault rule or a gate of this namespace."""
+        """A fresh id for a fault rule of this namespace (1, 2, ...)."""
         return str(next(self._ids))
+
+    def new_hold_id(self) -> str:
+        """A fresh id for a gate (a held route) of this namespace: its own sequence."""
+        return str(next(self._hold_ids))
 
     def live_rules(self) -> dict[str, FaultRule]:
         """The admin-made rules still in force (a reset or removal forgets the others)."""
@@ -110,8 +120,8 @@ class Namespaces:
     """A WSGI app serving any number of fakes, one per namespace (see the module docstring).
 
     ``make_fake(name)`` builds the fake of a new namespace. ``admin`` turns the admin API on.
-    ``seed``, when given, is the state every namespace starts with, also kept in each as the
-    named snapshot ``seed``. ``manual_clock`` starts every namespace's clock frozen, and
+    ``seed``, when given, is the state every namespace starts with and returns to on a reset,
+    also kept in each as the named snapshot ``seed``. ``manual_clock`` starts every namespace's clock frozen, and
     freezes it again after a reset. Thread-safe: two first requests to one new namespace make
     one fake.
     """
@@ -133,10 +143,11 @@ class Namespaces:
         self._lock = threading.Lock()
         self._namespaces: dict[str, Namespace] = {}
         self._admin_api = AdminAPI(self)
-        self.default = self.get("")
+        self.default = self.get(DEFAULT_NAMESPACE)
 
     def get(self, name: str) -> Namespace:
-        """The namespace ``name`` ("" is the default one), made now if it is new."""
+        """The namespace ``name`` (``default`` or "" is the default one), made now if new."""
+        name = name or DEFAULT_NAMESPACE
         with self._lock:
             namespace = self._namespaces.get(name)
             if namespace is None:
@@ -150,38 +161,44 @@ class Namespaces:
                 self._namespaces[name] = namespace
             return namespace
 
-    def reset(self, namespace: Namespace) -> None:
+    def reset(self, namespace: Namespace, *, empty: bool = False) -> str:
         """``FakeBBS.reset`` of one namespace (its named snapshots stay), the clock frozen
-        again under ``manual_clock``."""
+        again under ``manual_clock``, then the state the server started with (``seed``) unless
+        ``empty``. Returns what it went back to: "seed" or "empty"."""
         namespace.fake.reset()
         if self.manual_clock:
             namespace.fake.clock.freeze()
         with namespace.lock:
             namespace.rules.clear()
             namespace.gates.clear()
+        if self.seed is None or empty:
+            return "empty"
+        namespace.fake.restore(self.seed)
+        return "seed"
 
     def drop(self, name: str) -> bool:
         """Forget a namespace (its open streams end, its held requests go on); the default
-        namespace is emptied instead. False when there was no such namespace."""
+        namespace is reset instead. False when there was no such namespace."""
+        name = name or DEFAULT_NAMESPACE
         with self._lock:
             namespace = self._namespaces.get(name)
             if namespace is None:
                 return False
-            if name:
+            if name != DEFAULT_NAMESPACE:
                 del self._namespaces[name]
         namespace.fake._stopping()
-        if not name:
+        if name == DEFAULT_NAMESPACE:
             self.reset(namespace)
         return True
 
     def names(self) -> list[str]:
-        """Every namespace made so far, the default ("") first."""
+        """Every namespace made so far, the default first."""
         with self._lock:
-            return sorted(self._namespaces)
+            return sorted(self._namespaces, key=_default_first)
 
     def all(self) -> list[Namespace]:
         with self._lock:
-            return [self._namespaces[n] for n in sorted(self._namespaces)]
+            return [self._namespaces[n] for n in sorted(self._namespaces, key=_default_first)]
 
     def converge(self) -> None:
         """One convergence pass in every namespace (``--converge-interval``)."""
@@ -197,7 +214,7 @@ class Namespaces:
             name, slash, rest = path[len(NAMESPACE_PREFIX) :].partition("/")
             path = slash + rest
         # Set in the server's environ (the request log reads it), before the app's own copy.
-        environ[NAMESPACE_ENVIRON_KEY] = name
+        environ[NAMESPACE_ENVIRON_KEY] = name or DEFAULT_NAMESPACE
         if path != environ.get("PATH_INFO"):
             environ = dict(environ)
             environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + NAMESPACE_PREFIX + name
@@ -241,6 +258,10 @@ class Namespaces:
     def _stopping(self) -> None:
         for namespace in self.all():
             namespace.fake._stopping()
+
+
+def _default_first(name: str) -> tuple[bool, str]:
+    return (name != DEFAULT_NAMESPACE, name)
 
 
 def _plain(start_response: StartResponse, status: str, text: str) -> list[bytes]:

@@ -58,7 +58,7 @@ def error_of(admin: Client, method: str, path: str, body: Any = None, status: in
 def test_version_names_the_api_and_the_namespace(admin: Client) -> None:
     answer = call(admin, "GET", "/version")
     assert answer["api"] == "v1"
-    assert answer["namespace"] == ""
+    assert answer["namespace"] == "default"
     assert answer["fakebbs"]
 
 
@@ -513,7 +513,9 @@ def test_serve_answers_the_admin_api_in_each_namespace() -> None:
         status, state = http_json("GET", f"{url}/ns/a{ADMIN}/state")
         assert state["desired_lrps"] == []
         assert http_json("DELETE", f"{url}{ADMIN}/faults/{rule['id']}")[0] == 404
-        assert http_json("GET", f"{url}{ADMIN}/namespaces")[1] == {"namespaces": ["", "a", "b"]}
+        assert http_json("GET", f"{url}{ADMIN}/namespaces")[1] == {
+            "namespaces": ["default", "a", "b"]
+        }
 
 
 def test_serve_with_a_manual_clock_starts_every_namespace_frozen() -> None:
@@ -564,7 +566,6 @@ def test_the_admin_api_is_off_on_a_non_loopback_bind_unless_asked(
 @pytest.mark.parametrize(
     ("method", "path"),
     [
-        ("POST", "/reset"),
         ("POST", "/converge"),
         ("PUT", "/snapshots/base"),
         ("POST", "/clock/unfreeze"),

@@ -83,9 +83,21 @@ def test_the_path_prefix_wins_over_the_header(namespaces: Namespaces) -> None:
 
 
 def test_a_namespace_is_made_on_first_use(namespaces: Namespaces) -> None:
-    assert namespaces.names() == [""]
+    assert namespaces.names() == ["default"]
     Client(namespaces).post("/ns/new-one/v1/ping")
-    assert namespaces.names() == ["", "new-one"]
+    assert namespaces.names() == ["default", "new-one"]
+
+
+def test_the_default_namespace_is_named_default_in_json_journal_and_log(
+    namespaces: Namespaces,
+) -> None:
+    admin = Client(namespaces)
+    desire(admin, "", "web")
+    assert namespaces.default.fake.calls.last.namespace == "default"
+    assert admin.get("/fakebbs/v1/version").json["namespace"] == "default"  # type: ignore[index]
+    by_name = admin.get("/fakebbs/v1/journal", headers={NAMESPACE_HEADER: "default"}).json
+    assert [c["namespace"] for c in by_name["calls"]] == ["default"]  # type: ignore[index]
+    assert admin.get("/ns/default/fakebbs/v1/namespaces").json == {"namespaces": ["default"]}
 
 
 def test_journaled_calls_carry_the_namespace_and_the_path_without_prefix(
@@ -107,7 +119,7 @@ def test_a_bad_namespace_name_is_refused(namespaces: Namespaces) -> None:
     assert "not a namespace name" in response.get_data(as_text=True)
     response = Client(namespaces).post("/v1/ping", headers={NAMESPACE_HEADER: "a/b"})
     assert response.status_code == 400
-    assert namespaces.names() == [""]
+    assert namespaces.names() == ["default"]
 
 
 @pytest.mark.parametrize(
@@ -128,7 +140,7 @@ def test_a_new_namespace_gets_its_own_fake_from_the_factory() -> None:
     spaces = Namespaces(make)
     assert spaces.get("x").fake._state.max_task_retries == 7
     assert spaces.get("x") is spaces.get("x")
-    assert made == ["", "x"]
+    assert made == ["default", "x"]
 
 
 def test_concurrent_first_requests_make_one_namespace(namespaces: Namespaces) -> None:
@@ -241,7 +253,7 @@ def test_a_namespace_list_is_json(namespaces: Namespaces) -> None:
     client.post("/ns/b/v1/ping")
     client.post("/ns/a/v1/ping")
     body = client.get("/fakebbs/v1/namespaces").get_data(as_text=True)
-    assert json.loads(body) == {"namespaces": ["", "a", "b"]}
+    assert json.loads(body) == {"namespaces": ["default", "a", "b"]}
 
 
 def test_parallel_suites_share_one_served_process_safely() -> None:

@@ -19,7 +19,7 @@ from fakebbs._seedfile import (
     parse_seed,
     seed_snapshot,
 )
-from processes import serving, spawn
+from processes import http_json, serving, spawn
 
 GOOD: dict[str, Any] = {
     "domains": ["cf-apps", {"name": "cf-tasks", "ttl": 120}],
@@ -236,11 +236,47 @@ def test_every_namespace_starts_from_the_seed_and_keeps_it_as_a_snapshot() -> No
         state = admin.get(prefix + "/fakebbs/v1/state").json
         assert state is not None
         assert len(state["desired_lrps"]) == 4
-    admin.post("/ns/a/fakebbs/v1/reset")
+    admin.post("/ns/a/fakebbs/v1/reset", json={"empty": True})
     assert namespaces.get("a").fake.snapshot().desired_lrps == {}
     assert admin.post("/ns/a/fakebbs/v1/snapshots/seed/restore").status_code == 200
     assert len(namespaces.get("a").fake.snapshot().desired_lrps) == 4
     assert len(namespaces.default.fake.snapshot().desired_lrps) == 4
+
+
+def test_a_reset_returns_a_seeded_namespace_to_the_seed() -> None:
+    namespaces = Namespaces(seed=seed_snapshot(parse_seed(GOOD, "test"), FakeBBS, "test"))
+    admin = Client(namespaces)
+    with BBSClient.in_process(namespaces) as bbs:
+        bbs.remove_desired_lrp("web")
+        bbs.upsert_domain("extra", 0)
+    answer = admin.post("/fakebbs/v1/reset").json
+    assert answer == {"reset": "default", "to": "seed"}
+    state = namespaces.default.fake.snapshot()
+    assert sorted(state.desired_lrps) == ["bulk-0", "bulk-1", "bulk-2", "web"]
+    assert "extra" not in state.domains
+    assert len(namespaces.default.fake.calls) == 0  # the journal is reset all the same
+
+
+def test_an_empty_reset_gives_a_fresh_bbs_seeded_or_not() -> None:
+    for seed in (seed_snapshot(parse_seed(GOOD, "test"), FakeBBS, "test"), None):
+        namespaces = Namespaces(seed=seed)
+        namespaces.default.fake.seed.domain("mine")
+        answer = Client(namespaces).post("/fakebbs/v1/reset", json={"empty": True}).json
+        assert answer == {"reset": "default", "to": "empty"}
+        assert namespaces.default.fake.snapshot().domains == {}
+
+
+def test_a_reset_without_a_seed_empties_the_namespace() -> None:
+    namespaces = Namespaces()
+    namespaces.default.fake.seed.domain("mine")
+    assert Client(namespaces).post("/fakebbs/v1/reset").json == {"reset": "default", "to": "empty"}
+    assert namespaces.default.fake.snapshot().domains == {}
+
+
+def test_empty_must_be_true_or_false() -> None:
+    response = Client(Namespaces()).post("/fakebbs/v1/reset", json={"empty": "yes"})
+    assert response.status_code == 400
+    assert response.json == {"error": 'empty: expected true or false, got "yes"'}
 
 
 # -- the admin endpoint ------------------------------------------------------------------------
@@ -284,6 +320,18 @@ def seed_file(tmp_path: Path) -> Iterator[Path]:
     path = tmp_path / "seed.json"
     path.write_text(json.dumps(GOOD))
     yield path
+
+
+def test_serve_resets_to_its_seed_file(seed_file: Path) -> None:
+    with serving("--seed", str(seed_file)) as url, BBSClient(url) as client:
+        client.remove_desired_lrp("web")
+        assert http_json("POST", url + "/fakebbs/v1/reset") == (
+            200,
+            {"reset": "default", "to": "seed"},
+        )
+        assert "web" in {d.process_guid for d in client.desired_lrps()}
+        assert http_json("POST", url + "/fakebbs/v1/reset", {"empty": True})[0] == 200
+        assert client.desired_lrps() == []
 
 
 def test_serve_starts_seeded(seed_file: Path) -> None:
