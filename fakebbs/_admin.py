@@ -16,6 +16,7 @@ import dataclasses
 import inspect
 import json
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping
 from importlib import metadata
 from types import MappingProxyType
@@ -32,8 +33,10 @@ from fakebbs._controls import FaultRule, Gate
 from fakebbs._journal import Call, OutboundJournal
 from fakebbs._outbound import OutboundCall
 from fakebbs._seedfile import SeedFileError, apply_seed, parse_seed
+from fakebbs._selectors import UnknownRoute
 from fakebbs.errors import BBSError
 from fakebbs.faults import Fault
+from fakebbs.routes import ROUTES
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -92,6 +95,7 @@ class AdminAPI:
         rows: list[tuple[str, str, _Handler]] = [
             ("GET", "/", self.index),
             ("GET", "/version", self.version),
+            ("GET", "/routes", self.routes),
             ("GET", "/namespaces", self.list_namespaces),
             ("DELETE", "/namespace", self.drop_namespace),
             ("GET", "/state", self.state),
@@ -126,8 +130,11 @@ class AdminAPI:
             ("DELETE", "/cells/<cell_id>", self.unregister_cell),
             ("GET", "/errors", self.errors),
         ]
-        self.endpoints = [f"{method} {prefix}{path}" for method, path, _ in rows]
-        """Every endpoint, as "METHOD PATH" (the index the API answers at its root)."""
+        self.endpoints = [
+            f"{method} {prefix}{shown}" for method, path, _ in rows for shown in _readable(path)
+        ]
+        """Every endpoint, as "METHOD PATH" (the index the API answers at its root), with
+        ``{name}`` where a path takes a value."""
         self._handlers: dict[str, _Handler] = {}
         rules = []
         for method, path, handler in rows:
@@ -170,6 +177,22 @@ class AdminAPI:
         except metadata.PackageNotFoundError:
             version = "unknown"
         return {"fakebbs": version, "api": "v1", "namespace": ns.name}
+
+    def routes(self, ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
+        """The BBS route table: the selector (route name) fault rules, holds and journal
+        queries take for each route."""
+        return {
+            "routes": [
+                {
+                    "selector": r.name,
+                    "method": r.method,
+                    "path": r.path,
+                    "status": r.status,
+                    "go_name": r.upstream_name,
+                }
+                for r in ROUTES
+            ]
+        }
 
     def list_namespaces(self, ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
         return {"namespaces": self.namespaces.names()}
@@ -238,7 +261,13 @@ class AdminAPI:
         return {"faults": [_rule_json(i, r) for i, r in ns.live_rules().items()]}
 
     def add_fault(self, ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
-        body = _fields(request, {"route", "error", "fault", "times", "where"}, required={"route"})
+        # "id", "routes" and "hits" are what a rule's answer adds: accepted (and ignored) so a
+        # rule as listed can be posted back.
+        body = _fields(
+            request,
+            {"route", "error", "fault", "times", "where", "id", "routes", "hits"},
+            required={"route"},
+        )
         if ("error" in body) == ("fault" in body):
             raise AdminError("a fault rule takes exactly one of 'error' (a BBS error) or 'fault'")
         action: BBSError | Fault = (
@@ -514,6 +543,8 @@ def _checked(action: Callable[[], T]) -> T:
     the admin request's fault."""
     try:
         return action()
+    except UnknownRoute as exc:
+        raise AdminError(exc.saying("GET /fakebbs/v1/routes lists them")) from None
     except (ValueError, TypeError) as exc:
         raise AdminError(str(exc)) from None
 
@@ -616,24 +647,47 @@ def _counts(snapshot: Any) -> dict[str, int]:
 
 
 def _action_json(action: BBSError | Fault) -> dict[str, Any]:
+    """An action as ``POST /faults`` takes it: a fault as its kind and parameters."""
     if isinstance(action, BBSError):
         return {"error": {"type": action.type_name, "message": action.message}}
-    fields = {k: v for k, v in dataclasses.asdict(action).items() if v not in (0, 0.0, "", ())}
-    if "headers" in fields:
-        fields["headers"] = dict(action.headers)
-    return {"fault": {"kind": action.kind, **fields}}
+    fault: dict[str, Any] = {"kind": action.kind}
+    if action.kind == "delay":
+        fault["seconds"] = action.seconds
+    elif action.kind == "end_stream":
+        fault["after"] = action.after
+    elif action.kind == "status":
+        fault["code"] = action.status
+        if action.body:
+            fault["body"] = action.body
+        if action.headers:
+            fault["headers"] = dict(action.headers)
+    return {"fault": fault}
 
 
 def _rule_json(rule_id: str, rule: FaultRule) -> dict[str, Any]:
+    shown = rule.matcher.description
     return {
         "id": rule_id,
-        "route": rule.matcher.description,
+        "route": shown.split(", ") if ", " in shown else shown,
         "routes": sorted(rule.matcher.routes),
         "where": rule.matcher.where if isinstance(rule.matcher.where, dict) else None,
         **_action_json(rule.action),
         "times": rule.times,
         "hits": rule.hits,
     }
+
+
+def _readable(path: str) -> list[str]:
+    """A rule's path as a curl user reads it: ``{name}`` for a value, one path per choice of
+    an ``any(...)`` converter."""
+    choices = re.search(r"<any\(([^)]*)\):\w+>", path)
+    if choices is not None:
+        return [
+            shown
+            for choice in choices.group(1).split(",")
+            for shown in _readable(path.replace(choices.group(0), choice.strip()))
+        ]
+    return [re.sub(r"<(?:\w+(?:\([^)]*\))?:)?(\w+)>", r"{\1}", path)]
 
 
 def _gate_json(gate_id: str, gate: Gate) -> dict[str, Any]:

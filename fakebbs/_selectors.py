@@ -23,6 +23,7 @@ from fakebbs.routes import ROUTES, ROUTES_BY_NAME, Route
 
 __all__ = [
     "Selector",
+    "UnknownRoute",
     "Where",
     "Matcher",
     "resolve_routes",
@@ -55,19 +56,34 @@ def resolve_routes(selector: Selector) -> frozenset[str]:
             stem = name[:-1]
             family = {r.name for r in ROUTES if _REVISION.sub("", r.name) == stem}
             if not family:
-                raise ValueError(_unknown(name, stem))
+                raise _unknown(name, stem)
             chosen.update(family)
         elif name in ROUTES_BY_NAME:
             chosen.add(name)
         else:
-            raise ValueError(_unknown(name, name))
+            raise _unknown(name, name)
     return frozenset(chosen)
 
 
-def _unknown(name: str, stem: str) -> str:
-    close = difflib.get_close_matches(stem, list(ROUTES_BY_NAME), n=4, cutoff=0.6)
-    hint = f"; did you mean {', '.join(close)}?" if close else ""
-    return f"no BBS route is named {name!r}{hint} (route names are in fakebbs.routes.ROUTES)"
+class UnknownRoute(ValueError):
+    """A selector naming no route: ``name``, and the ``close`` names it may have meant. Its
+    text points Python users at ``fakebbs.routes.ROUTES``; ``saying(where)`` points elsewhere
+    (the admin API points curl users at its route list)."""
+
+    def __init__(self, name: str, close: list[str]) -> None:
+        self.name = name
+        self.close = close
+        super().__init__(self.saying("route names are in fakebbs.routes.ROUTES"))
+
+    def saying(self, where: str) -> str:
+        hint = f"; did you mean {', '.join(self.close)}?" if self.close else ""
+        return f"no BBS route is named {self.name!r}{hint} ({where})"
+
+
+def _unknown(name: str, stem: str) -> UnknownRoute:
+    return UnknownRoute(
+        name, difflib.get_close_matches(stem, list(ROUTES_BY_NAME), n=4, cutoff=0.6)
+    )
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,10 @@ def test_version_names_the_api_and_the_namespace(admin: Client) -> None:
 def test_the_root_lists_every_endpoint(admin: Client, path: str) -> None:
     endpoints = call(admin, "GET", path)["endpoints"]
     assert "GET /fakebbs/v1/version" in endpoints
-    assert "POST /fakebbs/v1/holds/<gate_id>/wait" in endpoints
+    assert "POST /fakebbs/v1/holds/{gate_id}/wait" in endpoints
+    assert "GET /fakebbs/v1/rep_calls" in endpoints
+    assert "POST /fakebbs/v1/auctioneer_calls/wait" in endpoints
+    assert not [e for e in endpoints if "<" in e or ":" in e]
     assert len(endpoints) == len(set(endpoints)) > 30
 
 
@@ -213,8 +216,60 @@ def test_a_status_fault_takes_a_code(admin: Client, bbs: BBSClient) -> None:
         "/faults",
         {"route": "Ping", "fault": {"kind": "status", "code": 503, "body": "down\n"}},
     )
-    assert rule["fault"] == {"kind": "status", "status": 503, "body": "down\n"}
+    assert rule["fault"] == {"kind": "status", "code": 503, "body": "down\n"}
     assert not bbs.ping()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"route": "Ping", "fault": {"kind": "status", "code": 503}},
+        {
+            "route": "Ping",
+            "fault": {"kind": "status", "code": 500, "body": "x", "headers": {"A": "b"}},
+        },
+        {"route": "Domains", "fault": {"kind": "router_error", "message": "no_route"}},
+        {"route": "Domains", "fault": {"kind": "not_found"}},
+        {"route": "Domains", "fault": {"kind": "delay", "seconds": 0.5}, "times": 2},
+        {"route": "Domains", "fault": {"kind": "bad_body"}},
+        {"route": "Domains", "fault": {"kind": "truncated_body"}},
+        {"route": "TaskEventStream*", "fault": {"kind": "end_stream", "after": 2}},
+        {"route": ["Domains", "Cells"], "error": {"type": "Deadlock", "message": "d"}},
+        {
+            "route": "DesireDesiredLRP",
+            "error": {"type": 11},
+            "where": {"desired_lrp.process_guid": "web"},
+        },
+    ],
+)
+def test_a_fault_rule_as_answered_can_be_posted_back(admin: Client, body: dict[str, Any]) -> None:
+    answered = call(admin, "POST", "/faults", body)
+    call(admin, "DELETE", "/faults")
+    again = call(admin, "POST", "/faults", answered)
+    assert {**again, "id": answered["id"]} == answered
+    assert call(admin, "GET", "/faults") == {"faults": [again]}
+
+
+def test_holds_and_fault_rules_count_their_ids_apart(admin: Client) -> None:
+    assert call(admin, "POST", "/faults", {"route": "Cells", "error": {"type": 4}})["id"] == "1"
+    assert call(admin, "POST", "/faults", {"route": "Cells", "error": {"type": 4}})["id"] == "2"
+    assert call(admin, "POST", "/holds", {"route": "Domains"})["id"] == "1"
+    call(admin, "DELETE", "/holds")
+
+
+def test_an_unknown_route_points_curl_users_at_the_route_list(admin: Client) -> None:
+    message = error_of(admin, "POST", "/faults", {"route": "DesireLRP", "error": {"type": 4}})
+    assert "fakebbs.routes" not in message
+    assert message.endswith("(GET /fakebbs/v1/routes lists them)")
+    routes = call(admin, "GET", "/routes")["routes"]
+    assert {
+        "selector": "DesiredLRPs_r0",
+        "method": "POST",
+        "path": "/v1/desired_lrps/list",
+        "status": "removed",
+        "go_name": "DesiredLRPs",
+    } in routes
+    assert len(routes) == len({r["selector"] for r in routes}) > 60
 
 
 def test_a_fault_rule_is_removed_by_id(admin: Client, bbs: BBSClient) -> None:
