@@ -5,7 +5,7 @@ each entry the keyword arguments of one call, applied in this order::
 
     {
       "domains":      ["cf-apps", {"name": "cf-tasks", "ttl": 120}],
-      "cells":        [{"cell_id": "cell-1", "zone": "z1"}],
+      "cells":        ["cell-0", {"cell_id": "cell-1", "zone": "z1"}],
       "desired_lrps": [{"process_guid": "web", "instances": 3, "running": 2, "crashed": 1,
                         "cell_id": "cell-1", "memory_mb": 512},
                        {"count": 100, "prefix": "bulk", "instances": 2}],
@@ -16,6 +16,7 @@ each entry the keyword arguments of one call, applied in this order::
 
 Besides the seed options (``instances``, ``state``, ``cell_id``...), an entry may give any
 field of its model in protobuf's JSON mapping (``"routes"``, ``"ports"``, ``"action"``...).
+A domain or a cell that needs nothing else may be given as its name or id alone.
 Every problem is reported with the file, the entry and the field, in one line, before anything
 is served.
 """
@@ -76,6 +77,10 @@ _REQUIRED: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "tasks": ("task_guid",),
     }
 )
+# The sections whose entries may be a plain string: the one option they require.
+_SHORTHAND: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {"domains": ("name", "a domain name"), "cells": ("cell_id", "a cell id")}
+)
 _TYPE_NAMES: Mapping[type, str] = MappingProxyType(
     {str: "a string", int: "a whole number", float: "a number", bool: "true or false"}
 )
@@ -128,11 +133,15 @@ def parse_seed(document: Any, source: str) -> list[SeedEntry]:
         if not isinstance(items, list):
             raise SeedFileError(f"{source}: {section}: expected a list of entries")
         for position, item in enumerate(items):
-            if section == "domains" and isinstance(item, str):
-                item = {"name": item}
+            shorthand = _SHORTHAND.get(section)
+            if shorthand is not None and isinstance(item, str):
+                item = {shorthand[0]: item}
             entry_at = f"{source}: {section}[{position}]"
             if not isinstance(item, dict):
-                raise SeedFileError(f"{entry_at}: expected a JSON object, got {json.dumps(item)}")
+                wanted = (
+                    "a JSON object" if shorthand is None else f"{shorthand[1]} or a JSON object"
+                )
+                raise SeedFileError(f"{entry_at}: expected {wanted}, got {json.dumps(item)}")
             entry = SeedEntry(section, position, item)
             _check_options(entry, f"{source}: {entry.label}")
             entries.append(entry)
@@ -150,7 +159,8 @@ def _check_options(entry: SeedEntry, at: str) -> None:
         if name not in arguments:
             raise SeedFileError(f"{at}: {name} is required")
     if entry.section == "desired_lrps" and ("process_guid" in arguments) == ("count" in arguments):
-        raise SeedFileError(f"{at}: give process_guid (one LRP) or count (many), not both")
+        both = ", not both" if "count" in arguments else ""
+        raise SeedFileError(f"{at}: give process_guid (one LRP) or count (many){both}")
     if entry.section == "desired_lrps" and "prefix" in arguments and "count" not in arguments:
         raise SeedFileError(f"{at}: prefix goes with count")
     if entry.section == "domains":

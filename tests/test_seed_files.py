@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -126,7 +127,7 @@ def test_message_fields_take_protobuf_json() -> None:
         ([], "expected a JSON object with sections"),
         ({"desired_lrp": []}, "unknown section(s) 'desired_lrp'"),
         ({"cells": {}}, "cells: expected a list of entries"),
-        ({"cells": ["cell-1"]}, 'cells[0]: expected a JSON object, got "cell-1"'),
+        ({"cells": [["cell-1"]]}, 'cells[0]: expected a cell id or a JSON object, got ["cell-1"]'),
         ({"cells": [{"zone": "z1"}]}, "cells[0]: cell_id is required"),
         ({"domains": [{"name": "d", "tll": 3}]}, "domains[0] ('d'): unknown field(s) tll"),
         ({"domains": [{"name": "d", "ttl": "3"}]}, "ttl: expected a whole number or a number"),
@@ -138,7 +139,14 @@ def test_message_fields_take_protobuf_json() -> None:
             {"desired_lrps": [{"process_guid": "web", "instances": True}]},
             "instances: expected a whole number, got true",
         ),
-        ({"desired_lrps": [{"instances": 3}]}, "give process_guid (one LRP) or count"),
+        (
+            {"desired_lrps": [{"instances": 3}]},
+            "desired_lrps[0]: give process_guid (one LRP) or count (many)",
+        ),
+        (
+            {"desired_lrps": [{"process_guid": "w", "count": 2}]},
+            "give process_guid (one LRP) or count (many), not both",
+        ),
         ({"desired_lrps": [{"process_guid": "w", "prefix": "p"}]}, "prefix goes with count"),
         ({"actual_lrps": [{"process_guid": "web"}]}, "index is required"),
         (
@@ -186,6 +194,27 @@ def test_a_document_of_the_wrong_shape_is_refused_naming_the_entry(
 )
 def test_an_entry_its_seed_method_refuses_is_named_with_the_field(document: Any, says: str) -> None:
     assert says in refusal(document)
+
+
+def test_neither_process_guid_nor_count_does_not_say_not_both() -> None:
+    assert refusal({"desired_lrps": [{"instances": 3}]}).endswith(
+        "desired_lrps[0]: give process_guid (one LRP) or count (many)"
+    )
+
+
+def test_a_cell_may_be_given_as_its_id_alone() -> None:
+    fake = FakeBBS()
+    made = apply_seed(fake, parse_seed({"cells": ["cell-1", {"cell_id": "cell-2"}]}, "test"))
+    assert made["cells"] == 2
+    assert sorted(fake.snapshot().cells) == ["cell-1", "cell-2"]
+    assert "cells[0]: expected a cell id or a JSON object, got 3" in refusal({"cells": [3]})
+
+
+def test_the_readmes_seed_document_applies() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    (document,) = re.findall(r"```json\n(.*?)```", readme, re.DOTALL)
+    made = apply_seed(FakeBBS(), parse_seed(json.loads(document), "README"))
+    assert made == {"domains": 2, "cells": 2, "desired_lrps": 101, "actual_lrps": 1, "tasks": 1}
 
 
 def test_a_failed_seed_leaves_the_state_as_it_was() -> None:
