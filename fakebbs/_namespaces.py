@@ -121,9 +121,9 @@ class Namespaces:
 
     ``make_fake(name)`` builds the fake of a new namespace. ``admin`` turns the admin API on.
     ``seed``, when given, is the state every namespace starts with and returns to on a reset,
-    also kept in each as the named snapshot ``seed``. ``manual_clock`` starts every namespace's clock frozen, and
-    freezes it again after a reset. Thread-safe: two first requests to one new namespace make
-    one fake.
+    also kept in each as the named snapshot ``seed``. ``manual_clock`` starts every
+    namespace's clock frozen, and freezes it again after a reset. Thread-safe: two first
+    requests to one new namespace make one fake.
     """
 
     def __init__(

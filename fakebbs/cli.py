@@ -1,4 +1,5 @@
-"""The ``fakebbs`` command: ``fakebbs serve`` runs an empty fake BBS until SIGINT or SIGTERM.
+"""The ``fakebbs`` command: ``fakebbs serve`` runs a fake BBS (empty, or seeded from a JSON file
+with ``--seed``) until SIGINT or SIGTERM; ``fakebbs ping URL`` says whether a BBS answers.
 
 Once it accepts connections it prints ``fakebbs listening on URL`` as its first line on stdout,
 so a wrapper script can wait for that line and read the port from it (``--port 0`` picks a free
@@ -7,11 +8,13 @@ each. Everything else (one line per request, refused TLS clients, errors) goes t
 
 Exit status: 0 after SIGINT or SIGTERM (open event streams are ended first), 2 for a bad flag or
 value (one ``fakebbs serve: error: ...`` line), 1 when it cannot listen or write certificates.
+``fakebbs ping`` prints one line and exits 0 when the BBS answers, 1 when it does not.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import math
 import signal
@@ -51,6 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
         if args.run is _serve:
             _check_serve(args, args.parser)
+        elif args.run is _ping:
+            _check_ping(args, args.parser)
     except SystemExit as exc:  # --help, --version, or a usage error (already printed)
         return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
     status: int = args.run(args)
@@ -69,18 +74,22 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="fakebbs",
         description="An in-memory fake of Cloud Foundry Diego's BBS, for tests.",
+        epilog="Also installed: python -m fakebbs.bench (benchmarks: each figure beside a bare "
+        "WSGI app's) and python -m fakebbs.stress (a bounded load from another process, "
+        "checked for lost writes and missed events); each takes --help.",
     )
-    parser.add_argument("--version", action="version", version=f"fakebbs {_version()}")
+    parser.add_argument("-V", "--version", action="version", version=f"fakebbs {_version()}")
     commands = parser.add_subparsers(
         title="commands", metavar="COMMAND", required=True, parser_class=_Parser
     )
     serve = commands.add_parser(
         "serve",
-        help="serve an empty fake BBS until SIGINT or SIGTERM",
+        help="serve a fake BBS, empty or seeded from a JSON file (--seed), until SIGINT or SIGTERM",
         description=(
-            "Serve an empty fake BBS over HTTP/1.1 (keep-alive), or HTTPS with --cert/--key or "
-            "--generate-certs, until SIGINT or SIGTERM. Prints 'fakebbs listening on URL' to "
-            "stdout once it accepts connections; logs one line per request to stderr."
+            "Serve a fake BBS, empty or with the state a JSON seed file describes (--seed), over "
+            "HTTP/1.1 (keep-alive), or HTTPS with --cert/--key or --generate-certs, until SIGINT "
+            "or SIGTERM. Prints 'fakebbs listening on URL' to stdout once it accepts "
+            "connections; logs one line per request to stderr."
         ),
     )
     serve.add_argument(
@@ -193,6 +202,29 @@ def _parser() -> argparse.ArgumentParser:
         "README); a bad file is refused before anything is served",
     )
     serve.set_defaults(run=_serve, parser=serve)
+    ping = commands.add_parser(
+        "ping",
+        help="check that a BBS at URL answers (one line; exit status 0 or 1)",
+        description="POST the BBS ping to URL and say in one line whether it answered: on "
+        "stdout with exit status 0 when it did, on stderr with exit status 1 when not.",
+    )
+    ping.add_argument("url", metavar="URL", help="the BBS, e.g. http://127.0.0.1:8889")
+    ping.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=5.0,
+        metavar="SECONDS",
+        help="give up after SECONDS (default: %(default)s)",
+    )
+    ping_tls = ping.add_argument_group(
+        "TLS", "For an https URL, as serve takes them: the files of the client's side."
+    )
+    ping_tls.add_argument(
+        "--ca", type=Path, metavar="FILE", help="CA certificate (PEM) to verify the server with"
+    )
+    ping_tls.add_argument("--cert", type=Path, metavar="FILE", help="client certificate (PEM)")
+    ping_tls.add_argument("--key", type=Path, metavar="FILE", help="client private key (PEM)")
+    ping.set_defaults(run=_ping, parser=ping)
     return parser
 
 
@@ -285,7 +317,7 @@ def _check_serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> N
         try:
             args.ssl_context = _server_context(args.cert, args.key, args.ca)
         except (OSError, ssl.SSLError, ValueError) as exc:
-            parser.error(f"cannot use --cert/--key/--ca: {_reason(exc)}")
+            parser.error(f"cannot use --cert/--key/--ca: {_tls_reason(exc)}")
 
 
 def _server_context(cert: Path, key: Path, ca: Path | None) -> ssl.SSLContext:
@@ -294,9 +326,88 @@ def _server_context(cert: Path, key: Path, ca: Path | None) -> ssl.SSLContext:
     return server_context(cert, key, ca)
 
 
+def _tls_reason(exc: BaseException) -> str:
+    """Why TLS files cannot be used, with a hint where OpenSSL's words are cryptic."""
+    reason = _reason(exc)
+    if reason == "KEY_VALUES_MISMATCH":
+        return (
+            "--key is not the private key of --cert's certificate (KEY_VALUES_MISMATCH): "
+            "give the key the certificate was made with"
+        )
+    return reason
+
+
 def _reason(exc: BaseException) -> str:
     reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None)
     return str(reason or exc)
+
+
+def _listen_failure(exc: OSError) -> str:
+    """Why ``serve`` cannot listen, in words (cheroot wraps the socket error in its text)."""
+    if exc.errno == errno.EADDRINUSE or f"[Errno {errno.EADDRINUSE}]" in str(exc):
+        return (
+            "the address is already in use (another server on that port?); "
+            "--port 0 picks a free port"
+        )
+    return _reason(exc)
+
+
+def _check_ping(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """A URL a BBS client takes, and TLS files that load; a usage error otherwise."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(args.url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        parser.error(f"expected an http or https URL, got {args.url!r}")
+    if (args.cert is None) != (args.key is None):
+        parser.error("--cert and --key go together")
+    given = [f"--{f}" for f in ("ca", "cert", "key") if getattr(args, f) is not None]
+    if given and parts.scheme != "https":
+        parser.error(f"TLS flags need an https URL ({', '.join(given)} given for {args.url})")
+    args.ssl_context = None
+    if parts.scheme == "https":
+        try:
+            context = ssl.create_default_context(cafile=args.ca)
+            context.minimum_version = ssl.TLSVersion.TLSv1_2
+            if args.cert is not None:
+                context.load_cert_chain(args.cert, args.key)
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            parser.error(f"cannot use --ca/--cert/--key: {_tls_reason(exc)}")
+        args.ssl_context = context
+
+
+def _ping(args: argparse.Namespace) -> int:
+    from fakebbs.client import BBSClient
+
+    url: str = args.url.rstrip("/")
+    try:
+        with BBSClient(url, ssl_context=args.ssl_context, timeout=args.timeout) as client:
+            response = client.call("Ping", None)
+    except Exception as exc:  # noqa: BLE001 - whatever went wrong is the answer
+        print(f"fakebbs ping: {url}: no answer: {_reason(exc)}", file=sys.stderr)
+        return 1
+    if not getattr(response, "available", False):
+        print(f"fakebbs ping: {url}: answered, but not available", file=sys.stderr)
+        return 1
+    version = _fakebbs_version(url, args.ssl_context, args.timeout)
+    who = "a BBS" if version is None else f"fakebbs {version}"
+    print(f"{url}: {who} answers the BBS ping")
+    return 0
+
+
+def _fakebbs_version(url: str, context: ssl.SSLContext | None, timeout: float) -> str | None:
+    """The version a fakebbs admin API reports at ``url``; None from anything else."""
+    import json
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(
+            f"{url}/fakebbs/v1/version", timeout=timeout, context=context
+        ) as answer:
+            version = json.load(answer).get("fakebbs")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return version if isinstance(version, str) else None
 
 
 @contextmanager
@@ -390,7 +501,10 @@ def _listen(args: argparse.Namespace, stop: threading.Event, received: list[str]
     try:
         server = namespaces.serve(args.host, args.port, ssl_context=ssl_context)
     except OSError as exc:
-        print(f"fakebbs: cannot listen on {args.host}:{args.port}: {_reason(exc)}", file=sys.stderr)
+        print(
+            f"fakebbs: cannot listen on {args.host}:{args.port}: {_listen_failure(exc)}",
+            file=sys.stderr,
+        )
         return 1
     with server:
         lines = [f"fakebbs listening on {server.url}"]

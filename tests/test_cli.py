@@ -182,24 +182,80 @@ def test_serve_on_a_port_in_use_exits_1_with_one_line() -> None:
             stdout, stderr = proc.communicate(timeout=TIMEOUT)
     assert proc.returncode == 1
     assert stdout == ""
-    assert stderr.startswith(f"fakebbs: cannot listen on 127.0.0.1:{port}: ")
-    assert stderr.count("\n") == 1
+    assert stderr == (
+        f"fakebbs: cannot listen on 127.0.0.1:{port}: the address is already in use"
+        " (another server on that port?); --port 0 picks a free port\n"
+    )
 
 
-def test_version_prints_the_installed_version() -> None:
-    with spawn("--version") as proc:
+@pytest.mark.parametrize("flag", ["--version", "-V"])
+def test_version_prints_the_installed_version(flag: str) -> None:
+    with spawn(flag) as proc:
         stdout, stderr = proc.communicate(timeout=TIMEOUT)
     assert proc.returncode == 0
     assert stdout == f"fakebbs {metadata.version('fakebbs')}\n"
     assert stderr == ""
 
 
-def test_help_lists_the_serve_command(capsys: pytest.CaptureFixture[str]) -> None:
+def test_help_lists_the_commands_and_the_bench_and_stress_modules(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     assert main(["--help"]) == 0
-    out = capsys.readouterr().out
+    out = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
     assert out.startswith("usage: fakebbs ")
-    assert "serve" in out
-    assert "--version" in out
+    assert "serve serve a fake BBS, empty or seeded from a JSON file (--seed)" in out
+    assert "ping check that a BBS at URL answers" in out
+    assert "-V, --version" in out
+    assert "python -m fakebbs.bench" in out and "python -m fakebbs.stress" in out
+    assert "an empty fake BBS" not in out
+
+
+def test_ping_says_in_words_whether_the_server_answers(
+    serving: tuple[subprocess.Popen[str], str, int],
+) -> None:
+    _, _, port = serving
+    url = f"http://127.0.0.1:{port}"
+    with spawn("ping", url) as proc:
+        stdout, stderr = proc.communicate(timeout=TIMEOUT)
+    assert (proc.returncode, stdout, stderr) == (
+        0,
+        f"{url}: fakebbs {metadata.version('fakebbs')} answers the BBS ping\n",
+        "",
+    )
+    with spawn("ping", url + "/ns/suite-a") as proc:
+        stdout, _ = proc.communicate(timeout=TIMEOUT)
+    assert (proc.returncode, stdout) == (
+        0,
+        f"{url}/ns/suite-a: fakebbs {metadata.version('fakebbs')} answers the BBS ping\n",
+    )
+
+
+def test_ping_of_nothing_exits_1_with_one_line() -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    with spawn("ping", f"http://127.0.0.1:{port}", "--timeout", "2") as proc:
+        stdout, stderr = proc.communicate(timeout=TIMEOUT)
+    assert (proc.returncode, stdout) == (1, "")
+    assert stderr.startswith(f"fakebbs ping: http://127.0.0.1:{port}: no answer: ")
+    assert stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["ping", "127.0.0.1:8889"], "expected an http or https URL"),
+        (["ping", "http://127.0.0.1:8889", "--cert", "c.crt"], "--cert and --key go together"),
+        (["ping", "http://127.0.0.1:8889", "--ca", "ca.crt"], "TLS flags need an https URL"),
+    ],
+)
+def test_a_bad_ping_is_a_usage_error(
+    args: list[str], says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("fakebbs ping: error: ") and says in err
+    assert err.count("\n") == 1
 
 
 def test_serve_help_documents_its_flags(capsys: pytest.CaptureFixture[str]) -> None:

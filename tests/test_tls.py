@@ -17,6 +17,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -258,6 +259,43 @@ def test_files_that_are_not_certificates_are_a_usage_error(
     err = capsys.readouterr().err
     assert err.startswith("fakebbs serve: error: cannot use --cert/--key/--ca: ")
     assert err.count("\n") == 1
+
+
+def test_a_key_that_does_not_match_its_certificate_is_one_line_with_a_hint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = tls.generate_certificates(tmp_path / "first")
+    second = tls.generate_certificates(tmp_path / "second")
+    assert main(["serve", "--cert", str(first.server_cert), "--key", str(second.server_key)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "fakebbs serve: error: cannot use --cert/--key/--ca: --key is not the private key of"
+        " --cert's certificate (KEY_VALUES_MISMATCH): give the key the certificate was made"
+        " with (see 'fakebbs serve --help')\n"
+    )
+
+
+def test_ping_over_mutual_tls_takes_the_flags_serve_takes(
+    start: Start, certs: tls.Certificates
+) -> None:
+    served = start(
+        "--cert", str(certs.server_cert), "--key", str(certs.server_key), "--ca", str(certs.ca_cert)
+    )
+    url = f"https://127.0.0.1:{served.port}"
+    identity = ["--ca", str(certs.ca_cert), "--cert", str(certs.client_cert)]
+    with spawn("ping", url, *identity, "--key", str(certs.client_key)) as proc:
+        stdout, stderr = proc.communicate(timeout=TIMEOUT)
+    assert (proc.returncode, stdout, stderr) == (
+        0,
+        f"{url}: fakebbs {metadata.version('fakebbs')} answers the BBS ping\n",
+        "",
+    )
+    with spawn("ping", url, "--ca", str(certs.ca_cert)) as proc:  # no client certificate
+        stdout, stderr = proc.communicate(timeout=TIMEOUT)
+    assert (proc.returncode, stdout) == (1, "")
+    assert stderr.startswith(f"fakebbs ping: {url}: no answer: ")
+    assert stderr.count("\n") == 1
+    served.stop()
 
 
 def test_a_directory_that_cannot_be_written_exits_1(tmp_path: Path) -> None:
