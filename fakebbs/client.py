@@ -5,7 +5,7 @@ HTTP/1.1 request whose body is the serialised request message, and every answer 
 response message or an exception in the order of ``client.do``:
 
 1. transport error: raised as-is (``OSError``, ``http.client.HTTPException``), except that a
-   timeout becomes :class:`~fakebbs.errors.Timeout`;
+   timeout becomes :class:`~fakebbs.errors.Timeout` (also a ``TimeoutError``);
 2. an ``X-Cf-Routererror`` header: :class:`~fakebbs.errors.RouterError` with the header's value;
 3. media type ``application/x-protobuf`` (parameters allowed): the body is decoded into the route's
    response type whatever the status code (undecodable: ``InvalidProtobufMessage``);
@@ -17,6 +17,8 @@ response message or an exception in the order of ``client.do``:
 Steps 1-4 are "request failures": only those are retried (``retries`` extra attempts, sleeping
 ``retry_interval`` seconds between attempts), and only a 404 from step 4 makes the start and
 evacuate-running calls fall back to their older revision, as in the Go client.
+:func:`fakebbs.errors.is_retryable` is True for exactly those (the ``BBSError`` classes steps
+2-4 raise carry ``retryable=True``), so a caller catches them in one place.
 
 Methods are the Go client's (``InternalClient`` and ``Client`` of upstream ``client.go``), in
 snake case, without the logger; where Go takes a ``traceID`` they take the keyword ``trace_id``,
@@ -60,6 +62,7 @@ from fakebbs.errors import (
     RouterError,
     Timeout,
     from_wire,
+    is_retryable,
 )
 from fakebbs.routes import EVENT_TYPES, STREAM_CANCEL_ENVIRON_KEY, Route, route
 
@@ -101,7 +104,8 @@ class BBSClient:
     ``ssl_context`` configures TLS (the real BBS wants a client certificate); ``timeout`` bounds
     each socket operation in seconds (``None``: no limit) and a timeout raises
     :class:`~fakebbs.errors.Timeout`. ``retries`` is the number of extra attempts after a request
-    failure (the Go client makes 3 attempts 500 ms apart: ``retries=GO_DEFAULT_RETRIES``).
+    failure, ``retry_interval`` the seconds slept before each (the Go client makes 3 attempts
+    500 ms apart: ``retries=GO_DEFAULT_RETRIES``, the default ``retry_interval``).
 
     Connections are HTTP/1.1 keep-alive sockets kept in a pool behind a lock: each call takes
     an idle connection (or opens one) and gives it back when the response has been read, so
@@ -684,7 +688,7 @@ class BBSClient:
             raise
         if response.status != 200:
             conn.close()
-            raise InvalidResponse(f"bad response from event source: {response.status}")
+            raise _failed(InvalidResponse(f"bad response from event source: {response.status}"))
         if sock is not None:
             sock.settimeout(None)  # the client's timeout bounds the connect; a stream may idle
         return EventSource(_lines_of_response(response), conn.close, sock)
@@ -753,8 +757,8 @@ class BBSClient:
         while True:
             try:
                 return self._attempt(target, body, response_type, trace_id)
-            except (BBSError, *_TRANSPORT_ERRORS):
-                if attempt >= self.retries:
+            except Exception as err:
+                if attempt >= self.retries or not is_retryable(err):
                     raise
             attempt += 1
             time.sleep(self.retry_interval)
@@ -783,7 +787,7 @@ class BBSClient:
             conn.close()
             # worded like Go's *url.Error: Post "http://host/v1/ping": <reason>
             where = f'{target.method.title()} "{self._base}{target.path}"'
-            raise Timeout(f"{where}: {err or 'timed out'}") from err
+            raise _failed(Timeout(f"{where}: {err or 'timed out'}")) from err
         except BaseException:
             conn.close()
             raise
@@ -800,18 +804,18 @@ class BBSClient:
     ) -> Message:
         router_error = headers.get(ROUTER_ERROR_HEADER)
         if router_error is not None:
-            raise RouterError(router_error)
+            raise _failed(RouterError(router_error))
         if _media_type(headers.get("Content-Type")) == PROTO_CONTENT_TYPE:
             if read_error is not None:
-                raise InvalidResponse(f"failed to read body: {read_error}") from read_error
+                raise _failed(InvalidResponse(f"failed to read body: {read_error}")) from read_error
             try:
                 return response_type.FromString(payload)
             except DecodeError as err:
-                raise InvalidProtobufMessage(f"failed to unmarshal proto: {err}") from err
+                raise _failed(InvalidProtobufMessage(f"failed to unmarshal proto: {err}")) from err
         if status == 404:
-            raise InvalidResponse(ENDPOINT_NOT_FOUND_MESSAGE)
+            raise _failed(InvalidResponse(ENDPOINT_NOT_FOUND_MESSAGE))
         if status > 299:
-            raise InvalidResponse(f"Invalid Response with status code: {status}")
+            raise _failed(InvalidResponse(f"Invalid Response with status code: {status}"))
         return response_type()
 
     def _round_trip(
@@ -921,7 +925,7 @@ class EventSource:
             close = getattr(app_iter, "close", None)
             if close is not None:
                 close()
-            raise InvalidResponse(f"bad response from event source: {code}")
+            raise _failed(InvalidResponse(f"bad response from event source: {code}"))
         return cls(_lines_of_chunks(itertools.chain(written, app_iter), app_iter), cancel.set)
 
     def next(self, timeout: float | None = None) -> Message:
@@ -1077,6 +1081,12 @@ def _plain_route(name: str) -> Route:
     if target.stream or target.response is None:
         raise ValueError(f"{name} is an event stream, not a request/response route")
     return target
+
+
+def _failed(error: BBSError) -> BBSError:
+    """``error``, marked as a request failure (``errors.is_retryable``)."""
+    error.retryable = True
+    return error
 
 
 def _raise_error_field(response: Message) -> None:

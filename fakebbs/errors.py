@@ -4,11 +4,18 @@ The fake raises these from its state rules, the app turns them into the ``error`
 of the route's response message, and the client raises them again from a decoded response. The
 canonical messages are upstream's ``models/errors.go`` texts, so a caller that matches on
 ``str(err)`` sees what the real BBS sends.
+
+``BBSClient`` also raises some of these classes when the request itself failed (upstream
+``client.do``'s errors: a router error, a non-protobuf status, a body that could not be read or
+decoded, a timeout), next to ``OSError`` and ``http.client.HTTPException`` from the socket.
+``is_retryable(exc)`` tells those request failures, which are worth retrying, from a BBS's
+answer.
 """
 
 from __future__ import annotations
 
 import functools
+import http.client
 from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
@@ -44,6 +51,7 @@ __all__ = [
     "error_class",
     "from_type",
     "from_wire",
+    "is_retryable",
 ]
 
 
@@ -59,6 +67,10 @@ class BBSError(Exception):
     keep_container: bool = False
     """Evacuation routes answer ``keep_container`` next to their error; the rules and the
     client set it here."""
+
+    retryable: bool = False
+    """True when ``BBSClient`` raised it because the request failed (no BBS answer to read:
+    see ``is_retryable``), False for an error the BBS answered in a response."""
 
     def __init__(self, message: str | None = None, *, keep_container: bool = False) -> None:
         self.message = self.default_message if message is None else message
@@ -217,7 +229,10 @@ class LockCollision(BBSError):
     default_message = "lock already exists"
 
 
-class Timeout(BBSError):
+class Timeout(BBSError, TimeoutError):
+    """Also a ``TimeoutError`` (so an ``OSError``): ``BBSClient`` raises it when a socket
+    operation timed out."""
+
     type = 31
     default_message = "timeout"
 
@@ -253,6 +268,21 @@ _CLASSES: dict[int, type[BBSError]] = {
     )
 }
 _NAMES: dict[int, str] = {t: cls.__name__ for t, cls in _CLASSES.items()}
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Whether ``exc``, raised by a ``BBSClient`` call, means the request failed in transport
+    and is worth retrying: exactly what the client's ``retries`` retry, as the Go client's
+    ``doRequest`` does. True for a socket error (``OSError``: refused, reset or closed
+    connections, TLS failures, timeouts) or ``http.client.HTTPException`` (``RemoteDisconnected``,
+    ``IncompleteRead``), and for the ``BBSError`` classes the client raises for a request failure
+    (``RouterError``, ``InvalidResponse`` for a plain status or an unreadable body,
+    ``InvalidProtobufMessage`` for an undecodable one, ``Timeout``). False for every error the
+    BBS answered (``ResourceNotFound``, ``InvalidRequest``, ...: retrying gets the same answer)
+    and for anything else."""
+    if isinstance(exc, BBSError):
+        return exc.retryable
+    return isinstance(exc, (OSError, http.client.HTTPException))
 
 
 def error_class(type_: int) -> type[BBSError]:

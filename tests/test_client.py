@@ -7,6 +7,7 @@ a queue of canned replies; typed methods are checked against the real fake at th
 from __future__ import annotations
 
 import contextlib
+import http.client
 import http.server
 import socket
 import ssl
@@ -21,8 +22,9 @@ import trustme
 from google.protobuf.message import Message
 
 from builders import desired_lrp
-from fakebbs import errors, models
+from fakebbs import FakeBBS, errors, faults, models
 from fakebbs.client import GO_DEFAULT_RETRIES, BBSClient
+from fakebbs.faults import Fault
 
 PROTO = "application/x-protobuf"
 
@@ -723,3 +725,71 @@ def test_call_reaches_a_deprecated_revision_of_the_fake(bbs: BBSClient) -> None:
     response = bbs.call("DesiredLRPs_r2", models.DesiredLRPsRequest())
     assert isinstance(response, models.DesiredLRPsResponse)
     assert [lrp.process_guid for lrp in response.desired_lrps] == ["web"]
+
+
+# -- what each fault raises (the README's fault table), in-process and over a socket -----------
+
+
+@pytest.mark.parametrize(
+    ("fault", "raised", "says"),
+    [
+        # http.client.RemoteDisconnected is a ConnectionResetError (and so a ConnectionError).
+        (faults.close_connection(), http.client.RemoteDisconnected, "Remote end closed"),
+        # Over a socket the reset may reach the client as RemoteDisconnected: a subclass.
+        (faults.reset_connection(), ConnectionResetError, None),
+        (faults.truncated_body(), errors.InvalidResponse, "failed to read body: IncompleteRead"),
+        (faults.bad_body(), errors.InvalidProtobufMessage, "failed to unmarshal proto"),
+        (faults.status(503), errors.InvalidResponse, "Invalid Response with status code: 503"),
+        (faults.not_found(), errors.InvalidResponse, "Invalid Response with status code: 404"),
+        (faults.router_error("no_route"), errors.RouterError, "no_route"),
+    ],
+    ids=str,
+)
+def test_each_fault_raises_a_retryable_request_failure(
+    fake: FakeBBS, bbs: BBSClient, fault: Fault, raised: type[Exception], says: str | None
+) -> None:
+    fake.fail("Domains", fault, times=1)
+    with pytest.raises(raised, match=says) as caught:
+        bbs.domains()
+    assert errors.is_retryable(caught.value)
+    assert bbs.domains() == []  # the rule is used up: the next call is answered
+
+
+def test_a_delay_longer_than_the_timeout_raises_timeout_a_timeout_error() -> None:
+    fake = FakeBBS()
+    fake.fail("Domains", faults.delay(1), times=1)
+    with fake.serve(), fake.client(timeout=0.1) as bbs:
+        with pytest.raises(errors.Timeout) as caught:
+            bbs.domains()
+    assert isinstance(caught.value, TimeoutError) and errors.is_retryable(caught.value)
+
+
+def test_a_delay_in_process_only_answers_late(fakebbs_in_process: FakeBBS) -> None:
+    fakebbs_in_process.fail("Domains", faults.delay(0.01), times=1)
+    with fakebbs_in_process.client() as bbs:
+        assert bbs.domains() == []
+
+
+def test_end_stream_ends_the_event_source_with_eof(fake: FakeBBS, bbs: BBSClient) -> None:
+    fake.fail("TaskEventStream", faults.end_stream(), times=1)
+    with bbs.subscribe_to_task_events() as events, pytest.raises(EOFError):
+        events.next(timeout=5)
+
+
+def test_a_bbs_error_answered_is_not_retryable(fake: FakeBBS, bbs: BBSClient) -> None:
+    fake.fail("Domains", errors.Timeout("the BBS timed out"), times=1)
+    with pytest.raises(errors.Timeout) as caught:
+        bbs.domains()
+    assert not errors.is_retryable(caught.value)
+    assert not errors.is_retryable(errors.ResourceNotFound())
+    assert not errors.is_retryable(ValueError("not a transport error"))
+
+
+def test_retries_retry_exactly_what_is_retryable(fake: FakeBBS) -> None:
+    fake.fail("Domains", faults.reset_connection(), times=2)
+    with fake.client(retries=2, retry_interval=0) as bbs:
+        assert bbs.domains() == []
+    fake.fail("Domains", errors.Deadlock(), times=1)
+    with fake.client(retries=2, retry_interval=0) as bbs, pytest.raises(errors.Deadlock):
+        bbs.domains()
+    fake.calls.assert_called("Domains", times=4)  # two resets, an answer, then the error

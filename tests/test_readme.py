@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from fakebbs._coverage import route_coverage_markdown
+from fakebbs._selectors import resolve_routes
+from fakebbs.routes import ROUTES, ROUTES_BY_NAME
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 TEXT = README.read_text(encoding="utf-8")
@@ -16,6 +18,21 @@ EXAMPLES = re.findall(r"```python\n(.*?)```", TEXT, re.DOTALL)
 
 def test_the_readme_route_table_is_the_current_coverage() -> None:
     assert route_coverage_markdown() in TEXT, "regenerate it with: python -m fakebbs._coverage"
+
+
+def test_the_route_table_shows_the_exact_selector_of_every_row() -> None:
+    rows = re.findall(r"^\| `(/v1/[^`]*)` \| (GET|POST) \| `(\w+)` \|", TEXT, re.MULTILINE)
+    assert rows == [(r.path, r.method, r.name) for r in ROUTES]
+    for path, method, selector in rows:
+        (chosen,) = resolve_routes(selector)
+        assert (ROUTES_BY_NAME[chosen].path, ROUTES_BY_NAME[chosen].method) == (path, method)
+    assert len({selector for _, _, selector in rows}) == len(rows)
+
+
+def test_the_readme_says_what_fakebbs_is_before_anything_else() -> None:
+    opening = TEXT.split("```")[0]
+    assert opening.startswith("# fakebbs\n\nfakebbs is an **in-memory fake of Cloud Foundry")
+    assert ".ci/run" not in opening
 
 
 def test_the_readme_opens_with_the_two_commands() -> None:
