@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from pathlib import Path
 
 import pytest
 
+from fakebbs import BBSClient
 from fakebbs._coverage import route_coverage_markdown
 from fakebbs._selectors import resolve_routes
 from fakebbs.routes import ROUTES, ROUTES_BY_NAME
@@ -33,6 +35,14 @@ def test_the_readme_says_what_fakebbs_is_before_anything_else() -> None:
     opening = TEXT.split("```")[0]
     assert opening.startswith("# fakebbs\n\nfakebbs is an **in-memory fake of Cloud Foundry")
     assert ".ci/run" not in opening
+
+
+def test_the_readme_gives_bbsclients_whole_signature() -> None:
+    parameters = inspect.signature(BBSClient).parameters.values()
+    shown = ", ".join(
+        p.name if p.default is p.empty else f"{p.name}={p.default!r}" for p in parameters
+    )
+    assert f"`fakebbs.BBSClient({shown})`" in TEXT
 
 
 def test_the_readme_opens_with_the_two_commands() -> None:
