@@ -259,7 +259,16 @@ class DesiredLRPRules(Store):
     def _select_actual(
         self, domain: str = "", cell_id: str = "", process_guid: str = "", index: int | None = None
     ) -> Iterator[tuple[ActualKey, models.ActualLRP]]:
-        for key, lrp in self.actual_lrps.items():
+        """``SQLDB.ActualLRPs``. By process guid (and index) Postgres scans the primary key
+        index, so the rows come in (index, presence) order, ORDINARY before EVACUATING before
+        SUSPECT; otherwise in the store's order (a table scan: last written last)."""
+        rows: Iterable[tuple[ActualKey, models.ActualLRP]] = self.actual_lrps.items()
+        if process_guid:
+            rows = sorted(
+                ((k, lrp) for k, lrp in rows if k.process_guid == process_guid),
+                key=lambda row: row[0],
+            )
+        for key, lrp in rows:
             if process_guid and key.process_guid != process_guid:
                 continue
             if index is not None and key.index != index:
