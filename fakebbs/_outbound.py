@@ -302,16 +302,26 @@ def cancel_task_request(
     )
 
 
-def lrp_start(lrp: models.DesiredLRP, indices: Iterable[int]) -> dict[str, Any]:
+def lrp_start(
+    lrp: models.DesiredLRP, indices: Iterable[int], *, read_back: bool = True
+) -> dict[str, Any]:
     """``NewLRPStartRequestFromSchedulingInfo``: the auctioneer's ``LRPStartRequest`` as Go
-    marshals it (empty lists of a scheduling info are ``null``)."""
-    drivers = [mount.driver for mount in lrp.volume_mounts]
+    marshals it (empty lists of a scheduling info are ``null``).
+
+    No volume drivers are ``[]`` when the BBS builds the scheduling info from the desired LRP
+    in hand (``DesiredLRPSchedulingInfo`` sets ``DriverNames = []string{}``: desire and
+    scale-up, ``read_back=False``) and ``null`` when it reads it back from the database,
+    where the empty list did not survive protobuf (evacuation, crash restarts, convergence).
+    """
+    drivers: list[str] | None = [mount.driver for mount in lrp.volume_mounts]
+    if read_back and not drivers:
+        drivers = None
     return {
         "process_guid": lrp.process_guid,
         "domain": lrp.domain,
         "indices": list(indices),
         "PlacementTags": list(lrp.PlacementTags) or None,
-        "VolumeDrivers": drivers or None,
+        "VolumeDrivers": drivers,
         "RootFs": lrp.root_fs,
         "MemoryMB": lrp.memory_mb,
         "DiskMB": lrp.disk_mb,

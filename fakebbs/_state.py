@@ -316,7 +316,7 @@ class DesiredLRPRules(Store):
         """``startInstanceRange``'s auction request: one start request for the indices just
         created (the list may be empty: upstream asks all the same)."""
         indices = [row.actual_lrp_key.index for row in created]
-        op.call(lrp_auction_request([lrp_start(lrp, indices)], op.trace_id))
+        op.call(lrp_auction_request([lrp_start(lrp, indices, read_back=False)], op.trace_id))
 
     def _update_instances(
         self,
