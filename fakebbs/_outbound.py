@@ -188,7 +188,8 @@ class ClientTLS:
     a CA file to verify the server with, and the client's certificate and key files.
     ``require`` refuses plain-HTTP rep URLs (upstream ``rep_require_tls``); for the
     auctioneer, without it a request that fails over TLS is sent again over plain HTTP
-    (upstream ``auctioneer_require_tls``)."""
+    (upstream ``auctioneer_require_tls``). An empty ``ca_file`` verifies the server with the
+    system's trust store."""
 
     ca_file: str
     cert_file: str
@@ -197,7 +198,7 @@ class ClientTLS:
 
     def context(self) -> ssl.SSLContext:
         """A client context: TLS 1.2 or later, server verified against ``ca_file``."""
-        context = ssl.create_default_context(cafile=self.ca_file)
+        context = ssl.create_default_context(cafile=self.ca_file or None)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         context.load_cert_chain(self.cert_file, self.key_file)
         return context
