@@ -200,6 +200,9 @@ def _parser() -> argparse.ArgumentParser:
         "README); a bad file is refused before anything is served",
     )
     serve.set_defaults(run=_serve, parser=serve)
+    from fakebbs._fidelity_cli import add_commands
+
+    add_commands(commands)  # record, replay
     return parser
 
 
