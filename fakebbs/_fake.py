@@ -50,6 +50,9 @@ class FakeBBS:
     rep calls to each cell presence's rep URL; ``auctioneer_url`` sends start requests there;
     ``rep_tls`` / ``auctioneer_tls`` (``ClientTLS``) give the client certificate files for
     mutual TLS; ``outbound_timeout`` bounds each socket operation (see ``fakebbs._outbound``).
+    ``callback_tls`` is the client TLS of task completion callbacks to ``https`` URLs: upstream
+    uses the BBS's own TLS configuration (its certificate and key as the client identity, its
+    CA file as the trust root); without it the system's trust store verifies the receiver.
     """
 
     def __init__(
@@ -66,6 +69,7 @@ class FakeBBS:
         rep_tls: ClientTLS | None = None,
         auctioneer_tls: ClientTLS | None = None,
         outbound_timeout: float = DEFAULT_OUTBOUND_TIMEOUT,
+        callback_tls: ClientTLS | None = None,
     ) -> None:
         self.namespace = namespace
         """The namespace this fake serves ("" outside ``fakebbs serve``'s namespaces)."""
@@ -74,6 +78,8 @@ class FakeBBS:
         self._state = State(clock=self.clock, new_guid=new_guid)
         # The BBS config's max_task_retries: rejections a task survives before it is failed.
         self._state.max_task_retries = max_task_retries
+        if callback_tls is not None:
+            self._state.callbacks.ssl_context = callback_tls.context()
         self.errors: list[BaseException] = []
         """Exceptions raised inside the fake (its app or its server threads): bugs in the fake,
         never BBS errors. ``check()`` re-raises them."""

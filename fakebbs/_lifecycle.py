@@ -6,9 +6,10 @@ functions. ``RetireActualLRP`` lives with the desired LRP rules in ``_state``.
 
 Rows are found the way the controller finds them: all rows of (process guid, index), then the
 first one whose instance key equals the request's (``lookupLRPInSlice``). Upstream's query has
-no ORDER BY; Postgres returns the rows in the order they were last written, oldest first, and
-so does ``rows_at`` (this decides which row a caller means when an evacuating and an ordinary
-row share an instance key).
+no ORDER BY; Postgres answers it with an index scan of the primary key (process guid, index,
+presence), so the rows come ORDINARY, EVACUATING, SUSPECT, and so does ``rows_at`` (this
+decides which row a caller means when an evacuating and an ordinary row share an instance
+key: the ordinary one).
 
 Whether a state change is allowed is ``allows_transition`` (upstream
 ``ActualLRP.AllowsTransitionTo``). A repeated identical claim or start changes nothing and so
@@ -164,7 +165,7 @@ def allows_transition(
 
 
 def rows_at(store: Store, process_guid: str, index: int) -> list[models.ActualLRP]:
-    """The stored rows of one index, last written last, as Postgres returns them
+    """The stored rows of one index, ORDINARY, EVACUATING, SUSPECT, as Postgres returns them
     (``Store.rows_of_index``). Read them, never change them."""
     return store.rows_of_index(process_guid, index)
 

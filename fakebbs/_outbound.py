@@ -188,7 +188,8 @@ class ClientTLS:
     a CA file to verify the server with, and the client's certificate and key files.
     ``require`` refuses plain-HTTP rep URLs (upstream ``rep_require_tls``); for the
     auctioneer, without it a request that fails over TLS is sent again over plain HTTP
-    (upstream ``auctioneer_require_tls``)."""
+    (upstream ``auctioneer_require_tls``). An empty ``ca_file`` verifies the server with the
+    system's trust store."""
 
     ca_file: str
     cert_file: str
@@ -197,7 +198,7 @@ class ClientTLS:
 
     def context(self) -> ssl.SSLContext:
         """A client context: TLS 1.2 or later, server verified against ``ca_file``."""
-        context = ssl.create_default_context(cafile=self.ca_file)
+        context = ssl.create_default_context(cafile=self.ca_file or None)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         context.load_cert_chain(self.cert_file, self.key_file)
         return context
@@ -302,16 +303,26 @@ def cancel_task_request(
     )
 
 
-def lrp_start(lrp: models.DesiredLRP, indices: Iterable[int]) -> dict[str, Any]:
+def lrp_start(
+    lrp: models.DesiredLRP, indices: Iterable[int], *, read_back: bool = True
+) -> dict[str, Any]:
     """``NewLRPStartRequestFromSchedulingInfo``: the auctioneer's ``LRPStartRequest`` as Go
-    marshals it (empty lists of a scheduling info are ``null``)."""
-    drivers = [mount.driver for mount in lrp.volume_mounts]
+    marshals it (empty lists of a scheduling info are ``null``).
+
+    No volume drivers are ``[]`` when the BBS builds the scheduling info from the desired LRP
+    in hand (``DesiredLRPSchedulingInfo`` sets ``DriverNames = []string{}``: desire and
+    scale-up, ``read_back=False``) and ``null`` when it reads it back from the database,
+    where the empty list did not survive protobuf (evacuation, crash restarts, convergence).
+    """
+    drivers: list[str] | None = [mount.driver for mount in lrp.volume_mounts]
+    if read_back and not drivers:
+        drivers = None
     return {
         "process_guid": lrp.process_guid,
         "domain": lrp.domain,
         "indices": list(indices),
         "PlacementTags": list(lrp.PlacementTags) or None,
-        "VolumeDrivers": drivers or None,
+        "VolumeDrivers": drivers,
         "RootFs": lrp.root_fs,
         "MemoryMB": lrp.memory_mb,
         "DiskMB": lrp.disk_mb,

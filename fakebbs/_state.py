@@ -259,7 +259,16 @@ class DesiredLRPRules(Store):
     def _select_actual(
         self, domain: str = "", cell_id: str = "", process_guid: str = "", index: int | None = None
     ) -> Iterator[tuple[ActualKey, models.ActualLRP]]:
-        for key, lrp in self.actual_lrps.items():
+        """``SQLDB.ActualLRPs``. By process guid (and index) Postgres scans the primary key
+        index, so the rows come in (index, presence) order, ORDINARY before EVACUATING before
+        SUSPECT; otherwise in the store's order (a table scan: last written last)."""
+        rows: Iterable[tuple[ActualKey, models.ActualLRP]] = self.actual_lrps.items()
+        if process_guid:
+            rows = sorted(
+                ((k, lrp) for k, lrp in rows if k.process_guid == process_guid),
+                key=lambda row: row[0],
+            )
+        for key, lrp in rows:
             if process_guid and key.process_guid != process_guid:
                 continue
             if index is not None and key.index != index:
@@ -307,7 +316,7 @@ class DesiredLRPRules(Store):
         """``startInstanceRange``'s auction request: one start request for the indices just
         created (the list may be empty: upstream asks all the same)."""
         indices = [row.actual_lrp_key.index for row in created]
-        op.call(lrp_auction_request([lrp_start(lrp, indices)], op.trace_id))
+        op.call(lrp_auction_request([lrp_start(lrp, indices, read_back=False)], op.trace_id))
 
     def _update_instances(
         self,

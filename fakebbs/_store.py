@@ -343,8 +343,8 @@ class Operation:
         key = ActualKey.of(lrp)
         rows = self._index_rows(lrp)
         # Re-inserted, not updated in place: the dictionary's order is then "last written,
-        # oldest first", the order Postgres returns rows in without ORDER BY (an UPDATE
-        # writes a new row version after the others), which upstream's lookups depend on.
+        # oldest first", the order a table scan returns rows in (an UPDATE writes a new row
+        # version after the others): unfiltered lists and lists by domain or cell.
         before = self.store.actual_lrps.pop(key, None)
         stored = copy(lrp)
         self.store.actual_lrps[key] = stored
@@ -596,18 +596,12 @@ class Store:
 
     def rows_of_index(self, process_guid: str, index: int) -> list[models.ActualLRP]:
         """The stored rows of one index (upstream's ``ActualLRPs`` filtered by process guid
-        and index) in the store's order, last written last, as Postgres returns them. They are
-        the stored messages: read them, never change them."""
+        and index) in primary-key order, ORDINARY, EVACUATING, SUSPECT: the query has no
+        ORDER BY, and Postgres answers it with an index scan of the primary key (process
+        guid, index, presence) on any table that is not tiny. They are the stored messages:
+        read them, never change them."""
         found = (self.actual_lrps.get(ActualKey(process_guid, index, p)) for p in PRESENCE_ORDER)
-        rows = [row for row in found if row is not None]
-        if len(rows) < 2:
-            return rows
-        # Only an index with several rows needs the scan for their order.
-        return [
-            row
-            for key, row in self.actual_lrps.items()
-            if key.process_guid == process_guid and key.index == index
-        ]
+        return [row for row in found if row is not None]
 
     def new_guids(self, count: int) -> list[str]:
         """``count`` results of ``new_guid``; in bulk when it is the default ``random_guid``."""

@@ -163,12 +163,19 @@ def _parser() -> argparse.ArgumentParser:
     tls = serve.add_argument_group(
         "TLS",
         "The real BBS serves mutual TLS only: give --cert and --key (and --ca to require client "
-        "certificates signed by that CA), or let --generate-certs make a throwaway set.",
+        "certificates signed by that CA), or let --generate-certs make a throwaway set. As the "
+        "BBS does, task completion callbacks to https URLs present the same certificate and "
+        "verify the receiver with the same CA (the system's trust store without --ca).",
     )
-    tls.add_argument("--cert", type=Path, metavar="FILE", help="server certificate (PEM)")
-    tls.add_argument("--key", type=Path, metavar="FILE", help="server private key (PEM)")
+    tls.add_argument(
+        "--cert", "--cert-file", type=Path, metavar="FILE", help="server certificate (PEM)"
+    )
+    tls.add_argument(
+        "--key", "--key-file", type=Path, metavar="FILE", help="server private key (PEM)"
+    )
     tls.add_argument(
         "--ca",
+        "--ca-file",
         type=Path,
         metavar="FILE",
         help="CA certificate (PEM): require a client certificate it signed",
@@ -225,6 +232,9 @@ def _parser() -> argparse.ArgumentParser:
     ping_tls.add_argument("--cert", type=Path, metavar="FILE", help="client certificate (PEM)")
     ping_tls.add_argument("--key", type=Path, metavar="FILE", help="client private key (PEM)")
     ping.set_defaults(run=_ping, parser=ping)
+    from fakebbs._fidelity_cli import add_commands
+
+    add_commands(commands)  # record, replay
     return parser
 
 
@@ -289,6 +299,21 @@ def _client_tls(args: argparse.Namespace, who: str) -> ClientTLS | None:
 
     ca_file, cert_file, key_file = files
     return ClientTLS(ca_file, cert_file, key_file, require=require)
+
+
+def _callback_tls(args: argparse.Namespace) -> ClientTLS | None:
+    """The completion callbacks' client TLS: the server's own certificate, key and CA, as
+    upstream's main.go hands the BBS's TLS config to its task callback work pool."""
+    certificates: Certificates | None = getattr(args, "certificates", None)
+    if certificates is not None:
+        cert, key, ca = certificates.server_cert, certificates.server_key, certificates.ca_cert
+    else:
+        cert, key, ca = args.cert, args.key, args.ca
+    if cert is None or key is None:
+        return None
+    from fakebbs._outbound import ClientTLS
+
+    return ClientTLS("" if ca is None else str(ca), str(cert), str(key))
 
 
 def _check_serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
@@ -438,6 +463,7 @@ def _namespaces(args: argparse.Namespace) -> Namespaces:
 
     rep_tls = _client_tls(args, "rep")
     auctioneer_tls = _client_tls(args, "auctioneer")
+    callback_tls = _callback_tls(args)
 
     def make_fake(name: str = "") -> FakeBBS:
         return FakeBBS(
@@ -447,6 +473,7 @@ def _namespaces(args: argparse.Namespace) -> Namespaces:
             auctioneer_url=args.auctioneer_url,
             rep_tls=rep_tls,
             auctioneer_tls=auctioneer_tls,
+            callback_tls=callback_tls,
         )
 
     seed = None
@@ -486,18 +513,18 @@ def _run(args: argparse.Namespace) -> int:
 def _listen(args: argparse.Namespace, stop: threading.Event, received: list[str]) -> int:
     from fakebbs._seedfile import SeedFileError
 
+    ssl_context: ssl.SSLContext | None = getattr(args, "ssl_context", None)
+    certificates = None
+    if args.generate_certs is not None:
+        certificates = args.certificates = _generate(args.generate_certs)
+        if certificates is None:
+            return 1
+        ssl_context = certificates.server_context()
     try:
         namespaces = _namespaces(args)
     except SeedFileError as exc:  # one line, before anything is served
         print(f"fakebbs: {exc}", file=sys.stderr)
         return 2
-    ssl_context: ssl.SSLContext | None = getattr(args, "ssl_context", None)
-    certificates = None
-    if args.generate_certs is not None:
-        certificates = _generate(args.generate_certs)
-        if certificates is None:
-            return 1
-        ssl_context = certificates.server_context()
     try:
         server = namespaces.serve(args.host, args.port, ssl_context=ssl_context)
     except OSError as exc:

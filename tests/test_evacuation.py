@@ -463,38 +463,51 @@ def test_evacuate_crashed_of_an_unknown_instance_is_not_found(state: State) -> N
 
 def reclaim_after_evacuating(state: State) -> None:
     """Claim with OWN, evacuate OWN (the dance), claim the replacement with OWN again: the
-    evacuating and the ordinary row share the instance key, and the ordinary row, written
-    last, comes after the evacuating one in the order the database returns them."""
+    evacuating and the ordinary row share the instance key. The database returns the rows of
+    an index in primary-key order, the ordinary row first, whichever was written last."""
     place(state, UNCLAIMED)
     state.claim_actual_lrp("my-guid", 0, OWN)
     evacuate_running(state, OWN)
     state.claim_actual_lrp("my-guid", 0, OWN)
 
 
-def test_evacuate_crashed_after_a_reclaim_removes_the_evacuating_row_written_first(
+def test_evacuate_crashed_after_a_reclaim_crashes_the_ordinary_row_found_first(
     state: State,
 ) -> None:
-    """``lookupLRPInSlice`` takes the first row with the instance key: the evacuating one."""
+    """``lookupLRPInSlice`` takes the first row with the instance key: the ordinary one."""
     reclaim_after_evacuating(state)
-    claimed = row(state)
+    evacuating = row(state, EVACUATING)
 
     assert state.evacuate_crashed_actual_lrp(key(), OWN, "boom") is False
 
-    assert presences(state) == {ORDINARY: CLAIMED}
-    assert row(state) == claimed
+    assert presences(state) == {ORDINARY: UNCLAIMED, EVACUATING: RUNNING}
+    assert row(state).crash_count == 1
+    assert row(state, EVACUATING) == evacuating
 
 
-def test_evacuate_running_after_a_reclaim_rewrites_the_evacuating_row_written_first(
+def test_evacuate_running_after_a_reclaim_finds_the_ordinary_row_first(state: State) -> None:
+    """The ordinary row is the target: its evacuation dance finds the evacuating row already
+    holding the same instance and net info, ResourceExists, and nothing changes."""
+    reclaim_after_evacuating(state)
+    before = state.snapshot()
+
+    with pytest.raises(ResourceExists) as error:
+        evacuate_running(state, OWN)
+
+    assert getattr(error.value, "keep_container", None) is True
+    assert dict(state.snapshot().actual_lrps) == dict(before.actual_lrps)
+
+
+def test_evacuate_claimed_after_a_reclaim_unclaims_the_ordinary_row_found_first(
     state: State,
 ) -> None:
     reclaim_after_evacuating(state)
-    claimed = row(state)
+    evacuating = row(state, EVACUATING)
 
-    assert evacuate_running(state, OWN) is True
+    assert state.evacuate_claimed_actual_lrp(key(), OWN) is False
 
-    assert row(state, EVACUATING).actual_lrp_net_info == net()
-    assert row(state, EVACUATING).modification_tag.index == 1
-    assert row(state) == claimed
+    assert presences(state) == {ORDINARY: UNCLAIMED, EVACUATING: RUNNING}
+    assert row(state, EVACUATING) == evacuating
 
 
 # -- remove_evacuating --------------------------------------------------------------------------

@@ -350,10 +350,11 @@ def test_an_untouched_row_of_the_index_shapes_the_group_but_emits_no_instance_ev
     assert group.after == models.ActualLRPGroup(instance=after)
 
 
-def test_a_dance_over_another_instances_evacuating_row_removes_it_from_the_group() -> None:
-    """The calculator starts from the rows as the controller read them, in write order: the
-    older evacuating row (of instance A, written before the re-claimed ordinary row) stays in
-    the set, so the group's evacuating slot goes from A's row to B's: created + removed."""
+def test_a_dance_over_another_instances_evacuating_row_leaves_it_in_the_group() -> None:
+    """The calculator starts from the rows as the controller read them, in primary-key order:
+    B's re-claimed ordinary row first, then A's evacuating row. B's row becomes evacuating in
+    place and A's, later in the set, is still the group's evacuating slot (upstream keeps the
+    last one seen), so the group only sees its instance unclaimed."""
     state = State()
     state.desire_lrp(desired_lrp("web", instances=1))
     key = models.ActualLRPKey(process_guid="web", index=0, domain="cf-apps")
@@ -362,26 +363,20 @@ def test_a_dance_over_another_instances_evacuating_row_removes_it_from_the_group
     state.start_actual_lrp(key, OWN, net)
     state.evacuate_running_actual_lrp(key, OWN, net)
     state.claim_actual_lrp("web", 0, OTHER)
-    old_evacuating = state.actual_lrps[ActualKey("web", 0, EVACUATING)]
+    claimed = state.actual_lrps[ActualKey("web", 0, ORDINARY)]
     events: list[Event] = []
     state.listeners.append(lambda changes: events.extend(calculate_events(changes, {})))
 
     assert state.evacuate_running_actual_lrp(key, OTHER, models.ActualLRPNetInfo()) is True
 
-    new_evacuating = state.actual_lrps[ActualKey("web", 0, EVACUATING)]
-    group = messages(events, "actual")
-    assert (
-        models.ActualLRPCreatedEvent(
-            actual_lrp_group=models.ActualLRPGroup(evacuating=new_evacuating)
+    unclaimed = state.actual_lrps[ActualKey("web", 0, ORDINARY)]
+    assert state.actual_lrps[ActualKey("web", 0, EVACUATING)].actual_lrp_instance_key == OTHER
+    assert messages(events, "actual") == [
+        models.ActualLRPChangedEvent(
+            before=models.ActualLRPGroup(instance=claimed),
+            after=models.ActualLRPGroup(instance=unclaimed),
         )
-        in group
-    )
-    assert (
-        models.ActualLRPRemovedEvent(
-            actual_lrp_group=models.ActualLRPGroup(evacuating=old_evacuating)
-        )
-        in group
-    )
+    ]
     assert names(events, "instance") == [
         "actual_lrp_instance_changed",
         "actual_lrp_instance_created",

@@ -291,6 +291,48 @@ def test_a_second_instance_evacuating_the_same_index_drops_its_container(
     assert one_instance.evacuate_running_actual_lrp(key(), instance("third", "c3"), net()) is False
 
 
+def share_an_instance_key(bbs: BBSClient) -> None:
+    """Desire 2; evacuate index 1 running with OWN; claim index 1 with OWN: an evacuating row
+    and the ordinary row written after it share one instance key."""
+    bbs.desire_lrp(desired_lrp(instances=2))
+    bbs.evacuate_running_actual_lrp(key(1), OWN, net())
+    bbs.claim_actual_lrp(key(1), OWN)
+
+
+def test_lists_by_process_guid_return_the_ordinary_row_before_the_evacuating_one(
+    bbs: BBSClient,
+) -> None:
+    """Postgres reads them through the primary key index (process guid, index, presence),
+    whichever row was written last."""
+    share_an_instance_key(bbs)
+
+    by_guid = bbs.actual_lrps(process_guid="my-guid")
+    by_index = bbs.actual_lrps(process_guid="my-guid", index=1)
+
+    rows = [(a.actual_lrp_key.index, a.presence) for a in by_guid]
+    assert rows == [(0, ORDINARY), (1, ORDINARY), (1, EVACUATING)]
+    assert [a.presence for a in by_index] == [ORDINARY, EVACUATING]
+
+
+def test_evacuate_claimed_of_a_shared_instance_key_unclaims_the_ordinary_row(
+    fake: FakeBBS, bbs: BBSClient
+) -> None:
+    """``lookupLRPInSlice`` finds the ordinary row first: it is unclaimed and auctioned; the
+    evacuating row stays."""
+    share_an_instance_key(bbs)
+    evacuating = only(bbs, EVACUATING)
+    fake.auctioneer_calls.clear()
+
+    assert bbs.evacuate_claimed_actual_lrp(key(1), OWN) is False
+
+    [ordinary] = [a for a in bbs.actual_lrps(process_guid="my-guid", index=1) if not a.presence]
+    assert (ordinary.state, ordinary.actual_lrp_instance_key) == (UNCLAIMED, instance("", ""))
+    assert only(bbs, EVACUATING) == evacuating
+    fake.auctioneer_calls.assert_called(
+        "RequestLRPAuctions", times=1, where={"process_guid": "my-guid", "indices": [1]}
+    )
+
+
 def test_starting_the_replacement_deletes_the_evacuating_row(one_instance: BBSClient) -> None:
     running(one_instance)
     one_instance.evacuate_running_actual_lrp(key(), OWN, net())

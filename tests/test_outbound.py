@@ -17,6 +17,7 @@ import pytest
 import trustme
 from werkzeug.wrappers import Request, Response
 
+from builders import desired_lrp
 from fakebbs import FakeBBS, errors, faults, models
 from fakebbs._outbound import RETIRE_ATTEMPTS, ClientTLS
 from fakebbs._server import Server
@@ -201,7 +202,7 @@ def test_desiring_an_lrp_asks_the_auctioneer_to_place_every_index(
     assert (call.method, call.path, call.trace_id) == ("POST", "/v1/lrps", "t-9")
     assert call.body == (
         '[{"process_guid":"web","domain":"apps","indices":[0,1,2],"PlacementTags":["red"],'
-        '"VolumeDrivers":null,"RootFs":"preloaded:cflinuxfs4","MemoryMB":256,"DiskMB":1024,'
+        '"VolumeDrivers":[],"RootFs":"preloaded:cflinuxfs4","MemoryMB":256,"DiskMB":1024,'
         '"MaxPids":10}]'
     )
     bbs.auctioneer_calls.assert_called("RequestLRPAuctions", where={"indices": [0, 1, 2]})
@@ -238,6 +239,52 @@ def test_evacuating_a_running_instance_auctions_its_replacement(
     )
     assert keep
     bbs.auctioneer_calls.assert_called("RequestLRPAuctions", times=1, where={"indices": 0})
+
+
+def volume_drivers(bbs: FakeBBS) -> list[object]:
+    """The raw ``VolumeDrivers`` of every LRP start request sent so far, as Go wrote them."""
+    calls = bbs.auctioneer_calls.to("RequestLRPAuctions")
+    return [start["VolumeDrivers"] for call in calls for start in json.loads(call.body)]
+
+
+def test_start_requests_built_from_the_desired_lrp_in_hand_list_no_volume_drivers(
+    bbs: FakeBBS, client: BBSClient
+) -> None:
+    """Desire and scale-up build the scheduling info from the request (``DriverNames =
+    []string{}``): an empty list."""
+    client.desire_lrp(desired_lrp("web", instances=1))
+    client.update_desired_lrp("web", models.DesiredLRPUpdate(instances=2))
+    assert volume_drivers(bbs) == [[], []]
+
+
+def test_start_requests_read_back_from_the_database_have_null_volume_drivers(
+    bbs: FakeBBS, client: BBSClient
+) -> None:
+    """A crash restart and an evacuation read the scheduling info back: the empty list did not
+    survive the database, so Go writes null."""
+    bbs.seed.cell("cell-1")
+    bbs.seed.desired_lrp("web", instances=2, running=2)
+    crashing = running(bbs, "web", 0)
+    client.crash_actual_lrp(crashing.actual_lrp_key, crashing.actual_lrp_instance_key, "boom")
+    evacuating = running(bbs, "web", 1)
+    client.evacuate_running_actual_lrp(
+        evacuating.actual_lrp_key,
+        evacuating.actual_lrp_instance_key,
+        evacuating.actual_lrp_net_info,
+    )
+    assert volume_drivers(bbs) == [None, None]
+
+
+def test_start_requests_name_the_drivers_of_volume_mounts_either_way(
+    bbs: FakeBBS, client: BBSClient
+) -> None:
+    lrp = desired_lrp("web", instances=1)
+    lrp.volume_mounts.add(driver="nfs", container_dir="/data", mode="rw")
+    client.desire_lrp(lrp)
+    instance = models.ActualLRPInstanceKey(instance_guid="i-1", cell_id="cell-1")
+    client.claim_actual_lrp(key("web", 0), instance)
+    client.crash_actual_lrp(key("web", 0), instance, "boom")
+    assert volume_drivers(bbs) == [["nfs"], ["nfs"]]
 
 
 def test_desiring_a_task_asks_the_auctioneer_to_place_it(bbs: FakeBBS, client: BBSClient) -> None:

@@ -154,8 +154,8 @@ def test_actual_lrps_are_kept_last_written_last() -> None:
 
 
 def test_each_change_carries_the_rows_of_its_index_as_first_read() -> None:
-    """What upstream's controller read before writing: later writes of the same operation
-    do not change it."""
+    """What upstream's controller read before writing, in primary-key order: later writes of
+    the same operation do not change it."""
     store = Store()
     ordinary = store.new_actual_lrp("web", 0, "cf-apps")
     evacuating = store.new_actual_lrp("web", 0, "cf-apps")
@@ -170,5 +170,5 @@ def test_each_change_carries_the_rows_of_its_index_as_first_read() -> None:
 
     first, second = op.changes
     assert first.index_rows is second.index_rows
-    assert [row.presence for row in first.index_rows or ()] == [EVACUATING, ORDINARY]
+    assert [row.presence for row in first.index_rows or ()] == [ORDINARY, EVACUATING]
     assert [row.state for row in first.index_rows or ()] == ["UNCLAIMED", "UNCLAIMED"]

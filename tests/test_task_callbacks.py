@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from fakebbs import FakeBBS, models
+from fakebbs import ClientTLS, FakeBBS, models
 from fakebbs._callbacks import MAX_CALLBACK_ATTEMPTS, callback_json
 from fakebbs._state import State
 from fakebbs._store import Change
 from fakebbs._tasks import COMPLETED, RESOLVING
 from fakebbs.client import BBSClient
+from fakebbs.tls import Certificates, generate_certificates
 
 HANG = 0  # a "status" that makes the receiver never answer
 
@@ -55,6 +58,13 @@ class Receiver:
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
+    with receiving() as receiver:
+        yield receiver
+
+
+@contextmanager
+def receiving(ssl_context: ssl.SSLContext | None = None) -> Iterator[Receiver]:
+    """A ``Receiver``, over TLS with ``ssl_context``."""
     box: list[Receiver] = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -81,7 +91,11 @@ def receiver() -> Iterator[Receiver]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    box.append(Receiver(f"http://127.0.0.1:{server.server_address[1]}"))
+    scheme = "http"
+    if ssl_context is not None:
+        server.socket = ssl_context.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
+    box.append(Receiver(f"{scheme}://127.0.0.1:{server.server_address[1]}"))
     thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     try:
@@ -396,3 +410,45 @@ def test_a_client_completing_a_task_triggers_the_callback(
 
     assert json.loads(receiver.received[0].body)["failure_reason"] == "exit status 1"
     assert bbs.tasks() == []
+
+
+# -- over mutual TLS --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
+    return generate_certificates(tmp_path_factory.mktemp("certs"))
+
+
+def callback_over_tls(fake: FakeBBS, certificates: Certificates) -> tuple[Receiver, list[str]]:
+    """Complete a task whose callback URL is an https receiver that requires a client
+    certificate its CA signed (as upstream's secure_test.go's); (receiver, tasks left)."""
+    with receiving(certificates.server_context(require_client_cert=True)) as receiver:
+        client = fake.client()
+        client.desire_task("t", "d", definition(receiver.url + "/test"))
+        client.start_task("t", "cell-1")
+        client.complete_task("t", "cell-1", failed=False, result="done")
+        assert fake.wait_for_callbacks(10)
+        return receiver, [task.task_guid for task in client.tasks()]
+
+
+def test_callbacks_to_https_urls_use_the_client_tls_the_bbs_is_configured_with(
+    certificates: Certificates,
+) -> None:
+    """``cmd/bbs/secure_test.go``: the BBS's own certificate, key and CA file."""
+    tls = ClientTLS(
+        str(certificates.ca_cert), str(certificates.server_cert), str(certificates.server_key)
+    )
+    receiver, left = callback_over_tls(FakeBBS(callback_tls=tls), certificates)
+
+    assert [(r.method, r.path) for r in receiver.received] == [("POST", "/test")]
+    assert left == []
+
+
+def test_without_client_tls_an_https_receiver_requiring_it_is_not_reached(
+    certificates: Certificates,
+) -> None:
+    receiver, left = callback_over_tls(FakeBBS(), certificates)
+
+    assert receiver.received == []
+    assert left == ["t"]

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 import trustme
 from test_cli import TIMEOUT, readline, spawn
+from test_task_callbacks import definition, receiving
 
 from fakebbs import BBSClient, FakeBBS, tls
 from fakebbs.cli import main
@@ -249,6 +250,41 @@ def test_cert_and_key_without_ca_serve_plain_tls(start: Start, certs: tls.Certif
     served = start("--cert", str(certs.server_cert), "--key", str(certs.server_key))
     assert ping(served.port, certs.client_context(with_client_cert=False)) == b"\x08\x01"
     assert refusal_lines(served.stop()) == []
+
+
+@pytest.mark.parametrize("generated", [False, True], ids=["upstream-flag-names", "generated"])
+def test_task_callbacks_to_https_urls_use_the_servers_own_tls(
+    start: Start, tmp_path: Path, generated: bool
+) -> None:
+    """As upstream's main.go hands the BBS's TLS config to its task callback pool: the
+    receiver requires a client certificate signed by the BBS's CA, and gets the callback."""
+    if generated:
+        served = start("--generate-certs", str(tmp_path), extra=5)
+        certs = tls.Certificates(
+            *(
+                tmp_path / n
+                for n in ("ca.crt", "server.crt", "server.key", "client.crt", "client.key")
+            )
+        )
+    else:
+        certs = tls.generate_certificates(tmp_path)
+        served = start(
+            "--cert-file",
+            str(certs.server_cert),
+            "--key-file",
+            str(certs.server_key),
+            "--ca-file",
+            str(certs.ca_cert),
+        )
+    with receiving(certs.server_context()) as receiver:
+        url = f"https://127.0.0.1:{served.port}"
+        with BBSClient(url, ssl_context=certs.client_context(), timeout=TIMEOUT) as bbs:
+            bbs.desire_task("t", "d", definition(receiver.url + "/test"))
+            bbs.start_task("t", "cell-1")
+            bbs.complete_task("t", "cell-1", failed=False, result="done")
+            assert receiver.wait_for(1)
+    assert [(r.method, r.path) for r in receiver.received] == [("POST", "/test")]
+    served.stop()
 
 
 def test_files_that_are_not_certificates_are_a_usage_error(
