@@ -22,6 +22,7 @@ the InvalidRequest carries. For example::
 
 from __future__ import annotations
 
+from fakebbs._hypothesis_plugin import message_classes
 from fakebbs.strategies._actions import (
     ACTION_KINDS,
     LEAF_ACTION_KINDS,
@@ -43,7 +44,7 @@ from fakebbs.strategies._actual import (
     instance_metric_tags,
     internal_routes,
 )
-from fakebbs.strategies._common import guids, root_fs_urls, route_json
+from fakebbs.strategies._common import guids, register_pretty_printers, root_fs_urls, route_json
 from fakebbs.strategies._desired import (
     cached_dependencies,
     certificate_properties,
@@ -92,6 +93,7 @@ from fakebbs.strategies._messages import (
     responses,
     stored_desired_lrps,
 )
+from fakebbs.strategies._routes import cf_router_routes, tcp_router_routes
 from fakebbs.strategies._tasks import (
     TASK_STATES,
     desire_task_requests,
@@ -127,6 +129,7 @@ __all__ = [
     "cached_dependencies",
     "cell_ids",
     "cell_presences",
+    "cf_router_routes",
     "certificate_properties",
     "check_definitions",
     "checks",
@@ -164,7 +167,10 @@ __all__ = [
     "stored_desired_lrps",
     "task_definitions",
     "task_guids",
+    "tcp_router_routes",
     "tasks",
     "transport_faults",
     "volume_mounts",
 ]
+
+register_pretty_printers(message_classes())
