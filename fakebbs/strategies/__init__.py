@@ -66,6 +66,8 @@ from fakebbs.strategies._desired import (
     volume_mounts,
 )
 from fakebbs.strategies._faults import (
+    RAN_ANYWAY,
+    TRANSIENT_FAULTS,
     TRANSPORT_FAULTS,
     FaultSchedule,
     FaultSpec,
@@ -82,7 +84,14 @@ from fakebbs.strategies._invalid import (
     invalid_lrp_requests,
     invalid_task_requests,
 )
-from fakebbs.strategies._machine import BBSStateMachine, CallOutcome
+from fakebbs.strategies._machine import (
+    FAKE_ONLY_RULES,
+    RULE_GROUPS,
+    BBSStateMachine,
+    CallOutcome,
+    Instance,
+    counting_guids,
+)
 from fakebbs.strategies._messages import (
     SERVER_ERRORS,
     bbs_errors,
@@ -109,8 +118,13 @@ __all__ = [
     "LEAF_ACTION_KINDS",
     "LRP_REQUEST_RULES",
     "SERVER_ERRORS",
+    "RAN_ANYWAY",
+    "TRANSIENT_FAULTS",
     "TRANSPORT_FAULTS",
     "BBSStateMachine",
+    "FAKE_ONLY_RULES",
+    "Instance",
+    "RULE_GROUPS",
     "CallOutcome",
     "FaultSchedule",
     "FaultSpec",
@@ -134,6 +148,7 @@ __all__ = [
     "check_definitions",
     "checks",
     "checksums",
+    "counting_guids",
     "desire_task_requests",
     "desired_lrp_keys",
     "desired_lrp_updates",
