@@ -31,7 +31,7 @@ from hypothesis.stateful import (
 
 from fakebbs import models
 from fakebbs._controls import FaultRule
-from fakebbs._events import HubName, Subscription
+from fakebbs._events import Event, HubName, StreamSpec, Subscription
 from fakebbs._fake import FakeBBS
 from fakebbs.client import BBSClient
 from fakebbs.errors import BBSError
@@ -238,6 +238,7 @@ class BBSStateMachine(RuleBasedStateMachine):
         self._subscription: Subscription | None = None
         if self._fake is not None:
             self._subscription = self._fake.events.subscribe(_EVENT_HUBS)
+        self._presented = StreamSpec(frozenset(_EVENT_HUBS))  # as the current streams send
         self.call("UpsertDomain", models.UpsertDomainRequest(domain=self.DOMAIN, ttl=0))
 
     @property
@@ -299,9 +300,11 @@ class BBSStateMachine(RuleBasedStateMachine):
         if subscription is not None:
             while True:
                 event = subscription.get(timeout=0)
-                if event is None or not hasattr(event, "message"):
+                if not isinstance(event, Event):
                     break
-                self._event_log.append(event.message)
+                message = self._presented.present(event)
+                if message is not None:
+                    self._event_log.append(message)
         return self._event_log
 
     def teardown(self) -> None:
