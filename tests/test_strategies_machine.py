@@ -19,7 +19,7 @@ from fakebbs import FakeBBS, errors, faults, models, strategies
 from fakebbs._events import Event, calculate_events
 from fakebbs._store import CLAIMED, RUNNING, UNCLAIMED, ActualKey, Change
 from fakebbs.client import BBSClient, EventSource
-from fakebbs.strategies import BBSStateMachine, CallOutcome, FaultSchedule, FaultSpec
+from fakebbs.strategies import BBSStateMachine, CallOutcome, FaultSchedule
 from fakebbs.strategies._answers import route_errors
 
 MACHINE = settings(
@@ -171,10 +171,9 @@ class CheckedBBS(BBSStateMachine):
 
     def call(self, route: str, request: Message | None) -> CallOutcome:
         before = self.bbs.snapshot()
-        hits = [(r, r.hits) for r in self.bbs.faults]
         outcome = super().call(route, request)
-        hit = next((r for r, count in hits if r.hits > count), None)
-        ran = hit is None or FaultSpec("", hit.action, hit.times).ran_anyway
+        answered = self.bbs.calls.last  # which rule answered, and whether the request ran
+        hit, ran = answered.fault_rule, answered.ran_anyway
         if not ran:
             # nothing half-applied: a refused call leaves every table as it was
             after = self.bbs.snapshot()

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
 from fakebbs import errors, faults
+from fakebbs._controls import RAN_ANYWAY as _RAN_ANYWAY
 from fakebbs._controls import FaultRule
 from fakebbs._selectors import Selector, Where, resolve_routes
 from fakebbs.errors import BBSError
@@ -52,7 +53,7 @@ TRANSIENT_FAULTS: tuple[str, ...] = (
 """Transport faults a retry survives: a 5xx or a router's unknown-route answer (the BBS is
 restarting or failing over), a dropped connection, a slow answer."""
 
-RAN_ANYWAY: frozenset[str] = frozenset({"delay", "truncated_body", "end_stream"})
+RAN_ANYWAY = _RAN_ANYWAY
 """Faults after which the fake has still run the request (a slow answer, an answer cut short,
 a stream ended early): the state changed even though the client may not have seen it."""
 
