@@ -358,3 +358,42 @@ def test_drawn_cell_presences_are_listed_as_registered(cells: list[models.CellPr
         listed = bbs.cells()
     key = lambda c: c.cell_id  # noqa: E731
     assert sorted(listed, key=key) == sorted(cells, key=key)
+
+
+@pytest.mark.parametrize(
+    ("rule", "can_send"),
+    [
+        ("desired_lrp_missing", False),
+        ("task_definition_missing", False),
+        ("ClaimActualLRP_instance_key_missing", False),
+        ("StartActualLRP_net_info_missing", False),
+        ("task_definition_action_missing", True),
+        ("domain_empty", True),
+        ("StartActualLRP_index_negative", True),
+    ],
+)
+def test_a_case_says_whether_the_typed_client_can_send_it(rule: str, can_send: bool) -> None:
+    assert strategies.typed_client_can_send(rule) is can_send
+
+
+def test_a_failing_case_prints_its_rule_and_broken_field_first() -> None:
+    @settings(CHECK, max_examples=5)
+    @given(case=strategies.invalid_desired_lrp_requests("desired_lrp_missing"))
+    def check(case: strategies.InvalidRequestCase) -> None:
+        assert case.client_can_send
+
+    with pytest.raises(AssertionError) as failure:
+        check()
+    report = "\n".join(getattr(failure.value, "__notes__", []))
+    assert "case=InvalidRequestCase(" in report and "lambda" not in report
+    assert report.index("rule='desired_lrp_missing'") < report.index("field='desired_lrp'")
+    assert "client_can_send=False" in report and "request=DesireLRPRequest()" in report
+
+
+@settings(CHECK, max_examples=20)
+@given(case=strategies.invalid_lrp_requests())
+def test_a_case_names_the_first_field_its_error_names(
+    case: strategies.InvalidRequestCase,
+) -> None:
+    assert case.field and case.field in case.error.split(", ", 1)[0]
+    assert " " not in case.field or case.error.startswith("Invalid field: ")

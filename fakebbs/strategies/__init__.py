@@ -45,6 +45,7 @@ from fakebbs.strategies._actual import (
     internal_routes,
 )
 from fakebbs.strategies._common import guids, register_pretty_printers, root_fs_urls, route_json
+from fakebbs.strategies._compare import stored_form
 from fakebbs.strategies._desired import (
     cached_dependencies,
     certificate_properties,
@@ -83,6 +84,7 @@ from fakebbs.strategies._invalid import (
     invalid_desired_lrp_requests,
     invalid_lrp_requests,
     invalid_task_requests,
+    typed_client_can_send,
 )
 from fakebbs.strategies._machine import (
     FAKE_ONLY_RULES,
@@ -103,6 +105,7 @@ from fakebbs.strategies._messages import (
     stored_desired_lrps,
 )
 from fakebbs.strategies._routes import cf_router_routes, tcp_router_routes
+from fakebbs.strategies._sequences import EVENT_STREAMS, event_sequences
 from fakebbs.strategies._tasks import (
     TASK_STATES,
     desire_task_requests,
@@ -115,6 +118,7 @@ __all__ = [
     "ACTION_KINDS",
     "ACTUAL_LRP_STATES",
     "DESIRED_LRP_RULES",
+    "EVENT_STREAMS",
     "LEAF_ACTION_KINDS",
     "LRP_REQUEST_RULES",
     "SERVER_ERRORS",
@@ -156,6 +160,7 @@ __all__ = [
     "domains",
     "egress_rules",
     "environment_variables",
+    "event_sequences",
     "events",
     "fault_schedules",
     "files",
@@ -180,11 +185,13 @@ __all__ = [
     "route_json",
     "sidecars",
     "stored_desired_lrps",
+    "stored_form",
     "task_definitions",
     "task_guids",
     "tcp_router_routes",
     "tasks",
     "transport_faults",
+    "typed_client_can_send",
     "volume_mounts",
 ]
 

@@ -13,6 +13,7 @@ from hypothesis.strategies import SearchStrategy
 
 from fakebbs import models
 from fakebbs._selectors import _is_repeated
+from fakebbs.routes import ROUTES_BY_NAME
 from fakebbs.strategies._common import GUID_ALPHABET, names
 from fakebbs.strategies._desired import check_definitions, desired_lrps, image_layers
 from fakebbs.strategies._messages import requests
@@ -27,18 +28,59 @@ __all__ = [
     "invalid_desired_lrp_requests",
     "invalid_lrp_requests",
     "invalid_task_requests",
+    "typed_client_can_send",
 ]
 
 
 @dataclass(frozen=True)
 class InvalidRequestCase:
     """A request that breaks one validation ``rule``: send ``request`` to the route named
-    ``route`` and the BBS answers ``InvalidRequest`` with the message ``error``."""
+    ``route`` and the BBS answers ``InvalidRequest`` with the message ``error``.
+
+    ``field`` is the broken field (by default the first one ``error`` names).
+    ``client_can_send`` is False when ``BBSClient``'s typed methods cannot send the request,
+    because the field left out is one they always set (``desired_lrp_missing``:
+    ``desire_lrp`` takes a DesiredLRP); send those with ``BBSClient.call(case.route,
+    case.request)``.
+    """
 
     rule: str
     route: str
     request: Message
     error: str
+    field: str = ""
+    client_can_send: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.field:
+            first = self.error.split(", ", 1)[0]
+            if first.startswith("Invalid field: "):
+                name = first.removeprefix("Invalid field: ")
+            else:  # "process_guids must not be empty"
+                name = first.split(" ", 1)[0]
+            object.__setattr__(self, "field", name)
+        if self.client_can_send and not typed_client_can_send(self.rule):
+            object.__setattr__(self, "client_can_send", False)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """How Hypothesis shows a case: the rule and the broken field first."""
+        fields: dict[str, object] = {"rule": self.rule, "field": self.field, "route": self.route}
+        if not self.client_can_send:
+            fields["client_can_send"] = False
+        fields["error"] = self.error
+        fields["request"] = self.request
+        printer.repr_call("InvalidRequestCase", [], fields)
+
+
+def typed_client_can_send(rule: str) -> bool:
+    """Whether ``BBSClient``'s typed methods can send a request breaking ``rule``: not when
+    the rule leaves out a request's own message field (``desired_lrp_missing``,
+    ``task_definition_missing``, ``ClaimActualLRP_instance_key_missing``...), which the
+    typed method takes as a required argument and always sets."""
+    if rule in ("desired_lrp_missing", "task_definition_missing"):
+        return False
+    route, _, rest = rule.partition("_")
+    return not (route in ROUTES_BY_NAME and rest.endswith("_missing"))
 
 
 def _field(name: str) -> str:
