@@ -8,7 +8,15 @@ from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
 from fakebbs import models
-from fakebbs.strategies._common import Construct, message, named, names, nonnegative, texts
+from fakebbs.strategies._common import (
+    Construct,
+    message,
+    named,
+    names,
+    nonnegative,
+    shown_as_call,
+    texts,
+)
 
 __all__ = [
     "ACTION_KINDS",
@@ -35,6 +43,7 @@ ACTION_KINDS: tuple[str, ...] = (
 _CHECKSUM_ALGORITHMS = ("md5", "sha1", "sha256", "MD5", "SHA1", "SHA256")
 
 
+@shown_as_call
 def checksums() -> SearchStrategy[tuple[str, str]]:
     """(algorithm, value) pairs the checksum rule accepts: both empty, or a known algorithm
     (any case) with a value."""
@@ -44,10 +53,12 @@ def checksums() -> SearchStrategy[tuple[str, str]]:
     )
 
 
+@shown_as_call
 def environment_variables() -> SearchStrategy[models.EnvironmentVariable]:
     return message(models.EnvironmentVariable, {"name": names(), "value": texts()})
 
 
+@shown_as_call
 def files() -> SearchStrategy[models.File]:
     return message(
         models.File, {"path": names().map(lambda n: "/etc/" + n), "content": texts(max_size=40)}
@@ -145,6 +156,7 @@ def _wrap(
     return group.map(Construct(models.Action, f"{kind}_action"))
 
 
+@shown_as_call
 def actions(
     kinds: Iterable[str] | None = None,
     *,

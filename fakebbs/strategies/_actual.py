@@ -10,7 +10,7 @@ from hypothesis.strategies import SearchStrategy
 
 from fakebbs import models
 from fakebbs._store import CLAIMED, CRASHED, RUNNING, UNCLAIMED
-from fakebbs.strategies._common import message, names, nonnegative, texts, timestamps
+from fakebbs.strategies._common import message, names, nonnegative, shown_as_call, texts, timestamps
 from fakebbs.strategies._desired import domains, modification_tags, process_guids
 
 __all__ = [
@@ -40,10 +40,12 @@ _STATES_BY_PRESENCE: dict[int, tuple[str, ...]] = {
 }
 
 
+@shown_as_call
 def cell_ids() -> SearchStrategy[str]:
     return names(max_size=6).map(lambda n: "cell-" + n)
 
 
+@shown_as_call
 def actual_lrp_keys(
     *,
     domain: str | None = None,
@@ -61,6 +63,7 @@ def actual_lrp_keys(
     )
 
 
+@shown_as_call
 def actual_lrp_instance_keys(
     cell_id: SearchStrategy[str] | None = None,
 ) -> SearchStrategy[models.ActualLRPInstanceKey]:
@@ -70,6 +73,7 @@ def actual_lrp_instance_keys(
     )
 
 
+@shown_as_call
 def actual_lrp_net_infos() -> SearchStrategy[models.ActualLRPNetInfo]:
     """Net infos with the required address, port mappings and optional instance addresses."""
     port = st.integers(1, 65535)
@@ -93,12 +97,14 @@ def actual_lrp_net_infos() -> SearchStrategy[models.ActualLRPNetInfo]:
     )
 
 
+@shown_as_call
 def instance_metric_tags() -> SearchStrategy[dict[str, str]]:
     """An instance's metric tags: plain strings (the rep resolves the desired LRP's dynamic
     tags before it reports them)."""
     return st.dictionaries(names(), texts(), max_size=2)
 
 
+@shown_as_call
 def internal_routes() -> SearchStrategy[models.ActualLRPInternalRoute]:
     return names().map(lambda n: models.ActualLRPInternalRoute(hostname=n + ".apps.internal"))
 
@@ -138,6 +144,7 @@ def _actual_lrp(
     return lrp
 
 
+@shown_as_call
 def actual_lrps(
     *,
     states: Iterable[str] = ACTUAL_LRP_STATES,
@@ -160,6 +167,7 @@ def actual_lrps(
     return _actual_lrp(chosen_states, chosen_presences, key)
 
 
+@shown_as_call
 def actual_lrp_infos() -> SearchStrategy[models.ActualLRPInfo]:
     """The key-less part of an ActualLRP, as instance-changed events carry it."""
 
@@ -198,6 +206,7 @@ def _group(draw: st.DrawFn, key: SearchStrategy[models.ActualLRPKey]) -> models.
     return group
 
 
+@shown_as_call
 def actual_lrp_groups(
     *, domain: str | None = None, process_guid_prefix: str = ""
 ) -> SearchStrategy[models.ActualLRPGroup]:
@@ -206,6 +215,7 @@ def actual_lrp_groups(
     return _group(actual_lrp_keys(domain=domain, process_guid_prefix=process_guid_prefix))
 
 
+@shown_as_call
 def cell_presences(
     cell_id: SearchStrategy[str] | None = None,
 ) -> SearchStrategy[models.CellPresence]:

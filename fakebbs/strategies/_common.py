@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import string
-from collections.abc import Iterable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ParamSpec, TypeVar
 
 from google.protobuf.message import Message
 from hypothesis import strategies as st
@@ -21,6 +22,7 @@ __all__ = [
     "named",
     "pretty_message",
     "register_pretty_printers",
+    "shown_as_call",
     "names",
     "nonnegative",
     "route_json",
@@ -31,6 +33,7 @@ __all__ = [
 
 M = TypeVar("M", bound=Message)
 T = TypeVar("T")
+P = ParamSpec("P")
 
 GUID_ALPHABET = string.ascii_letters + string.digits + "-_"
 """The characters of upstream's process and task guid pattern ``^[a-zA-Z0-9_-]+$``."""
@@ -89,15 +92,22 @@ class _MessageStrategy(SearchStrategy[M]):
 
 class _Named(SearchStrategy[Any]):
     """A strategy shown by a short name (the public call that made it), so statistics and
-    error messages do not print kilobytes of nested strategies."""
+    error messages do not print kilobytes of nested strategies. It draws through to the
+    strategy it names, without a level of its own."""
 
     def __init__(self, strategy: SearchStrategy[Any], name: str) -> None:
         super().__init__()
         self.strategy = strategy
         self.name = name
 
+    def do_validate(self) -> None:
+        self.strategy.validate()
+
+    def calc_is_empty(self, recur: Any) -> bool:
+        return bool(recur(self.strategy))
+
     def do_draw(self, data: Any) -> Any:
-        return data.draw(self.strategy)
+        return self.strategy.do_draw(data)
 
     def __repr__(self) -> str:
         return self.name
@@ -106,6 +116,26 @@ class _Named(SearchStrategy[Any]):
 def named(strategy: SearchStrategy[T], name: str) -> SearchStrategy[T]:
     """``strategy``, whose repr is ``name``."""
     return _Named(strategy, name)
+
+
+def shown_as_call(function: Callable[P, SearchStrategy[T]]) -> Callable[P, SearchStrategy[T]]:
+    """Decorate a public strategy function so that what it returns is shown as the call that
+    made it (``actual_lrps(states=('RUNNING',))``), not as its nested strategies."""
+
+    @functools.wraps(function)
+    def call(*args: P.args, **kwargs: P.kwargs) -> SearchStrategy[T]:
+        strategy = function(*args, **kwargs)
+        if isinstance(strategy, _Named | _MessageStrategy):
+            return strategy
+        shown = [_short(a) for a in args] + [f"{k}={_short(v)}" for k, v in kwargs.items()]
+        return _Named(strategy, f"{function.__name__}({', '.join(shown)})")
+
+    return call
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def pretty_message(message: Message, printer: Any, cycle: bool) -> None:
@@ -148,6 +178,7 @@ class Construct:
         return f"{self.cls.__name__}.{self.field}" if self.field else self.cls.__name__
 
 
+@shown_as_call
 def guids(prefix: str = "", *, max_size: int = 12) -> SearchStrategy[str]:
     """Strings that match the guid pattern, starting with ``prefix`` (which must match it too,
     or be empty)."""
@@ -172,6 +203,7 @@ def nonnegative(maximum: int = _INT32_MAX) -> SearchStrategy[int]:
     return st.integers(min_value=0, max_value=maximum)
 
 
+@shown_as_call
 def root_fs_urls() -> SearchStrategy[str]:
     """Root filesystems Go's ``url.Parse`` reads with a scheme, as the rootfs rule requires:
     ``preloaded:<stack>`` and ``docker:///<image>`` style URLs."""
@@ -208,6 +240,7 @@ def go_json(value: Any) -> bytes:
     return text.encode("ascii")
 
 
+@shown_as_call
 def route_json() -> SearchStrategy[bytes]:
     """A route value already in the form the BBS stores (compact JSON, Go's escapes), so it
     reads back byte for byte."""

@@ -17,6 +17,7 @@ from fakebbs.strategies._common import (
     names,
     nonnegative,
     root_fs_urls,
+    shown_as_call,
     texts,
 )
 from fakebbs.strategies._routes import proto_routes
@@ -43,11 +44,13 @@ __all__ = [
 ]
 
 
+@shown_as_call
 def domains() -> SearchStrategy[str]:
     """Domain names: "cf-apps", "cf-tasks" or another short name."""
     return st.one_of(st.sampled_from(["cf-apps", "cf-tasks"]), names())
 
 
+@shown_as_call
 def process_guids(prefix: str = "") -> SearchStrategy[str]:
     """Process guids matching upstream's pattern, starting with ``prefix``."""
     return guids(prefix)
@@ -56,6 +59,7 @@ def process_guids(prefix: str = "") -> SearchStrategy[str]:
 _process_guids = process_guids  # desired_lrps has a parameter of that name
 
 
+@shown_as_call
 def modification_tags() -> SearchStrategy[models.ModificationTag]:
     return message(
         models.ModificationTag, {"epoch": st.uuids().map(str), "index": nonnegative(2**32 - 1)}
@@ -73,6 +77,7 @@ def _metric_tags(min_size: int) -> SearchStrategy[dict[str, models.MetricTagValu
     return st.dictionaries(names(), value, min_size=min_size, max_size=3)
 
 
+@shown_as_call
 def metric_tags(metrics_guid: str = "") -> SearchStrategy[dict[str, models.MetricTagValue]]:
     """At least one valid tag (a non-empty ``static`` or a known ``dynamic``); with a
     ``metrics_guid``, a ``source_id`` tag equal to it, as the DesiredLRP rule requires."""
@@ -93,6 +98,7 @@ def _destinations() -> SearchStrategy[str]:
     return st.one_of(_ipv4(), cidr, ascending.map(lambda p: f"{p[0]}-{p[1]}"))
 
 
+@shown_as_call
 def egress_rules() -> SearchStrategy[models.SecurityGroupRule]:
     """Valid security group rules for each protocol (tcp/udp with ports or a port range,
     icmp/icmpv6 with ICMP info, all with neither)."""
@@ -129,6 +135,7 @@ def egress_rules() -> SearchStrategy[models.SecurityGroupRule]:
     )
 
 
+@shown_as_call
 def cached_dependencies() -> SearchStrategy[models.CachedDependency]:
     def cached_dependency(
         fields: dict[str, Any], checksum: tuple[str, str]
@@ -147,6 +154,7 @@ def cached_dependencies() -> SearchStrategy[models.CachedDependency]:
     return st.builds(cached_dependency, fields, checksums())
 
 
+@shown_as_call
 def image_layers(
     layer_types: Iterable[int] = (models.ImageLayer.SHARED, models.ImageLayer.EXCLUSIVE),
 ) -> SearchStrategy[models.ImageLayer]:
@@ -186,6 +194,7 @@ def image_layers(
     )
 
 
+@shown_as_call
 def volume_mounts() -> SearchStrategy[models.VolumeMount]:
     """Valid volume mounts: a driver, mode "r" or "rw", and a shared or dedicated device with
     its id (or no device)."""
@@ -204,6 +213,7 @@ def volume_mounts() -> SearchStrategy[models.VolumeMount]:
     )
 
 
+@shown_as_call
 def checks() -> SearchStrategy[models.Check]:
     """A TCP or an HTTP check (exactly one), on a port 1..65535."""
     port = st.integers(1, 65535)
@@ -225,6 +235,7 @@ def checks() -> SearchStrategy[models.Check]:
     )
 
 
+@shown_as_call
 def check_definitions() -> SearchStrategy[models.CheckDefinition]:
     return message(
         models.CheckDefinition,
@@ -236,6 +247,7 @@ def check_definitions() -> SearchStrategy[models.CheckDefinition]:
     )
 
 
+@shown_as_call
 def sidecars(kinds: Iterable[str] | None = None) -> SearchStrategy[models.Sidecar]:
     return message(
         models.Sidecar,
@@ -244,21 +256,25 @@ def sidecars(kinds: Iterable[str] | None = None) -> SearchStrategy[models.Sideca
     )
 
 
+@shown_as_call
 def log_rate_limits() -> SearchStrategy[models.LogRateLimit]:
     """``bytes_per_second`` ≥ -1 (-1: unlimited)."""
     return st.integers(-1, 2**40).map(lambda b: models.LogRateLimit(bytes_per_second=b))
 
 
+@shown_as_call
 def networks() -> SearchStrategy[models.Network]:
     return st.dictionaries(names(), texts(), max_size=2).map(lambda p: models.Network(properties=p))
 
 
+@shown_as_call
 def certificate_properties() -> SearchStrategy[models.CertificateProperties]:
     return st.lists(texts(min_size=1), max_size=2).map(
         lambda units: models.CertificateProperties(organizational_unit=units)
     )
 
 
+@shown_as_call
 def desired_lrp_keys(
     domain: str | None = None, process_guid_prefix: str = ""
 ) -> SearchStrategy[models.DesiredLRPKey]:
@@ -408,6 +424,7 @@ class _MinimalDesiredLRP(SearchStrategy[models.DesiredLRP]):
         return self.name
 
 
+@shown_as_call
 def desired_lrps(
     *,
     domain: str | None = None,
@@ -461,6 +478,7 @@ def desired_lrps(
     return named(strategy, name)
 
 
+@shown_as_call
 def desired_lrp_updates(
     *, instances: SearchStrategy[int] | None = None
 ) -> SearchStrategy[models.DesiredLRPUpdate]:

@@ -17,7 +17,7 @@ from fakebbs._selectors import Selector, Where, resolve_routes
 from fakebbs.errors import BBSError
 from fakebbs.routes import ROUTES, ROUTES_BY_NAME
 from fakebbs.strategies._answers import route_errors
-from fakebbs.strategies._common import named
+from fakebbs.strategies._common import named, shown_as_call
 
 __all__ = [
     "RAN_ANYWAY",
@@ -139,6 +139,7 @@ class FaultSchedule:
         printer.text(str(self))
 
 
+@shown_as_call
 def transport_faults(
     kinds: Iterable[str] = TRANSPORT_FAULTS, *, max_delay: float = 0.01
 ) -> SearchStrategy[faults.Fault]:
@@ -217,6 +218,7 @@ _ONCE_TO_ALWAYS: SearchStrategy[int | None] = st.integers(1, 4).map(lambda n: No
 KINDS = ("any", "transient")
 
 
+@shown_as_call
 def fault_schedules(
     routes: Sequence[str] = _CURRENT_ROUTES,
     *,

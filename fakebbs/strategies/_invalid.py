@@ -14,7 +14,7 @@ from hypothesis.strategies import SearchStrategy
 from fakebbs import models
 from fakebbs._selectors import _is_repeated
 from fakebbs.routes import ROUTES_BY_NAME
-from fakebbs.strategies._common import GUID_ALPHABET, names
+from fakebbs.strategies._common import GUID_ALPHABET, names, shown_as_call
 from fakebbs.strategies._desired import check_definitions, desired_lrps, image_layers
 from fakebbs.strategies._messages import requests
 from fakebbs.strategies._tasks import desire_task_requests
@@ -90,6 +90,7 @@ def _field(name: str) -> str:
 _RUN = models.RunAction(path="/bin/app", user="vcap")
 
 
+@shown_as_call
 def broken_actions() -> SearchStrategy[tuple[models.Action, str]]:
     """(action, items) pairs: an action that fails validation, perhaps inside valid wrappers,
     and the items its validation gives."""
@@ -609,6 +610,7 @@ def _chosen(rules: Iterable[str] | str | None, known: tuple[str, ...]) -> tuple[
     return chosen
 
 
+@shown_as_call
 def invalid_desired_lrp_requests(
     rules: Iterable[str] | str | None = None, **narrowing: Any
 ) -> SearchStrategy[InvalidRequestCase]:
@@ -638,6 +640,7 @@ def invalid_desired_lrp_requests(
     return st.sampled_from(chosen).flatmap(case)
 
 
+@shown_as_call
 def invalid_task_requests(
     rules: Iterable[str] | str | None = None,
 ) -> SearchStrategy[InvalidRequestCase]:
@@ -819,6 +822,7 @@ LRP_REQUEST_RULES: tuple[str, ...] = tuple(_actual_lrp_rules())
 update (§5.3), and the required fields of the LRP queries, lifecycle and evacuation routes."""
 
 
+@shown_as_call
 def invalid_lrp_requests(
     rules: Iterable[str] | str | None = None,
 ) -> SearchStrategy[InvalidRequestCase]:

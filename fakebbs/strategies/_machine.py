@@ -36,7 +36,7 @@ from fakebbs._fake import FakeBBS
 from fakebbs.client import BBSClient
 from fakebbs.errors import BBSError
 from fakebbs.strategies._desired import desired_lrp_updates, desired_lrps
-from fakebbs.strategies._faults import FaultSchedule, fault_schedules
+from fakebbs.strategies._faults import FaultSchedule, fault_schedules, transport_faults
 
 __all__ = [
     "FAKE_ONLY_RULES",
@@ -122,7 +122,11 @@ def _minimal_lrps(
 
 @functools.cache
 def _schedules(routes: tuple[str, ...] | None) -> st.SearchStrategy[FaultSchedule]:
-    return fault_schedules() if routes is None else fault_schedules(routes)
+    # delays of at most a millisecond: a slow answer is a slow answer, and examples stay fast
+    transport = transport_faults(max_delay=0.001)
+    if routes is None:
+        return fault_schedules(transport=transport)
+    return fault_schedules(routes, transport=transport)
 
 
 def _machine_lrps() -> st.SearchStrategy[models.DesiredLRP]:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
 from fakebbs import models
-from fakebbs.strategies._common import go_json, named, names, route_json
+from fakebbs.strategies._common import go_json, named, names, route_json, shown_as_call
 
 __all__ = ["cf_router_routes", "proto_routes", "tcp_router_routes"]
 
@@ -56,6 +56,7 @@ def _tcp_route(draw: st.DrawFn) -> dict[str, Any]:
     return route
 
 
+@shown_as_call
 def cf_router_routes(*, max_routes: int = 2) -> SearchStrategy[bytes]:
     """A well-formed ``cf-router`` table (a list of hostnames-and-port routes, with a route
     service or router group now and then), as the compact JSON the BBS stores."""
@@ -63,6 +64,7 @@ def cf_router_routes(*, max_routes: int = 2) -> SearchStrategy[bytes]:
     return named(table, f"cf_router_routes(max_routes={max_routes})")
 
 
+@shown_as_call
 def tcp_router_routes(*, max_routes: int = 2) -> SearchStrategy[bytes]:
     """A well-formed ``tcp-router`` table (router group, external and container port, TLS
     options now and then), as the compact JSON the BBS stores."""
@@ -83,6 +85,7 @@ def _routes(
     return models.ProtoRoutes(routes=routes)
 
 
+@shown_as_call
 def proto_routes(
     *, max_routes: int = 3, other_routers: bool = True
 ) -> SearchStrategy[models.ProtoRoutes]:

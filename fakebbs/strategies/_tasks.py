@@ -17,6 +17,7 @@ from fakebbs.strategies._common import (
     names,
     nonnegative,
     root_fs_urls,
+    shown_as_call,
     texts,
     timestamps,
 )
@@ -42,6 +43,7 @@ TASK_STATES: tuple[int, ...] = (
 )
 
 
+@shown_as_call
 def task_guids(prefix: str = "") -> SearchStrategy[str]:
     return guids(prefix)
 
@@ -91,6 +93,7 @@ def _task_definition(
     return definition
 
 
+@shown_as_call
 def task_definitions(
     *,
     action_kinds: Iterable[str] | None = None,
@@ -102,6 +105,7 @@ def task_definitions(
     return _task_definition(kinds, completion_callback_urls or st.just(""))
 
 
+@shown_as_call
 def desire_task_requests(
     *,
     domain: str | None = None,
@@ -153,6 +157,7 @@ def _task(
     return task
 
 
+@shown_as_call
 def tasks(
     *,
     states: Iterable[int] = TASK_STATES,
