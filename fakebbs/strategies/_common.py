@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 from hypothesis.vendor import pretty
 
+from fakebbs._selectors import _is_map, _is_repeated
+
 __all__ = [
     "GUID_ALPHABET",
     "Construct",
@@ -146,9 +148,9 @@ def pretty_message(message: Message, printer: Any, cycle: bool) -> None:
         return
     fields: dict[str, object] = {}
     for descriptor, value in message.ListFields():
-        if descriptor.message_type is not None and descriptor.message_type.GetOptions().map_entry:
+        if _is_map(descriptor):
             fields[descriptor.name] = dict(value)
-        elif descriptor.is_repeated:
+        elif _is_repeated(descriptor):
             fields[descriptor.name] = list(value)
         else:
             fields[descriptor.name] = value

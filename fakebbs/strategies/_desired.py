@@ -402,7 +402,10 @@ class _MinimalDesiredLRP(SearchStrategy[models.DesiredLRP]):
         self.instances = instances
         self.name = name
         self.template = models.DesiredLRP(
-            domain=domain, root_fs=MINIMAL_ROOT_FS, action=MINIMAL_ACTION, routes={}
+            domain=domain,
+            root_fs=MINIMAL_ROOT_FS,
+            action=MINIMAL_ACTION,
+            routes=models.ProtoRoutes(),
         )
 
     def do_draw(self, data: Any) -> models.DesiredLRP:
