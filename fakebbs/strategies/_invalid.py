@@ -619,6 +619,7 @@ def invalid_desired_lrp_requests(
     ``desired_lrps`` for the valid LRP that is broken."""
     chosen = _chosen(rules, DESIRED_LRP_RULES)
     breakers = _lrp_rules()
+    lrps = desired_lrps(**narrowing)  # built once for every rule
 
     def case(rule: str) -> SearchStrategy[InvalidRequestCase]:
         if rule == "desired_lrp_missing":
@@ -627,17 +628,14 @@ def invalid_desired_lrp_requests(
                     rule, "DesireDesiredLRP", models.DesireLRPRequest(), _field("desired_lrp")
                 )
             )
-        return (
-            desired_lrps(**narrowing)
-            .flatmap(breakers[rule])
-            .map(
-                lambda pair: InvalidRequestCase(
-                    rule, "DesireDesiredLRP", models.DesireLRPRequest(desired_lrp=pair[0]), pair[1]
-                )
+        return lrps.flatmap(breakers[rule]).map(
+            lambda pair: InvalidRequestCase(
+                rule, "DesireDesiredLRP", models.DesireLRPRequest(desired_lrp=pair[0]), pair[1]
             )
         )
 
-    return st.sampled_from(chosen).flatmap(case)
+    cases = {rule: case(rule) for rule in chosen}  # built once, not on every draw
+    return st.sampled_from(chosen).flatmap(cases.__getitem__)
 
 
 @shown_as_call
@@ -649,14 +647,17 @@ def invalid_task_requests(
     chosen = _chosen(rules, TASK_RULES)
     table = _task_rules()
 
+    desires = desire_task_requests()
+
     def case(rule: str) -> SearchStrategy[InvalidRequestCase]:
         route, breaker = table[rule]
-        base = desire_task_requests() if route == "DesireTask" else requests(route)
+        base = desires if route == "DesireTask" else requests(route)
         return base.flatmap(breaker).map(
             lambda pair: InvalidRequestCase(rule, route, pair[0], pair[1])
         )
 
-    return st.sampled_from(chosen).flatmap(case)
+    cases = {rule: case(rule) for rule in chosen}  # built once, not on every draw
+    return st.sampled_from(chosen).flatmap(cases.__getitem__)
 
 
 def _set_path(error: str, path: str, value: Any) -> Breaker:
@@ -839,4 +840,5 @@ def invalid_lrp_requests(
             .map(lambda pair: InvalidRequestCase(rule, route, pair[0], pair[1]))
         )
 
-    return st.sampled_from(chosen).flatmap(case)
+    cases = {rule: case(rule) for rule in chosen}  # built once, not on every draw
+    return st.sampled_from(chosen).flatmap(cases.__getitem__)
