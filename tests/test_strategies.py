@@ -397,3 +397,15 @@ def test_a_case_names_the_first_field_its_error_names(
 ) -> None:
     assert case.field and case.field in case.error.split(", ", 1)[0]
     assert " " not in case.field or case.error.startswith("Invalid field: ")
+
+
+@settings(  # every health check on but too_slow (timing is never asserted here)
+    max_examples=5,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(lrps=st.lists(strategies.desired_lrps(), min_size=20, max_size=20))
+def test_twenty_desired_lrps_fit_in_one_example(lrps: list[models.DesiredLRP]) -> None:
+    assert len(lrps) == 20  # data_too_large would have failed the health check

@@ -205,6 +205,7 @@ def test_the_same_machine_runs_against_a_bbs_url_over_mutual_tls(
         state = remote.snapshot()
         assert remote.calls.to("DesireDesiredLRP") != []
         assert dict(state.desired_lrps) == {} and dict(state.tasks) == {}
+        assert dict(state.actual_lrps) == {}
 
 
 class BundlesHoldWhatExistsOverHTTP(BBSStateMachine):

@@ -325,14 +325,16 @@ class BBSStateMachine(RuleBasedStateMachine):
         for guid in self.PROCESS_GUIDS:
             self._quiet("RemoveDesiredLRP", models.RemoveDesiredLRPRequest(process_guid=guid))
             for index in range(self.MAX_INSTANCES + 1):
+                # an ordinary row whatever its instance (no instance key), then evacuating ones
+                ordinary = models.RemoveActualLRPRequest(process_guid=guid, index=index)
+                self._quiet("RemoveActualLRP", ordinary)
                 for cell_id in self.CELLS:
                     instance = Instance(guid, index, cell_id)
-                    request = models.RemoveActualLRPRequest(
-                        process_guid=guid,
-                        index=index,
+                    evacuating = models.RemoveEvacuatingActualLRPRequest(
+                        actual_lrp_key=self._key(guid, index),
                         actual_lrp_instance_key=instance.instance_key,
                     )
-                    self._quiet("RemoveActualLRP", request)
+                    self._quiet("RemoveEvacuatingActualLRP", evacuating)
         for task_guid in self.TASK_GUIDS:
             for route in ("CancelTask", "ResolvingTask", "DeleteTask"):
                 self._quiet(route, models.TaskGuidRequest(task_guid=task_guid))
