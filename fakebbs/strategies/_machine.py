@@ -138,15 +138,15 @@ def _machine_tasks() -> st.SearchStrategy[models.DesireTaskRequest]:
 
 
 def _cells() -> st.SearchStrategy[str]:
-    return st.runner().flatmap(lambda machine: st.sampled_from(machine.CELLS))
+    return st.runner().flatmap(lambda machine: machine.cell_ids)
 
 
 def _indices() -> st.SearchStrategy[int]:
-    return st.runner().flatmap(lambda machine: st.integers(0, machine.MAX_INSTANCES - 1))
+    return st.runner().flatmap(lambda machine: machine.indices)
 
 
 def _instances() -> st.SearchStrategy[int]:
-    return st.runner().flatmap(lambda machine: st.integers(0, machine.MAX_INSTANCES))
+    return st.runner().flatmap(lambda machine: machine.instance_counts)
 
 
 class BBSStateMachine(RuleBasedStateMachine):
@@ -236,6 +236,10 @@ class BBSStateMachine(RuleBasedStateMachine):
         self.outcomes: list[tuple[str, CallOutcome]] = []
         """Every call the world made, with its outcome, oldest first."""
         self.fault_rules: list[FaultRule] = []
+        # what the rules draw, built once per example rather than on every draw
+        self.cell_ids = st.sampled_from(self.CELLS)
+        self.indices = st.integers(0, self.MAX_INSTANCES - 1)
+        self.instance_counts = st.integers(0, self.MAX_INSTANCES)
         self.lrps = self.lrp_strategy(st.sampled_from(self.PROCESS_GUIDS))
         self.task_requests = self.task_strategy(st.sampled_from(self.TASK_GUIDS))
         self._event_log: list[Message] = []
