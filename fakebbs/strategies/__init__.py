@@ -1,5 +1,7 @@
 """Hypothesis strategies for the BBS protocol: every model, request, response and event; one
-invalid variant per validation rule; fault schedules; and a state machine to build on.
+invalid variant per validation rule; fault schedules a route can really answer; event
+sequences that happened; the stored form of a desired LRP; and a state machine to build on,
+runnable against a fake or a BBS URL.
 
 Needs the ``hypothesis`` extra (``pip install 'fakebbs[hypothesis]'``); the fake itself never
 imports Hypothesis. Installing the extra also registers every message class of
