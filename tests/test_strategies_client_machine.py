@@ -215,3 +215,17 @@ class BundlesHoldWhatExistsOverHTTP(BBSStateMachine):
     def desired_lrp_exists(self, process_guid: str) -> None:
         lrp = self.world.desired_lrp_by_process_guid(process_guid)
         assert lrp.process_guid == process_guid
+
+
+class DesiresFirst(BBSStateMachine):
+    rules = {"reps"}
+    initial_desire = True
+
+    @invariant()
+    def one_lrp_is_desired_from_the_start(self) -> None:
+        assert len(self.bbs.snapshot().desired_lrps) == 1
+
+
+def test_an_initial_desire_is_made_only_when_asked_for() -> None:
+    run_state_machine_as_test(DesiresFirst, settings=settings(RUN, max_examples=10))
+    assert not hasattr(BBSStateMachine, "desire_initial_lrp")

@@ -371,3 +371,8 @@ def describe(outcome: CallOutcome) -> str:
 
 TestInProcessAgainstSocket = InProcessAgainstSocket.TestCase
 TestInProcessAgainstSocket.settings = MACHINE
+
+
+def test_an_unknown_kind_of_fault_schedule_is_refused() -> None:
+    with pytest.raises(ValueError, match="transient"):
+        strategies.fault_schedules(kinds="flaky")
