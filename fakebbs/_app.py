@@ -37,7 +37,7 @@ from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntity
 from werkzeug.wrappers import Request, Response
 
 from fakebbs import models
-from fakebbs._controls import Faults, Holds
+from fakebbs._controls import FaultRule, Faults, Holds
 from fakebbs._encoded import Encoded
 from fakebbs._events import EventHub, EventStream
 from fakebbs._handlers import HANDLERS, Call
@@ -98,6 +98,7 @@ class _Exchange:
     status: int = 200
     decode_error: InvalidRequest | None = None
     namespace: str = ""
+    fault_rule: FaultRule | None = None
 
     def outcome(self) -> str:
         """The result for the request log: ``ok``, the BBS error's type, ``fault:KIND``."""
@@ -120,6 +121,7 @@ class _Exchange:
             time=self.time,
             status=self.status,
             namespace=self.namespace,
+            fault_rule=self.fault_rule,
         )
 
 
@@ -300,7 +302,8 @@ class BBSApp:
             self.holds.wait(route, exchange.request)
         if self.faults is None:
             return None
-        return self.faults.take(route, exchange.request)
+        exchange.fault_rule = self.faults.take_rule(route, exchange.request)
+        return None if exchange.fault_rule is None else exchange.fault_rule.action
 
     def _run(
         self,

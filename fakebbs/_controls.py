@@ -33,6 +33,9 @@ __all__ = ["FaultRule", "Faults", "Gate", "Holds", "OutboundFaults"]
 
 Action = BBSError | Fault
 
+RAN_ANYWAY: frozenset[str] = frozenset({"delay", "truncated_body", "end_stream"})
+"""Transport faults after which the fake has still run the request."""
+
 
 class FaultRule:
     """One ``fail`` rule: ``action`` (a BBS error or a transport fault) for the next ``times``
@@ -49,6 +52,12 @@ class FaultRule:
     @property
     def exhausted(self) -> bool:
         return self.times is not None and self.hits >= self.times
+
+    @property
+    def ran_anyway(self) -> bool:
+        """Whether a request this rule answers is still run (a delay, a truncated body, a
+        stream ended early): its changes happen, whatever the client sees."""
+        return isinstance(self.action, Fault) and self.action.kind in RAN_ANYWAY
 
     def remove(self) -> None:
         """Stop applying this rule (it keeps its ``hits``)."""
@@ -152,13 +161,18 @@ class Faults:
 
     def take(self, route: Route, request: Message | None) -> Action | None:
         """The action for this request, counting it as a hit; None when no rule applies."""
+        rule = self.take_rule(route, request)
+        return None if rule is None else rule.action
+
+    def take_rule(self, route: Route, request: Message | None) -> FaultRule | None:
+        """The rule that answers this request, counting it as a hit; None when none applies."""
         if not self._rules:  # the common case, without the lock
             return None
         with self._lock:
             for rule in self._rules:
                 if not rule.exhausted and rule.matcher.matches(route, request):
                     rule.hits += 1
-                    return rule.action
+                    return rule
         return None
 
 

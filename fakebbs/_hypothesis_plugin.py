@@ -11,10 +11,10 @@ from typing import Any
 
 from google.protobuf.message import Message
 
-__all__ = ["register_model_strategies"]
+__all__ = ["message_classes", "register_model_strategies"]
 
 
-def _message_classes() -> list[type[Message]]:
+def message_classes() -> list[type[Message]]:
     """Every public message class of ``fakebbs.models`` (the ``Legacy*`` decoders are private)."""
     from fakebbs import models
 
@@ -37,5 +37,5 @@ def register_model_strategies() -> None:
 
         return st.deferred(build)
 
-    for cls in _message_classes():
+    for cls in message_classes():
         st.register_type_strategy(cls, deferred(cls))

@@ -24,6 +24,7 @@ from typing import Any, Generic, Protocol, TypeVar, overload
 from google.protobuf import text_format
 from google.protobuf.message import Message
 
+from fakebbs._controls import FaultRule
 from fakebbs._encoded import Encoded
 from fakebbs._outbound import AUCTIONEER_CALLS, OUTBOUND_FIELDS, REP_CALLS, OutboundCall
 from fakebbs._selectors import (
@@ -57,7 +58,9 @@ class Call:
     ``sent`` (a list answer is sent as joined bytes and decoded only when read); ``error`` the
     BBS error inside it, if any; ``fault`` the transport fault applied, if any; ``status`` the
     HTTP status answered (0: no answer, the connection was closed or reset); ``time`` when it
-    arrived (``time.time()``); ``namespace`` the namespace it was made in ("" by default).
+    arrived (``time.time()``); ``namespace`` the namespace it was made in ("" by default);
+    ``fault_rule`` the ``fail`` rule that answered it (with its BBS error or transport fault),
+    None when the fake's own rules did.
     """
 
     route: str | None
@@ -71,6 +74,13 @@ class Call:
     time: float
     status: int
     namespace: str = ""
+    fault_rule: FaultRule | None = field(default=None, compare=False)
+
+    @property
+    def ran_anyway(self) -> bool:
+        """Whether the fake ran the request: answered by its own rules, or by a fault rule
+        whose fault lets it run (``FaultRule.ran_anyway``)."""
+        return self.fault_rule is None or self.fault_rule.ran_anyway
 
     def describe(self) -> str:
         """One line: the route, the request in protobuf text format, and the outcome."""

@@ -100,6 +100,8 @@ class Sizes:
     fixture_items: int = 10_000
     memory_items: int = 10_000
     repeats: int = 20  # start/stop/reset repetitions
+    draws: int = 2000  # examples per strategy figure (a fifth for full desired LRPs)
+    machine_examples: int = 100  # examples per state machine figure
 
     @classmethod
     def quick(cls) -> Sizes:
@@ -111,6 +113,8 @@ class Sizes:
             fixture_items=1_000,
             memory_items=1_000,
             repeats=3,
+            draws=200,
+            machine_examples=10,
         )
 
 
@@ -969,7 +973,9 @@ def _row(figure: Figure, real: bool) -> str:
     )
     if real:
         row += f" {_number(figure.real, figure.unit):>10}"
-    return row + (f"  < {figure.target}" if figure.target else "")
+    if not figure.target:
+        return row
+    return row + (f"  >= {figure.target}" if figure.higher_is_better else f"  < {figure.target}")
 
 
 def _machine() -> dict[str, str]:
@@ -987,6 +993,30 @@ def _machine() -> dict[str, str]:
 
 
 SECTIONS = ("calls", "layers", "lists", "rps", "fixtures", "memory")
+"""The sections a plain run measures."""
+STRATEGIES = "strategies"
+"""The Hypothesis strategies section (``--strategies``; needs the hypothesis extra)."""
+
+
+def _strategies(sizes: Sizes) -> list[Figure]:
+    from fakebbs.strategies._bench import figures
+
+    section = "Hypothesis strategies and state machine (@given, generate phase)"
+    return [
+        Figure(
+            section,
+            name,
+            unit,
+            value,
+            baseline,
+            baseline_name,
+            target=target,
+            higher_is_better=True,
+        )
+        for name, unit, value, baseline, baseline_name, target in figures(
+            sizes.draws, sizes.machine_examples
+        )
+    ]
 
 
 def run(
@@ -1014,6 +1044,7 @@ def run(
         "rps": lambda: _throughput(sizes),
         "fixtures": lambda: _fixtures(sizes),
         "memory": lambda: _memory(sizes),
+        STRATEGIES: lambda: _strategies(sizes),
     }
     for section in sections:
         if section not in measures:
@@ -1033,7 +1064,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes: seconds, for CI")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument(
-        "--only", action="append", choices=SECTIONS, help="run only this section (repeatable)"
+        "--only",
+        action="append",
+        choices=(*SECTIONS, STRATEGIES),
+        help="run only this section (repeatable)",
+    )
+    parser.add_argument(
+        "--strategies",
+        action="store_true",
+        help="time the Hypothesis strategies and state machine instead (the hypothesis extra)",
     )
     parser.add_argument("--real-url", help="a real BBS (https) to time the same calls against")
     parser.add_argument("--real-ca", help="CA file that signed the real BBS's certificate")
@@ -1057,7 +1096,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     report = run(
         Sizes.quick() if args.quick else Sizes(),
-        sections=args.only or SECTIONS,
+        sections=args.only or ((STRATEGIES,) if args.strategies else SECTIONS),
         real_url=args.real_url,
         real_context=context,
         progress=progress,

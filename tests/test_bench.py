@@ -130,3 +130,23 @@ def test_a_real_bbs_url_without_a_client_certificate_is_refused(
 ) -> None:
     assert bench.main(["--real-url", "https://127.0.0.1:8889"]) == 2
     assert "--real-cert" in capsys.readouterr().err
+
+
+def test_the_strategies_section_prints_each_figure_beside_its_target(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status = bench.main(["--strategies", "--quick"])
+
+    text = capsys.readouterr().out
+    assert status == 0
+    for name, target in (
+        ("desired_lrps()", ">= 200"),
+        ("desired_lrps(minimal=True)", ">= 2000"),
+        ("BBSStateMachine, every rule group on, 30 steps", ">= 20"),
+    ):
+        [row] = [line for line in text.splitlines() if line.strip().startswith(name + " ")]
+        assert target in row and "/s" in row
+
+
+def test_a_plain_run_leaves_the_strategies_out() -> None:
+    assert bench.STRATEGIES not in bench.SECTIONS

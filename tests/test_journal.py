@@ -179,3 +179,21 @@ def test_a_journal_needs_room_for_one_call() -> None:
 def test_a_bad_where_path_is_an_immediate_error(fake: FakeBBS) -> None:
     with pytest.raises(ValueError, match="desired_lrp.instancez"):
         fake.calls.to("DesireDesiredLRP", where={"desired_lrp.instancez": 1})
+
+
+def test_a_call_says_which_fault_rule_answered_it_and_whether_it_ran_anyway(
+    fakebbs_in_process: FakeBBS,
+) -> None:
+    refused = fakebbs_in_process.fail("DesireDesiredLRP", errors.ResourceExists(), times=1)
+    slowed = fakebbs_in_process.fail("DesireDesiredLRP", faults.delay(0), times=1)
+    with fakebbs_in_process.client() as bbs:
+        with pytest.raises(errors.ResourceExists):
+            bbs.desire_lrp(desired_lrp("web"))
+        bbs.desire_lrp(desired_lrp("web"))
+        bbs.desired_lrp_by_process_guid("web")
+
+    first, second, read = fakebbs_in_process.calls
+    assert (first.fault_rule, first.ran_anyway) == (refused, False)
+    assert (second.fault_rule, second.ran_anyway) == (slowed, True)
+    assert (read.fault_rule, read.ran_anyway) == (None, True)
+    assert not refused.ran_anyway and slowed.ran_anyway

@@ -3,8 +3,10 @@ accepted and stored as sent, every invalid variant is refused with its exact tex
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 from google.protobuf.message import Message
@@ -80,6 +82,79 @@ def test_a_drawn_desired_lrp_is_stored_as_sent(lrp: models.DesiredLRP) -> None:
     assert without_tag(listed) == lrp
     assert info == scheduling_info(stored)
     assert len(actual) == lrp.instances
+
+
+@settings(CHECK, max_examples=40)
+@given(lrp=strategies.desired_lrps(minimal=True, instances=st.integers(0, 5)))
+def test_a_minimal_desired_lrp_is_stored_as_sent(lrp: models.DesiredLRP) -> None:
+    fake = FakeBBS()
+    with BBSClient.in_process(fake.wsgi_app) as bbs:
+        bbs.desire_lrp(lrp)
+        stored = bbs.desired_lrp_by_process_guid(lrp.process_guid)
+
+    assert without_tag(stored) == lrp
+    assert lrp.root_fs == "preloaded:cflinuxfs4" and lrp.domain == "cf-apps"
+    assert lrp.process_guid.startswith("lrp-") and 0 <= lrp.instances <= 5
+
+
+def test_a_minimal_desired_lrp_leaves_out_action_kinds() -> None:
+    with pytest.raises(ValueError, match="action_kinds"):
+        strategies.desired_lrps(minimal=True, action_kinds=["run"])
+
+
+@pytest.mark.parametrize(
+    "strategy",
+    [
+        strategies.desired_lrps(),
+        strategies.desired_lrps(minimal=True, domain="d"),
+        strategies.actions(),
+        strategies.proto_routes(),
+        strategies.cf_router_routes(),
+        strategies.tcp_router_routes(),
+    ],
+    ids=repr,
+)
+def test_a_strategy_is_shown_by_the_call_that_made_it(strategy: st.SearchStrategy[Any]) -> None:
+    assert len(repr(strategy)) < 60 and repr(strategy).endswith(")")
+
+
+def test_a_failing_example_prints_as_constructor_calls() -> None:
+    @settings(CHECK, max_examples=50)
+    @given(lrp=strategies.desired_lrps(minimal=True))
+    def check(lrp: models.DesiredLRP) -> None:
+        assert lrp.instances == 0
+
+    with pytest.raises(AssertionError) as failure:
+        check()
+    report = "\n".join(getattr(failure.value, "__notes__", []))
+    assert "lrp=DesiredLRP(" in report and "action=Action(run_action=RunAction(" in report
+    assert "instances=1," in report
+
+
+@settings(CHECK, max_examples=30)
+@given(
+    cf=strategies.cf_router_routes(max_routes=3),
+    tcp=strategies.tcp_router_routes(max_routes=3),
+)
+def test_router_tables_have_the_fields_the_routers_read(cf: bytes, tcp: bytes) -> None:
+    for route in json.loads(cf):
+        assert route["hostnames"] and 1 <= route["port"] <= 65535
+        assert set(route) <= {"hostnames", "port", "route_service_url", "router_group_guid"}
+    for route in json.loads(tcp):
+        assert route["router_group_guid"] and 1024 <= route["external_port"] <= 65535
+        assert set(route) >= {"router_group_guid", "external_port", "container_port"}
+    assert len(json.loads(cf)) <= 3 and len(json.loads(tcp)) <= 3
+
+
+@settings(CHECK, max_examples=30)
+@given(lrp=strategies.desired_lrps())
+def test_drawn_routes_are_stored_byte_for_byte(lrp: models.DesiredLRP) -> None:
+    fake = FakeBBS()
+    with BBSClient.in_process(fake.wsgi_app) as bbs:
+        bbs.desire_lrp(lrp)
+        stored = bbs.desired_lrp_by_process_guid(lrp.process_guid)
+    assert dict(stored.routes.routes) == dict(lrp.routes.routes)
+    assert set(lrp.routes.routes) <= {"cf-router", "tcp-router", "internal-router", "x-router"}
 
 
 @settings(CHECK, max_examples=40)
@@ -283,3 +358,54 @@ def test_drawn_cell_presences_are_listed_as_registered(cells: list[models.CellPr
         listed = bbs.cells()
     key = lambda c: c.cell_id  # noqa: E731
     assert sorted(listed, key=key) == sorted(cells, key=key)
+
+
+@pytest.mark.parametrize(
+    ("rule", "can_send"),
+    [
+        ("desired_lrp_missing", False),
+        ("task_definition_missing", False),
+        ("ClaimActualLRP_instance_key_missing", False),
+        ("StartActualLRP_net_info_missing", False),
+        ("task_definition_action_missing", True),
+        ("domain_empty", True),
+        ("StartActualLRP_index_negative", True),
+    ],
+)
+def test_a_case_says_whether_the_typed_client_can_send_it(rule: str, can_send: bool) -> None:
+    assert strategies.typed_client_can_send(rule) is can_send
+
+
+def test_a_failing_case_prints_its_rule_and_broken_field_first() -> None:
+    @settings(CHECK, max_examples=5)
+    @given(case=strategies.invalid_desired_lrp_requests("desired_lrp_missing"))
+    def check(case: strategies.InvalidRequestCase) -> None:
+        assert case.client_can_send
+
+    with pytest.raises(AssertionError) as failure:
+        check()
+    report = "\n".join(getattr(failure.value, "__notes__", []))
+    assert "case=InvalidRequestCase(" in report and "lambda" not in report
+    assert report.index("rule='desired_lrp_missing'") < report.index("field='desired_lrp'")
+    assert "client_can_send=False" in report and "request=DesireLRPRequest()" in report
+
+
+@settings(CHECK, max_examples=20)
+@given(case=strategies.invalid_lrp_requests())
+def test_a_case_names_the_first_field_its_error_names(
+    case: strategies.InvalidRequestCase,
+) -> None:
+    assert case.field and case.field in case.error.split(", ", 1)[0]
+    assert " " not in case.field or case.error.startswith("Invalid field: ")
+
+
+@settings(  # every health check on but too_slow (timing is never asserted here)
+    max_examples=5,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(lrps=st.lists(strategies.desired_lrps(), min_size=20, max_size=20))
+def test_twenty_desired_lrps_fit_in_one_example(lrps: list[models.DesiredLRP]) -> None:
+    assert len(lrps) == 20  # data_too_large would have failed the health check

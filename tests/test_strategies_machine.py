@@ -4,6 +4,7 @@ in-process calls with calls over a socket."""
 
 from __future__ import annotations
 
+import http.client
 import itertools
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -15,10 +16,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import invariant, rule
 
 from fakebbs import FakeBBS, errors, faults, models, strategies
-from fakebbs._events import Event, calculate_events
-from fakebbs._store import CLAIMED, RUNNING, UNCLAIMED, ActualKey, Change
+from fakebbs._store import CLAIMED, RUNNING, UNCLAIMED, ActualKey
 from fakebbs.client import BBSClient, EventSource
 from fakebbs.strategies import BBSStateMachine, CallOutcome, FaultSchedule
+from fakebbs.strategies._answers import route_errors
 
 MACHINE = settings(
     max_examples=12,
@@ -31,9 +32,8 @@ MACHINE = settings(
 """A fixed seed and a modest budget: the same runs in CI every time."""
 
 T = TypeVar("T")
+TASK_EVENTS = (models.TaskCreatedEvent, models.TaskChangedEvent, models.TaskRemovedEvent)
 ORDINARY = models.ActualLRP.ORDINARY
-RAN_ANYWAY = ("delay", "truncated_body")
-"""Faults after which the request has still been run by the fake."""
 
 
 def without_tag(lrp: models.DesiredLRP) -> models.DesiredLRP:
@@ -61,10 +61,64 @@ def shrunk(strategy: st.SearchStrategy[T], fails: Callable[[T], bool]) -> T:
     return examples[-1]
 
 
-def test_a_fault_schedule_shrinks_to_one_simple_fault() -> None:
-    smallest = shrunk(strategies.fault_schedules(), lambda schedule: len(schedule) > 0)
+def test_a_fault_schedule_shrinks_to_one_error_the_route_can_answer() -> None:
+    routes = ["DesireDesiredLRP", "StartTask"]
+    smallest = shrunk(strategies.fault_schedules(routes), lambda schedule: len(schedule) > 0)
     [spec] = smallest.specs
-    assert spec.action == errors.ResourceNotFound() and spec.times == 1
+    assert (spec.selector, spec.action, spec.times) == (
+        "DesireDesiredLRP",
+        errors.ResourceExists(),
+        1,
+    )
+
+
+def test_the_errors_a_route_can_answer_are_read_from_its_rules() -> None:
+    assert route_errors("DesireDesiredLRP") == (errors.ResourceExists,)
+    assert errors.InvalidStateTransition in route_errors("StartTask")
+    assert errors.RunningOnDifferentCell in route_errors("CompleteTask")
+    assert errors.ActualLRPCannotBeClaimed in route_errors("ClaimActualLRP")
+    assert route_errors("ActualLRPs") == () and route_errors("Ping") == ()
+
+
+@settings(MACHINE, max_examples=60)
+@given(schedule=strategies.fault_schedules(max_rules=5))
+def test_a_drawn_bbs_error_is_one_its_route_can_answer(schedule: FaultSchedule) -> None:
+    for spec in schedule.specs:
+        if isinstance(spec.action, errors.BBSError):
+            assert type(spec.action) in route_errors(spec.selector), spec
+
+
+@settings(MACHINE, max_examples=60)
+@given(schedule=strategies.fault_schedules(kinds="transient", max_rules=5))
+def test_transient_faults_are_ones_a_retry_survives(schedule: FaultSchedule) -> None:
+    for spec in schedule.specs:
+        assert isinstance(spec.action, faults.Fault), spec
+        assert spec.action.kind in strategies.TRANSIENT_FAULTS and spec.times is not None
+
+
+@settings(MACHINE, max_examples=40)
+@given(schedule=strategies.fault_schedules(["DesireDesiredLRP"], min_rules=1, max_rules=1))
+def test_a_fault_says_whether_the_request_ran_anyway(schedule: FaultSchedule) -> None:
+    fake = FakeBBS()
+    [spec] = schedule.specs
+    schedule.apply(fake)
+    lrp = models.DesiredLRP()
+    lrp.CopyFrom(MINIMAL)
+    with BBSClient.in_process(fake.wsgi_app) as bbs:
+        try:
+            bbs.call("DesireDesiredLRP", models.DesireLRPRequest(desired_lrp=lrp))
+        except (OSError, http.client.HTTPException, errors.BBSError):
+            pass
+    assert ("lrp-0" in fake.snapshot().desired_lrps) == spec.ran_anyway
+
+
+MINIMAL = models.DesiredLRP(
+    process_guid="lrp-0",
+    domain="cf-apps",
+    root_fs="preloaded:cflinuxfs4",
+    action=models.Action(run_action=models.RunAction(path="/bin/true", user="vcap")),
+    metric_tags={"source_id": models.MetricTagValue(static="lrp-0")},
+)
 
 
 @settings(MACHINE, max_examples=30)
@@ -97,18 +151,11 @@ class CheckedBBS(BBSStateMachine):
 
     def __init__(self) -> None:
         self.expected: dict[str, models.DesiredLRP] = {}
-        self.recorded: list[Event] = []
         self.seen_tags: dict[Any, tuple[str, int]] = {}
         super().__init__()
-        self.bbs._state.listeners.append(self._record)
         self.listener = BBSClient.in_process(self.bbs.wsgi_app)
         self.stream: EventSource = self.listener.subscribe_to_instance_events()
         self.received = 0
-
-    def _record(self, changes: list[Change]) -> None:
-        """Runs under the store's lock, like the event hub: the events the changes amount to."""
-        events = calculate_events(changes, self.bbs._state.actual_lrps)
-        self.recorded.extend(e for e in events if e.hub in ("desired", "instance"))
 
     def teardown(self) -> None:
         self.stream.close()
@@ -117,12 +164,9 @@ class CheckedBBS(BBSStateMachine):
 
     def call(self, route: str, request: Message | None) -> CallOutcome:
         before = self.bbs.snapshot()
-        hits = [(r, r.hits) for r in self.bbs.faults]
         outcome = super().call(route, request)
-        hit = next((r for r, count in hits if r.hits > count), None)
-        ran = hit is None or (
-            isinstance(hit.action, faults.Fault) and hit.action.kind in RAN_ANYWAY
-        )
+        answered = self.bbs.calls.last  # which rule answered, and whether the request ran
+        hit, ran = answered.fault_rule, answered.ran_anyway
         if not ran:
             # nothing half-applied: a refused call leaves every table as it was
             after = self.bbs.snapshot()
@@ -207,10 +251,10 @@ class CheckedBBS(BBSStateMachine):
             self.seen_tags[key] = (tag.epoch, tag.index)
 
     @invariant()
-    def the_stream_carries_every_recorded_change(self) -> None:
-        while self.received < len(self.recorded):
-            event = self.stream.next(timeout=5)
-            assert event == self.recorded[self.received].message
+    def the_stream_carries_every_logged_lrp_event(self) -> None:
+        logged = [e for e in self.event_log if type(e) not in TASK_EVENTS]
+        while self.received < len(logged):
+            assert self.stream.next(timeout=5) == logged[self.received]
             self.received += 1
 
 
@@ -327,3 +371,8 @@ def describe(outcome: CallOutcome) -> str:
 
 TestInProcessAgainstSocket = InProcessAgainstSocket.TestCase
 TestInProcessAgainstSocket.settings = MACHINE
+
+
+def test_an_unknown_kind_of_fault_schedule_is_refused() -> None:
+    with pytest.raises(ValueError, match="transient"):
+        strategies.fault_schedules(kinds="flaky")

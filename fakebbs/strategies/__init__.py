@@ -1,5 +1,7 @@
 """Hypothesis strategies for the BBS protocol: every model, request, response and event; one
-invalid variant per validation rule; fault schedules; and a state machine to build on.
+invalid variant per validation rule; fault schedules a route can really answer; event
+sequences that happened; the stored form of a desired LRP; and a state machine to build on,
+runnable against a fake or a BBS URL.
 
 Needs the ``hypothesis`` extra (``pip install 'fakebbs[hypothesis]'``); the fake itself never
 imports Hypothesis. Installing the extra also registers every message class of
@@ -22,6 +24,7 @@ the InvalidRequest carries. For example::
 
 from __future__ import annotations
 
+from fakebbs._hypothesis_plugin import message_classes
 from fakebbs.strategies._actions import (
     ACTION_KINDS,
     LEAF_ACTION_KINDS,
@@ -43,7 +46,8 @@ from fakebbs.strategies._actual import (
     instance_metric_tags,
     internal_routes,
 )
-from fakebbs.strategies._common import guids, root_fs_urls, route_json
+from fakebbs.strategies._common import guids, register_pretty_printers, root_fs_urls, route_json
+from fakebbs.strategies._compare import stored_form
 from fakebbs.strategies._desired import (
     cached_dependencies,
     certificate_properties,
@@ -65,6 +69,8 @@ from fakebbs.strategies._desired import (
     volume_mounts,
 )
 from fakebbs.strategies._faults import (
+    RAN_ANYWAY,
+    TRANSIENT_FAULTS,
     TRANSPORT_FAULTS,
     FaultSchedule,
     FaultSpec,
@@ -80,8 +86,16 @@ from fakebbs.strategies._invalid import (
     invalid_desired_lrp_requests,
     invalid_lrp_requests,
     invalid_task_requests,
+    typed_client_can_send,
 )
-from fakebbs.strategies._machine import BBSStateMachine, CallOutcome
+from fakebbs.strategies._machine import (
+    FAKE_ONLY_RULES,
+    RULE_GROUPS,
+    BBSStateMachine,
+    CallOutcome,
+    Instance,
+    counting_guids,
+)
 from fakebbs.strategies._messages import (
     SERVER_ERRORS,
     bbs_errors,
@@ -92,6 +106,8 @@ from fakebbs.strategies._messages import (
     responses,
     stored_desired_lrps,
 )
+from fakebbs.strategies._routes import cf_router_routes, tcp_router_routes
+from fakebbs.strategies._sequences import EVENT_STREAMS, event_sequences
 from fakebbs.strategies._tasks import (
     TASK_STATES,
     desire_task_requests,
@@ -104,11 +120,17 @@ __all__ = [
     "ACTION_KINDS",
     "ACTUAL_LRP_STATES",
     "DESIRED_LRP_RULES",
+    "EVENT_STREAMS",
     "LEAF_ACTION_KINDS",
     "LRP_REQUEST_RULES",
     "SERVER_ERRORS",
+    "RAN_ANYWAY",
+    "TRANSIENT_FAULTS",
     "TRANSPORT_FAULTS",
     "BBSStateMachine",
+    "FAKE_ONLY_RULES",
+    "Instance",
+    "RULE_GROUPS",
     "CallOutcome",
     "FaultSchedule",
     "FaultSpec",
@@ -127,10 +149,12 @@ __all__ = [
     "cached_dependencies",
     "cell_ids",
     "cell_presences",
+    "cf_router_routes",
     "certificate_properties",
     "check_definitions",
     "checks",
     "checksums",
+    "counting_guids",
     "desire_task_requests",
     "desired_lrp_keys",
     "desired_lrp_updates",
@@ -138,6 +162,7 @@ __all__ = [
     "domains",
     "egress_rules",
     "environment_variables",
+    "event_sequences",
     "events",
     "fault_schedules",
     "files",
@@ -162,9 +187,14 @@ __all__ = [
     "route_json",
     "sidecars",
     "stored_desired_lrps",
+    "stored_form",
     "task_definitions",
     "task_guids",
+    "tcp_router_routes",
     "tasks",
     "transport_faults",
+    "typed_client_can_send",
     "volume_mounts",
 ]
+
+register_pretty_printers(message_classes())

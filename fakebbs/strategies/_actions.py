@@ -8,7 +8,15 @@ from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
 from fakebbs import models
-from fakebbs.strategies._common import Construct, message, names, nonnegative, texts
+from fakebbs.strategies._common import (
+    Construct,
+    message,
+    named,
+    names,
+    nonnegative,
+    shown_as_call,
+    texts,
+)
 
 __all__ = [
     "ACTION_KINDS",
@@ -35,6 +43,7 @@ ACTION_KINDS: tuple[str, ...] = (
 _CHECKSUM_ALGORITHMS = ("md5", "sha1", "sha256", "MD5", "SHA1", "SHA256")
 
 
+@shown_as_call
 def checksums() -> SearchStrategy[tuple[str, str]]:
     """(algorithm, value) pairs the checksum rule accepts: both empty, or a known algorithm
     (any case) with a value."""
@@ -44,10 +53,12 @@ def checksums() -> SearchStrategy[tuple[str, str]]:
     )
 
 
+@shown_as_call
 def environment_variables() -> SearchStrategy[models.EnvironmentVariable]:
     return message(models.EnvironmentVariable, {"name": names(), "value": texts()})
 
 
+@shown_as_call
 def files() -> SearchStrategy[models.File]:
     return message(
         models.File, {"path": names().map(lambda n: "/etc/" + n), "content": texts(max_size=40)}
@@ -106,7 +117,9 @@ def _run(user: SearchStrategy[str]) -> SearchStrategy[models.Action]:
     ).map(Construct(models.Action, "run_action"))
 
 
-def _wrap(kind: str, inner: SearchStrategy[models.Action]) -> SearchStrategy[models.Action]:
+def _wrap(
+    kind: str, inner: SearchStrategy[models.Action], group_size: int
+) -> SearchStrategy[models.Action]:
     if kind == "timeout":
         timeout = message(
             models.TimeoutAction,
@@ -135,12 +148,15 @@ def _wrap(kind: str, inner: SearchStrategy[models.Action]) -> SearchStrategy[mod
         "codependent": models.CodependentAction,
     }[kind]
     group = message(
-        group_type, {"actions": st.lists(inner, min_size=1, max_size=3)}, {"log_source": texts()}
+        group_type,
+        {"actions": st.lists(inner, min_size=1, max_size=group_size)},
+        {"log_source": texts()},
     )
 
     return group.map(Construct(models.Action, f"{kind}_action"))
 
 
+@shown_as_call
 def actions(
     kinds: Iterable[str] | None = None,
     *,
@@ -151,7 +167,9 @@ def actions(
     leaf, every required field filled.
 
     ``kinds`` narrows the kinds drawn (from ``ACTION_KINDS``; at least one leaf kind);
-    ``users`` the ``user`` of downloads, uploads and runs (default: a few short names).
+    ``users`` the ``user`` of downloads, uploads and runs (default: a few short names);
+    ``max_leaves`` bounds the tree (below 2: leaves only; below 4: one level of wrappers;
+    else two).
     """
     chosen = tuple(ACTION_KINDS if kinds is None else kinds)
     unknown = sorted(set(chosen) - set(ACTION_KINDS))
@@ -164,8 +182,14 @@ def actions(
     builders = {"download": _download, "upload": _upload, "run": _run}
     leaves = st.one_of([builders[k](user) for k in leaf_kinds])
     wrappers = [k for k in chosen if k not in LEAF_ACTION_KINDS]
-    if not wrappers:
-        return leaves
-    return st.recursive(
-        leaves, lambda inner: st.one_of([_wrap(k, inner) for k in wrappers]), max_leaves=max_leaves
-    )
+    name = "actions()" if kinds is None else f"actions({chosen!r})"
+    if not wrappers or max_leaves < 2:
+        return named(leaves, name)
+    # Two levels of wrappers at most, built once (st.recursive re-balances its size budget
+    # on every draw, which made an action cost more than everything else in a desired LRP).
+    group_size = min(3, max_leaves)
+    one_level = st.one_of([_wrap(k, leaves, group_size) for k in wrappers])
+    if max_leaves < 4:
+        return named(st.one_of(leaves, one_level), name)
+    two_levels = st.one_of([_wrap(k, st.one_of(leaves, one_level), 2) for k in wrappers])
+    return named(st.one_of(leaves, one_level, two_levels), name)

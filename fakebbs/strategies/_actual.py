@@ -10,7 +10,7 @@ from hypothesis.strategies import SearchStrategy
 
 from fakebbs import models
 from fakebbs._store import CLAIMED, CRASHED, RUNNING, UNCLAIMED
-from fakebbs.strategies._common import message, names, nonnegative, texts, timestamps
+from fakebbs.strategies._common import message, names, nonnegative, shown_as_call, texts, timestamps
 from fakebbs.strategies._desired import domains, modification_tags, process_guids
 
 __all__ = [
@@ -40,10 +40,12 @@ _STATES_BY_PRESENCE: dict[int, tuple[str, ...]] = {
 }
 
 
+@shown_as_call
 def cell_ids() -> SearchStrategy[str]:
     return names(max_size=6).map(lambda n: "cell-" + n)
 
 
+@shown_as_call
 def actual_lrp_keys(
     *,
     domain: str | None = None,
@@ -61,6 +63,7 @@ def actual_lrp_keys(
     )
 
 
+@shown_as_call
 def actual_lrp_instance_keys(
     cell_id: SearchStrategy[str] | None = None,
 ) -> SearchStrategy[models.ActualLRPInstanceKey]:
@@ -70,6 +73,7 @@ def actual_lrp_instance_keys(
     )
 
 
+@shown_as_call
 def actual_lrp_net_infos() -> SearchStrategy[models.ActualLRPNetInfo]:
     """Net infos with the required address, port mappings and optional instance addresses."""
     port = st.integers(1, 65535)
@@ -93,14 +97,29 @@ def actual_lrp_net_infos() -> SearchStrategy[models.ActualLRPNetInfo]:
     )
 
 
+@shown_as_call
 def instance_metric_tags() -> SearchStrategy[dict[str, str]]:
     """An instance's metric tags: plain strings (the rep resolves the desired LRP's dynamic
     tags before it reports them)."""
     return st.dictionaries(names(), texts(), max_size=2)
 
 
+@shown_as_call
 def internal_routes() -> SearchStrategy[models.ActualLRPInternalRoute]:
     return names().map(lambda n: models.ActualLRPInternalRoute(hostname=n + ".apps.internal"))
+
+
+# The parts of an actual LRP, built once (building them on every draw cost more than drawing).
+_SINCE = timestamps()
+_TAGS = modification_tags()
+_CRASH_COUNTS = st.integers(0, 10)
+_FLAGS = st.booleans()
+_REASONS = texts(min_size=1)
+_INSTANCE_KEYS = actual_lrp_instance_keys()
+_ZONES = st.one_of(st.just(""), names())
+_NET_INFOS = actual_lrp_net_infos()
+_INTERNAL_ROUTES = st.lists(internal_routes(), max_size=2)
+_INSTANCE_TAGS = instance_metric_tags()
 
 
 @st.composite
@@ -117,27 +136,28 @@ def _actual_lrp(
         "actual_lrp_key": draw(key),
         "state": state,
         "presence": presence,
-        "since": draw(timestamps()),
-        "modification_tag": draw(modification_tags()),
-        "crash_count": draw(st.integers(0, 10)),
-        "routable": state == RUNNING and draw(st.booleans()),
+        "since": draw(_SINCE),
+        "modification_tag": draw(_TAGS),
+        "crash_count": draw(_CRASH_COUNTS),
+        "routable": state == RUNNING and draw(_FLAGS),
     }
     lrp = models.ActualLRP(**fields)
     if lrp.crash_count or state == CRASHED:
         lrp.crash_count = max(lrp.crash_count, 1)
-        lrp.crash_reason = draw(texts(min_size=1))
+        lrp.crash_reason = draw(_REASONS)
     if state in (CLAIMED, RUNNING):
-        lrp.actual_lrp_instance_key.CopyFrom(draw(actual_lrp_instance_keys()))
-        lrp.availability_zone = draw(st.one_of(st.just(""), names()))
+        lrp.actual_lrp_instance_key.CopyFrom(draw(_INSTANCE_KEYS))
+        lrp.availability_zone = draw(_ZONES)
     if state == RUNNING:
-        lrp.actual_lrp_net_info.CopyFrom(draw(actual_lrp_net_infos()))
-        lrp.actual_lrp_internal_routes.extend(draw(st.lists(internal_routes(), max_size=2)))
-        lrp.metric_tags.update(draw(instance_metric_tags()))
-    if state == UNCLAIMED and draw(st.booleans()):
-        lrp.placement_error = draw(texts(min_size=1))
+        lrp.actual_lrp_net_info.CopyFrom(draw(_NET_INFOS))
+        lrp.actual_lrp_internal_routes.extend(draw(_INTERNAL_ROUTES))
+        lrp.metric_tags.update(draw(_INSTANCE_TAGS))
+    if state == UNCLAIMED and draw(_FLAGS):
+        lrp.placement_error = draw(_REASONS)
     return lrp
 
 
+@shown_as_call
 def actual_lrps(
     *,
     states: Iterable[str] = ACTUAL_LRP_STATES,
@@ -160,6 +180,7 @@ def actual_lrps(
     return _actual_lrp(chosen_states, chosen_presences, key)
 
 
+@shown_as_call
 def actual_lrp_infos() -> SearchStrategy[models.ActualLRPInfo]:
     """The key-less part of an ActualLRP, as instance-changed events carry it."""
 
@@ -183,29 +204,40 @@ def actual_lrp_infos() -> SearchStrategy[models.ActualLRPInfo]:
 
 
 @st.composite
-def _group(draw: st.DrawFn, key: SearchStrategy[models.ActualLRPKey]) -> models.ActualLRPGroup:
+def _group(
+    draw: st.DrawFn,
+    key: SearchStrategy[models.ActualLRPKey],
+    instances: SearchStrategy[models.ActualLRP],
+    evacuating_rows: SearchStrategy[models.ActualLRP],
+) -> models.ActualLRPGroup:
     shared_key = draw(key)
     group = models.ActualLRPGroup()
     slots = draw(st.sampled_from(["instance", "evacuating", "both"]))
     if slots in ("instance", "both"):
-        instance = draw(actual_lrps(presences=(_ORDINARY, _SUSPECT)))
+        instance = draw(instances)
         instance.actual_lrp_key.CopyFrom(shared_key)
         group.instance.CopyFrom(instance)
     if slots in ("evacuating", "both"):
-        evacuating = draw(actual_lrps(presences=(_EVACUATING,)))
+        evacuating = draw(evacuating_rows)
         evacuating.actual_lrp_key.CopyFrom(shared_key)
         group.evacuating.CopyFrom(evacuating)
     return group
 
 
+@shown_as_call
 def actual_lrp_groups(
     *, domain: str | None = None, process_guid_prefix: str = ""
 ) -> SearchStrategy[models.ActualLRPGroup]:
     """Deprecated groups: an instance (ordinary or suspect), an evacuating row, or both, all
     with one key."""
-    return _group(actual_lrp_keys(domain=domain, process_guid_prefix=process_guid_prefix))
+    return _group(
+        actual_lrp_keys(domain=domain, process_guid_prefix=process_guid_prefix),
+        actual_lrps(presences=(_ORDINARY, _SUSPECT)),
+        actual_lrps(presences=(_EVACUATING,)),
+    )
 
 
+@shown_as_call
 def cell_presences(
     cell_id: SearchStrategy[str] | None = None,
 ) -> SearchStrategy[models.CellPresence]:

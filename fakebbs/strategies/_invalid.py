@@ -13,7 +13,8 @@ from hypothesis.strategies import SearchStrategy
 
 from fakebbs import models
 from fakebbs._selectors import _is_repeated
-from fakebbs.strategies._common import GUID_ALPHABET, names
+from fakebbs.routes import ROUTES_BY_NAME
+from fakebbs.strategies._common import GUID_ALPHABET, names, shown_as_call
 from fakebbs.strategies._desired import check_definitions, desired_lrps, image_layers
 from fakebbs.strategies._messages import requests
 from fakebbs.strategies._tasks import desire_task_requests
@@ -27,18 +28,59 @@ __all__ = [
     "invalid_desired_lrp_requests",
     "invalid_lrp_requests",
     "invalid_task_requests",
+    "typed_client_can_send",
 ]
 
 
 @dataclass(frozen=True)
 class InvalidRequestCase:
     """A request that breaks one validation ``rule``: send ``request`` to the route named
-    ``route`` and the BBS answers ``InvalidRequest`` with the message ``error``."""
+    ``route`` and the BBS answers ``InvalidRequest`` with the message ``error``.
+
+    ``field`` is the broken field (by default the first one ``error`` names).
+    ``client_can_send`` is False when ``BBSClient``'s typed methods cannot send the request,
+    because the field left out is one they always set (``desired_lrp_missing``:
+    ``desire_lrp`` takes a DesiredLRP); send those with ``BBSClient.call(case.route,
+    case.request)``.
+    """
 
     rule: str
     route: str
     request: Message
     error: str
+    field: str = ""
+    client_can_send: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.field:
+            first = self.error.split(", ", 1)[0]
+            if first.startswith("Invalid field: "):
+                name = first.removeprefix("Invalid field: ")
+            else:  # "process_guids must not be empty"
+                name = first.split(" ", 1)[0]
+            object.__setattr__(self, "field", name)
+        if self.client_can_send and not typed_client_can_send(self.rule):
+            object.__setattr__(self, "client_can_send", False)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """How Hypothesis shows a case: the rule and the broken field first."""
+        fields: dict[str, object] = {"rule": self.rule, "field": self.field, "route": self.route}
+        if not self.client_can_send:
+            fields["client_can_send"] = False
+        fields["error"] = self.error
+        fields["request"] = self.request
+        printer.repr_call("InvalidRequestCase", [], fields)
+
+
+def typed_client_can_send(rule: str) -> bool:
+    """Whether ``BBSClient``'s typed methods can send a request breaking ``rule``: not when
+    the rule leaves out a request's own message field (``desired_lrp_missing``,
+    ``task_definition_missing``, ``ClaimActualLRP_instance_key_missing``...), which the
+    typed method takes as a required argument and always sets."""
+    if rule in ("desired_lrp_missing", "task_definition_missing"):
+        return False
+    route, _, rest = rule.partition("_")
+    return not (route in ROUTES_BY_NAME and rest.endswith("_missing"))
 
 
 def _field(name: str) -> str:
@@ -48,6 +90,7 @@ def _field(name: str) -> str:
 _RUN = models.RunAction(path="/bin/app", user="vcap")
 
 
+@shown_as_call
 def broken_actions() -> SearchStrategy[tuple[models.Action, str]]:
     """(action, items) pairs: an action that fails validation, perhaps inside valid wrappers,
     and the items its validation gives."""
@@ -567,6 +610,7 @@ def _chosen(rules: Iterable[str] | str | None, known: tuple[str, ...]) -> tuple[
     return chosen
 
 
+@shown_as_call
 def invalid_desired_lrp_requests(
     rules: Iterable[str] | str | None = None, **narrowing: Any
 ) -> SearchStrategy[InvalidRequestCase]:
@@ -575,6 +619,7 @@ def invalid_desired_lrp_requests(
     ``desired_lrps`` for the valid LRP that is broken."""
     chosen = _chosen(rules, DESIRED_LRP_RULES)
     breakers = _lrp_rules()
+    lrps = desired_lrps(**narrowing)  # built once for every rule
 
     def case(rule: str) -> SearchStrategy[InvalidRequestCase]:
         if rule == "desired_lrp_missing":
@@ -583,19 +628,17 @@ def invalid_desired_lrp_requests(
                     rule, "DesireDesiredLRP", models.DesireLRPRequest(), _field("desired_lrp")
                 )
             )
-        return (
-            desired_lrps(**narrowing)
-            .flatmap(breakers[rule])
-            .map(
-                lambda pair: InvalidRequestCase(
-                    rule, "DesireDesiredLRP", models.DesireLRPRequest(desired_lrp=pair[0]), pair[1]
-                )
+        return lrps.flatmap(breakers[rule]).map(
+            lambda pair: InvalidRequestCase(
+                rule, "DesireDesiredLRP", models.DesireLRPRequest(desired_lrp=pair[0]), pair[1]
             )
         )
 
-    return st.sampled_from(chosen).flatmap(case)
+    cases = {rule: case(rule) for rule in chosen}  # built once, not on every draw
+    return st.sampled_from(chosen).flatmap(cases.__getitem__)
 
 
+@shown_as_call
 def invalid_task_requests(
     rules: Iterable[str] | str | None = None,
 ) -> SearchStrategy[InvalidRequestCase]:
@@ -604,14 +647,17 @@ def invalid_task_requests(
     chosen = _chosen(rules, TASK_RULES)
     table = _task_rules()
 
+    desires = desire_task_requests()
+
     def case(rule: str) -> SearchStrategy[InvalidRequestCase]:
         route, breaker = table[rule]
-        base = desire_task_requests() if route == "DesireTask" else requests(route)
+        base = desires if route == "DesireTask" else requests(route)
         return base.flatmap(breaker).map(
             lambda pair: InvalidRequestCase(rule, route, pair[0], pair[1])
         )
 
-    return st.sampled_from(chosen).flatmap(case)
+    cases = {rule: case(rule) for rule in chosen}  # built once, not on every draw
+    return st.sampled_from(chosen).flatmap(cases.__getitem__)
 
 
 def _set_path(error: str, path: str, value: Any) -> Breaker:
@@ -777,6 +823,7 @@ LRP_REQUEST_RULES: tuple[str, ...] = tuple(_actual_lrp_rules())
 update (§5.3), and the required fields of the LRP queries, lifecycle and evacuation routes."""
 
 
+@shown_as_call
 def invalid_lrp_requests(
     rules: Iterable[str] | str | None = None,
 ) -> SearchStrategy[InvalidRequestCase]:
@@ -793,4 +840,5 @@ def invalid_lrp_requests(
             .map(lambda pair: InvalidRequestCase(rule, route, pair[0], pair[1]))
         )
 
-    return st.sampled_from(chosen).flatmap(case)
+    cases = {rule: case(rule) for rule in chosen}  # built once, not on every draw
+    return st.sampled_from(chosen).flatmap(cases.__getitem__)

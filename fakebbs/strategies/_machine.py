@@ -1,27 +1,51 @@
-"""A Hypothesis state machine over a fake BBS, for users to extend with their client and their
-invariants: its rules desire, update, scale and remove desired LRPs, claim, start, crash and
-evacuate their instances as a rep would, register and unregister cells, inject fault
-schedules, advance the clock and converge."""
+"""A Hypothesis state machine over a BBS, for users to extend with their client and their
+invariants: its rules act as the cloud controller (desire, update, scale, remove), the reps
+(claim, start, crash, evacuate, remove instances; start, complete, fail, reject tasks), the
+cells, the clock and a fault injector would, in rule groups that a subclass switches on and off.
+
+The world draws cheap objects (minimal desired LRPs, fixed task definitions) so that
+examples run fast and a failing example shrinks to the client's own steps."""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import http.client
-from typing import Any
+import itertools
+import ssl
+from collections.abc import Callable, Collection, Iterable
+from typing import Any, ClassVar
 
 from google.protobuf.message import Message
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    consumes,
+    initialize,
+    invariant,
+    multiple,
+    precondition,
+    rule,
+)
 
 from fakebbs import models
 from fakebbs._controls import FaultRule
+from fakebbs._events import Event, HubName, StreamSpec, Subscription
 from fakebbs._fake import FakeBBS
 from fakebbs.client import BBSClient
 from fakebbs.errors import BBSError
-from fakebbs.strategies._actual import actual_lrp_net_infos
 from fakebbs.strategies._desired import desired_lrp_updates, desired_lrps
-from fakebbs.strategies._faults import FaultSchedule, fault_schedules
+from fakebbs.strategies._faults import FaultSchedule, fault_schedules, transport_faults
 
-__all__ = ["BBSStateMachine", "CallOutcome"]
+__all__ = [
+    "FAKE_ONLY_RULES",
+    "RULE_GROUPS",
+    "BBSStateMachine",
+    "CallOutcome",
+    "Instance",
+    "counting_guids",
+]
 
 CallOutcome = Message | BaseException
 """What a call through the API gave: the response message (its ``error`` field set for a BBS
@@ -31,68 +55,315 @@ TRANSPORT_ERRORS = (OSError, http.client.HTTPException, BBSError)
 """What a client raises when a fault breaks a call (BBSError: the client's own
 InvalidResponse, InvalidProtobufMessage and RouterError)."""
 
+RULE_GROUPS: frozenset[str] = frozenset(
+    {"cloud_controller", "reps", "cells", "clock", "faults", "tasks"}
+)
+"""Every group of the world's rules (see ``BBSStateMachine.rules``)."""
 
-def _process_guids() -> st.SearchStrategy[str]:
-    return st.runner().flatmap(lambda machine: st.sampled_from(machine.PROCESS_GUIDS))
+FAKE_ONLY_RULES: frozenset[str] = frozenset({"cells", "clock", "faults"})
+"""Groups that act on the fake itself (its cells, its clock, its faults), not through the BBS
+API: off when the machine runs against a BBS URL."""
+
+CLOCK_START = 1_700_000_000 * 10**9
+"""Where the fake's frozen clock starts by default (2023-11-14T22:13:20Z, Unix nanoseconds)."""
+
+_EVENT_HUBS: tuple[HubName, ...] = ("desired", "instance", "task")
+
+
+def counting_guids(prefix: str = "00000000-0000-4000-8000-") -> Callable[[], str]:
+    """A ``new_guid`` for ``FakeBBS`` that counts (``...-000000000000``, ``...-000000000001``):
+    the same run gives the same guids, and a report reads them in order."""
+    counter = itertools.count()
+    return lambda: f"{prefix}{next(counter):012d}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Instance:
+    """An instance a rep of the world has claimed: which index of which LRP, on which cell."""
+
+    process_guid: str
+    index: int
+    cell_id: str
+
+    @property
+    def actual_lrp_key(self) -> models.ActualLRPKey:
+        return models.ActualLRPKey(process_guid=self.process_guid, index=self.index)
+
+    @property
+    def instance_key(self) -> models.ActualLRPInstanceKey:
+        """One instance guid per (process guid, index, cell), so rules find it again."""
+        return models.ActualLRPInstanceKey(
+            cell_id=self.cell_id,
+            instance_guid=f"{self.process_guid}-{self.index}-{self.cell_id}",
+        )
+
+
+def _group(name: str) -> Callable[[Any], bool]:
+    """A precondition: the rule group ``name`` is on for this machine."""
+
+    def enabled(machine: Any) -> bool:
+        return name in machine.enabled_rules
+
+    enabled.__name__ = f"rules_include_{name}"
+    return enabled
+
+
+@functools.cache
+def _minimal_lrps(
+    domain: str, process_guids: tuple[str, ...], max_instances: int
+) -> st.SearchStrategy[models.DesiredLRP]:
+    return desired_lrps(
+        minimal=True,
+        domain=domain,
+        process_guids=st.sampled_from(process_guids),
+        instances=st.integers(0, max_instances),
+    )
+
+
+@functools.cache
+def _schedules(routes: tuple[str, ...] | None) -> st.SearchStrategy[FaultSchedule]:
+    # delays of at most a millisecond: a slow answer is a slow answer, and examples stay fast
+    transport = transport_faults(max_delay=0.001)
+    if routes is None:
+        return fault_schedules(transport=transport)
+    return fault_schedules(routes, transport=transport)
+
+
+def _machine_lrps() -> st.SearchStrategy[models.DesiredLRP]:
+    return st.runner().flatmap(lambda machine: machine.lrps)
+
+
+def _machine_tasks() -> st.SearchStrategy[models.DesireTaskRequest]:
+    return st.runner().flatmap(lambda machine: machine.task_requests)
 
 
 def _cells() -> st.SearchStrategy[str]:
-    return st.runner().flatmap(lambda machine: st.sampled_from(machine.CELLS))
+    return st.runner().flatmap(lambda machine: machine.cell_ids)
 
 
 def _indices() -> st.SearchStrategy[int]:
-    return st.runner().flatmap(lambda machine: st.integers(0, machine.MAX_INSTANCES - 1))
+    return st.runner().flatmap(lambda machine: machine.indices)
 
 
 def _instances() -> st.SearchStrategy[int]:
-    return st.runner().flatmap(lambda machine: st.integers(0, machine.MAX_INSTANCES))
+    return st.runner().flatmap(lambda machine: machine.instance_counts)
 
 
 class BBSStateMachine(RuleBasedStateMachine):
     """The BBS world as a state machine: subclass it, add ``@rule`` methods that drive your
-    client (``self.client()`` talks to ``self.bbs``) and ``@invariant`` methods that check
-    what it did, then run it with ``TestMyClient = MyMachine.TestCase``.
+    client (``self.client()`` talks to the BBS under test) and ``@invariant`` methods that
+    check what it did, then run it with ``TestMyClient = MyMachine.TestCase``.
 
-    The world's rules act through the fake's HTTP API like the cloud controller, the reps and
-    the auctioneer would, on a few process guids (``PROCESS_GUIDS``), cells (``CELLS``) and one
-    ``DOMAIN``, so that rules meet each other's objects. Fault schedules injected by the
-    ``inject_faults`` rule hit every client of the fake, the world's too: the world records
-    what broken calls gave in ``outcomes`` and carries on. The clock is frozen; ``advance_clock``
-    moves it and ``converge`` runs a convergence pass.
+    **Rule groups.** ``rules`` (a class attribute; read it as ``type(self).rules`` inside the
+    machine, where Hypothesis keeps its own ``self.rules``) names the groups of the world's
+    rules that run: "cloud_controller" (desire, update, scale, remove desired LRPs), "reps"
+    (claim, start, crash, fail, evacuate and remove instances), "cells" (register and
+    unregister cells), "clock" (advance it, converge), "faults" (inject fault schedules, clear
+    them) and "tasks" (desire, start, complete, fail, cancel, reject, resolve and delete tasks,
+    with the task invariants). ``rules = set()`` leaves only your own rules.
 
-    Override ``make_fake`` to configure the fake, ``FAULT_ROUTES`` to choose which routes
-    faults may hit, and ``call`` to watch every call the world makes.
+    **Cheap by default.** The world desires minimal LRPs (``desired_lrps(minimal=True)``) with
+    guids from ``PROCESS_GUIDS``, drawn before the model so a report shows the real ones;
+    override ``lrp_strategy`` (and ``task_strategy``) for richer ones. The fake counts its
+    guids (``counting_guids``) and its clock is frozen at ``CLOCK_START``. Nothing is desired
+    at the start unless ``initial_desire = True``.
+
+    **What exists.** The Bundles ``desired_lrps`` (process guids the world desired),
+    ``instances`` (``Instance``: what the world's reps claimed) and ``tasks`` (task guids the
+    world desired) feed rules of your own: ``@rule(process_guid=BBSStateMachine.desired_lrps)``.
+    ``event_log`` is every event the BBS emitted (desired LRP, instance and task events), in
+    order; ``outcomes`` every call the world made.
+
+    **Faults.** Fault schedules injected by the "faults" rules hit every client of the fake,
+    the world's too: the world records what broken calls gave in ``outcomes`` and carries on.
+    ``FAULT_ROUTES`` chooses which routes faults may hit.
+
+    **Against a real BBS.** ``MyMachine.against(url, ssl_context=...)`` is the same machine
+    talking to a BBS at ``url`` (mutual TLS with the context's client certificate), with the
+    groups that need the fake itself (``FAKE_ONLY_RULES``) off; see its docstring.
+
+    Override ``make_fake`` to configure the fake and ``call`` to watch every call the world
+    makes.
     """
+
+    rules: Collection[str] = RULE_GROUPS  # type: ignore[assignment]
+    """The rule groups of the world that run (see the class docstring)."""
+    initial_desire: ClassVar[bool] = False
+    """Desire one LRP before the first step (a subclass setting it gets the initialize step)."""
+    bbs_url: ClassVar[str | None] = None
+    """A BBS to run against instead of a fake (set by ``against``)."""
+    bbs_ssl_context: ClassVar[ssl.SSLContext | None] = None
+    """The client side of mutual TLS with ``bbs_url``."""
 
     DOMAIN = "cf-apps"
     PROCESS_GUIDS: tuple[str, ...] = ("lrp-a", "lrp-b", "lrp-c")
+    TASK_GUIDS: tuple[str, ...] = ("task-a", "task-b", "task-c")
     CELLS: tuple[str, ...] = ("cell-1", "cell-2")
     MAX_INSTANCES = 3
+    CLOCK_START = CLOCK_START
     FAULT_ROUTES: tuple[str, ...] | None = None
     """Route selectors the injected faults choose from (None: every current request route)."""
 
+    desired_lrps = Bundle("desired_lrps")
+    instances = Bundle("instances")
+    tasks = Bundle("tasks")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        unknown = set(cls.rules) - RULE_GROUPS
+        if unknown:
+            raise ValueError(
+                f"{cls.__name__}.rules: unknown rule groups {sorted(unknown)}; "
+                f"choose from {sorted(RULE_GROUPS)}"
+            )
+        if cls.initial_desire and "desire_initial_lrp" not in vars(cls):
+            # Only machines that ask for it get the initialize step (and print it).
+            step = initialize(target=BBSStateMachine.desired_lrps, lrp=_machine_lrps())
+            cls.desire_initial_lrp = step(BBSStateMachine._desire)
+
     def __init__(self) -> None:
         super().__init__()
-        self.bbs = self.make_fake()
-        if not self.bbs.clock.frozen:
-            self.bbs.clock.freeze()
-        self.world = BBSClient.in_process(self.bbs.wsgi_app)
+        url = type(self).bbs_url
+        self._fake: FakeBBS | None = None if url is not None else self.make_fake()
+        if self._fake is not None and not self._fake.clock.frozen:
+            self._fake.clock.freeze(self.CLOCK_START)
+        self.enabled_rules = frozenset(type(self).rules) - (
+            FAKE_ONLY_RULES if self._fake is None else frozenset()
+        )
+        """The rule groups on for this run (``rules`` without the fake-only ones when the
+        machine talks to a BBS URL)."""
+        self.world = self.client()
         self.outcomes: list[tuple[str, CallOutcome]] = []
         """Every call the world made, with its outcome, oldest first."""
         self.fault_rules: list[FaultRule] = []
+        # what the rules draw, built once per example rather than on every draw
+        self.cell_ids = st.sampled_from(self.CELLS)
+        self.indices = st.integers(0, self.MAX_INSTANCES - 1)
+        self.instance_counts = st.integers(0, self.MAX_INSTANCES)
+        self.lrps = self.lrp_strategy(st.sampled_from(self.PROCESS_GUIDS))
+        self.task_requests = self.task_strategy(st.sampled_from(self.TASK_GUIDS))
+        self._event_log: list[Message] = []
+        self._subscription: Subscription | None = None
+        if self._fake is not None:
+            self._subscription = self._fake.events.subscribe(_EVENT_HUBS)
+        self._presented = StreamSpec(frozenset(_EVENT_HUBS))  # as the current streams send
         self.call("UpsertDomain", models.UpsertDomainRequest(domain=self.DOMAIN, ttl=0))
 
+    @property
+    def bbs(self) -> FakeBBS:
+        """The fake under test; there is none when the machine runs against a BBS URL."""
+        if self._fake is None:
+            raise RuntimeError(f"{type(self).__name__} runs against {self.bbs_url}: no fake")
+        return self._fake
+
+    @property
+    def has_fake(self) -> bool:
+        """Whether the BBS under test is a fake (False against a BBS URL)."""
+        return self._fake is not None
+
+    # -- hooks ---------------------------------------------------------------------------------
+
     def make_fake(self) -> FakeBBS:
-        """The fake under test (a fresh one per example)."""
-        return FakeBBS()
+        """The fake under test (a fresh one per example): counting guids; the clock is frozen
+        at ``CLOCK_START`` after this returns, unless frozen already."""
+        return FakeBBS(new_guid=counting_guids())
+
+    def lrp_strategy(
+        self, process_guids: st.SearchStrategy[str]
+    ) -> st.SearchStrategy[models.DesiredLRP]:
+        """The desired LRPs the world desires, with a guid from ``process_guids`` and the
+        machine's ``DOMAIN`` (default: ``desired_lrps(minimal=True, ...)``). For richer
+        ones: ``return strategies.desired_lrps(domain=self.DOMAIN,
+        process_guids=process_guids)``."""
+        return _minimal_lrps(self.DOMAIN, self.PROCESS_GUIDS, self.MAX_INSTANCES)
+
+    def task_strategy(
+        self, task_guids: st.SearchStrategy[str]
+    ) -> st.SearchStrategy[models.DesireTaskRequest]:
+        """The tasks the world desires (default: a fixed run action in ``DOMAIN``)."""
+        definition = models.TaskDefinition(
+            root_fs="preloaded:cflinuxfs4",
+            action=models.Action(run_action=models.RunAction(path="/bin/true", user="vcap")),
+        )
+        return st.builds(
+            models.DesireTaskRequest,
+            task_guid=task_guids,
+            domain=st.just(self.DOMAIN),
+            task_definition=st.just(definition),
+        )
 
     def client(self, **options: Any) -> BBSClient:
-        """A client for ``self.bbs`` (in-process unless the fake is served)."""
-        return self.bbs.client(**options)
+        """A client for the BBS under test (in-process unless the fake is served; the URL and
+        TLS context of ``against`` otherwise)."""
+        if self._fake is None:
+            assert self.bbs_url is not None
+            return BBSClient(self.bbs_url, ssl_context=self.bbs_ssl_context, **options)
+        return self._fake.client(**options)
+
+    @property
+    def event_log(self) -> list[Message]:
+        """Every event the fake emitted since the machine started (desired LRP, instance and
+        task events, as their streams send them), oldest first. Empty against a BBS URL."""
+        subscription = self._subscription
+        if subscription is not None:
+            while True:
+                event = subscription.get(timeout=0)
+                if not isinstance(event, Event):
+                    break
+                message = self._presented.present(event)
+                if message is not None:
+                    self._event_log.append(message)
+        return self._event_log
 
     def teardown(self) -> None:
+        if self._fake is None:
+            self._clean_real_bbs()
+        else:
+            if self._subscription is not None:
+                self._fake.events.unsubscribe(self._subscription)
+            self._fake.reset()
         self.world.close()
-        self.bbs.reset()
+
+    def _clean_real_bbs(self) -> None:
+        """Leave a real BBS as the example found it: no LRPs or tasks of the machine's guids."""
+        for guid in self.PROCESS_GUIDS:
+            self._quiet("RemoveDesiredLRP", models.RemoveDesiredLRPRequest(process_guid=guid))
+            for index in range(self.MAX_INSTANCES + 1):
+                # an ordinary row whatever its instance (no instance key), then evacuating ones
+                ordinary = models.RemoveActualLRPRequest(process_guid=guid, index=index)
+                self._quiet("RemoveActualLRP", ordinary)
+                for cell_id in self.CELLS:
+                    instance = Instance(guid, index, cell_id)
+                    evacuating = models.RemoveEvacuatingActualLRPRequest(
+                        actual_lrp_key=self._key(guid, index),
+                        actual_lrp_instance_key=instance.instance_key,
+                    )
+                    self._quiet("RemoveEvacuatingActualLRP", evacuating)
+        for task_guid in self.TASK_GUIDS:
+            for route in ("CancelTask", "ResolvingTask", "DeleteTask"):
+                self._quiet(route, models.TaskGuidRequest(task_guid=task_guid))
+
+    def _quiet(self, route: str, request: Message) -> None:
+        try:
+            self.world.call(route, request)
+        except TRANSPORT_ERRORS:
+            pass
+
+    @classmethod
+    def against(
+        cls, url: str, *, ssl_context: ssl.SSLContext | None = None
+    ) -> type[BBSStateMachine]:
+        """This machine, talking to the BBS at ``url`` instead of a fake: the same rules and
+        invariants check a real BBS (``https`` with ``ssl_context`` carrying the client
+        certificate, for mutual TLS). The fake-only groups (cells, clock, faults) are off,
+        and each example ends by removing the LRPs and tasks of the machine's guids.
+        ``TestRealBBS = MyMachine.against(url, ssl_context=context).TestCase``."""
+        attributes = {
+            "bbs_url": url,
+            "bbs_ssl_context": ssl_context,
+            "rules": frozenset(cls.rules) - FAKE_ONLY_RULES,
+        }
+        return type(f"{cls.__name__}AgainstBBS", (cls,), attributes)
 
     # -- calls ---------------------------------------------------------------------------------
 
@@ -107,6 +378,12 @@ class BBSStateMachine(RuleBasedStateMachine):
         self.outcomes.append((route, outcome))
         return outcome
 
+    def succeeded(self, outcome: CallOutcome) -> bool:
+        """Whether a call's outcome is an answer without an error."""
+        return isinstance(outcome, Message) and not (
+            "error" in outcome.DESCRIPTOR.fields_by_name and outcome.HasField("error")
+        )
+
     def _key(self, process_guid: str, index: int) -> models.ActualLRPKey:
         return models.ActualLRPKey(process_guid=process_guid, index=index, domain=self.DOMAIN)
 
@@ -114,39 +391,27 @@ class BBSStateMachine(RuleBasedStateMachine):
     def instance_key(process_guid: str, index: int, cell_id: str) -> models.ActualLRPInstanceKey:
         """The instance key the world's rep uses for an index on a cell (one per pair, so
         rules about one instance find it again)."""
-        return models.ActualLRPInstanceKey(
-            cell_id=cell_id, instance_guid=f"{process_guid}-{index}-{cell_id}"
-        )
+        return Instance(process_guid, index, cell_id).instance_key
 
     # -- the cloud controller ------------------------------------------------------------------
 
-    @initialize(data=st.data())
-    def desire_one(self, data: st.DataObject) -> None:
-        """Start with the first process guid desired, so the first rules have an LRP to act on."""
-        self._desire(data, self.PROCESS_GUIDS[0])
+    def _desire(self, lrp: models.DesiredLRP) -> Any:
+        outcome = self.call("DesireDesiredLRP", models.DesireLRPRequest(desired_lrp=lrp))
+        return lrp.process_guid if self.succeeded(outcome) else multiple()
 
-    @rule(data=st.data())
-    def desire(self, data: st.DataObject) -> None:
-        self._desire(data, data.draw(st.sampled_from(self.PROCESS_GUIDS), label="process_guid"))
+    @precondition(_group("cloud_controller"))
+    @rule(target=desired_lrps, lrp=_machine_lrps())
+    def desire(self, lrp: models.DesiredLRP) -> Any:
+        return self._desire(lrp)
 
-    def _desire(self, data: st.DataObject, guid: str) -> None:
-        lrp = data.draw(
-            desired_lrps(domain=self.DOMAIN, instances=st.integers(0, self.MAX_INSTANCES)),
-            label="desired_lrp",
-        )
-        lrp.process_guid = guid
-        self.call("DesireDesiredLRP", models.DesireLRPRequest(desired_lrp=lrp))
-
-    @rule(data=st.data())
-    def update(self, data: st.DataObject) -> None:
-        guid = data.draw(st.sampled_from(self.PROCESS_GUIDS), label="process_guid")
-        update = data.draw(
-            desired_lrp_updates(instances=st.integers(0, self.MAX_INSTANCES)), label="update"
-        )
-        request = models.UpdateDesiredLRPRequest(process_guid=guid, update=update)
+    @precondition(_group("cloud_controller"))
+    @rule(process_guid=desired_lrps, update=desired_lrp_updates(instances=st.integers(0, 3)))
+    def update(self, process_guid: str, update: models.DesiredLRPUpdate) -> None:
+        request = models.UpdateDesiredLRPRequest(process_guid=process_guid, update=update)
         self.call("UpdateDesireLRP", request)
 
-    @rule(process_guid=_process_guids(), instances=_instances())
+    @precondition(_group("cloud_controller"))
+    @rule(process_guid=desired_lrps, instances=_instances())
     def scale(self, process_guid: str, instances: int) -> None:
         update = models.DesiredLRPUpdate(instances=instances)
         self.call(
@@ -154,138 +419,221 @@ class BBSStateMachine(RuleBasedStateMachine):
             models.UpdateDesiredLRPRequest(process_guid=process_guid, update=update),
         )
 
-    @rule(process_guid=_process_guids())
+    @precondition(_group("cloud_controller"))
+    @rule(process_guid=consumes(desired_lrps))
     def remove(self, process_guid: str) -> None:
         self.call("RemoveDesiredLRP", models.RemoveDesiredLRPRequest(process_guid=process_guid))
 
     # -- the reps and the auctioneer -------------------------------------------------------------
 
-    @rule(
-        process_guid=_process_guids(),
-        index=_indices(),
-        cell_id=_cells(),
-    )
-    def claim(self, process_guid: str, index: int, cell_id: str) -> None:
+    @precondition(_group("reps"))
+    @rule(target=instances, process_guid=desired_lrps, index=_indices(), cell_id=_cells())
+    def claim(self, process_guid: str, index: int, cell_id: str) -> Any:
+        instance = Instance(process_guid, index, cell_id)
         request = models.ClaimActualLRPRequest(
-            process_guid=process_guid,
-            index=index,
-            actual_lrp_instance_key=self.instance_key(process_guid, index, cell_id),
+            process_guid=process_guid, index=index, actual_lrp_instance_key=instance.instance_key
         )
-        self.call("ClaimActualLRP", request)
+        return instance if self.succeeded(self.call("ClaimActualLRP", request)) else multiple()
 
-    @rule(
-        process_guid=_process_guids(),
-        index=_indices(),
-        cell_id=_cells(),
-        net_info=actual_lrp_net_infos(),
-    )
-    def start(
-        self, process_guid: str, index: int, cell_id: str, net_info: models.ActualLRPNetInfo
-    ) -> None:
+    @precondition(_group("reps"))
+    @rule(instance=instances)
+    def start(self, instance: Instance) -> None:
+        net_info = models.ActualLRPNetInfo(
+            address="10.0.0.1",
+            instance_address=f"10.255.0.{instance.index + 1}",
+            ports=[models.PortMapping(container_port=8080, host_port=61000 + instance.index)],
+        )
         request = models.StartActualLRPRequest(
-            actual_lrp_key=self._key(process_guid, index),
-            actual_lrp_instance_key=self.instance_key(process_guid, index, cell_id),
+            actual_lrp_key=self._key(instance.process_guid, instance.index),
+            actual_lrp_instance_key=instance.instance_key,
             actual_lrp_net_info=net_info,
             Routable=True,
         )
         self.call("StartActualLRP", request)
 
-    @rule(
-        process_guid=_process_guids(),
-        index=_indices(),
-        cell_id=_cells(),
-    )
-    def crash(self, process_guid: str, index: int, cell_id: str) -> None:
+    @precondition(_group("reps"))
+    @rule(instance=instances)
+    def crash(self, instance: Instance) -> None:
         request = models.CrashActualLRPRequest(
-            actual_lrp_key=self._key(process_guid, index),
-            actual_lrp_instance_key=self.instance_key(process_guid, index, cell_id),
+            actual_lrp_key=self._key(instance.process_guid, instance.index),
+            actual_lrp_instance_key=instance.instance_key,
             error_message="exit status 1",
         )
         self.call("CrashActualLRP", request)
 
-    @rule(process_guid=_process_guids(), index=_indices())
+    @precondition(_group("reps"))
+    @rule(process_guid=desired_lrps, index=_indices())
     def fail_placement(self, process_guid: str, index: int) -> None:
         request = models.FailActualLRPRequest(
             actual_lrp_key=self._key(process_guid, index), error_message="insufficient resources"
         )
         self.call("FailActualLRP", request)
 
+    @precondition(_group("reps"))
     @rule(
-        process_guid=_process_guids(),
-        index=_indices(),
-        cell_id=_cells(),
+        instance=instances,
         how=st.sampled_from(["running", "claimed", "stopped", "crashed", "remove_evacuating"]),
     )
-    def evacuate(self, process_guid: str, index: int, cell_id: str, how: str) -> None:
-        key = self._key(process_guid, index)
-        instance = self.instance_key(process_guid, index, cell_id)
+    def evacuate(self, instance: Instance, how: str) -> None:
+        key = self._key(instance.process_guid, instance.index)
+        instance_key = instance.instance_key
+        request: Message
         if how == "running":
             net_info = models.ActualLRPNetInfo(address="10.0.0.1")
-            running = models.EvacuateRunningActualLRPRequest(
-                actual_lrp_key=key, actual_lrp_instance_key=instance, actual_lrp_net_info=net_info
+            request = models.EvacuateRunningActualLRPRequest(
+                actual_lrp_key=key,
+                actual_lrp_instance_key=instance_key,
+                actual_lrp_net_info=net_info,
             )
-            self.call("EvacuateRunningActualLRP", running)
+            self.call("EvacuateRunningActualLRP", request)
         elif how == "claimed":
-            claimed = models.EvacuateClaimedActualLRPRequest(
-                actual_lrp_key=key, actual_lrp_instance_key=instance
+            request = models.EvacuateClaimedActualLRPRequest(
+                actual_lrp_key=key, actual_lrp_instance_key=instance_key
             )
-            self.call("EvacuateClaimedActualLRP", claimed)
+            self.call("EvacuateClaimedActualLRP", request)
         elif how == "stopped":
-            stopped = models.EvacuateStoppedActualLRPRequest(
-                actual_lrp_key=key, actual_lrp_instance_key=instance
+            request = models.EvacuateStoppedActualLRPRequest(
+                actual_lrp_key=key, actual_lrp_instance_key=instance_key
             )
-            self.call("EvacuateStoppedActualLRP", stopped)
+            self.call("EvacuateStoppedActualLRP", request)
         elif how == "crashed":
-            crashed = models.EvacuateCrashedActualLRPRequest(
-                actual_lrp_key=key, actual_lrp_instance_key=instance, error_message="evacuated"
+            request = models.EvacuateCrashedActualLRPRequest(
+                actual_lrp_key=key, actual_lrp_instance_key=instance_key, error_message="evacuated"
             )
-            self.call("EvacuateCrashedActualLRP", crashed)
+            self.call("EvacuateCrashedActualLRP", request)
         else:
-            remove = models.RemoveEvacuatingActualLRPRequest(
-                actual_lrp_key=key, actual_lrp_instance_key=instance
+            request = models.RemoveEvacuatingActualLRPRequest(
+                actual_lrp_key=key, actual_lrp_instance_key=instance_key
             )
-            self.call("RemoveEvacuatingActualLRP", remove)
+            self.call("RemoveEvacuatingActualLRP", request)
 
-    @rule(
-        process_guid=_process_guids(),
-        index=_indices(),
-        cell_id=_cells(),
-    )
-    def remove_instance(self, process_guid: str, index: int, cell_id: str) -> None:
+    @precondition(_group("reps"))
+    @rule(instance=instances)
+    def remove_instance(self, instance: Instance) -> None:
         request = models.RemoveActualLRPRequest(
-            process_guid=process_guid,
-            index=index,
-            actual_lrp_instance_key=self.instance_key(process_guid, index, cell_id),
+            process_guid=instance.process_guid,
+            index=instance.index,
+            actual_lrp_instance_key=instance.instance_key,
         )
         self.call("RemoveActualLRP", request)
 
+    # -- tasks -----------------------------------------------------------------------------------
+
+    @precondition(_group("tasks"))
+    @rule(target=tasks, request=_machine_tasks())
+    def desire_task(self, request: models.DesireTaskRequest) -> Any:
+        outcome = self.call("DesireTask", request)
+        return request.task_guid if self.succeeded(outcome) else multiple()
+
+    @precondition(_group("tasks"))
+    @rule(task_guid=tasks, cell_id=_cells())
+    def start_task(self, task_guid: str, cell_id: str) -> None:
+        self.call("StartTask", models.StartTaskRequest(task_guid=task_guid, cell_id=cell_id))
+
+    @precondition(_group("tasks"))
+    @rule(task_guid=tasks, cell_id=_cells(), failed=st.booleans())
+    def complete_task(self, task_guid: str, cell_id: str, failed: bool) -> None:
+        request = models.CompleteTaskRequest(
+            task_guid=task_guid,
+            cell_id=cell_id,
+            failed=failed,
+            failure_reason="exit status 1" if failed else "",
+            result="" if failed else "done",
+        )
+        self.call("CompleteTask", request)
+
+    @precondition(_group("tasks"))
+    @rule(task_guid=tasks)
+    def fail_task(self, task_guid: str) -> None:
+        request = models.FailTaskRequest(task_guid=task_guid, failure_reason="no cell")
+        self.call("FailTask", request)
+
+    @precondition(_group("tasks"))
+    @rule(task_guid=tasks)
+    def cancel_task(self, task_guid: str) -> None:
+        self.call("CancelTask", models.TaskGuidRequest(task_guid=task_guid))
+
+    @precondition(_group("tasks"))
+    @rule(task_guid=tasks)
+    def reject_task(self, task_guid: str) -> None:
+        request = models.RejectTaskRequest(task_guid=task_guid, rejection_reason="no capacity")
+        self.call("RejectTask", request)
+
+    @precondition(_group("tasks"))
+    @rule(task_guid=tasks)
+    def resolve_task(self, task_guid: str) -> None:
+        self.call("ResolvingTask", models.TaskGuidRequest(task_guid=task_guid))
+
+    @precondition(_group("tasks"))
+    @rule(task_guid=tasks)
+    def delete_task(self, task_guid: str) -> None:
+        self.call("DeleteTask", models.TaskGuidRequest(task_guid=task_guid))
+
+    @precondition(_group("tasks"))
+    @invariant()
+    def tasks_are_consistent(self) -> None:
+        """Each task is in one of the four states, with what that state implies: a cell while
+        running (and none while pending, unless rejected), a first completion time once
+        completed, a failure reason (and no result) when failed, never updated before it was
+        created."""
+        for task in self._tasks():
+            assert task.state in TASK_STATES, task
+            if task.state == models.Task.Running:
+                assert task.cell_id != "", task
+            if task.state == models.Task.Pending and task.rejection_count == 0:
+                assert task.cell_id == "", task  # a rejected task keeps its cell, as upstream
+            completed = task.state in (models.Task.Completed, models.Task.Resolving)
+            assert (task.first_completed_at != 0) == completed, task
+            assert task.updated_at >= task.created_at, task
+            if task.failed:
+                assert task.failure_reason != "" and task.result == "", task
+            if not completed:
+                assert not task.failed and task.result == "", task
+
+    def _tasks(self) -> Iterable[models.Task]:
+        if self._fake is not None:
+            return self._fake.snapshot().tasks.values()
+        response = self.world.call("Tasks", models.TasksRequest(domain=self.DOMAIN))
+        return list(getattr(response, "tasks", []))
+
     # -- cells, faults, time -----------------------------------------------------------------------
 
+    @precondition(_group("cells"))
     @rule(cell_id=_cells())
     def register_cell(self, cell_id: str) -> None:
         self.bbs.register_cell(cell_id)
 
+    @precondition(_group("cells"))
     @rule(cell_id=_cells())
     def unregister_cell(self, cell_id: str) -> None:
         self.bbs.unregister_cell(cell_id)
 
+    @precondition(_group("faults"))
     @rule(data=st.data())
     def inject_faults(self, data: st.DataObject) -> None:
-        routes = self.FAULT_ROUTES
-        strategy = fault_schedules() if routes is None else fault_schedules(routes)
-        schedule: FaultSchedule = data.draw(strategy, label="faults")
+        schedule: FaultSchedule = data.draw(_schedules(self.FAULT_ROUTES), label="faults")
         self.fault_rules.extend(schedule.apply(self.bbs))
 
-    @precondition(lambda self: bool(self.fault_rules))
+    @precondition(lambda self: "faults" in self.enabled_rules and bool(self.fault_rules))
     @rule()
     def clear_faults(self) -> None:
         self.bbs.clear_faults()
         self.fault_rules.clear()
 
+    @precondition(_group("clock"))
     @rule(seconds=st.sampled_from([1, 30, 60, 300, 1000]))
     def advance_clock(self, seconds: int) -> None:
         self.bbs.clock.advance(seconds)
 
+    @precondition(_group("clock"))
     @rule()
     def converge(self) -> None:
         self.bbs.converge()
+
+
+TASK_STATES = (
+    models.Task.Pending,
+    models.Task.Running,
+    models.Task.Completed,
+    models.Task.Resolving,
+)

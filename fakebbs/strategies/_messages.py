@@ -27,7 +27,7 @@ from fakebbs.strategies._actual import (
     instance_metric_tags,
     internal_routes,
 )
-from fakebbs.strategies._common import message, names, nonnegative, texts
+from fakebbs.strategies._common import message, names, nonnegative, shown_as_call, texts
 from fakebbs.strategies._desired import (
     cached_dependencies,
     certificate_properties,
@@ -85,6 +85,7 @@ SERVER_ERRORS: tuple[type[errors.BBSError], ...] = (
 Timeout, come from elsewhere)."""
 
 
+@shown_as_call
 def bbs_errors(
     kinds: tuple[type[errors.BBSError], ...] = SERVER_ERRORS,
 ) -> SearchStrategy[errors.BBSError]:
@@ -93,6 +94,7 @@ def bbs_errors(
     return st.sampled_from(ordered).map(lambda cls: cls())
 
 
+@shown_as_call
 def stored_desired_lrps(**narrowing: Any) -> SearchStrategy[models.DesiredLRP]:
     """DesiredLRPs as the BBS returns them: ``desired_lrps(**narrowing)`` with the
     modification tag the server assigns."""
@@ -247,6 +249,7 @@ _REQUESTS: dict[str, Callable[[], SearchStrategy[Any]]] = {
 }
 
 
+@shown_as_call
 def requests(route_name: str) -> SearchStrategy[Message]:
     """Valid request messages for a route of ``fakebbs.routes`` (by endpoint name): they pass
     the route's validation, so the BBS answers them (perhaps with ResourceNotFound or a state
@@ -330,6 +333,7 @@ def _response(name: str) -> SearchStrategy[Message]:
     return st.one_of(success, failure)
 
 
+@shown_as_call
 def responses(route_name: str) -> SearchStrategy[Message]:
     """Answers a BBS gives on a route (by endpoint name): a success with its payload, or a
     BBS error in ``error``."""
@@ -447,6 +451,7 @@ _EVENTS: dict[str, Callable[[], SearchStrategy[Any]]] = {
 assert set(_EVENTS) == set(EVENT_TYPES), "one strategy per event type"
 
 
+@shown_as_call
 def events(*names_: str) -> SearchStrategy[Message]:
     """Events of the given SSE event names (``fakebbs.routes.EVENT_TYPES``; default: all)."""
     chosen = names_ or tuple(EVENT_TYPES)
@@ -604,6 +609,7 @@ def _by_message_type() -> dict[str, Callable[[], SearchStrategy[Any]]]:
 _BY_MESSAGE_TYPE = _by_message_type()
 
 
+@shown_as_call
 def from_message_type(cls: type[Message]) -> SearchStrategy[Message]:
     """The strategy for any message class of ``fakebbs.models`` (what ``st.from_type`` uses
     once the Hypothesis plugin has registered them)."""

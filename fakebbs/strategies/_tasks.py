@@ -17,6 +17,7 @@ from fakebbs.strategies._common import (
     names,
     nonnegative,
     root_fs_urls,
+    shown_as_call,
     texts,
     timestamps,
 )
@@ -42,18 +43,20 @@ TASK_STATES: tuple[int, ...] = (
 )
 
 
+@shown_as_call
 def task_guids(prefix: str = "") -> SearchStrategy[str]:
     return guids(prefix)
 
 
-@st.composite
-def _task_definition(
-    draw: st.DrawFn,
-    action_kinds: tuple[str, ...] | None,
-    completion_callback_urls: SearchStrategy[str],
-) -> models.TaskDefinition:
-    definition = draw(
-        message(
+class _TaskDefinitionStrategy(SearchStrategy[models.TaskDefinition]):
+    """The definition's fields (built once), then the fields that go together: image
+    credentials, and the download user EXCLUSIVE image layers need."""
+
+    def __init__(
+        self, action_kinds: tuple[str, ...] | None, completion_callback_urls: SearchStrategy[str]
+    ) -> None:
+        super().__init__()
+        self.fields = message(
             models.TaskDefinition,
             {"root_fs": root_fs_urls(), "action": actions(action_kinds)},
             {
@@ -81,16 +84,23 @@ def _task_definition(
                 "metric_tags": metric_tags(),
                 "volume_mounted_files": st.lists(files(), max_size=2),
             },
+            max_optional=4,
         )
-    )
-    if draw(st.booleans()):
-        definition.image_username = draw(names())
-        definition.image_password = draw(texts(min_size=1))
-    if any(layer.layer_type == models.ImageLayer.EXCLUSIVE for layer in definition.image_layers):
-        definition.legacy_download_user = draw(st.sampled_from(["vcap", "root"]))
-    return definition
+        self.credentials = st.one_of(st.none(), st.tuples(names(), texts(min_size=1)))
+        self.download_users = st.sampled_from(["vcap", "root"])
+
+    def do_draw(self, data: Any) -> models.TaskDefinition:
+        definition: models.TaskDefinition = data.draw(self.fields)
+        credentials = data.draw(self.credentials)
+        if credentials is not None:
+            definition.image_username, definition.image_password = credentials
+        exclusive = models.ImageLayer.EXCLUSIVE
+        if any(layer.layer_type == exclusive for layer in definition.image_layers):
+            definition.legacy_download_user = data.draw(self.download_users)
+        return definition
 
 
+@shown_as_call
 def task_definitions(
     *,
     action_kinds: Iterable[str] | None = None,
@@ -99,9 +109,10 @@ def task_definitions(
     """Valid task definitions. ``completion_callback_urls`` defaults to empty: the fake calls
     a task's callback URL when it completes, so give one only where something listens."""
     kinds = None if action_kinds is None else tuple(action_kinds)
-    return _task_definition(kinds, completion_callback_urls or st.just(""))
+    return _TaskDefinitionStrategy(kinds, completion_callback_urls or st.just(""))
 
 
+@shown_as_call
 def desire_task_requests(
     *,
     domain: str | None = None,
@@ -122,37 +133,47 @@ def desire_task_requests(
     )
 
 
+_TIMESTAMPS = timestamps()
+_LATER = nonnegative(10**12)
+_REJECTIONS = st.integers(0, 3)
+_REASONS = texts(min_size=1)
+_RESULTS = texts()
+_CELL_IDS = cell_ids()
+_FLAGS = st.booleans()
+
+
 @st.composite
 def _task(
     draw: st.DrawFn, states: tuple[int, ...], request: SearchStrategy[models.DesireTaskRequest]
 ) -> models.Task:
     desire = draw(request)
     state = draw(st.sampled_from(states))
-    created = draw(timestamps())
+    created = draw(_TIMESTAMPS)
     fields: dict[str, Any] = {
         "task_guid": desire.task_guid,
         "domain": desire.domain,
         "task_definition": desire.task_definition,
         "state": state,
         "created_at": created,
-        "updated_at": created + draw(nonnegative(10**12)),
-        "rejection_count": draw(st.integers(0, 3)),
+        "updated_at": created + draw(_LATER),
+        "rejection_count": draw(_REJECTIONS),
     }
     task = models.Task(**fields)
     if task.rejection_count:
-        task.rejection_reason = draw(texts(min_size=1))
+        task.rejection_reason = draw(_REASONS)
     if state == models.Task.Running:
-        task.cell_id = draw(cell_ids())
+        task.cell_id = draw(_CELL_IDS)
     if state in (models.Task.Completed, models.Task.Resolving):
         task.first_completed_at = task.updated_at
-        task.failed = draw(st.booleans())
+        task.failed = draw(_FLAGS)
         if task.failed:
-            task.failure_reason = draw(texts(min_size=1))
+            task.failure_reason = draw(_REASONS)
         else:
-            task.result = draw(texts())
+            task.result = draw(_RESULTS)
     return task
 
 
+@shown_as_call
 def tasks(
     *,
     states: Iterable[int] = TASK_STATES,

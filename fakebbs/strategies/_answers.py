@@ -1,0 +1,90 @@
+"""Which BBS errors each route can answer, read from the fake's own rules: the route's handler
+and everything it calls (``state.<rule>``, ``self.<rule>``, module functions), searched for the
+error classes of ``fakebbs.errors`` they name. Validation failures are left out: they answer
+the request, not the state, and a client sending valid requests never sees them (a rule that
+answers InvalidRequest for a state, as RejectTask does, names it itself). Reading the rules,
+rather than keeping a list by hand, keeps fault schedules in step with what they really do."""
+
+from __future__ import annotations
+
+import ast
+import functools
+import inspect
+import textwrap
+import types
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from fakebbs import errors
+from fakebbs.errors import BBSError
+from fakebbs.routes import ROUTES_BY_NAME
+
+__all__ = ["route_errors"]
+
+
+def _functions_named(node: ast.AST, scope: Callable[..., Any]) -> Iterator[object]:
+    """The objects the names and attributes in ``node`` refer to, resolved in ``scope``'s
+    globals and closure (``state.x`` and ``self.x`` on the BBS state class)."""
+    from fakebbs._state import State
+
+    closure = inspect.getclosurevars(scope)
+    names = {**closure.globals, **closure.builtins, **closure.nonlocals}
+    for child in ast.walk(node):
+        if isinstance(child, ast.Name) and child.id in names:
+            yield names[child.id]
+        elif isinstance(child, ast.Attribute) and isinstance(child.value, ast.Name):
+            owner = child.value.id
+            if owner in ("state", "self"):
+                yield inspect.getattr_static(State, child.attr, None)
+            elif owner in names and isinstance(names[owner], types.ModuleType):
+                yield getattr(names[owner], child.attr, None)
+            elif owner in names and isinstance(names[owner], type):
+                yield names[owner]
+
+
+def _reachable_errors(start: Callable[..., Any]) -> set[type[BBSError]]:
+    found: set[type[BBSError]] = set()
+    seen: set[Any] = set()
+    todo: list[Any] = [start]
+    while todo:
+        function = todo.pop()
+        if isinstance(function, (staticmethod, classmethod)):
+            function = function.__func__
+        if isinstance(function, property) and function.fget is not None:
+            function = function.fget
+        if not inspect.isfunction(function) or function in seen:
+            continue
+        if not function.__module__.startswith("fakebbs."):
+            continue
+        seen.add(function)
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+        except (OSError, TypeError, SyntaxError):
+            continue
+        for target in _functions_named(tree, function):
+            if isinstance(target, type) and issubclass(target, BBSError):
+                found.add(target)
+            else:
+                todo.append(target)
+    return found
+
+
+@functools.cache
+def route_errors(route_name: str) -> tuple[type[BBSError], ...]:
+    """The BBS errors ``route_name`` can answer, by type number (empty for a route without an
+    ``error`` field, such as Ping, and for event streams)."""
+    from fakebbs import models
+    from fakebbs._handlers import HANDLERS
+
+    route = ROUTES_BY_NAME[route_name]
+    if route.response is None:
+        return ()
+    if "error" not in getattr(models, route.response).DESCRIPTOR.fields_by_name:
+        return ()
+    handler = HANDLERS.get(route_name)
+    found = _reachable_errors(handler.run) if handler is not None else set()
+    if handler is not None and handler.prepare is not None:
+        found |= _reachable_errors(handler.prepare)
+    # Client-side errors are never a BBS answer; BBSError itself is only a type annotation.
+    found -= {BBSError, errors.InvalidResponse, errors.InvalidProtobufMessage, errors.RouterError}
+    return tuple(sorted(found, key=lambda cls: cls.type))
