@@ -102,6 +102,7 @@ class Reps:
         self._auction_due = False
         self.unplaced: dict[tuple[str, int], tuple[Work, str]] = {}
         self._desired_cache: dict[str, _Desired | None] = {}
+        self._in_flight: list[tuple[threading.Thread, str, Message]] = []
 
     def clear_cache(self) -> None:
         self._desired_cache.clear()
@@ -120,7 +121,19 @@ class Reps:
             self.schedule(0.0, lambda: then(outcome))
             self._kick()
 
-        threading.Thread(target=held, name=f"fakebbs-diego-{name}", daemon=True).start()
+        thread = threading.Thread(target=held, name=f"fakebbs-diego-{name}", daemon=True)
+        self._in_flight.append((thread, name, request))
+        thread.start()
+
+    def settle(self) -> None:
+        """Wait for the held calls whose hold has been released to be answered."""
+        waiting = []
+        for thread, name, request in self._in_flight:
+            if thread.is_alive() and not self.port.held(name, request):
+                thread.join()
+            if thread.is_alive():
+                waiting.append((thread, name, request))
+        self._in_flight = waiting
 
     # -- what the BBS sends --------------------------------------------------------------------
 

@@ -14,12 +14,13 @@ time, with a convergence pass every ``converge_every`` seconds of the clock:
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import random
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 
 from fakebbs import models
@@ -189,7 +190,7 @@ class Diego:
         if containers <= 0:
             raise ValueError(f"containers must be positive, not {containers}")
         providers = DEFAULT_ROOTFS_PROVIDERS if rootfs_providers is None else rootfs_providers
-        with self._pump_lock:
+        with self._acting():
             if cell_id in self._cells:
                 raise ValueError(f"cell {cell_id!r} is already simulated")
             rank = next(self._ranks)
@@ -223,21 +224,21 @@ class Diego:
     def remove_cell(self, cell_id: str) -> None:
         """The cell vanishes (its rep dies): its presence goes and what ran there is gone;
         the BBS's convergence decides what follows."""
-        with self._pump_lock:
+        with self._acting():
             self.reps.leave(self._cell(cell_id))
         self._after_change()
 
     def evacuate_cell(self, cell_id: str) -> None:
         """The cell's rep evacuates (see ``fakebbs._diego._reps``): replacements are placed
         elsewhere and its instances go as they come up; then the cell leaves."""
-        with self._pump_lock:
+        with self._acting():
             self.reps.evacuate(self._cell(cell_id))
         self._after_change()
 
     def crash(self, process_guid: str, index: int, *, reason: str = "") -> None:
         """The instance's process exits: its cell's rep reports the crash
         (``CrashActualLRP``), and the BBS's restart policy decides what follows."""
-        with self._pump_lock:
+        with self._acting():
             if not self.reps.crash(process_guid, index, reason):
                 raise LookupError(
                     f"no simulated cell holds a claimed or running instance {index} of "
@@ -260,7 +261,11 @@ class Diego:
 
     def run_until_idle(self) -> None:
         """Do everything that is due now (placements, claims, starts, stops, task runs and
-        any convergence pass due), including what that leads to, then return."""
+        any convergence pass due), including what that leads to, then return. Calls held by
+        a hold of the fixture API that has been released are waited for; those still held
+        are not."""
+        with self._pump_lock:
+            self.reps.settle()
         self._pump()
 
     def reset(self) -> None:
@@ -285,6 +290,17 @@ class Diego:
         self._schedule(0.0, lambda: self.reps.receive(call))
         if self._auto:
             self._pump()
+
+    @contextlib.contextmanager
+    def _acting(self) -> Iterator[None]:
+        """Act for the test (as one work item): what the BBS asks meanwhile waits its turn."""
+        with self._pump_lock:
+            pumping = getattr(self._local, "pumping", False)
+            self._local.pumping = True
+            try:
+                yield
+            finally:
+                self._local.pumping = pumping
 
     def _after_change(self) -> None:
         if self._auto:
