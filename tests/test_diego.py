@@ -293,7 +293,7 @@ def callbacks() -> Iterator[tuple[str, Callbacks]]:
     box = Callbacks()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             with box.arrived:
                 box.bodies.append(json.loads(body))
