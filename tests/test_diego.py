@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from typing import Any
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -29,7 +30,7 @@ def client(bbs: FakeBBS) -> Iterator[BBSClient]:
         yield client
 
 
-def two_zones(bbs: FakeBBS, **capacity: int) -> None:
+def two_zones(bbs: FakeBBS, **capacity: Any) -> None:
     bbs.diego.add_cell("cell-1", zone="z1", **capacity)
     bbs.diego.add_cell("cell-2", zone="z2", **capacity)
     bbs.diego.auto = True
@@ -44,7 +45,7 @@ def states(client: BBSClient, process_guid: str = "web") -> list[tuple[int, str,
 
 def drain(events: EventSource) -> list[tuple[str, int, str, int]]:
     """The instance events so far: (kind, index, state, presence)."""
-    seen = []
+    seen: list[tuple[str, int, str, int]] = []
     while True:
         try:
             event = events.next(timeout=0.2)
@@ -228,9 +229,7 @@ def test_an_evacuating_instance_runs_until_its_replacement_does(
     assert sorted((r.presence, r.state) for r in rows) == [(0, CLAIMED), (EVACUATING, RUNNING)]
 
     bbs.clock.advance(5)
-    assert [(r.presence, r.state) for r in client.actual_lrps(process_guid="web")] == [
-        (0, RUNNING)
-    ]
+    assert [(r.presence, r.state) for r in client.actual_lrps(process_guid="web")] == [(0, RUNNING)]
 
 
 def test_a_removed_cells_instances_are_replaced_after_convergence(
@@ -245,9 +244,7 @@ def test_a_removed_cells_instances_are_replaced_after_convergence(
 
     rows = client.actual_lrps(process_guid="web")
     ordinary = [r for r in rows if r.presence == 0]
-    assert {(r.state, r.actual_lrp_instance_key.cell_id) for r in ordinary} == {
-        (RUNNING, "cell-2")
-    }
+    assert {(r.state, r.actual_lrp_instance_key.cell_id) for r in ordinary} == {(RUNNING, "cell-2")}
 
 
 def test_scaling_down_stops_and_removes_instances(bbs: FakeBBS, client: BBSClient) -> None:
