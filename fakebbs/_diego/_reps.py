@@ -103,6 +103,7 @@ class Reps:
         self.unplaced: dict[tuple[str, int], tuple[Work, str]] = {}
         self._desired_cache: dict[str, _Desired | None] = {}
         self._in_flight: list[tuple[threading.Thread, str, Message]] = []
+        self.evacuating: list[Cell] = []
 
     def clear_cache(self) -> None:
         self._desired_cache.clear()
@@ -372,6 +373,7 @@ class Reps:
 
     def evacuate(self, cell: Cell) -> None:
         cell.evacuating = True
+        self.evacuating = [c for c in self.evacuating if not c.gone] + [cell]
         self.auctioneer.withdraw(cell)
         for container in list(cell.lrps.values()):
             self._evacuate(cell, container)
@@ -380,12 +382,14 @@ class Reps:
 
     def poll_evacuations(self) -> None:
         """The evacuating reps' polling: ask again about every container still kept."""
-        for cell in list(self.cells.values()):
-            if cell.evacuating:
+        for cell in list(self.evacuating):
+            if not cell.gone:
                 for container in list(cell.lrps.values()):
                     self._evacuate(cell, container)
 
     def _replacement_up(self, started: Container) -> None:
+        if not any(cell.evacuating for cell in self.evacuating):
+            return
         for cell in self.auctioneer.holders(started.process_guid):
             if cell.evacuating:
                 for container in list(cell.lrps.values()):
