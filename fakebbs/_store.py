@@ -113,7 +113,7 @@ class ActualKey(NamedTuple):
     keys up several times per rule, and a tuple's hash and equality are native."""
 
     process_guid: str
-    index: int
+    index: int  # type: ignore[assignment]  # the field shadows tuple.index(), unused here
     presence: int
 
     @classmethod
