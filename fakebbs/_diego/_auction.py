@@ -22,6 +22,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from fakebbs._diego._cells import (
     LOCALITY_OFFSET,
@@ -38,12 +39,11 @@ CELL_COMMUNICATION = "unable to communicate to compatible cells"
 """auctiontypes ``ErrorCellCommunication``: there are no cells to place on."""
 
 
-@dataclass(frozen=True)
-class Work:
+class Work(NamedTuple):
     """One LRP instance (``index`` >= 0) or task (``index`` -1) to place."""
 
     guid: str  # process guid or task guid
-    index: int
+    index: int  # type: ignore[assignment]  # shadows tuple.index(), unused here
     domain: str
     constraint: Constraint
     memory_mb: int

@@ -12,6 +12,7 @@ from __future__ import annotations
 import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from fakebbs import models
 
@@ -34,8 +35,7 @@ LOCALITY_OFFSET = 1000
 """auctionrunner ``LocalityOffset``: the score added per instance of the same LRP on a cell."""
 
 
-@dataclass(frozen=True)
-class Constraint:
+class Constraint(NamedTuple):
     """What a start request asks of a cell (rep ``PlacementConstraint``)."""
 
     root_fs: str
@@ -43,7 +43,7 @@ class Constraint:
     volume_drivers: tuple[str, ...] = ()
 
 
-@dataclass
+@dataclass(slots=True)
 class Container:
     """One LRP instance or task a cell holds, from its reservation to its removal.
 

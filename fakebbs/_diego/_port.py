@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from google.protobuf.message import Message
 
@@ -30,8 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["BBSPort", "Outcome"]
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     """What a call got: the response, the BBS error in it, or the transport fault that
     answered instead."""
 

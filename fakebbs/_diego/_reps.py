@@ -69,9 +69,18 @@ class TaskOutcome:
 
 @dataclass(frozen=True)
 class _Desired:
+    """What a rep reads of the desired LRP to start an instance of it."""
+
     ports: tuple[int, ...]
-    internal_routes: tuple[str, ...]
+    internal_routes: tuple[models.ActualLRPInternalRoute, ...]
     metric_tags: Any
+    static_tags: dict[str, str] | None
+    """The metric tags when none depends on the instance (then the same for all)."""
+
+    def tags_for(self, index: int, instance_guid: str) -> dict[str, str]:
+        if self.static_tags is not None:
+            return self.static_tags
+        return metric_tags_for(self.metric_tags, index, instance_guid)
 
 
 class Reps:
@@ -269,12 +278,8 @@ class Reps:
             actual_lrp_key=_key(container),
             actual_lrp_instance_key=_instance_key(cell, container),
             actual_lrp_net_info=_net_info(cell, container),
-            actual_lrp_internal_routes=[
-                models.ActualLRPInternalRoute(hostname=h) for h in desired.internal_routes
-            ],
-            metric_tags=metric_tags_for(
-                desired.metric_tags, container.index, container.instance_guid
-            ),
+            actual_lrp_internal_routes=desired.internal_routes,
+            metric_tags=desired.tags_for(container.index, container.instance_guid),
             Routable=True,
             availability_zone=cell.zone,
         )
@@ -302,10 +307,13 @@ class Reps:
                 internal = internal_routes_of(lrp.routes) or []
             except ValueError:
                 internal = []
+            tags = dict(lrp.metric_tags)
+            dynamic = any(tag.dynamic for tag in tags.values())
             found = _Desired(
                 tuple(lrp.ports),
-                tuple(route["hostname"] for route in internal),
-                dict(lrp.metric_tags),
+                tuple(models.ActualLRPInternalRoute(hostname=r["hostname"]) for r in internal),
+                tags,
+                None if dynamic else {name: tag.static for name, tag in tags.items()},
             )
         self._desired_cache[process_guid] = found
         return found

@@ -366,11 +366,16 @@ class Diego:
                 continue
             if head is None or head[0] > bound:
                 return
-            with self._qlock:
-                due, _, work = heapq.heappop(self._queue)
+            due = head[0]
             if step and due > self._clock():
                 self._clock.freeze(at=due)
-            self._do(work)
+            # Everything due at that very time, in order: what it schedules comes after.
+            with self._qlock:
+                batch = []
+                while self._queue and self._queue[0][0] == due:
+                    batch.append(heapq.heappop(self._queue)[2])
+            for work in batch:
+                self._do(work)
 
     def _do(self, work: Callable[[], object]) -> None:
         try:
