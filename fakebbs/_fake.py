@@ -155,11 +155,12 @@ class FakeBBS:
 
     def reset(self) -> None:
         """Back to a freshly started, empty BBS: no state, no fault rules, no held routes, an
-        empty journal, no recorded errors, and the clock running in real time again."""
-        self.diego.reset()
+        empty journal, no recorded errors, no simulated cells, and the clock running in real
+        time again."""
         self._faults.clear()
         self._outbound_faults.clear()
         self._holds.release_all()
+        self.diego.reset()  # after the holds: nothing of it may wait at one
         self.outbound.discard()
         self._state.reset()
         self.clock.unfreeze()

@@ -495,3 +495,50 @@ def test_reset_forgets_the_simulation(bbs: FakeBBS, client: BBSClient) -> None:
     assert (bbs.diego.cells(), bbs.diego.auto, len(bbs.diego.calls)) == ([], False, 0)
     bbs.client().desire_lrp(desired_lrp("web", instances=1))
     assert [s for _, s, _ in states(bbs.client())] == [UNCLAIMED]
+
+
+def test_with_the_clock_running_work_falls_due_in_the_background(
+    fakebbs_in_process: FakeBBS,
+) -> None:
+    bbs = fakebbs_in_process  # its clock runs
+    bbs.diego.add_cell("cell-1")
+    bbs.diego.timings(start=0.05)
+    bbs.diego.auto = True
+    client = bbs.client()
+    events = client.subscribe_to_instance_events()
+
+    client.desire_lrp(desired_lrp("web", instances=1))
+
+    while True:  # no sleeping: the stream says when the instance runs (or times out)
+        event = events.next(timeout=10)
+        if getattr(getattr(event, "after", None), "state", "") == RUNNING:
+            break
+    assert states(client) == [(0, RUNNING, "cell-1")]
+
+
+def test_a_cancelled_task_frees_its_container(bbs: FakeBBS, client: BBSClient) -> None:
+    two_zones(bbs)
+    bbs.diego.timings(task=60)
+    client.desire_task("t-1", "cf-tasks", task_definition())
+    assert [c.tasks for c in bbs.diego.cells()] == [("t-1",), ()]
+
+    client.cancel_task("t-1")
+
+    assert [c.tasks for c in bbs.diego.cells()] == [(), ()]
+    bbs.clock.advance(60)
+    task = client.task_by_guid("t-1")
+    assert (task.failed, task.failure_reason) == (True, "task was cancelled")
+
+
+def test_an_evacuating_cell_lets_its_tasks_finish(bbs: FakeBBS, client: BBSClient) -> None:
+    bbs.diego.add_cell("cell-1")
+    bbs.diego.auto = True
+    bbs.diego.timings(task=10)
+    client.desire_task("t-1", "cf-tasks", task_definition())
+
+    bbs.diego.evacuate_cell("cell-1")
+    assert [c.evacuating for c in bbs.diego.cells()] == [True]
+    bbs.clock.advance(10)
+
+    assert client.task_by_guid("t-1").state == models.Task.State.Value("Completed")
+    assert bbs.diego.cells() == [] and client.cells() == []

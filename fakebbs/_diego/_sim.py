@@ -20,6 +20,7 @@ import itertools
 import random
 import threading
 import uuid
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 
@@ -409,21 +410,37 @@ class Diego:
             if self._thread is not None and self._thread.is_alive():
                 return
             self._thread = threading.Thread(
-                target=self._background, name="fakebbs-diego", daemon=True
+                target=_background, args=(weakref.ref(self),), name="fakebbs-diego", daemon=True
             )
             self._thread.start()
 
-    def _background(self) -> None:
-        while self._auto and self._active:
-            due = self._next_due()
-            with self._wake:
-                if not (self._auto and self._active):
-                    return
-                if due is None or self._clock.frozen:
-                    self._wake.wait(1.0)
-                else:
-                    left = (due - self._clock()) / NANOSECONDS_PER_SECOND
-                    if left > 0:
-                        self._wake.wait(min(left, 1.0))
-            if self._auto and self._active and not self._clock.frozen:
-                self._pump()
+    def _next_wait(self) -> float | None:
+        """Seconds the background thread may wait for work (at most one); None: end it."""
+        if not (self._auto and self._active):
+            return None
+        due = self._next_due()
+        if due is None or self._clock.frozen:
+            return 1.0
+        return min(max((due - self._clock()) / NANOSECONDS_PER_SECOND, 0.0), 1.0)
+
+
+def _background(ref: weakref.ReferenceType[Diego]) -> None:
+    """The background thread: runs work as the clock passes its time. It holds its Diego
+    only weakly (never while it waits), so a fake nobody uses any more takes it along."""
+    while True:
+        diego = ref()
+        if diego is None:
+            return
+        wake, timeout = diego._wake, diego._next_wait()
+        del diego
+        if timeout is None:
+            return
+        if timeout > 0:
+            with wake:
+                wake.wait(timeout)
+        diego = ref()
+        if diego is None:
+            return
+        if diego._auto and diego._active and not diego._clock.frozen:
+            diego._pump()
+        del diego
