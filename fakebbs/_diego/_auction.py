@@ -50,8 +50,9 @@ class Work(NamedTuple):
     disk_mb: int
 
 
-@dataclass(frozen=True)
-class Placement:
+class Placement(NamedTuple):
+    """Where a work went: its cell and reserved container, or the error that kept it out."""
+
     work: Work
     cell: Cell | None
     container: Container | None

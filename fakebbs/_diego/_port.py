@@ -60,6 +60,9 @@ class BBSPort:
         self._holds = holds
         self.journal = journal
         self.namespace = namespace
+        self._contexts = {
+            name: HandlerCall(route, "", b"") for name, route in ROUTES_BY_NAME.items()
+        }
 
     def held(self, name: str, request: Message) -> bool:
         """Whether a hold of the fixture API would hold this call now."""
@@ -78,9 +81,7 @@ class BBSPort:
             outcome = Outcome(None, None, action)
         else:
             try:
-                response = self._handlers[name].run(
-                    self._state, request, HandlerCall(route, "", b"")
-                )
+                response = self._handlers[name].run(self._state, request, self._contexts[name])
             except BBSError as raised:
                 outcome = Outcome(None, raised)
             else:
