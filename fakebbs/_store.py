@@ -118,7 +118,14 @@ class ActualKey(NamedTuple):
 
     @classmethod
     def of(cls, lrp: models.ActualLRP) -> ActualKey:
-        return cls(lrp.actual_lrp_key.process_guid, lrp.actual_lrp_key.index, lrp.presence)
+        key = lrp.actual_lrp_key
+        return tuple.__new__(cls, (key.process_guid, key.index, lrp.presence))
+
+    @classmethod
+    def at(cls, process_guid: str, index: int, presence: int) -> ActualKey:
+        """``ActualKey(...)`` without the named tuple's Python-level constructor: the store
+        makes several keys per rule."""
+        return tuple.__new__(cls, (process_guid, index, presence))
 
 
 @dataclass(frozen=True, slots=True)
@@ -598,11 +605,11 @@ class Store:
         """The stored rows of one index (upstream's ``ActualLRPs`` filtered by process guid
         and index) in the store's order, last written last, as Postgres returns them. They are
         the stored messages: read them, never change them."""
-        get = self.actual_lrps.get
+        get, at = self.actual_lrps.get, ActualKey.at
         found = (
-            get(ActualKey(process_guid, index, ORDINARY)),
-            get(ActualKey(process_guid, index, EVACUATING)),
-            get(ActualKey(process_guid, index, SUSPECT)),
+            get(at(process_guid, index, ORDINARY)),
+            get(at(process_guid, index, EVACUATING)),
+            get(at(process_guid, index, SUSPECT)),
         )  # PRESENCE_ORDER, spelled out: this runs several times per rule
         rows = [row for row in found if row is not None]
         if len(rows) < 2:
