@@ -542,3 +542,16 @@ def test_an_evacuating_cell_lets_its_tasks_finish(bbs: FakeBBS, client: BBSClien
 
     assert client.task_by_guid("t-1").state == models.Task.State.Value("Completed")
     assert bbs.diego.cells() == [] and client.cells() == []
+
+
+def test_a_failed_auction_request_is_placed_when_convergence_asks_again(
+    bbs: FakeBBS, client: BBSClient
+) -> None:
+    two_zones(bbs)
+    bbs.fail("RequestLRPAuctions", faults.status(500), times=1)
+
+    client.desire_lrp(desired_lrp("web", instances=1))
+    assert states(client)[0][1] == UNCLAIMED
+
+    bbs.clock.advance(60)  # stale after 30 s: a convergence pass auctions it again
+    assert states(client)[0][1] == RUNNING
