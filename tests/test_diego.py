@@ -555,3 +555,14 @@ def test_a_failed_auction_request_is_placed_when_convergence_asks_again(
 
     bbs.clock.advance(60)  # stale after 30 s: a convergence pass auctions it again
     assert states(client)[0][1] == RUNNING
+
+
+def test_a_bbs_error_on_start_is_retried_by_the_rep(bbs: FakeBBS, client: BBSClient) -> None:
+    two_zones(bbs)
+    bbs.fail("StartActualLRP", errors.Unrecoverable("db down"), times=1)
+
+    client.desire_lrp(desired_lrp("web", instances=1))
+    assert states(client)[0][1] == CLAIMED
+
+    bbs.clock.advance(30)
+    assert states(client)[0][1] == RUNNING

@@ -18,7 +18,9 @@
   ``keep_container`` false. An evacuating cell with nothing left leaves (its presence goes).
 
 A call failed by a fault rule is what a rep sees of a failed request: a claim that fails
-gives the container up; a start that fails is tried again after the rep's polling interval.
+gives the container up; a start that fails is tried again after the rep's polling interval
+(30 s), unless the BBS says the instance is not the container's any more
+(ActualLRPCannotBeStarted, ResourceNotFound).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from fakebbs._diego._auction import Auctioneer, Placement, Work
 from fakebbs._diego._cells import Cell, Constraint, Container
 from fakebbs._diego._port import BBSPort, Outcome
 from fakebbs._outbound import OutboundCall, internal_routes_of, metric_tags_for
+from fakebbs.errors import ActualLRPCannotBeStarted, ResourceNotFound
 
 __all__ = ["Reps", "TaskOutcome", "Timings"]
 
@@ -290,7 +293,7 @@ class Reps:
             if outcome.ok:
                 self.auctioneer.started(cell, container)
                 self._replacement_up(container)
-            elif outcome.fault is None and outcome.error is not None:
+            elif isinstance(outcome.error, (ActualLRPCannotBeStarted, ResourceNotFound)):
                 self._release(cell, container)  # the instance is not this container's now
             elif self.polling_interval is not None:
                 self.schedule(self.polling_interval, lambda: self._start(cell, container))
