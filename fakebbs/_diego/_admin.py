@@ -165,7 +165,7 @@ def clear_calls(ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any
     return {"cleared": "diego calls"}
 
 
-ENDPOINTS: list[tuple[str, str, _Handler]] = [
+ENDPOINTS: tuple[tuple[str, str, _Handler], ...] = (
     ("GET", "/diego", status),
     ("POST", "/diego", configure),
     ("GET", "/diego/cells", list_cells),
@@ -177,5 +177,5 @@ ENDPOINTS: list[tuple[str, str, _Handler]] = [
     ("POST", "/diego/task_outcomes", task_outcome),
     ("GET", "/diego/calls", calls),
     ("DELETE", "/diego/calls", clear_calls),
-]
+)
 """The rows the admin API's route table takes from here."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import NamedTuple
 
 from fakebbs import models
@@ -25,7 +26,9 @@ __all__ = [
     "insufficient_resources",
 ]
 
-DEFAULT_ROOTFS_PROVIDERS: Mapping[str, Sequence[str]] = {"preloaded": ["cflinuxfs4"], "docker": []}
+DEFAULT_ROOTFS_PROVIDERS: Mapping[str, Sequence[str]] = MappingProxyType(
+    {"preloaded": ("cflinuxfs4",), "docker": ()}
+)
 """A cell's root filesystems unless told: the cflinuxfs4 stack and any docker image."""
 
 STARTING_CONTAINER_WEIGHT = 0.25

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -28,18 +29,20 @@ if TYPE_CHECKING:
 
 __all__ = ["CELL_FIELDS", "DiegoConfig", "cell_arguments", "default_cells", "parse_config"]
 
-CELL_FIELDS: Mapping[str, str] = {
-    "cell_id": "str",
-    "zone": "str",
-    "memory_mb": "int",
-    "disk_mb": "int",
-    "containers": "int",
-    "max_pids": "int",
-    "placement_tags": "strs",
-    "optional_placement_tags": "strs",
-    "rootfs_providers": "providers",
-    "volume_drivers": "strs",
-}
+CELL_FIELDS: Mapping[str, str] = MappingProxyType(
+    {
+        "cell_id": "str",
+        "zone": "str",
+        "memory_mb": "int",
+        "disk_mb": "int",
+        "containers": "int",
+        "max_pids": "int",
+        "placement_tags": "strs",
+        "optional_placement_tags": "strs",
+        "rootfs_providers": "providers",
+        "volume_drivers": "strs",
+    }
+)
 """``Diego.add_cell``'s arguments and the JSON each takes."""
 
 _KEYS = ("cells", "auto", "timings", "converge_every", "seed")
