@@ -627,15 +627,20 @@ class Store:
             return random_guids(count)
         return [self.new_guid() for _ in range(count)]
 
-    def new_actual_lrp(self, process_guid: str, index: int, domain: str) -> models.ActualLRP:
-        """``SQLDB.CreateUnclaimedActualLRP``: a fresh UNCLAIMED, not routable, ordinary row."""
+    def new_actual_lrp(
+        self, process_guid: str, index: int, domain: str, *, epoch: str | None = None
+    ) -> models.ActualLRP:
+        """``SQLDB.CreateUnclaimedActualLRP``: a fresh UNCLAIMED, not routable, ordinary row
+        (its modification tag's ``epoch`` made now unless given)."""
         actual = models.ActualLRP(
             actual_lrp_key=models.ActualLRPKey(
                 process_guid=process_guid, index=index, domain=domain
             ),
             state=UNCLAIMED,
             since=self.clock(),
-            modification_tag=models.ModificationTag(epoch=self.new_guid(), index=0),
+            modification_tag=models.ModificationTag(
+                epoch=self.new_guid() if epoch is None else epoch, index=0
+            ),
             presence=ORDINARY,
             routable=False,
         )
