@@ -969,7 +969,15 @@ def _diego(sizes: Sizes) -> list[Figure]:
     section = f"simulated Diego: {cells:,} cells, {instances:,} instances placed and RUNNING"
     baseline = "claimed and started by hand through an in-process client"
     return [
-        Figure(section, "wall time", "s", sim.seconds, hand.seconds, baseline, target="10 s"),
+        Figure(
+            section,
+            "wall time",
+            "s",
+            sim.seconds,
+            hand.seconds,
+            baseline,
+            target="10 s" if (cells, instances) == (1_000, 100_000) else "",
+        ),
         Figure(section, "CPU time", "s", sim.cpu_seconds, hand.cpu_seconds, baseline),
         Figure(
             section,
