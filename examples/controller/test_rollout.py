@@ -32,48 +32,49 @@ def lrp(guid: str, instances: int = 1) -> models.DesiredLRP:
 
 
 @pytest.fixture
-def diego(fakebbs: FakeBBS) -> FakeBBS:
+def bbs(fakebbs: FakeBBS) -> FakeBBS:
+    """The plugin's fake with two simulated cells acting as changes happen."""
     fakebbs.diego.add_cell("cell-1", zone="z1")
     fakebbs.diego.add_cell("cell-2", zone="z2")
     fakebbs.diego.auto = True
     return fakebbs
 
 
-def test_deploy_returns_once_every_instance_runs(diego: FakeBBS, fakebbs_client: BBSClient) -> None:
+def test_deploy_returns_once_every_instance_runs(bbs: FakeBBS, fakebbs_client: BBSClient) -> None:
     running = Rollout(fakebbs_client).deploy(lrp("web", instances=3))
 
     assert [r.actual_lrp_key.index for r in running] == [0, 1, 2]
     assert {r.availability_zone for r in running} == {"z1", "z2"}
 
 
-def test_the_app_survives_a_cell_evacuation(diego: FakeBBS, fakebbs_client: BBSClient) -> None:
+def test_the_app_survives_a_cell_evacuation(bbs: FakeBBS, fakebbs_client: BBSClient) -> None:
     rollout = Rollout(fakebbs_client)
     rollout.deploy(lrp("web", instances=4))
 
-    diego.diego.evacuate_cell("cell-1")
+    bbs.diego.evacuate_cell("cell-1")
     running = rollout.wait_healthy("web")
 
     assert {r.actual_lrp_instance_key.cell_id for r in running} == {"cell-2"}
     assert [c.cell_id for c in fakebbs_client.cells()] == ["cell-2"]
 
 
-def test_deploy_waits_while_instances_start(diego: FakeBBS, fakebbs_client: BBSClient) -> None:
-    diego.clock.freeze()
-    diego.diego.timings(start=20.0)
+def test_deploy_waits_while_instances_start(bbs: FakeBBS, fakebbs_client: BBSClient) -> None:
+    bbs.clock.freeze()
+    bbs.diego.timings(start=20.0)
     result: list[object] = []
     rollout = Rollout(fakebbs_client)
     worker = threading.Thread(target=lambda: result.append(rollout.deploy(lrp("web", 2))))
     worker.start()
-    diego.calls.wait_for("DesireDesiredLRP")
+    bbs.calls.wait_for("DesireDesiredLRP")
 
-    diego.clock.advance(20)
+    bbs.clock.advance(20)
     worker.join(timeout=10)
 
     assert len(result) == 1 and len(result[0]) == 2  # type: ignore[arg-type]
 
 
 def test_deploy_gives_up_when_the_app_cannot_be_placed(
-    diego: FakeBBS, fakebbs_client: BBSClient
+    bbs: FakeBBS, fakebbs_client: BBSClient
 ) -> None:
     big = lrp("big")
     big.memory_mb = 64 * 1024
