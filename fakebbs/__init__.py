@@ -8,6 +8,8 @@ with a ``ClientTLS``); ``FakeBBS.serve()`` runs it on a local socket and returns
 every BBS protobuf message, ``fakebbs.errors`` every BBS error type and ``fakebbs.faults`` the
 transport faults a test can inject. ``Clock`` is every fake's clock (``bbs.clock.freeze()``,
 ``advance()``); ``ManualClock``, a time source moved by hand, is deprecated in its favour.
+``FakeBBS.diego`` is a ``Diego``: simulated cells (``CellState``), reps and an auctioneer
+that run what the BBS asks of them, on the fake's clock (``Timings``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 from fakebbs import errors, faults, models
 from fakebbs._controls import FaultRule, Gate
 from fakebbs._convergence import LRPConvergence, TaskConvergence
+from fakebbs._diego import CellState, Diego, Timings
 from fakebbs._fake import FakeBBS
 from fakebbs._journal import Call, Journal, OutboundJournal
 from fakebbs._outbound import ClientTLS, OutboundCall
@@ -27,8 +30,10 @@ from fakebbs.clock import Clock, ManualClock
 __all__ = [
     "BBSClient",
     "Call",
+    "CellState",
     "ClientTLS",
     "Clock",
+    "Diego",
     "FakeBBS",
     "FaultRule",
     "Gate",
@@ -41,6 +46,7 @@ __all__ = [
     "Server",
     "Snapshot",
     "TaskConvergence",
+    "Timings",
     "errors",
     "faults",
     "models",

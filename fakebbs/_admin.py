@@ -130,6 +130,9 @@ class AdminAPI:
             ("DELETE", "/cells/<cell_id>", self.unregister_cell),
             ("GET", "/errors", self.errors),
         ]
+        from fakebbs._diego._admin import ENDPOINTS as DIEGO_ENDPOINTS  # imports this module
+
+        rows += DIEGO_ENDPOINTS
         self.endpoints = [
             f"{method} {prefix}{shown}" for method, path, _ in rows for shown in _readable(path)
         ]

@@ -307,6 +307,13 @@ class Holds:
         with self._lock:
             return list(self._gates)
 
+    def holding(self, route: Route, request: Message | None) -> bool:
+        """Whether a request would be held now (it is not held by asking)."""
+        if not self._gates:
+            return False
+        with self._lock:
+            return any(g.matcher.matches(route, request) for g in self._gates)
+
     def wait(self, route: Route, request: Message | None) -> None:
         """Hold a matching request at its gate until the gate is released."""
         if not self._gates:

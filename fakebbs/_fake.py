@@ -12,6 +12,8 @@ from fakebbs import models
 from fakebbs._app import DEFAULT_MAX_BODY_BYTES, BBSApp
 from fakebbs._controls import FaultRule, Faults, Gate, Holds, OutboundFaults
 from fakebbs._convergence import LRPConvergence, TaskConvergence
+from fakebbs._diego import Diego
+from fakebbs._diego._port import BBSPort
 from fakebbs._events import EventHub
 from fakebbs._journal import DEFAULT_JOURNAL_SIZE, Journal, OutboundJournal
 from fakebbs._outbound import (
@@ -128,6 +130,25 @@ class FakeBBS:
         self._servers_lock = threading.Lock()
         self.seed = Seed(self._state)
         """Put the fake in a known state, one line per row; see ``fakebbs._seed``."""
+        self.diego = Diego(
+            BBSPort(
+                self._state,
+                self.wsgi_app.handlers,
+                self._faults,
+                self._holds,
+                Journal(journal_size),
+                namespace,
+            ),
+            clock=self.clock,
+            converge=self.converge,
+            register=self._state.register_cell,
+            unregister=self._state.unregister_cell,
+            desired=self._desired_lrp,
+            errors=self.errors,
+        )
+        """The simulated Diego around this fake: cells, reps and an auctioneer that act on
+        what the BBS asks of them (off until a cell is added); see ``fakebbs._diego``."""
+        self.outbound.receiver = self.diego.receive
 
     @property
     def state(self) -> State:
@@ -144,10 +165,12 @@ class FakeBBS:
 
     def reset(self) -> None:
         """Back to a freshly started, empty BBS: no state, no fault rules, no held routes, an
-        empty journal, no recorded errors, and the clock running in real time again."""
+        empty journal, no recorded errors, no simulated cells, and the clock running in real
+        time again."""
         self._faults.clear()
         self._outbound_faults.clear()
         self._holds.release_all()
+        self.diego.reset()  # after the holds: nothing of it may wait at one
         self.outbound.discard()
         self._state.reset()
         self.clock.unfreeze()
@@ -267,6 +290,12 @@ class FakeBBS:
         appear and old tasks expire. Move a ``ManualClock`` first to let backoffs pass.
         """
         return self._state.converge()
+
+    def _desired_lrp(self, process_guid: str) -> models.DesiredLRP | None:
+        try:
+            return self._state.desired_lrp_by_process_guid(process_guid)
+        except BBSError:
+            return None
 
     def register_cell(self, cell: models.CellPresence | str) -> None:
         """Make a cell known (a ``CellPresence``, or just its id), as its rep's presence does.

@@ -198,7 +198,7 @@ def crash_ordinary(
     does not).
     """
     store = op.store
-    row = store.actual_lrps.get(ActualKey(key.process_guid, key.index, ORDINARY))
+    row = store.actual_lrps.get(ActualKey.at(key.process_guid, key.index, ORDINARY))
     if row is None:
         raise ResourceNotFound()
     now = store.clock()
@@ -229,7 +229,7 @@ def unclaim_ordinary(
     ActualLRPCannotBeUnclaimed; no ordinary row is ResourceNotFound.
     """
     store = op.store
-    row = store.actual_lrps.get(ActualKey(process_guid, index, ORDINARY))
+    row = store.actual_lrps.get(ActualKey.at(process_guid, index, ORDINARY))
     if row is None:
         raise ResourceNotFound()
     if row.state == UNCLAIMED or (stale and row.state == CLAIMED):
@@ -302,7 +302,7 @@ class ActualLRPLifecycle(Store):
             target = find_by_instance_key(rows_at(self, process_guid, index), instance_key)
             if target is not None and target.presence == SUSPECT:
                 return None
-            row = self.actual_lrps.get(ActualKey(process_guid, index, ORDINARY))
+            row = self.actual_lrps.get(ActualKey.at(process_guid, index, ORDINARY))
             if row is None:
                 raise ResourceNotFound()
             if not allows_transition(row, row.actual_lrp_key, instance_key, CLAIMED):
@@ -348,7 +348,7 @@ class ActualLRPLifecycle(Store):
             target = find_by_instance_key(rows, instance_key)
             if target is not None and target.presence == SUSPECT:
                 return None
-            row = self.actual_lrps.get(ActualKey(key.process_guid, key.index, ORDINARY))
+            row = self.actual_lrps.get(ActualKey.at(key.process_guid, key.index, ORDINARY))
             if row is None:
                 started = self.new_actual_lrp(key.process_guid, key.index, key.domain)
                 started.state = RUNNING
@@ -374,7 +374,7 @@ class ActualLRPLifecycle(Store):
                     wanted.placement_error = ""
                     result = op.put_actual(wanted)
             for presence in (EVACUATING, SUSPECT):  # upstream's order, whatever the rows'
-                other = ActualKey(key.process_guid, key.index, presence)
+                other = ActualKey.at(key.process_guid, key.index, presence)
                 if any(ActualKey.of(row) == other for row in rows):
                     op.delete_actual(other)
             return result
@@ -418,7 +418,7 @@ class ActualLRPLifecycle(Store):
         truncated (``truncate_text``); the recorded change carries the full text.
         """
         with self.operation() as op:
-            row = self.actual_lrps.get(ActualKey(key.process_guid, key.index, ORDINARY))
+            row = self.actual_lrps.get(ActualKey.at(key.process_guid, key.index, ORDINARY))
             if row is None:
                 return None
             if row.state != UNCLAIMED:
@@ -446,7 +446,7 @@ class ActualLRPLifecycle(Store):
         ResourceNotFound.
         """
         with self.operation() as op:
-            row_key = ActualKey(process_guid, index, ORDINARY)
+            row_key = ActualKey.at(process_guid, index, ORDINARY)
             row = self.actual_lrps.get(row_key)
             if row is None:
                 raise ResourceNotFound()

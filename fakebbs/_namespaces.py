@@ -122,8 +122,10 @@ class Namespaces:
     ``make_fake(name)`` builds the fake of a new namespace. ``admin`` turns the admin API on.
     ``seed``, when given, is the state every namespace starts with and returns to on a reset,
     also kept in each as the named snapshot ``seed``. ``manual_clock`` starts every
-    namespace's clock frozen, and freezes it again after a reset. Thread-safe: two first
-    requests to one new namespace make one fake.
+    namespace's clock frozen, and freezes it again after a reset. ``setup(fake)`` is applied
+    to every namespace's fake when it is made and after each reset (``fakebbs serve
+    --cells``: the simulated Diego). Thread-safe: two first requests to one new namespace
+    make one fake.
     """
 
     def __init__(
@@ -133,6 +135,7 @@ class Namespaces:
         admin: bool = True,
         seed: Snapshot | None = None,
         manual_clock: bool = False,
+        setup: Callable[[FakeBBS], None] | None = None,
     ) -> None:
         from fakebbs._admin import AdminAPI
 
@@ -140,6 +143,7 @@ class Namespaces:
         self.admin = admin
         self.seed = seed
         self.manual_clock = manual_clock
+        self.setup = setup
         self._lock = threading.Lock()
         self._namespaces: dict[str, Namespace] = {}
         self._admin_api = AdminAPI(self)
@@ -158,6 +162,8 @@ class Namespaces:
                 if self.seed is not None:
                     fake.restore(self.seed)
                     namespace.snapshots[SEED_SNAPSHOT] = self.seed
+                if self.setup is not None:
+                    self.setup(fake)
                 self._namespaces[name] = namespace
             return namespace
 
@@ -168,6 +174,8 @@ class Namespaces:
         namespace.fake.reset()
         if self.manual_clock:
             namespace.fake.clock.freeze()
+        if self.setup is not None:
+            self.setup(namespace.fake)
         with namespace.lock:
             namespace.rules.clear()
             namespace.gates.clear()

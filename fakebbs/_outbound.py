@@ -472,6 +472,9 @@ class Outbound:
         self._busy = False
         self._thread: threading.Thread | None = None
         self._generation = 0
+        self.receiver: Callable[[OutboundCall], None] | None = None
+        """Takes every call neither sent nor answered by a fault rule, as the rep or
+        auctioneer it stands for (the simulated Diego, ``fakebbs._diego``)."""
 
     def _sends(self, request: OutboundRequest) -> bool:
         return self.call_reps if request.target == "rep" else self.auctioneer_url is not None
@@ -590,27 +593,27 @@ class Outbound:
             answer = self._send(request, url)
         else:
             answer = _Answer(False, 0, None)
-        self._record(
-            OutboundCall(
-                request.route,
-                request.target,
-                request.cell_id,
-                url,
-                request.method,
-                request.path,
-                request.body,
-                request.request,
-                request.trace_id,
-                started,
-                answer.sent,
-                answer.status,
-                answer.error,
-                answer.fault,
-                attempt,
-                self.namespace,
-            ),
-            generation,
+        call = OutboundCall(
+            request.route,
+            request.target,
+            request.cell_id,
+            url,
+            request.method,
+            request.path,
+            request.body,
+            request.request,
+            request.trace_id,
+            started,
+            answer.sent,
+            answer.status,
+            answer.error,
+            answer.fault,
+            attempt,
+            self.namespace,
         )
+        self._record(call, generation)
+        if self.receiver is not None and not (answer.sent or answer.fault or answer.error):
+            self.receiver(call)
         if (
             request.route == "UpdateLRPInstance"
             and answer.status == 404

@@ -121,7 +121,7 @@ def parse_seed(document: Any, source: str) -> list[SeedEntry]:
     (prefixed by ``source``) for a document of the wrong shape."""
     if not isinstance(document, dict):
         raise SeedFileError(f"{source}: expected a JSON object with sections {_sections()}")
-    unknown = sorted(set(document) - set(SECTIONS))
+    unknown = sorted(set(document) - set(SECTIONS) - {"diego"})  # diego: fakebbs._diego
     if unknown:
         raise SeedFileError(
             f"{source}: unknown section(s) {', '.join(map(repr, unknown))} "

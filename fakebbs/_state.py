@@ -283,13 +283,13 @@ class DesiredLRPRules(Store):
         self, op: Operation, lrp: models.DesiredLRP, lower: int, upper: int
     ) -> list[models.ActualLRP]:
         """``startInstanceRange``: an UNCLAIMED row per index; indices that have one are skipped."""
-        created = []
-        for index in range(lower, upper):
-            key = ActualKey(lrp.process_guid, index, ORDINARY)
-            if key in self.actual_lrps:
-                continue
-            created.append(op.put_actual(self.new_actual_lrp(lrp.process_guid, index, lrp.domain)))
-        return created
+        guid, rows = lrp.process_guid, self.actual_lrps
+        missing = [i for i in range(lower, upper) if ActualKey.at(guid, i, ORDINARY) not in rows]
+        epochs = self.new_guids(len(missing))  # in bulk: one read of the random source
+        return [
+            op.put_actual(self.new_actual_lrp(guid, index, lrp.domain, epoch=epoch))
+            for index, epoch in zip(missing, epochs, strict=True)
+        ]
 
     def _stop_instances_from(
         self, op: Operation, process_guid: str, index: int

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 
 from google.protobuf.message import Message
 
@@ -108,17 +108,24 @@ def copy(message: M) -> M:
     return clone
 
 
-@dataclass(frozen=True, order=True, slots=True)
-class ActualKey:
-    """The primary key of upstream's ``actual_lrps`` table."""
+class ActualKey(NamedTuple):
+    """The primary key of upstream's ``actual_lrps`` table. A named tuple: the store looks
+    keys up several times per rule, and a tuple's hash and equality are native."""
 
     process_guid: str
-    index: int
+    index: int  # type: ignore[assignment]  # the field shadows tuple.index(), unused here
     presence: int
 
     @classmethod
     def of(cls, lrp: models.ActualLRP) -> ActualKey:
-        return cls(lrp.actual_lrp_key.process_guid, lrp.actual_lrp_key.index, lrp.presence)
+        key = lrp.actual_lrp_key
+        return tuple.__new__(cls, (key.process_guid, key.index, lrp.presence))
+
+    @classmethod
+    def at(cls, process_guid: str, index: int, presence: int) -> ActualKey:
+        """``ActualKey(...)`` without the named tuple's Python-level constructor: the store
+        makes several keys per rule."""
+        return tuple.__new__(cls, (process_guid, index, presence))
 
 
 @dataclass(frozen=True, slots=True)
@@ -600,7 +607,12 @@ class Store:
         ORDER BY, and Postgres answers it with an index scan of the primary key (process
         guid, index, presence) on any table that is not tiny. They are the stored messages:
         read them, never change them."""
-        found = (self.actual_lrps.get(ActualKey(process_guid, index, p)) for p in PRESENCE_ORDER)
+        get, at = self.actual_lrps.get, ActualKey.at
+        found = (
+            get(at(process_guid, index, ORDINARY)),
+            get(at(process_guid, index, EVACUATING)),
+            get(at(process_guid, index, SUSPECT)),
+        )  # PRESENCE_ORDER, spelled out: this runs several times per rule
         return [row for row in found if row is not None]
 
     def new_guids(self, count: int) -> list[str]:
@@ -609,15 +621,20 @@ class Store:
             return random_guids(count)
         return [self.new_guid() for _ in range(count)]
 
-    def new_actual_lrp(self, process_guid: str, index: int, domain: str) -> models.ActualLRP:
-        """``SQLDB.CreateUnclaimedActualLRP``: a fresh UNCLAIMED, not routable, ordinary row."""
+    def new_actual_lrp(
+        self, process_guid: str, index: int, domain: str, *, epoch: str | None = None
+    ) -> models.ActualLRP:
+        """``SQLDB.CreateUnclaimedActualLRP``: a fresh UNCLAIMED, not routable, ordinary row
+        (its modification tag's ``epoch`` made now unless given)."""
         actual = models.ActualLRP(
             actual_lrp_key=models.ActualLRPKey(
                 process_guid=process_guid, index=index, domain=domain
             ),
             state=UNCLAIMED,
             since=self.clock(),
-            modification_tag=models.ModificationTag(epoch=self.new_guid(), index=0),
+            modification_tag=models.ModificationTag(
+                epoch=self.new_guid() if epoch is None else epoch, index=0
+            ),
             presence=ORDINARY,
             routable=False,
         )

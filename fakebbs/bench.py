@@ -11,7 +11,9 @@ comes with the baseline it should be read against and the ratio fakebbs/baseline
   process): baseline, the bare app;
 * fixture costs: start to first answer, stop, reset, snapshot and restore, seeding, and what
   the call journal adds to a call (figures for APIs a fake does not have print "n/a");
-* memory per desired LRP with 3 actual LRPs.
+* memory per desired LRP with 3 actual LRPs;
+* the simulated Diego (``--diego`` alone): 1,000 cells and 100,000 instances placed and
+  RUNNING: baseline, the same instances claimed and started by hand through a client.
 
 ``--quick`` runs everything at small sizes in seconds (CI runs it once to prove the command
 works); ``--json`` prints one JSON object. ``--real-url`` with ``--real-ca``, ``--real-cert``
@@ -102,6 +104,8 @@ class Sizes:
     repeats: int = 20  # start/stop/reset repetitions
     draws: int = 2000  # examples per strategy figure (a fifth for full desired LRPs)
     machine_examples: int = 100  # examples per state machine figure
+    diego_cells: int = 1_000  # the simulated Diego's cells...
+    diego_instances: int = 100_000  # ...and the instances placed and RUNNING on them
 
     @classmethod
     def quick(cls) -> Sizes:
@@ -115,6 +119,8 @@ class Sizes:
             repeats=3,
             draws=200,
             machine_examples=10,
+            diego_cells=20,
+            diego_instances=1_000,
         )
 
 
@@ -955,6 +961,40 @@ class BenchReport:
         return "\n".join(lines)
 
 
+def _diego(sizes: Sizes) -> list[Figure]:
+    """The simulated Diego: cells and instances placed and RUNNING (``fakebbs._diego``)."""
+    from fakebbs._diego._bench import by_hand, simulated
+
+    cells, instances = sizes.diego_cells, sizes.diego_instances
+    sim = simulated(cells, instances)
+    hand = by_hand(cells, instances)
+    if sim.running != instances or hand.running != instances:
+        raise RuntimeError(f"only {sim.running} / {hand.running} of {instances} instances ran")
+    section = f"simulated Diego: {cells:,} cells, {instances:,} instances placed and RUNNING"
+    baseline = "claimed and started by hand through an in-process client"
+    return [
+        Figure(
+            section,
+            "wall time",
+            "s",
+            sim.seconds,
+            hand.seconds,
+            baseline,
+            target="10 s" if (cells, instances) == (1_000, 100_000) else "",
+        ),
+        Figure(section, "CPU time", "s", sim.cpu_seconds, hand.cpu_seconds, baseline),
+        Figure(
+            section,
+            "instances per second",
+            "inst/s",
+            instances / sim.seconds,
+            instances / hand.seconds,
+            baseline,
+            higher_is_better=True,
+        ),
+    ]
+
+
 def _number(value: float | None, unit: str) -> str:
     if value is None:
         return "-"
@@ -992,7 +1032,7 @@ def _machine() -> dict[str, str]:
     }
 
 
-SECTIONS = ("calls", "layers", "lists", "rps", "fixtures", "memory")
+SECTIONS = ("calls", "layers", "lists", "rps", "fixtures", "memory", "diego")
 """The sections a plain run measures."""
 STRATEGIES = "strategies"
 """The Hypothesis strategies section (``--strategies``; needs the hypothesis extra)."""
@@ -1045,6 +1085,7 @@ def run(
         "fixtures": lambda: _fixtures(sizes),
         "memory": lambda: _memory(sizes),
         STRATEGIES: lambda: _strategies(sizes),
+        "diego": lambda: _diego(sizes),
     }
     for section in sections:
         if section not in measures:
@@ -1053,6 +1094,15 @@ def run(
         report.figures += measures[section]()
     report.seconds = time.monotonic() - started
     return report
+
+
+def _sections(args: argparse.Namespace) -> Sequence[str]:
+    """The sections asked for: ``--only``'s, then ``--strategies``'s and ``--diego``'s; a plain
+    run's when none is."""
+    chosen = list(args.only or [])
+    chosen += [STRATEGIES] if args.strategies else []
+    chosen += ["diego"] if args.diego else []
+    return chosen or SECTIONS
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1073,6 +1123,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--strategies",
         action="store_true",
         help="time the Hypothesis strategies and state machine instead (the hypothesis extra)",
+    )
+    parser.add_argument(
+        "--diego",
+        action="store_true",
+        help="only the simulated Diego: 1,000 cells and 100,000 instances placed and RUNNING",
     )
     parser.add_argument("--real-url", help="a real BBS (https) to time the same calls against")
     parser.add_argument("--real-ca", help="CA file that signed the real BBS's certificate")
@@ -1096,7 +1151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     report = run(
         Sizes.quick() if args.quick else Sizes(),
-        sections=args.only or ((STRATEGIES,) if args.strategies else SECTIONS),
+        sections=_sections(args),
         real_url=args.real_url,
         real_context=context,
         progress=progress,

@@ -203,6 +203,15 @@ def _parser() -> argparse.ArgumentParser:
         help="no request lines: only warnings (refused TLS clients) and errors",
     )
     serve.add_argument(
+        "--cells",
+        type=_count,
+        default=0,
+        metavar="N",
+        help="simulate N Diego cells (cell-1 ... cell-N over zones z1-z3) with their reps and "
+        "an auctioneer, acting as changes happen: desired instances run, tasks complete "
+        '(default: none; a seed file\'s "diego" section adds cells too)',
+    )
+    serve.add_argument(
         "--seed",
         metavar="FILE",
         help="start every namespace with the state a JSON seed file describes (see the "
@@ -457,9 +466,10 @@ def _logging_to_stderr(level: str) -> Iterator[None]:
 
 def _namespaces(args: argparse.Namespace) -> Namespaces:
     """What ``serve`` serves: a fake per namespace, built as the flags say."""
+    from fakebbs._diego._config import load_config
     from fakebbs._fake import FakeBBS
     from fakebbs._namespaces import Namespaces, is_loopback
-    from fakebbs._seedfile import load_seed_file, seed_snapshot
+    from fakebbs._seedfile import SeedFileError, load_seed_file, seed_snapshot
 
     rep_tls = _client_tls(args, "rep")
     auctioneer_tls = _client_tls(args, "auctioneer")
@@ -479,11 +489,16 @@ def _namespaces(args: argparse.Namespace) -> Namespaces:
     seed = None
     if args.seed is not None:
         seed = seed_snapshot(load_seed_file(args.seed), make_fake, f"seed file {args.seed}")
+    try:
+        diego = load_config(args.cells, args.seed)
+    except ValueError as exc:
+        raise SeedFileError(str(exc)) from None
     return Namespaces(
         make_fake,
         admin=args.admin or is_loopback(args.host),
         seed=seed,
         manual_clock=args.manual_clock,
+        setup=(lambda fake: diego.apply(fake.diego)) if diego else None,
     )
 
 

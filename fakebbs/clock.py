@@ -43,6 +43,7 @@ class Clock:
         self._lock = threading.Lock()
         self._frozen_at: int | None = None
         self._offset = 0
+        self._listeners: list[Callable[[int, int], None]] = []
 
     def __call__(self) -> int:
         with self._lock:
@@ -85,9 +86,18 @@ class Clock:
         with self._lock:
             if self._frozen_at is not None:
                 self._frozen_at += step
-                return self._frozen_at
-            self._offset += step
-            return self.source() + self._offset
+                after = self._frozen_at
+            else:
+                self._offset += step
+                after = self.source() + self._offset
+        for listener in list(self._listeners):
+            listener(after - step, after)
+        return after
+
+    def on_advance(self, listener: Callable[[int, int], None]) -> None:
+        """Call ``listener(before, after)`` (Unix nanoseconds) after each ``advance``: the
+        simulated Diego runs what falls due in that time."""
+        self._listeners.append(listener)
 
     def unfreeze(self) -> None:
         """Run from the source again (the real time by default), with nothing advanced."""

@@ -19,6 +19,8 @@ TINY = bench.Sizes(
     fixture_items=5,
     memory_items=20,
     repeats=1,
+    diego_cells=3,
+    diego_instances=150,
 )
 
 
@@ -150,3 +152,15 @@ def test_the_strategies_section_prints_each_figure_beside_its_target(
 
 def test_a_plain_run_leaves_the_strategies_out() -> None:
     assert bench.STRATEGIES not in bench.SECTIONS
+
+
+def test_the_diego_section_times_every_instance_running_beside_a_hand_walk() -> None:
+    report = bench.run(TINY, sections=["diego"])
+
+    figures = {figure.name: figure for figure in report.figures}
+    assert set(figures) == {"wall time", "CPU time", "instances per second"}
+    for figure in figures.values():
+        assert figure.value is not None and figure.value > 0
+        assert figure.baseline is not None and figure.baseline > 0
+    assert "3 cells, 150 instances" in figures["wall time"].section
+    assert figures["wall time"].target == ""  # the 10 s target is for 1,000 and 100,000

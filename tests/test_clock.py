@@ -175,3 +175,15 @@ def test_reset_lets_the_clock_run_in_real_time_again() -> None:
     before = time.time_ns()
     assert not fake.clock.frozen
     assert before <= fake.clock() <= time.time_ns()
+
+
+def test_advancing_tells_the_listeners_from_when_to_when() -> None:
+    clock = Clock()
+    start = clock.freeze()
+    seen: list[tuple[int, int]] = []
+    clock.on_advance(lambda before, after: seen.append((before, after)))
+
+    clock.advance(2)
+    clock.freeze(at=start)  # not an advance: no listener is called
+
+    assert seen == [(start, start + 2 * 10**9)]

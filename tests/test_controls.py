@@ -9,7 +9,9 @@ import pytest
 
 from builders import desired_lrp
 from fakebbs import FakeBBS, errors, faults, models
+from fakebbs._controls import Holds
 from fakebbs.client import BBSClient
+from fakebbs.routes import route
 
 KEY = models.ActualLRPKey(process_guid="web", index=0, domain="cf-apps")
 INSTANCE = models.ActualLRPInstanceKey(instance_guid="ig-0", cell_id="cell-1")
@@ -316,3 +318,15 @@ def test_reset_releases_held_requests(fake: FakeBBS) -> None:
 def test_a_hold_on_an_unknown_route_is_refused(fake: FakeBBS) -> None:
     with pytest.raises(ValueError, match="no BBS route is named 'DesiredLRPz'"):
         fake.hold("DesiredLRPz")
+
+
+def test_asking_whether_a_request_would_be_held_holds_nothing() -> None:
+    holds = Holds()
+    claim = models.ClaimActualLRPRequest(process_guid="web")
+    assert not holds.holding(route("ClaimActualLRP"), claim)
+
+    gate = holds.add("ClaimActualLRP", {"process_guid": "web"})
+
+    assert holds.holding(route("ClaimActualLRP"), claim)
+    assert not holds.holding(route("ClaimActualLRP"), models.ClaimActualLRPRequest())
+    assert gate.arrived == 0

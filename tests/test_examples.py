@@ -27,9 +27,11 @@ def test_the_example_runs(script: Path) -> None:
     assert done.returncode == 0, done.stderr
 
 
-def test_the_downstream_example_suite_passes() -> None:
-    """examples/downstream is a project's own code and tests on the plugin's fixtures."""
-    suite = Path(__file__).resolve().parents[1] / "examples" / "downstream"
+@pytest.mark.parametrize("name", ["downstream", "controller"])
+def test_the_downstream_example_suite_passes(name: str) -> None:
+    """examples/downstream and examples/controller are a project's own code and tests on the
+    plugin's fixtures (the controller's against the simulated Diego)."""
+    suite = Path(__file__).resolve().parents[1] / "examples" / name
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(suite)],
         capture_output=True,
