@@ -27,6 +27,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from fakebbs import _json_input as json_input
 from fakebbs import errors, faults, models
 from fakebbs._controls import FaultRule, Gate
 from fakebbs._journal import Call, OutboundJournal
@@ -283,9 +284,9 @@ class AdminAPI:
         where = None
         if where_text is not None:
             try:
-                where = _where(json.loads(where_text))
-            except json.JSONDecodeError as exc:
-                raise AdminError(f"where: not JSON: {exc}") from None
+                where = _where(json_input.loads(where_text))
+            except json_input.JSONInputError as exc:
+                raise AdminError(f"where: {exc}") from None
         calls = (
             list(ns.fake.calls)
             if route is None
@@ -324,9 +325,9 @@ class AdminAPI:
         where = None
         if where_text is not None:
             try:
-                where = _where(json.loads(where_text))
-            except json.JSONDecodeError as exc:
-                raise AdminError(f"where: not JSON: {exc}") from None
+                where = _where(json_input.loads(where_text))
+            except json_input.JSONInputError as exc:
+                raise AdminError(f"where: {exc}") from None
         calls = (
             list(journal)
             if route is None and where is None
@@ -401,7 +402,7 @@ class AdminAPI:
         at = _fields(request, {"at"}).get("at")
         if at is not None and (not isinstance(at, int) or isinstance(at, bool)):
             raise AdminError(f"at: expected Unix nanoseconds (a whole number), got {at!r}")
-        ns.fake.clock.freeze(at)
+        _checked(lambda: ns.fake.clock.freeze(at))
         return _clock_json(ns)
 
     def advance_clock(self, ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
@@ -413,7 +414,7 @@ class AdminAPI:
             or seconds < 0
         ):
             raise AdminError(f"seconds: expected a number >= 0, got {seconds!r}")
-        ns.fake.clock.advance(seconds)
+        _checked(lambda: ns.fake.clock.advance(seconds))
         return _clock_json(ns)
 
     def unfreeze_clock(self, ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
@@ -457,9 +458,9 @@ def _body(request: Request, *, required: bool = False) -> Any:
             raise AdminError("this endpoint needs a JSON body")
         return {}
     try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise AdminError(f"the body is not JSON: {exc}") from None
+        return json_input.loads(raw)
+    except json_input.JSONInputError as exc:
+        raise AdminError(f"the body: {exc}") from None
 
 
 def _fields(

@@ -577,3 +577,56 @@ def test_endpoints_without_parameters_refuse_fields(
     message = error_of(admin, method, path, {"force": True})
     assert message == "unknown field(s) force (this endpoint takes: none)"
     assert [c.cell_id for c in namespaces.default.fake._state.cell_presences()] == ["kept"]
+
+
+# -- inputs checked before they change anything -------------------------------------------------
+
+
+def test_an_advance_past_int64_nanoseconds_is_a_400_and_the_clock_stays(
+    admin: Client, bbs: BBSClient
+) -> None:
+    at = call(admin, "POST", "/clock/freeze", {"at": 2**62})["nanoseconds"]
+    assert "int64" in error_of(admin, "POST", "/clock/advance", {"seconds": 1e12})
+    assert "int64" in error_of(admin, "POST", "/clock/advance", {"seconds": 5e9})
+    assert "int64" in error_of(admin, "POST", "/clock/freeze", {"at": 2**63})
+    assert call(admin, "GET", "/clock")["nanoseconds"] == at
+    bbs.desire_lrp(desired_lrp("web"))  # the namespace still works
+    assert [d.process_guid for d in bbs.desired_lrps()] == ["web"]
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize("path", ["/seed", "/faults", "/journal/wait", "/clock/advance"])
+def test_a_body_nested_too_deeply_is_a_400(admin: Client, path: str) -> None:
+    for depth in (101, 100_000):
+        response = admin.post(ADMIN + path, data=nested(depth))
+        assert response.status_code == 400, response.get_data(as_text=True)
+        assert response.json == {"error": "the body: JSON nested deeper than 100 levels"}
+
+
+def test_a_where_query_nested_too_deeply_is_a_400(admin: Client) -> None:
+    for made in ("journal", "rep_calls"):
+        response = admin.get(f"{ADMIN}/{made}", query_string={"route": "*", "where": nested(5000)})
+        assert response.status_code == 400
+        assert response.json == {"error": "where: JSON nested deeper than 100 levels"}
+
+
+@pytest.mark.parametrize(
+    ("headers", "says"),
+    [
+        ({"X-A\r\nX-B": "1"}, "is not an HTTP header name"),
+        ({"": "1"}, "is not an HTTP header name"),
+        ({"X-A": "1\r\nX-B: 2"}, "is not an HTTP header value"),
+        ({"X-A": "\x00"}, "is not an HTTP header value"),
+        ({"Content-Length": "999"}, "set by the server"),
+        ({"transfer-encoding": "chunked"}, "set by the server"),
+    ],
+)
+def test_a_fault_rule_with_a_header_that_would_break_the_wire_is_a_400(
+    admin: Client, namespaces: Namespaces, headers: dict[str, str], says: str
+) -> None:
+    fault = {"kind": "status", "code": 503, "headers": headers}
+    assert says in error_of(admin, "POST", "/faults", {"route": "Ping", "fault": fault})
+    assert namespaces.default.fake.faults == []

@@ -316,3 +316,13 @@ def test_reset_releases_held_requests(fake: FakeBBS) -> None:
 def test_a_hold_on_an_unknown_route_is_refused(fake: FakeBBS) -> None:
     with pytest.raises(ValueError, match="no BBS route is named 'DesiredLRPz'"):
         fake.hold("DesiredLRPz")
+
+
+def test_a_status_fault_takes_only_headers_that_keep_the_connection_sound() -> None:
+    assert faults.status(503, headers={"Retry-After": "1"}).headers == (("Retry-After", "1"),)
+    with pytest.raises(ValueError, match="not an HTTP header name"):
+        faults.status(503, headers={"X\r\nY": "1"})
+    with pytest.raises(ValueError, match="not an HTTP header value"):
+        faults.status(503, headers={"X": "1\nY: 2"})
+    with pytest.raises(ValueError, match="set by the server"):
+        faults.status(503, headers={"Content-Length": "999"})
