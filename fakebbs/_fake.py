@@ -13,7 +13,7 @@ from fakebbs._app import DEFAULT_MAX_BODY_BYTES, BBSApp
 from fakebbs._controls import FaultRule, Faults, Gate, Holds, OutboundFaults
 from fakebbs._convergence import LRPConvergence, TaskConvergence
 from fakebbs._events import EventHub
-from fakebbs._journal import DEFAULT_JOURNAL_SIZE, Journal, OutboundJournal
+from fakebbs._journal import DEFAULT_JOURNAL_BYTES, DEFAULT_JOURNAL_SIZE, Journal, OutboundJournal
 from fakebbs._outbound import (
     AUCTIONEER_CALLS,
     DEFAULT_OUTBOUND_TIMEOUT,
@@ -50,6 +50,9 @@ class FakeBBS:
     rep calls to each cell presence's rep URL; ``auctioneer_url`` sends start requests there;
     ``rep_tls`` / ``auctioneer_tls`` (``ClientTLS``) give the client certificate files for
     mutual TLS; ``outbound_timeout`` bounds each socket operation (see ``fakebbs._outbound``).
+
+    Each journal (``calls``, ``rep_calls``, ``auctioneer_calls``) keeps the newest
+    ``journal_size`` calls within ``journal_bytes``; either at 0 turns the journals off.
     """
 
     def __init__(
@@ -60,6 +63,7 @@ class FakeBBS:
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         max_task_retries: int = DEFAULT_MAX_TASK_RETRIES,
         journal_size: int = DEFAULT_JOURNAL_SIZE,
+        journal_bytes: int = DEFAULT_JOURNAL_BYTES,
         namespace: str = "",
         call_reps: bool = False,
         auctioneer_url: str | None = None,
@@ -77,12 +81,12 @@ class FakeBBS:
         self.errors: list[BaseException] = []
         """Exceptions raised inside the fake (its app or its server threads): bugs in the fake,
         never BBS errors. ``check()`` re-raises them."""
-        self.calls = Journal(journal_size)
+        self.calls = Journal(journal_size, journal_bytes)
         """The call journal: every request that reached the fake, decoded, oldest first."""
-        self.rep_calls = OutboundJournal.for_reps(journal_size)
+        self.rep_calls = OutboundJournal.for_reps(journal_size, journal_bytes)
         """The calls made (or, unless ``call_reps``, that would have been made) to cells'
         reps: stop, update and cancel, oldest first (see ``fakebbs._outbound``)."""
-        self.auctioneer_calls = OutboundJournal.for_auctioneer(journal_size)
+        self.auctioneer_calls = OutboundJournal.for_auctioneer(journal_size, journal_bytes)
         """The LRP and task start requests made (or, without ``auctioneer_url``, that would
         have been made) to the auctioneer, oldest first."""
         self._faults = Faults()

@@ -7,6 +7,11 @@ unmodified, since BBS clients join the base URL and the route path), or with the
 "". Each namespace is a fake of its own (state, journal, faults, holds, clock, event
 streams), so parallel suites that share one server never see each other. The admin API
 (``/fakebbs/v1/...``) acts on the namespace the request names, exactly like the BBS routes.
+
+A namespace is made by the first request to a BBS route or to the admin API in it; a request
+to any other path of a namespace that does not exist is answered as the BBS answers an unknown
+path (a 404) and makes nothing. At most ``max_namespaces`` namespaces exist besides the default
+one; a request that would make one more is a 429 until one is dropped.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from fakebbs._controls import FaultRule, Gate
 from fakebbs._fake import FakeBBS
 from fakebbs._server import Server
 from fakebbs._store import Snapshot
+from fakebbs.routes import ROUTES
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -33,7 +39,9 @@ __all__ = [
     "NAMESPACE_ENVIRON_KEY",
     "NAMESPACE_HEADER",
     "NAMESPACE_PREFIX",
+    "DEFAULT_MAX_NAMESPACES",
     "Namespace",
+    "NamespaceLimitError",
     "Namespaces",
     "is_loopback",
     "valid_name",
@@ -54,6 +62,11 @@ ADMIN_PREFIX = "/fakebbs/v1"
 SEED_SNAPSHOT = "seed"
 """The named snapshot every namespace of a seeded server starts with."""
 
+DEFAULT_MAX_NAMESPACES = 1000
+"""How many namespaces a server makes at most, besides the default one."""
+
+_ROUTE_PATHS = frozenset(route.path for route in ROUTES)
+
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
@@ -71,6 +84,10 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+class NamespaceLimitError(LookupError):
+    """There are ``max_namespaces`` namespaces already: drop one to make another."""
 
 
 @dataclass
@@ -112,8 +129,8 @@ class Namespaces:
     ``make_fake(name)`` builds the fake of a new namespace. ``admin`` turns the admin API on.
     ``seed``, when given, is the state every namespace starts with, also kept in each as the
     named snapshot ``seed``. ``manual_clock`` starts every namespace's clock frozen, and
-    freezes it again after a reset. Thread-safe: two first requests to one new namespace make
-    one fake.
+    freezes it again after a reset. ``max_namespaces`` bounds the namespaces made besides the
+    default one. Thread-safe: two first requests to one new namespace make one fake.
     """
 
     def __init__(
@@ -123,9 +140,13 @@ class Namespaces:
         admin: bool = True,
         seed: Snapshot | None = None,
         manual_clock: bool = False,
+        max_namespaces: int = DEFAULT_MAX_NAMESPACES,
     ) -> None:
         from fakebbs._admin import AdminAPI
 
+        if max_namespaces < 0:
+            raise ValueError(f"max_namespaces must be 0 or more, got {max_namespaces}")
+        self.max_namespaces = max_namespaces
         self._make_fake = make_fake
         self.admin = admin
         self.seed = seed
@@ -136,10 +157,17 @@ class Namespaces:
         self.default = self.get("")
 
     def get(self, name: str) -> Namespace:
-        """The namespace ``name`` ("" is the default one), made now if it is new."""
+        """The namespace ``name`` ("" is the default one), made now if it is new; a
+        NamespaceLimitError if that would make more than ``max_namespaces``."""
         with self._lock:
             namespace = self._namespaces.get(name)
             if namespace is None:
+                if name and len(self._namespaces) - ("" in self._namespaces) >= self.max_namespaces:
+                    raise NamespaceLimitError(
+                        f"fakebbs: there are {self.max_namespaces} namespaces already (the most "
+                        "this server makes, see --max-namespaces): drop one with DELETE "
+                        f"/ns/NAME{ADMIN_PREFIX}/namespace to make {name!r}"
+                    )
                 fake = self._make_fake(name)
                 if self.manual_clock:
                     fake.clock.freeze()
@@ -149,6 +177,11 @@ class Namespaces:
                     namespace.snapshots[SEED_SNAPSHOT] = self.seed
                 self._namespaces[name] = namespace
             return namespace
+
+    def find(self, name: str) -> Namespace | None:
+        """The namespace ``name`` if it exists (never makes one)."""
+        with self._lock:
+            return self._namespaces.get(name)
 
     def reset(self, namespace: Namespace) -> None:
         """``FakeBBS.reset`` of one namespace (its named snapshots stay), the clock frozen
@@ -209,15 +242,23 @@ class Namespaces:
                 f"fakebbs: {name!r} is not a namespace name (1-128 of A-Z a-z 0-9 . _ -, "
                 "starting with a letter or digit)\n",
             )
-        namespace = self.get(name)
-        if path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/"):
-            if not self.admin:
-                return _plain(
-                    start_response,
-                    "404 Not Found",
-                    "fakebbs: the admin API is off on a non-loopback address; serve with "
-                    "--admin to turn it on\n",
-                )
+        admin = path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/")
+        if admin and not self.admin:
+            return _plain(
+                start_response,
+                "404 Not Found",
+                "fakebbs: the admin API is off on a non-loopback address; serve with "
+                "--admin to turn it on\n",
+            )
+        namespace = self.find(name)
+        if namespace is None:
+            if not admin and path not in _ROUTE_PATHS:  # a junk path makes no namespace
+                return _plain(start_response, "404 Not Found", "404 page not found\n")
+            try:
+                namespace = self.get(name)
+            except NamespaceLimitError as exc:
+                return _plain(start_response, "429 Too Many Requests", f"{exc}\n")
+        if admin:
             return self._admin_api(namespace, environ, start_response)
         return namespace.fake.wsgi_app(environ, start_response)
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, NoReturn
 
+from fakebbs._journal import DEFAULT_JOURNAL_BYTES, DEFAULT_JOURNAL_SIZE
 from fakebbs._log_writer import BackgroundHandler
 from fakebbs._tasks import DEFAULT_MAX_TASK_RETRIES
 
@@ -186,6 +187,34 @@ def _parser() -> argparse.ArgumentParser:
         const="warning",
         help="no request lines: only warnings (refused TLS clients) and errors",
     )
+    limits = serve.add_argument_group(
+        "limits", "What one shared server may hold; each bound applies per namespace."
+    )
+    limits.add_argument(
+        "--journal-size",
+        type=_count,
+        default=DEFAULT_JOURNAL_SIZE,
+        metavar="N",
+        help="calls each journal keeps (requests, rep calls, auctioneer calls), dropping the "
+        "oldest; 0 turns the journals off (default: %(default)s)",
+    )
+    limits.add_argument(
+        "--journal-bytes",
+        type=_byte_count,
+        default=DEFAULT_JOURNAL_BYTES,
+        metavar="BYTES",
+        help="bytes of requests and responses each journal keeps, dropping the oldest calls; "
+        "a number, or with a K, M or G suffix (KiB, MiB, GiB); 0 turns the journals off "
+        "(default: 64M)",
+    )
+    limits.add_argument(
+        "--max-namespaces",
+        type=_count,
+        default=None,
+        metavar="N",
+        help="namespaces made at most besides the default one; a request that would make "
+        "another is answered 429 until one is dropped (default: 1000)",
+    )
     serve.add_argument(
         "--seed",
         metavar="FILE",
@@ -235,6 +264,20 @@ def _count(text: str) -> int:
     if not text.isascii() or not text.isdigit() or int(text) > _MAX_RETRIES:
         raise argparse.ArgumentTypeError(f"not a whole number from 0 to {_MAX_RETRIES}: {text!r}")
     return int(text)
+
+
+_BYTE_SUFFIXES = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
+
+
+def _byte_count(text: str) -> int:
+    number, suffix = text[:-1], text[-1:].upper()
+    if suffix.isdigit():
+        number, suffix = text, ""
+    if suffix not in _BYTE_SUFFIXES or not number.isascii() or not number.isdigit():
+        raise argparse.ArgumentTypeError(
+            f"not a number of bytes (digits, with an optional K, M or G): {text!r}"
+        )
+    return int(number) * _BYTE_SUFFIXES[suffix]
 
 
 def _client_tls(args: argparse.Namespace, who: str) -> ClientTLS | None:
@@ -336,16 +379,20 @@ def _namespaces(args: argparse.Namespace) -> Namespaces:
             auctioneer_url=args.auctioneer_url,
             rep_tls=rep_tls,
             auctioneer_tls=auctioneer_tls,
+            journal_size=args.journal_size,
+            journal_bytes=args.journal_bytes,
         )
 
     seed = None
     if args.seed is not None:
         seed = seed_snapshot(load_seed_file(args.seed), make_fake, f"seed file {args.seed}")
+    limit = {} if args.max_namespaces is None else {"max_namespaces": args.max_namespaces}
     return Namespaces(
         make_fake,
         admin=args.admin or is_loopback(args.host),
         seed=seed,
         manual_clock=args.manual_clock,
+        **limit,
     )
 
 

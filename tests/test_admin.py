@@ -630,3 +630,43 @@ def test_a_fault_rule_with_a_header_that_would_break_the_wire_is_a_400(
     fault = {"kind": "status", "code": 503, "headers": headers}
     assert says in error_of(admin, "POST", "/faults", {"route": "Ping", "fault": fault})
     assert namespaces.default.fake.faults == []
+
+
+# -- bounded memory -----------------------------------------------------------------------------
+
+
+def test_the_journal_pages_with_after_and_limit(admin: Client, bbs: BBSClient) -> None:
+    for _ in range(5):
+        bbs.ping()
+    bbs.desire_lrp(desired_lrp("web"))
+    first = call(admin, "GET", "/journal?limit=2&after=0")
+    assert [c["seq"] for c in first["calls"]] == [1, 2]
+    assert first["next"] == 2
+    rest = call(admin, "GET", f"/journal?after={first['next']}")
+    assert [c["seq"] for c in rest["calls"]] == [3, 4, 5, 6]
+    assert rest["next"] == 6
+    assert call(admin, "GET", "/journal?after=6")["calls"] == []
+    newest = call(admin, "GET", "/journal?limit=1")
+    assert [c["route"] for c in newest["calls"]] == ["DesireDesiredLRP"]
+    desires = call(admin, "GET", "/journal?route=DesireDesiredLRP*&after=2")
+    assert ([c["seq"] for c in desires["calls"]], desires["next"]) == ([6], 6)
+    assert "after" in error_of(admin, "GET", "/journal?after=-1")
+
+
+def test_the_journal_is_streamed_call_by_call(admin: Client, bbs: BBSClient) -> None:
+    bbs.ping()
+    response = admin.get(ADMIN + "/journal")
+    assert response.is_streamed
+    assert response.json is not None and len(response.json["calls"]) == 1
+    made = admin.get(ADMIN + "/rep_calls?limit=5&after=0")
+    assert made.is_streamed and made.json == {"calls": [], "dropped": 0, "next": 0}
+
+
+def test_an_admin_body_over_64_mib_is_a_413(admin: Client, namespaces: Namespaces) -> None:
+    response = admin.post(
+        ADMIN + "/seed",
+        data=b'{"domains": ["d"]}',
+        environ_overrides={"CONTENT_LENGTH": str(64 * 1024 * 1024 + 1)},
+    )
+    assert response.status_code == 413
+    assert namespaces.default.fake.snapshot().domains == {}

@@ -312,3 +312,39 @@ def test_serve_converges_on_the_interval_it_is_given() -> None:
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.communicate(timeout=TIMEOUT)
+
+
+# -- limits -------------------------------------------------------------------------------------
+
+
+def test_the_journal_and_namespace_limits_reach_every_namespace() -> None:
+    args = cli._parser().parse_args(
+        ["serve", "--journal-size", "5", "--journal-bytes", "2M", "--max-namespaces", "3"]
+    )
+    namespaces = cli._namespaces(args)
+    fake = namespaces.get("a").fake
+    assert (fake.calls.size, fake.calls.max_bytes) == (5, 2 * 1024 * 1024)
+    assert (fake.rep_calls.size, fake.auctioneer_calls.max_bytes) == (5, 2 * 1024 * 1024)
+    assert namespaces.max_namespaces == 3
+
+
+def test_journal_size_zero_turns_the_journals_off() -> None:
+    args = cli._parser().parse_args(["serve", "--journal-size", "0"])
+    assert not cli._namespaces(args).default.fake.calls.enabled
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--journal-size", "-1"], "argument --journal-size: not a whole number"),
+        (["--journal-bytes", "10T"], "argument --journal-bytes: not a number of bytes"),
+        (["--journal-bytes", "M"], "argument --journal-bytes: not a number of bytes"),
+        (["--max-namespaces", "many"], "argument --max-namespaces: not a whole number"),
+    ],
+)
+def test_a_bad_limit_is_one_line_and_exit_2(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["serve", *args]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and captured.err.count("\n") == 1
