@@ -900,4 +900,16 @@ class _CherootServer(cheroot_wsgi.Server):
                 super().put_conn(conn)
 
     def error_log(self, msg: str = "", level: int = logging.INFO, traceback: bool = False) -> None:
+        # cheroot reports a client that closed its connection while a response was being
+        # written as "socket.error 8" with a traceback when TLS is on (the TLS layer raises
+        # SSLEOFError, which cheroot's list of errors to ignore lacks): every closed event
+        # stream did so. A client going away is not an error of the server.
+        gone = sys.exc_info()[1]
+        if traceback and isinstance(gone, _CLIENT_GONE):
+            logger.debug("a client closed its connection during a response: %r", gone)
+            return
         logger.log(level, "%s", msg, exc_info=traceback)
+
+
+_CLIENT_GONE = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ConnectionError)
+"""What a write or read raises when the client closed the connection (with TLS or not)."""

@@ -450,12 +450,31 @@ def _listen(args: argparse.Namespace, stop: threading.Event, received: list[str]
                 f"server_key: {certificates.server_key}",
             ]
         print("\n".join(lines), flush=True)
+        warning = _exposure(args.host, ssl_context, namespaces.admin)
+        if warning:
+            print(f"fakebbs: warning: {warning}", file=sys.stderr, flush=True)
         if args.converge_interval > 0:
             while not stop.wait(args.converge_interval):
                 namespaces.converge()
         stop.wait()
         logger.info("%s received, stopping", received[0] if received else "signal")
     return 0
+
+
+def _exposure(host: str, ssl_context: ssl.SSLContext | None, admin: bool) -> str:
+    """What a bind to ``host`` exposes, in one line; "" for a loopback address."""
+    from fakebbs._namespaces import is_loopback
+
+    if is_loopback(host):
+        return ""
+    if ssl_context is None:
+        how = "over plain HTTP, with no authentication"
+    elif ssl_context.verify_mode == ssl.CERT_NONE:
+        how = "over TLS without client certificates, so with no authentication"
+    else:
+        how = "over mutual TLS (to clients with a certificate its CA signed)"
+    api = ", the admin API included (--admin)" if admin else ""
+    return f"{host} is not a loopback address: other machines can call this fake BBS {how}{api}"
 
 
 def _generate(directory: Path) -> Certificates | None:

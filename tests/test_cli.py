@@ -9,6 +9,7 @@ import re
 import selectors
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -348,3 +349,49 @@ def test_a_bad_limit_is_one_line_and_exit_2(
     assert main(["serve", *args]) == 2
     captured = capsys.readouterr()
     assert message in captured.err and captured.err.count("\n") == 1
+
+
+# -- exposure -----------------------------------------------------------------------------------
+
+
+def test_serving_on_a_non_loopback_address_warns_in_one_line() -> None:
+    with spawn("serve", "--host", "0.0.0.0", "--port", "0", "--quiet") as proc:
+        try:
+            assert readline(proc).startswith("fakebbs listening on http://0.0.0.0:")
+            assert proc.stderr is not None
+            with selectors.DefaultSelector() as selector:
+                selector.register(proc.stderr, selectors.EVENT_READ)
+                assert selector.select(TIMEOUT), "no warning on stderr"
+            warning = proc.stderr.readline()
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            _, rest = proc.communicate(timeout=TIMEOUT)
+    assert warning == (
+        "fakebbs: warning: 0.0.0.0 is not a loopback address: other machines can call this "
+        "fake BBS over plain HTTP, with no authentication\n"
+    )
+    assert rest == ""
+
+
+@pytest.mark.parametrize(
+    ("host", "tls", "admin", "says"),
+    [
+        ("127.0.0.1", None, True, ""),
+        ("localhost", None, True, ""),
+        ("::1", None, True, ""),
+        ("10.0.0.7", None, False, "over plain HTTP, with no authentication"),
+        ("0.0.0.0", ssl.CERT_NONE, False, "over TLS without client certificates"),
+        ("::", ssl.CERT_REQUIRED, False, "over mutual TLS"),
+        ("bbs.example", ssl.CERT_REQUIRED, True, "the admin API included (--admin)"),
+    ],
+)
+def test_the_exposure_warning_says_who_can_call_and_how(
+    host: str, tls: ssl.VerifyMode | None, admin: bool, says: str
+) -> None:
+    context = None
+    if tls is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.verify_mode = tls
+    warning = cli._exposure(host, context, admin)
+    assert (says in warning) if says else warning == ""
+    assert "\n" not in warning

@@ -517,6 +517,35 @@ def test_a_client_that_never_handshakes_does_not_block_others(app: EchoApp, ca: 
         tls_get(server, client_context(ca, with_cert=False))
 
 
+def test_a_client_closing_an_event_stream_under_mutual_tls_is_no_error(
+    ca: trustme.CA, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = FakeBBS()
+    caplog.set_level(logging.DEBUG, logger="fakebbs.server")
+    context = server_context(ca, require_client_cert=True)
+    with fake.serve(ssl_context=context) as server:
+        client = client_context(ca, with_cert=True)
+        conn = http.client.HTTPSConnection(
+            server.host, server.port, timeout=TIMEOUT, context=client
+        )
+        conn.request("POST", "/v1/events/lrp_instances.r1", body=b"")
+        response = conn.getresponse()
+        assert response.status == 200
+        fake.seed.desired_lrp("web")
+        assert response.fp is not None and response.fp.readline()  # the stream is flowing
+        response.close()
+        conn.close()  # the subscriber goes away without a word
+        for n in range(200):  # the server notices on its next writes
+            fake.seed.desired_lrp(f"more-{n}")
+            if "closed its connection" in caplog.text:
+                break
+            threading.Event().wait(0.05)
+        assert "a client closed its connection during a response" in caplog.text
+    noisy = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert noisy == [], [r.getMessage() for r in noisy]
+    assert fake.errors == []
+
+
 # -- bad HTTP -----------------------------------------------------------------------------------
 
 BAD_REQUESTS = {
