@@ -103,6 +103,7 @@ class AdminAPI:
             ("GET", "/state", self.state),
             ("POST", "/seed", self.seed),
             ("POST", "/reset", self.reset),
+            ("POST", "/save", self.save_state),
             ("GET", "/snapshots", self.list_snapshots),
             ("PUT", "/snapshots/<name>", self.take_snapshot),
             ("POST", "/snapshots/<name>/restore", self.restore_snapshot),
@@ -214,6 +215,16 @@ class AdminAPI:
         _fields(request, set())
         self.namespaces.reset(ns)
         return {"reset": ns.name}
+
+    def save_state(self, ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
+        _fields(request, set())
+        if self.namespaces.state_file is None:
+            raise AdminError("this server has no state file: serve with --state FILE", 409)
+        try:
+            count, size = self.namespaces.save_state()
+        except OSError as exc:
+            raise AdminError(f"cannot write {self.namespaces.state_file}: {exc}", 500) from None
+        return {"saved": str(self.namespaces.state_file), "namespaces": count, "bytes": size}
 
     def list_snapshots(self, ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
         with ns.lock:

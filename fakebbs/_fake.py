@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import ssl
 import threading
 import warnings
@@ -252,6 +253,32 @@ class FakeBBS:
         other), and pending task completion callbacks of the state before are dropped. The
         clock, fault rules and the journal are not part of a snapshot."""
         self._state.restore(snapshot)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the state (what ``snapshot()`` holds) to the file ``path``, atomically: a
+        reader sees the old file or the new one, never half of one. ``load`` reads it back,
+        in this fake or another, in this process or a later one."""
+        from fakebbs._statefile import write_state_file
+
+        write_state_file(path, {self.namespace: self.snapshot()})
+
+    def load(self, path: str | os.PathLike[str]) -> None:
+        """Make the state what the state file ``path`` holds (as ``restore`` does, one
+        recorded change): the file ``save`` wrote, or the namespace of a ``fakebbs serve
+        --state`` file named like this fake's (or its only one). A file that is not one, is
+        damaged, or comes from a newer fakebbs is a ``ValueError`` and changes nothing."""
+        from fakebbs._statefile import StateFileError, read_state_file
+
+        snapshots = read_state_file(path)
+        snapshot = snapshots.get(self.namespace)
+        if snapshot is None and len(snapshots) == 1:
+            (snapshot,) = snapshots.values()
+        if snapshot is None:
+            names = ", ".join(repr(name) for name in sorted(snapshots)) or "none"
+            raise StateFileError(
+                f"state file {os.fspath(path)}: no namespace {self.namespace!r} (it has {names})"
+            )
+        self.restore(snapshot)
 
     def converge(self) -> tuple[LRPConvergence, TaskConvergence]:
         """Run one convergence pass over LRPs and tasks now, and say what it did.

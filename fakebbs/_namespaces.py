@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
+import os
 import re
 import ssl
 import threading
@@ -141,12 +142,16 @@ class Namespaces:
         seed: Snapshot | None = None,
         manual_clock: bool = False,
         max_namespaces: int = DEFAULT_MAX_NAMESPACES,
+        state_file: str | os.PathLike[str] | None = None,
     ) -> None:
         from fakebbs._admin import AdminAPI
 
         if max_namespaces < 0:
             raise ValueError(f"max_namespaces must be 0 or more, got {max_namespaces}")
         self.max_namespaces = max_namespaces
+        self.state_file = state_file
+        """Where ``save_state`` writes every namespace's state (``--state``), or None."""
+        self._saving = threading.Lock()
         self._make_fake = make_fake
         self.admin = admin
         self.seed = seed
@@ -159,10 +164,17 @@ class Namespaces:
     def get(self, name: str) -> Namespace:
         """The namespace ``name`` ("" is the default one), made now if it is new; a
         NamespaceLimitError if that would make more than ``max_namespaces``."""
+        return self._get(name, limited=True)
+
+    def _get(self, name: str, *, limited: bool) -> Namespace:
         with self._lock:
             namespace = self._namespaces.get(name)
             if namespace is None:
-                if name and len(self._namespaces) - ("" in self._namespaces) >= self.max_namespaces:
+                if (
+                    limited
+                    and name
+                    and len(self._namespaces) - ("" in self._namespaces) >= self.max_namespaces
+                ):
                     raise NamespaceLimitError(
                         f"fakebbs: there are {self.max_namespaces} namespaces already (the most "
                         "this server makes, see --max-namespaces): drop one with DELETE "
@@ -215,6 +227,36 @@ class Namespaces:
     def all(self) -> list[Namespace]:
         with self._lock:
             return [self._namespaces[n] for n in sorted(self._namespaces)]
+
+    def load_state(self) -> int:
+        """Restore every namespace the ``state_file`` holds (made as needed, past
+        ``max_namespaces`` too); returns how many. A missing file is an empty state; one that
+        is not a state file is a ``StateFileError`` before anything changes."""
+        from fakebbs._statefile import StateFileError, read_state_file
+
+        if self.state_file is None:
+            return 0
+        try:
+            snapshots = read_state_file(self.state_file)
+        except FileNotFoundError:
+            return 0
+        bad = [name for name in snapshots if name and not valid_name(name)]
+        if bad:
+            raise StateFileError(f"state file {self.state_file}: no namespace name: {bad[0]!r}")
+        for name, snapshot in snapshots.items():
+            self._get(name, limited=False).fake.restore(snapshot)
+        return len(snapshots)
+
+    def save_state(self) -> tuple[int, int]:
+        """Write every namespace's state to ``state_file`` atomically; returns (namespaces,
+        bytes). A RuntimeError when the server has no state file."""
+        from fakebbs._statefile import write_state_file
+
+        if self.state_file is None:
+            raise RuntimeError("no state file to save to: serve with --state FILE")
+        with self._saving:
+            snapshots = {namespace.name: namespace.fake.snapshot() for namespace in self.all()}
+            return len(snapshots), write_state_file(self.state_file, snapshots)
 
     def converge(self) -> None:
         """One convergence pass in every namespace (``--converge-interval``)."""

@@ -6,7 +6,8 @@ one). With ``--generate-certs`` the paths of the certificates follow, one ``name
 each. Everything else (one line per request, refused TLS clients, errors) goes to stderr.
 
 Exit status: 0 after SIGINT or SIGTERM (open event streams are ended first), 2 for a bad flag or
-value (one ``fakebbs serve: error: ...`` line), 1 when it cannot listen or write certificates.
+value (one ``fakebbs serve: error: ...`` line) or a seed or state file it cannot load, 1 when it
+cannot listen, write certificates or, on stop, write the ``--state`` file.
 """
 
 from __future__ import annotations
@@ -215,6 +216,27 @@ def _parser() -> argparse.ArgumentParser:
         help="namespaces made at most besides the default one; a request that would make "
         "another is answered 429 until one is dropped (default: 1000)",
     )
+    state = serve.add_argument_group(
+        "state",
+        "Keep the state across restarts: every namespace's desired and actual LRPs, tasks, "
+        "domains and cells (not journals, fault rules or clocks).",
+    )
+    state.add_argument(
+        "--state",
+        type=Path,
+        metavar="FILE",
+        help="load every namespace's state from FILE at start (if it exists; a file that is "
+        "not a state file is refused, untouched) and write it there atomically on stop, on "
+        "POST /fakebbs/v1/save and every --state-interval",
+    )
+    state.add_argument(
+        "--state-interval",
+        type=_seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="also write the state file every SECONDS (at most a day), so a kill -9 loses at "
+        "most that much; 0, the default: only on stop and on POST /fakebbs/v1/save",
+    )
     serve.add_argument(
         "--seed",
         metavar="FILE",
@@ -304,6 +326,10 @@ def _client_tls(args: argparse.Namespace, who: str) -> ClientTLS | None:
 
 def _check_serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
     """The rules between flags, and TLS files that can be loaded; a usage error otherwise."""
+    if args.state_interval > 0 and args.state is None:
+        parser.error("--state-interval needs --state FILE")
+    if args.state is not None and not args.state.parent.is_dir():
+        parser.error(f"--state {str(args.state)!r}: no such directory {str(args.state.parent)!r}")
     for who in ("rep", "auctioneer"):
         try:
             client_tls = _client_tls(args, who)
@@ -392,6 +418,7 @@ def _namespaces(args: argparse.Namespace) -> Namespaces:
         admin=args.admin or is_loopback(args.host),
         seed=seed,
         manual_clock=args.manual_clock,
+        state_file=args.state,
         **limit,
     )
 
@@ -421,10 +448,12 @@ def _run(args: argparse.Namespace) -> int:
 
 def _listen(args: argparse.Namespace, stop: threading.Event, received: list[str]) -> int:
     from fakebbs._seedfile import SeedFileError
+    from fakebbs._statefile import StateFileError
 
     try:
         namespaces = _namespaces(args)
-    except SeedFileError as exc:  # one line, before anything is served
+        namespaces.load_state()
+    except (SeedFileError, StateFileError) as exc:  # one line, before anything is served
         print(f"fakebbs: {exc}", file=sys.stderr)
         return 2
     ssl_context: ssl.SSLContext | None = getattr(args, "ssl_context", None)
@@ -453,12 +482,39 @@ def _listen(args: argparse.Namespace, stop: threading.Event, received: list[str]
         warning = _exposure(args.host, ssl_context, namespaces.admin)
         if warning:
             print(f"fakebbs: warning: {warning}", file=sys.stderr, flush=True)
+        saver = None
+        if args.state is not None and args.state_interval > 0:
+            saver = threading.Thread(
+                target=_save_every,
+                args=(namespaces, args.state_interval, stop),
+                name="fakebbs-state",
+                daemon=True,
+            )
+            saver.start()
         if args.converge_interval > 0:
             while not stop.wait(args.converge_interval):
                 namespaces.converge()
         stop.wait()
         logger.info("%s received, stopping", received[0] if received else "signal")
+        if saver is not None:
+            saver.join()
+    if args.state is not None:  # after the server stopped: no write is in flight
+        try:
+            count, size = namespaces.save_state()
+        except OSError as exc:
+            print(f"fakebbs: cannot write the state file {args.state}: {exc}", file=sys.stderr)
+            return 1
+        logger.info("saved %d namespace(s) to %s (%d bytes)", count, args.state, size)
     return 0
+
+
+def _save_every(namespaces: Namespaces, interval: float, stop: threading.Event) -> None:
+    """``--state-interval``: save the state every ``interval`` seconds until ``stop``."""
+    while not stop.wait(interval):
+        try:
+            namespaces.save_state()
+        except OSError as exc:
+            logger.error("cannot write the state file %s: %s", namespaces.state_file, exc)
 
 
 def _exposure(host: str, ssl_context: ssl.SSLContext | None, admin: bool) -> str:
