@@ -10,10 +10,14 @@ a daemon thread then serves; ``stop()`` shuts down and joins; the class is a con
 What this module adds on top of cheroot (each is pinned by a test in tests/test_server.py; the
 few cheroot internals it needs are reached through ``fakebbs._cheroot`` only):
 
+* Workers only for requests being processed. A connection waits for its whole request (head,
+  and a body up to 1 MiB; the TLS handshake too) on one gatherer thread for all connections,
+  and an event stream, once its headers are sent, is written by one writer thread for all
+  streams (``fakebbs._idle``): idle keep-alive connections, slow senders and open streams hold
+  no worker, so no namespace can take them all.
 * A worker pool that grows on demand and shrinks when idle. cheroot's ``ThreadPool`` starts
-  ``min`` workers and never grows or shrinks by itself, while every open event stream holds a
-  worker for as long as the subscriber stays connected. Workers beyond the first ten end after
-  ``WORKER_IDLE_TIMEOUT`` (30 s) without work. See ``_WorkerPool``.
+  ``min`` workers and never grows or shrinks by itself. Workers beyond the first ten end after
+  ``WORKER_IDLE_TIMEOUT`` (2 s) without work. See ``_WorkerPool``.
 * Request bodies: a Content-Length cheroot lets through (``-5``, ``+5``) is answered
   ``400 Bad Request``; ``wsgi.input`` raises ``BodyReadError`` (a ValueError) on a broken chunked
   body and on a body shorter than its Content-Length (cheroot returns it short without a word);
@@ -21,8 +25,9 @@ few cheroot internals it needs are reached through ``fakebbs._cheroot`` only):
   with an empty body). After any of these the connection is closed: the rest of the stream
   cannot be trusted to start a new request.
 * A ``Connection: close`` response header really closes the connection (cheroot ignores it).
-* The TLS handshake runs in the worker thread, not in cheroot's accept loop, so a client that
-  connects and never handshakes cannot stall everybody else.
+* The TLS handshake runs in the gatherer, not in cheroot's accept loop, so a client that
+  connects and never handshakes cannot stall everybody else (its failure is reported by a
+  worker, as before).
 * Logging through ``logging`` (logger ``fakebbs.server``): one INFO line per request (hidden
   unless the logger is enabled at INFO, as the CLI does), refused TLS clients at WARNING in one
   line, app errors at ERROR with traceback.
@@ -54,17 +59,21 @@ from cheroot import wsgi as cheroot_wsgi
 from cheroot.makefile import MakeFile
 
 from fakebbs import _cheroot
+from fakebbs._idle import RequestGatherer, StreamWriter
 from fakebbs.routes import (
     ABORT_ENVIRON_KEY,
     CLOSE_CONNECTION_ENVIRON_KEY,
     LOG_ENVIRON_KEY,
     SOCKET_ENVIRON_KEY,
+    STREAM_HANDOFF_ENVIRON_KEY,
 )
 
 if TYPE_CHECKING:
     from typing import Self
 
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+    from fakebbs._events import EventStream
 
 __all__ = ["DEFAULT_THREADS", "WORKER_IDLE_TIMEOUT", "BodyReadError", "Server"]
 
@@ -73,21 +82,22 @@ logger = logging.getLogger("fakebbs.server")
 DEFAULT_THREADS = 256
 """Default cap on worker threads, i.e. on requests in progress at once.
 
-Every open event stream holds one worker for its whole life, so the cap must exceed the number
-of subscribers a test can open (dozens: one per rep, route-emitter, nsync, ...) plus the ordinary
-calls in flight. Workers are started on demand (``_MIN_THREADS`` up front), so a high cap costs
-nothing until it is used. A request that arrives when all ``threads`` workers are busy waits.
+A worker serves a request whose bytes have arrived, until its answer is out (an event stream:
+until its headers are out), so the workers in use are the requests being processed: held
+requests, delays and waits of the admin API among them. Workers are started on demand
+(``_MIN_THREADS`` up front), so a high cap costs nothing until it is used. A request that
+arrives when all ``threads`` workers are busy waits.
 """
 
 _MIN_THREADS = 10
 """Workers started up front; the pool never retires below this many."""
 
-WORKER_IDLE_TIMEOUT = 30.0
+WORKER_IDLE_TIMEOUT = 2.0
 """Seconds a worker above the minimum waits for work before it ends.
 
-The threads an event stream or a burst of calls needed go away this long after they are done,
-so a long test session does not keep hundreds of idle threads; a new burst starts workers
-again, at the cost of a thread start (well under a millisecond) per worker."""
+The threads a burst of calls needed go away this long after they are done, so threads follow
+the load down within seconds; a new burst starts workers again, at the cost of a thread start
+(well under a millisecond) per worker."""
 
 _IO_TIMEOUT = 120
 """cheroot's one ``timeout``: per socket read/write, and how long an idle keep-alive connection
@@ -523,6 +533,12 @@ class _WorkerPool:
         self._outstanding = 0
         self._stopping = False
         self._started = 0  # for worker names
+        self.gatherer = RequestGatherer(
+            self._dispatch,
+            timeout=server.timeout,
+            handshake_timeout=_HANDSHAKE_TIMEOUT,
+            name=f"fakebbs-gatherer-{id(self):x}",
+        )
 
     # -- cheroot's interface ----------------------------------------------------------------
 
@@ -530,8 +546,17 @@ class _WorkerPool:
         with self._changed:
             for _ in range(self.min):
                 self._spawn()
+        self.gatherer.start()
 
     def put(self, conn: _Connection) -> None:
+        # cheroot hands over a new connection, or one with bytes to read: a worker gets it
+        # once its request is all there (see fakebbs._idle), unless it is already read.
+        if conn.rfile.has_data():
+            self._dispatch(conn)
+        else:
+            self.gatherer.add(conn)
+
+    def _dispatch(self, conn: _Connection) -> None:
         with self._changed:
             if self._stopping:
                 conn.close()
@@ -573,6 +598,7 @@ class _WorkerPool:
         """End every worker: idle ones at once, busy ones when their connection is done (within
         ``timeout``); then close the sockets under the rest. A worker stuck in the app (an event
         stream nobody ended) is reported and left behind (it is a daemon) instead of hanging."""
+        self.gatherer.stop(_STUCK_WORKER_WAIT)
         with self._changed:
             self._stopping = True
             workers, self._workers = self._workers, set()
@@ -689,8 +715,20 @@ class _Gateway(cheroot_wsgi.Gateway_10):
                 )
             _cheroot.end_response_here(request)
 
+        def handoff(stream: EventStream, limit: int) -> None:
+            # The stream's headers are out: from here the server's stream writer sends its
+            # events, and this worker is free. cheroot sends nothing more and leaves the
+            # socket to the writer.
+            conn = _cheroot.request_connection(request)
+            assert isinstance(conn, _Connection)
+            chunked = _cheroot.response_is_chunked(request)
+            _cheroot.end_response_here(request)
+            conn.detached = True
+            conn.server.streams.add(stream, conn.socket, chunked=chunked, limit=limit)
+
         environ[CLOSE_CONNECTION_ENVIRON_KEY] = close_connection
         environ[ABORT_ENVIRON_KEY] = abort
+        environ[STREAM_HANDOFF_ENVIRON_KEY] = handoff
         environ[SOCKET_ENVIRON_KEY] = _cheroot.request_socket(request)
         return environ
 
@@ -713,14 +751,30 @@ class _Connection(cheroot_server.HTTPConnection):
 
     def __init__(self, server: _CherootServer, sock: Any, makefile: Any = MakeFile) -> None:
         super().__init__(server, sock, makefile)
-        self._handshake_pending = isinstance(sock, ssl.SSLSocket)
+        self.handshake_pending = isinstance(sock, ssl.SSLSocket)
+        """A TLS handshake is still due (the gatherer does it, or reports its failure)."""
+        self._handshake_failure: OSError | None = None
+        self.detached = False
+        """The socket went to the stream writer: closing this connection leaves it open."""
 
     def communicate(self) -> bool:
-        if self._handshake_pending and not self._handshake():
+        if self.handshake_pending and not self._handshake():
             return False
         return bool(super().communicate())  # type: ignore[no-untyped-call]
 
+    def handshake_done(self) -> None:
+        """The TLS handshake has completed (in the request gatherer)."""
+        assert isinstance(self.socket, ssl.SSLSocket)
+        self.handshake_pending = False
+        self.ssl_env = _tls_environ(self.socket)
+
+    def handshake_failed(self, failure: OSError) -> None:
+        """The TLS handshake failed in the request gatherer: the worker reports it."""
+        self._handshake_failure = failure
+
     def close(self) -> None:
+        if self.detached:  # the stream writer owns the socket now
+            return
         # cheroot closes only the read side; after a failed write the write buffer still holds
         # bytes, and the writer's __del__ then tries to flush them into a closed socket
         # (reported as an unraisable exception under ``python -X dev``). A failed flush still
@@ -734,6 +788,8 @@ class _Connection(cheroot_server.HTTPConnection):
         assert isinstance(sock, ssl.SSLSocket)
         peer = f"{self.remote_addr}:{self.remote_port}"
         try:
+            if self._handshake_failure is not None:
+                raise self._handshake_failure
             sock.settimeout(_HANDSHAKE_TIMEOUT)
             sock.do_handshake()
             sock.settimeout(self.server.timeout)
@@ -751,8 +807,7 @@ class _Connection(cheroot_server.HTTPConnection):
         except OSError as exc:
             logger.warning("refused %s: TLS handshake failed: %s", peer, exc)
             return False
-        self._handshake_pending = False
-        self.ssl_env = _tls_environ(sock)
+        self.handshake_done()
         return True
 
     @staticmethod
@@ -846,6 +901,7 @@ class _CherootServer(cheroot_wsgi.Server):
         self.gateway = _Gateway
         self.requests = _WorkerPool(self, min(_MIN_THREADS, threads), threads, worker_idle_timeout)
         self.ssl_adapter = ssl_adapter
+        self.streams = StreamWriter(name=f"fakebbs-streams-{bind_addr[1]}")
         self._stopping = False
         self._put_conn_lock = threading.Lock()
 
@@ -878,6 +934,7 @@ class _CherootServer(cheroot_wsgi.Server):
             # ``expiration_interval`` (0.5 s); set the flag and wake the loop with a connection.
             _cheroot.stop_accept_loop(self)
             self._wake_accept_loop()
+            self.streams.stop(_SHUTDOWN_GRACE)
         super().stop()
 
     def _wake_accept_loop(self) -> None:
