@@ -46,6 +46,7 @@ chunked one) is read by its worker."""
 
 _HEAD_BYTES = 1024 * 1024  # past this without the end of the head, a worker takes it (and refuses)
 _READ_SIZE = 65536
+_KEY_BYTES = 8192  # what ``request_key`` is shown of a request: its head, or the start of it
 _SWEEP_SECONDS = 1.0
 _HIGH_WATER = 256 * 1024  # a stream's unsent bytes beyond which its events wait in its queue
 _WRITER_IDLE_SECONDS = 2.0  # the writer thread ends after this long without a stream
@@ -116,18 +117,21 @@ class RequestGatherer:
     server's idle keep-alive timeout), ``handshake_timeout`` the same for a TLS handshake.
 
     A connection handed over must have ``handshake_pending`` (a TLS handshake is due),
-    ``handshake_done()`` and ``handshake_failed(exc)`` (the worker reports it) and ``close()``.
+    ``handshake_done()`` and ``handshake_failed(exc)`` (the worker reports it) and ``close()``;
+    with ``request_key``, its ``request_key`` is set to what that makes of the request's head.
     """
 
     def __init__(
         self,
         dispatch: Callable[[Any], None],
         *,
+        request_key: Callable[[bytes], str] | None = None,
         timeout: float,
         handshake_timeout: float,
         name: str = "fakebbs-gatherer",
     ) -> None:
         self._dispatch = dispatch
+        self._request_key = request_key
         self._timeout = timeout
         self._handshake_timeout = handshake_timeout
         self._name = name
@@ -253,6 +257,8 @@ class RequestGatherer:
     def _hand_over(self, gathering: _Gathering) -> bool:
         self._forget(gathering)
         conn = gathering.conn
+        if self._request_key is not None and gathering.data:
+            conn.request_key = self._request_key(bytes(gathering.data[:_KEY_BYTES]))
         try:
             gathering.sock.settimeout(conn.server.timeout)
             _cheroot.prefill(conn, bytes(gathering.data))

@@ -45,6 +45,7 @@ __all__ = [
     "NamespaceLimitError",
     "Namespaces",
     "is_loopback",
+    "namespace_of_request",
     "valid_name",
 ]
 
@@ -75,6 +76,17 @@ def valid_name(name: str) -> bool:
     """Whether ``name`` can name a namespace: 1 to 128 letters, digits, ``.``, ``_`` or
     ``-``, starting with a letter or digit (so it is safe in a URL path)."""
     return _NAME.fullmatch(name) is not None
+
+
+_PATH_NAMESPACE = re.compile(rb"[A-Z]+ /ns/([^/?# ]*)")
+_HEADER_NAMESPACE = re.compile(rb"\r\nx-fakebbs-namespace:[ \t]*([^\r\n]*?)[ \t]*\r\n", re.I)
+
+
+def namespace_of_request(head: bytes) -> str:
+    """The namespace a raw request head names, as ``Namespaces`` will read it (the server
+    shares its workers fairly between namespaces with it)."""
+    found = _PATH_NAMESPACE.match(head) or _HEADER_NAMESPACE.search(head)
+    return found.group(1).decode("latin-1") if found else ""
 
 
 def is_loopback(host: str) -> bool:
@@ -318,6 +330,7 @@ class Namespaces:
             ssl_context=ssl_context,
             on_stop=self._stopping,
             errors=self.default.fake.errors,
+            request_key=namespace_of_request,
         )
         return server.start()
 

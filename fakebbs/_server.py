@@ -48,6 +48,7 @@ import struct
 import sys
 import threading
 import time
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import suppress
 from types import TracebackType
@@ -135,7 +136,9 @@ class Server:
     the worker threads (see ``DEFAULT_THREADS``); workers beyond the first few end after
     ``worker_idle_timeout`` seconds without work. ``on_stop`` is called first thing in ``stop()``:
     use it to end responses that would otherwise never finish (event streams), so their workers
-    can be joined.
+    can be joined. ``request_key`` maps a request's head (its bytes up to the blank line) to
+    whose fair share of the workers it counts against (``Namespaces`` passes its namespace):
+    one key's requests take at most half the workers at once.
     """
 
     def __init__(
@@ -149,6 +152,7 @@ class Server:
         worker_idle_timeout: float = WORKER_IDLE_TIMEOUT,
         on_stop: Callable[[], object] | None = None,
         errors: list[BaseException] | None = None,
+        request_key: Callable[[bytes], str] | None = None,
     ) -> None:
         if threads < 1:
             raise ValueError(f"threads must be at least 1, got {threads}")
@@ -162,6 +166,7 @@ class Server:
         """Exceptions the app raised while handling requests (they are also logged); pass the
         app's own list as ``errors`` to keep one list for both."""
         self._requested = (host, port)
+        self._request_key = request_key
         self._on_stop = on_stop
         self._httpd: _CherootServer | None = None
         self._thread: threading.Thread | None = None
@@ -183,6 +188,7 @@ class Server:
                 self.threads,
                 self.worker_idle_timeout,
                 adapter,
+                self._request_key,
             )
             httpd.prepare()  # bind + listen + start the first workers; raises if the port is taken
             host, port = httpd.bind_addr[:2]
@@ -516,16 +522,32 @@ class _WorkerPool:
     ``_outstanding`` counts connections handed over whose ``communicate()`` has not returned
     (queued or being served). A worker retires only if every outstanding connection still has a
     worker without it, so a queued connection never waits for a worker that just left.
+
+    Fair share: requests of one key (``Namespaces`` keys them by namespace, see
+    ``Server(request_key=)``) take at most ``share`` workers (half the cap) at once; more of that
+    key wait in a queue of their own, served as that key's requests finish, so requests that
+    wait inside the app (held routes, delays, admin waits) in one namespace never take every
+    worker from the others.
     """
 
     def __init__(
-        self, server: _CherootServer, minimum: int, maximum: int, idle_timeout: float
+        self,
+        server: _CherootServer,
+        minimum: int,
+        maximum: int,
+        idle_timeout: float,
+        request_key: Callable[[bytes], str] | None = None,
     ) -> None:
         self.server = server
         self.min = minimum
         self.max = maximum
+        self.share = max(1, maximum // 2)
+        """Workers the requests of one key may take at once."""
         self.idle_timeout = idle_timeout
-        self._queue: queue.SimpleQueue[_Connection | None] = queue.SimpleQueue()  # None: stop
+        # (connection, its key); None: stop
+        self._queue: queue.SimpleQueue[tuple[_Connection, str] | None] = queue.SimpleQueue()
+        self._by_key: Counter[str] = Counter()  # outstanding connections of each key
+        self._held_back: dict[str, deque[_Connection]] = {}  # beyond the share, in order
         self._changed = threading.Condition()  # guards the fields below; notified on any change
         self._workers: set[threading.Thread] = set()
         self._serving: dict[threading.Thread, _Connection] = {}
@@ -535,6 +557,7 @@ class _WorkerPool:
         self._started = 0  # for worker names
         self.gatherer = RequestGatherer(
             self._dispatch,
+            request_key=request_key,
             timeout=server.timeout,
             handshake_timeout=_HANDSHAKE_TIMEOUT,
             name=f"fakebbs-gatherer-{id(self):x}",
@@ -557,17 +580,41 @@ class _WorkerPool:
             self.gatherer.add(conn)
 
     def _dispatch(self, conn: _Connection) -> None:
+        key = conn.request_key
         with self._changed:
             if self._stopping:
                 conn.close()
                 return
-            self._outstanding += 1
-            if self._outstanding > len(self._workers) and len(self._workers) < self.max:
-                self._spawn()
-        self._queue.put(conn)
+            if self._by_key[key] >= self.share:
+                self._held_back.setdefault(key, deque()).append(conn)
+                return
+            self._by_key[key] += 1
+            self._enqueue(conn, key)
 
-    def get(self) -> _Connection | None:
-        """The next connection for the calling worker, or None when it is to end."""
+    def _enqueue(self, conn: _Connection, key: str) -> None:
+        # Called with the lock held.
+        self._outstanding += 1
+        if self._outstanding > len(self._workers) and len(self._workers) < self.max:
+            self._spawn()
+        self._queue.put((conn, key))
+
+    def _done(self, key: str) -> None:
+        # A connection of ``key`` is done with its worker; called with the lock held.
+        self._outstanding -= 1
+        waiting = self._held_back.get(key)
+        if waiting:
+            conn = waiting.popleft()
+            if not waiting:
+                del self._held_back[key]
+            self._enqueue(conn, key)
+        else:
+            self._by_key[key] -= 1
+            if not self._by_key[key]:
+                del self._by_key[key]
+
+    def get(self) -> tuple[_Connection, str] | None:
+        """The next connection (and its key) for the calling worker, or None when it is to
+        end."""
         worker = threading.current_thread()
         while True:
             try:
@@ -582,7 +629,7 @@ class _WorkerPool:
                 continue
             if conn is not None:
                 with self._changed:
-                    self._serving[worker] = conn
+                    self._serving[worker] = conn[0]
             return conn
 
     @property
@@ -602,7 +649,11 @@ class _WorkerPool:
         with self._changed:
             self._stopping = True
             workers, self._workers = self._workers, set()
+            held_back, self._held_back = self._held_back, {}
             self._changed.notify_all()
+        for waiting in held_back.values():
+            for held in waiting:
+                held.close()
         for _ in workers:
             self._queue.put(None)
         # stop() may run in a worker (cheroot stops the server from one on a fatal error).
@@ -661,13 +712,14 @@ class _WorkerPool:
     def _work(self) -> None:
         worker = threading.current_thread()
         try:
-            while (conn := self.get()) is not None:
+            while (taken := self.get()) is not None:
+                conn, key = taken
                 try:
                     self._serve(conn)
                 finally:
                     with self._changed:
                         self._serving.pop(worker, None)
-                        self._outstanding -= 1
+                        self._done(key)
                         self._changed.notify_all()
         finally:  # also when something escaped _serve (SystemExit from the app): not counted
             with self._changed:
@@ -756,6 +808,8 @@ class _Connection(cheroot_server.HTTPConnection):
         self._handshake_failure: OSError | None = None
         self.detached = False
         """The socket went to the stream writer: closing this connection leaves it open."""
+        self.request_key = ""
+        """Whose fair share of workers the connection's request counts against."""
 
     def communicate(self) -> bool:
         if self.handshake_pending and not self._handshake():
@@ -889,6 +943,7 @@ class _CherootServer(cheroot_wsgi.Server):
         threads: int,
         worker_idle_timeout: float,
         ssl_adapter: _ContextSSLAdapter | None,
+        request_key: Callable[[bytes], str] | None = None,
     ) -> None:
         super().__init__(
             bind_addr,
@@ -899,7 +954,9 @@ class _CherootServer(cheroot_wsgi.Server):
             shutdown_timeout=_SHUTDOWN_GRACE,
         )
         self.gateway = _Gateway
-        self.requests = _WorkerPool(self, min(_MIN_THREADS, threads), threads, worker_idle_timeout)
+        self.requests = _WorkerPool(
+            self, min(_MIN_THREADS, threads), threads, worker_idle_timeout, request_key
+        )
         self.ssl_adapter = ssl_adapter
         self.streams = StreamWriter(name=f"fakebbs-streams-{bind_addr[1]}")
         self._stopping = False

@@ -21,7 +21,7 @@ import trustme
 from werkzeug.wrappers import Request
 
 from fakebbs import FakeBBS, _server
-from fakebbs._namespaces import Namespaces
+from fakebbs._namespaces import NAMESPACE_HEADER, Namespaces, namespace_of_request
 from fakebbs._server import BodyReadError, Server
 
 if TYPE_CHECKING:
@@ -764,3 +764,44 @@ def test_requests_are_not_logged_by_default(
 ) -> None:
     assert_serving(server)
     assert [r for r in caplog.records if r.name == "fakebbs.server"] == []
+
+
+def test_requests_held_in_one_namespace_take_at_most_half_the_workers() -> None:
+    namespaces = Namespaces()
+    gate = namespaces.get("hog").fake.hold("Ping")
+    with namespaces.serve() as server:
+        clients = []
+        try:
+            for _ in range(300):  # more held requests than the server has workers
+                client = socket.create_connection((server.host, server.port), timeout=TIMEOUT)
+                clients.append(client)
+                client.sendall(b"POST /ns/hog/v1/ping HTTP/1.1\r\nHost: x\r\n\r\n")
+            gate.wait_arrived(timeout=30, count=_server.DEFAULT_THREADS // 2)
+            conn = http.client.HTTPConnection(server.host, server.port, timeout=TIMEOUT)
+            conn.request("POST", "/v1/ping", headers={NAMESPACE_HEADER: "other"}, body=b"")
+            answer = conn.getresponse()
+            assert (answer.status, answer.read()) == (200, b"\x08\x01")
+            conn.close()
+            assert gate.arrived == _server.DEFAULT_THREADS // 2  # the rest wait their turn
+            gate.release()
+            for client in clients:  # and every one is answered once the hold is released
+                assert client.recv(4096).startswith(b"HTTP/1.1 200 OK\r\n")
+        finally:
+            gate.release()
+            for client in clients:
+                client.close()
+
+
+@pytest.mark.parametrize(
+    ("head", "namespace"),
+    [
+        (b"POST /ns/suite-a/v1/ping HTTP/1.1\r\nHost: x\r\n\r\n", "suite-a"),
+        (b"GET /ns/b HTTP/1.1\r\n\r\n", "b"),
+        (b"POST /v1/ping HTTP/1.1\r\nX-Fakebbs-Namespace: c\r\n\r\n", "c"),
+        (b"POST /v1/ping HTTP/1.1\r\nx-fakebbs-namespace:  d \r\nHost: x\r\n\r\n", "d"),
+        (b"POST /v1/ping HTTP/1.1\r\nHost: x\r\n\r\n", ""),
+        (b"POST /v1/pi", ""),
+    ],
+)
+def test_the_fair_share_key_is_the_namespace_the_request_names(head: bytes, namespace: str) -> None:
+    assert namespace_of_request(head) == namespace
