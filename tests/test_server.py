@@ -805,3 +805,26 @@ def test_requests_held_in_one_namespace_take_at_most_half_the_workers() -> None:
 )
 def test_the_fair_share_key_is_the_namespace_the_request_names(head: bytes, namespace: str) -> None:
     assert namespace_of_request(head) == namespace
+
+
+def test_300_silent_tls_connections_do_not_stall_another_namespace(ca: trustme.CA) -> None:
+    namespaces = Namespaces()
+    context = server_context(ca, require_client_cert=True)
+    with namespaces.serve(ssl_context=context) as server:
+        silent = [
+            socket.create_connection((server.host, server.port), timeout=TIMEOUT)
+            for _ in range(300)
+        ]
+        try:
+            client = client_context(ca, with_cert=True)
+            conn = http.client.HTTPSConnection(
+                server.host, server.port, timeout=TIMEOUT, context=client
+            )
+            conn.request("POST", "/ns/other/v1/ping", body=b"")
+            answer = conn.getresponse()
+            assert (answer.status, answer.read()) == (200, b"\x08\x01")
+            conn.close()
+            assert server.wait_for_worker_threads(_server._MIN_THREADS, timeout=30)
+        finally:
+            for sock in silent:
+                sock.close()
