@@ -25,6 +25,7 @@ from importlib import metadata
 from typing import Any
 
 from cheroot import connections as cheroot_connections
+from cheroot import makefile as cheroot_makefile
 from cheroot import server as cheroot_server
 
 __all__ = [
@@ -71,6 +72,7 @@ _REQUIRED: tuple[tuple[type, str, Callable[..., Any] | None], ...] = (
     (cheroot_server.HTTPRequest, "sent_headers", cheroot_server.HTTPRequest.__init__),
     (cheroot_server.HTTPConnection, "socket", cheroot_server.HTTPConnection.__init__),
     (cheroot_server.HTTPConnection, "rfile", cheroot_server.HTTPConnection.__init__),
+    (cheroot_makefile.StreamReader, "has_data", None),
     (_pyio.BufferedReader, "_read_buf", _pyio.BufferedReader._reset_read_buf),
     (_pyio.BufferedReader, "_read_pos", _pyio.BufferedReader._reset_read_buf),
 )

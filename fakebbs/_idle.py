@@ -292,7 +292,7 @@ class RequestGatherer:
 
 
 class _Outgoing:
-    __slots__ = ("stream", "sock", "fd", "chunked", "left", "unsent", "ending", "events")
+    __slots__ = ("stream", "sock", "fd", "chunked", "left", "unsent", "ending", "events", "stuck")
 
     def __init__(self, stream: EventStream, sock: socket.socket, chunked: bool, limit: int) -> None:
         self.stream = stream
@@ -303,14 +303,18 @@ class _Outgoing:
         self.unsent = bytearray()
         self.ending = False  # the end is queued in ``unsent``: close once it is sent
         self.events = selectors.EVENT_READ
+        self.stuck: float | None = None  # since when the socket has taken nothing
 
 
 class StreamWriter:
     """Writes every handed-over event stream from one thread (see the module docstring). The
-    thread runs while there are streams, and ends ``_WRITER_IDLE_SECONDS`` after the last."""
+    thread runs while there are streams, and ends ``_WRITER_IDLE_SECONDS`` after the last. A
+    subscriber that reads nothing for ``timeout`` seconds while events wait is disconnected
+    (as a blocked write times out)."""
 
-    def __init__(self, name: str = "fakebbs-streams") -> None:
+    def __init__(self, name: str = "fakebbs-streams", *, timeout: float = 120.0) -> None:
         self._name = name
+        self._timeout = timeout
         self._lock = threading.Lock()
         self._incoming: list[_Outgoing] = []
         self._ready: set[_Outgoing] = set()
@@ -402,15 +406,24 @@ class StreamWriter:
                         self._close(outgoing)
                     elif mask & selectors.EVENT_WRITE:
                         self._service(outgoing)
+                now = time.monotonic()
+                for outgoing in list(self._open.values()):
+                    if outgoing.stuck is not None and now - outgoing.stuck > self._timeout:
+                        self._close(outgoing)
                 if self._open or incoming:
-                    idle_since = time.monotonic()
+                    idle_since = now
         except Exception:  # logged; every stream is closed below
             logger.exception("the event stream writer failed")
-            with self._lock:
-                self._thread = None
         finally:
             for outgoing in list(self._open.values()):
                 self._close(outgoing)
+            with self._lock:
+                if self._thread is threading.current_thread():  # failed: the next add restarts
+                    self._thread = None
+                    for outgoing in self._incoming:
+                        outgoing.stream.close()
+                        outgoing.sock.close()
+                    self._incoming.clear()
             selector.close()
             waker.close()
 
@@ -451,6 +464,8 @@ class StreamWriter:
             try:
                 sent = sock.send(outgoing.unsent)
             except (BlockingIOError, ssl.SSLWantWriteError):
+                if outgoing.stuck is None:
+                    outgoing.stuck = time.monotonic()
                 self._interest(outgoing, selectors.EVENT_READ | selectors.EVENT_WRITE)
                 return False
             except ssl.SSLWantReadError:
@@ -459,6 +474,7 @@ class StreamWriter:
                 self._close(outgoing)
                 return False
             del outgoing.unsent[:sent]
+            outgoing.stuck = None
         self._interest(outgoing, selectors.EVENT_READ)
         return True
 

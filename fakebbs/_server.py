@@ -958,7 +958,7 @@ class _CherootServer(cheroot_wsgi.Server):
             self, min(_MIN_THREADS, threads), threads, worker_idle_timeout, request_key
         )
         self.ssl_adapter = ssl_adapter
-        self.streams = StreamWriter(name=f"fakebbs-streams-{bind_addr[1]}")
+        self.streams = StreamWriter(name=f"fakebbs-streams-{bind_addr[1]}", timeout=_IO_TIMEOUT)
         self._stopping = False
         self._put_conn_lock = threading.Lock()
 
