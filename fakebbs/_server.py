@@ -541,8 +541,9 @@ class _WorkerPool:
         self.server = server
         self.min = minimum
         self.max = maximum
-        self.share = max(1, maximum // 2)
-        """Workers the requests of one key may take at once."""
+        self.share = maximum if request_key is None else max(1, maximum // 2)
+        """Workers the requests of one key may take at once (all of them when requests are not
+        told apart)."""
         self.idle_timeout = idle_timeout
         # (connection, its key); None: stop
         self._queue: queue.SimpleQueue[tuple[_Connection, str] | None] = queue.SimpleQueue()
