@@ -335,20 +335,37 @@ class StreamWriter:
         of them (-1: all), and close ``sock`` at its end."""
         outgoing = _Outgoing(stream, sock, chunked, limit)
         with self._lock:
-            if self._stopping:
-                stream.close()
-                sock.close()
-                return
-            self._incoming.append(outgoing)
-            if self._thread is None:
-                self._waker = _Waker()
-                self._selector = selectors.DefaultSelector()
-                self._selector.register(self._waker.reader, selectors.EVENT_READ, None)
-                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-                self._thread.start()
-            else:
-                assert self._waker is not None
-                self._waker.wake()
+            stopping = self._stopping
+            if not stopping:
+                self._incoming.append(outgoing)
+                self._start_or_wake()
+        if stopping:  # handed over as the server stops: its subscription has ended
+            self._finish_now(outgoing)
+
+    def _start_or_wake(self) -> None:
+        # Called with the lock held.
+        if self._thread is None:
+            self._waker = _Waker()
+            self._selector = selectors.DefaultSelector()
+            self._selector.register(self._waker.reader, selectors.EVENT_READ, None)
+            self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+            self._thread.start()
+        else:
+            assert self._waker is not None
+            self._waker.wake()
+
+    def _finish_now(self, outgoing: _Outgoing) -> None:
+        """Send what the stream still has and its end, blocking (briefly), then close."""
+        try:
+            outgoing.sock.settimeout(1.0)
+            self._fill(outgoing)
+            outgoing.sock.sendall(outgoing.unsent)
+        except OSError:
+            pass
+        finally:
+            outgoing.stream.close()
+            with contextlib.suppress(OSError):
+                outgoing.sock.close()
 
     def stop(self, timeout: float) -> None:
         """Stop taking streams; send what the open ones have (their subscriptions ended, the

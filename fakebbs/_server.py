@@ -828,7 +828,10 @@ class _Connection(cheroot_server.HTTPConnection):
         self._handshake_failure = failure
 
     def close(self) -> None:
-        if self.detached:  # the stream writer owns the socket now
+        if self.detached:  # the stream writer owns the socket: let go of it, but keep it open
+            for stream in (self.rfile, self.wfile):
+                with suppress(OSError, ValueError):
+                    stream.close()  # its socket's own close() then closes at once
             return
         # cheroot closes only the read side; after a failed write the write buffer still holds
         # bytes, and the writer's __del__ then tries to flush them into a closed socket

@@ -19,7 +19,8 @@ import signal
 import ssl
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
@@ -40,6 +41,7 @@ __all__ = ["main"]
 logger = logging.getLogger("fakebbs.cli")
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_SIGNAL_CHECK_SECONDS = 0.2  # how often the main thread looks for a signal
 _MAX_INTERVAL = 86400.0  # a day: longer means "never", which is 0
 _MAX_RETRIES = 2**31 - 1  # upstream keeps the count in an int32
 _LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -491,10 +493,7 @@ def _listen(args: argparse.Namespace, stop: threading.Event, received: list[str]
                 daemon=True,
             )
             saver.start()
-        if args.converge_interval > 0:
-            while not stop.wait(args.converge_interval):
-                namespaces.converge()
-        stop.wait()
+        _wait_for_stop(stop, args.converge_interval, namespaces.converge)
         logger.info("%s received, stopping", received[0] if received else "signal")
         if saver is not None:
             saver.join()
@@ -506,6 +505,18 @@ def _listen(args: argparse.Namespace, stop: threading.Event, received: list[str]
             return 1
         logger.info("saved %d namespace(s) to %s (%d bytes)", count, args.state, size)
     return 0
+
+
+def _wait_for_stop(stop: threading.Event, interval: float, converge: Callable[[], None]) -> None:
+    """Until ``stop``, run ``converge`` every ``interval`` seconds (0: never). Never one long
+    wait: a signal the kernel hands to another thread sets Python's flag but does not wake the
+    main thread, which alone runs the handler (``fakebbs serve`` then missed a SIGTERM now and
+    then); so the main thread looks at least every ``_SIGNAL_CHECK_SECONDS``."""
+    due = time.monotonic() + interval if interval > 0 else math.inf
+    while not stop.wait(min(_SIGNAL_CHECK_SECONDS, max(due - time.monotonic(), 0.0))):
+        if time.monotonic() >= due:
+            converge()
+            due = time.monotonic() + interval
 
 
 def _save_every(namespaces: Namespaces, interval: float, stop: threading.Event) -> None:
