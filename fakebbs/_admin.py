@@ -17,7 +17,7 @@ import inspect
 import json
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from importlib import metadata
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -28,9 +28,11 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from fakebbs import _json_input as json_input
 from fakebbs import errors, faults, models
+from fakebbs._app import DEFAULT_MAX_BODY_BYTES
 from fakebbs._controls import FaultRule, Gate
-from fakebbs._journal import Call, OutboundJournal
+from fakebbs._journal import Call, Journal, OutboundJournal
 from fakebbs._outbound import OutboundCall
 from fakebbs._seedfile import SeedFileError, apply_seed, parse_seed
 from fakebbs._selectors import UnknownRoute
@@ -44,6 +46,10 @@ if TYPE_CHECKING:
     from fakebbs._namespaces import Namespace, Namespaces
 
 __all__ = ["AdminAPI", "AdminError", "to_json", "from_json"]
+
+MAX_BODY_BYTES = DEFAULT_MAX_BODY_BYTES
+"""The largest admin request body (a seed document, a fault rule...): the BBS routes' own
+limit; a larger one is a 413."""
 
 MAX_WAIT_SECONDS = 300.0
 """The longest a single wait request may block (journal and hold waits)."""
@@ -101,6 +107,7 @@ class AdminAPI:
             ("GET", "/state", self.state),
             ("POST", "/seed", self.seed),
             ("POST", "/reset", self.reset),
+            ("POST", "/save", self.save_state),
             ("GET", "/snapshots", self.list_snapshots),
             ("PUT", "/snapshots/<name>", self.take_snapshot),
             ("POST", "/snapshots/<name>/restore", self.restore_snapshot),
@@ -150,10 +157,11 @@ class AdminAPI:
         self, namespace: Namespace, environ: WSGIEnvironment, start_response: StartResponse
     ) -> Iterable[bytes]:
         request = Request(environ)
+        request.max_content_length = MAX_BODY_BYTES
         try:
             endpoint, arguments = self._map.bind_to_environ(environ).match()
             result = self._handlers[endpoint](namespace, request, arguments)
-            response = _json(200, result)
+            response = result if isinstance(result, Response) else _json(200, result)
         except AdminError as exc:
             response = _json(exc.status, {"error": exc.message})
         except MethodNotAllowed as exc:
@@ -235,6 +243,16 @@ class AdminAPI:
             raise AdminError(f"empty: expected true or false, got {json.dumps(empty)}")
         return {"reset": ns.name, "to": self.namespaces.reset(ns, empty=empty)}
 
+    def save_state(self, ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
+        _fields(request, set())
+        if self.namespaces.state_file is None:
+            raise AdminError("this server has no state file: serve with --state FILE", 409)
+        try:
+            count, size = self.namespaces.save_state()
+        except OSError as exc:
+            raise AdminError(f"cannot write {self.namespaces.state_file}: {exc}", 500) from None
+        return {"saved": str(self.namespaces.state_file), "namespaces": count, "bytes": size}
+
     def list_snapshots(self, ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
         with ns.lock:
             return {"snapshots": {name: _counts(s) for name, s in sorted(ns.snapshots.items())}}
@@ -306,30 +324,9 @@ class AdminAPI:
     # -- the journal ------------------------------------------------------------------------
 
     def journal(self, ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
-        unknown = set(request.args) - {"route", "where", "limit"}
-        if unknown:
-            raise AdminError(f"unknown query parameter(s): {', '.join(sorted(unknown))}")
-        route = request.args.get("route")
-        where_text = request.args.get("where")
-        if where_text is not None and route is None:
+        if request.args.get("where") is not None and request.args.get("route") is None:
             raise AdminError("where needs a route")
-        where = None
-        if where_text is not None:
-            try:
-                where = _where(json.loads(where_text))
-            except json.JSONDecodeError as exc:
-                raise AdminError(f"where: not JSON: {exc}") from None
-        calls = (
-            list(ns.fake.calls)
-            if route is None
-            else _checked(lambda: ns.fake.calls.to(route.split(","), where=where))
-        )
-        limit = request.args.get("limit")
-        if limit is not None:
-            if not limit.isdigit():
-                raise AdminError(f"limit: expected a whole number, got {limit!r}")
-            calls = calls[-int(limit) :] if int(limit) else []
-        return {"calls": [_call_json(c) for c in calls], "dropped": ns.fake.calls.dropped}
+        return _journal_page(ns.fake.calls, request, _call_json)
 
     def clear_journal(self, ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
         ns.fake.calls.clear()
@@ -348,29 +345,7 @@ class AdminAPI:
     # -- the calls the fake made to reps and the auctioneer -----------------------------------
 
     def made_calls(self, ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
-        journal = _made(ns, args)
-        unknown = set(request.args) - {"route", "where", "limit"}
-        if unknown:
-            raise AdminError(f"unknown query parameter(s): {', '.join(sorted(unknown))}")
-        route = request.args.get("route")
-        where_text = request.args.get("where")
-        where = None
-        if where_text is not None:
-            try:
-                where = _where(json.loads(where_text))
-            except json.JSONDecodeError as exc:
-                raise AdminError(f"where: not JSON: {exc}") from None
-        calls = (
-            list(journal)
-            if route is None and where is None
-            else _checked(lambda: journal.to((route or "*").split(","), where=where))
-        )
-        limit = request.args.get("limit")
-        if limit is not None:
-            if not limit.isdigit():
-                raise AdminError(f"limit: expected a whole number, got {limit!r}")
-            calls = calls[-int(limit) :] if int(limit) else []
-        return {"calls": [_made_json(c) for c in calls], "dropped": journal.dropped}
+        return _journal_page(_made(ns, args), request, _made_json)
 
     def clear_made_calls(self, ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
         _made(ns, args).clear()
@@ -434,7 +409,7 @@ class AdminAPI:
         at = _fields(request, {"at"}).get("at")
         if at is not None and (not isinstance(at, int) or isinstance(at, bool)):
             raise AdminError(f"at: expected Unix nanoseconds (a whole number), got {at!r}")
-        ns.fake.clock.freeze(at)
+        _checked(lambda: ns.fake.clock.freeze(at))
         return _clock_json(ns)
 
     def advance_clock(self, ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
@@ -446,7 +421,7 @@ class AdminAPI:
             or seconds < 0
         ):
             raise AdminError(f"seconds: expected a number >= 0, got {seconds!r}")
-        ns.fake.clock.advance(seconds)
+        _checked(lambda: ns.fake.clock.advance(seconds))
         return _clock_json(ns)
 
     def unfreeze_clock(self, ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
@@ -490,9 +465,9 @@ def _body(request: Request, *, required: bool = False) -> Any:
             raise AdminError("this endpoint needs a JSON body")
         return {}
     try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise AdminError(f"the body is not JSON: {exc}") from None
+        return json_input.loads(raw)
+    except json_input.JSONInputError as exc:
+        raise AdminError(f"the body: {exc}") from None
 
 
 def _fields(
@@ -719,6 +694,61 @@ def _call_json(call: Call) -> dict[str, Any]:
         else {"type": call.error.type_name, "message": call.error.message},
         "fault": None if call.fault is None else _action_json(call.fault)["fault"],
     }
+
+
+def _journal_page(
+    journal: Journal | OutboundJournal,
+    request: Request,
+    to_json: Callable[[Any], dict[str, Any]],
+) -> Response:
+    """``GET`` a journal: the calls kept, oldest first, filtered by ``route`` (names, comma
+    separated) and ``where`` (JSON), paged by ``after`` (the calls numbered above it) and
+    ``limit`` (the first that many after ``after``; without ``after``, the newest that many).
+    Each call carries its ``seq``; ``next`` is the ``after`` that continues where this page
+    ends. The answer is written call by call as it is sent, never built whole."""
+    unknown = set(request.args) - {"route", "where", "limit", "after"}
+    if unknown:
+        raise AdminError(f"unknown query parameter(s): {', '.join(sorted(unknown))}")
+    route = request.args.get("route")
+    where_text = request.args.get("where")
+    where = None
+    if where_text is not None:
+        try:
+            where = _where(json_input.loads(where_text))
+        except json_input.JSONInputError as exc:
+            raise AdminError(f"where: {exc}") from None
+    limit, after = _whole(request, "limit"), _whole(request, "after")
+    latest = journal.latest
+    selector = None if route is None and where is None else (route or "*").split(",")
+    numbered: list[tuple[int, Any]] = _checked(lambda: journal.numbered(selector, where=where))
+    if after is not None:
+        numbered = [pair for pair in numbered if pair[0] > after]
+    cut = limit is not None and len(numbered) > limit
+    if limit is not None:
+        numbered = numbered[:limit] if after is not None else numbered[len(numbered) - limit :]
+    if cut and after is not None and numbered:
+        next_after = numbered[-1][0]
+    else:
+        next_after = max([latest, *(n for n, _ in numbered[-1:])])
+    dropped = journal.dropped
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{\n "calls": ['
+        for position, (number, call) in enumerate(numbered):
+            text = json.dumps({"seq": number, **to_json(call)}, indent=1)
+            yield (",\n" if position else "\n").encode() + text.encode()
+        yield f'\n ],\n "dropped": {dropped},\n "next": {next_after}\n}}\n'.encode()
+
+    return Response(chunks(), 200, content_type="application/json")
+
+
+def _whole(request: Request, name: str) -> int | None:
+    value = request.args.get(name)
+    if value is None:
+        return None
+    if not (value.isascii() and value.isdigit()):
+        raise AdminError(f"{name}: expected a whole number, got {value!r}")
+    return int(value)
 
 
 def _made(ns: Namespace, args: Mapping[str, Any]) -> OutboundJournal:

@@ -4,8 +4,11 @@ The server needs a few things cheroot's public API does not offer: wake and stop
 at once (cheroot polls a flag every half second), end a response without its terminating chunk
 (an event stream whose subscriber has gone, a fault that cuts an answer short), close the
 connection after a response the app marked ``Connection: close``, reach the socket under a
-request, and send no ``Server`` header (Go's server sends none). Each needs an attribute cheroot
-does not document; they are read and written only here.
+request, and send no ``Server`` header (Go's server sends none); and, so that a connection
+waits for its request without a worker, put the bytes of a request read ahead of cheroot into
+the connection's reader (cheroot reads through ``_pyio.BufferedReader``, whose buffer is two
+attributes). Each needs an attribute cheroot does not document; they are read and written only
+here.
 
 ``verify()`` runs on import: if the installed cheroot lacks one of them, importing fails with an
 ``ImportError`` that names the cheroot version and the attribute, instead of a puzzling error in
@@ -15,12 +18,14 @@ the middle of a request. The range of cheroot versions known to work is declared
 
 from __future__ import annotations
 
+import _pyio  # type: ignore[import-not-found]  # no stub: the pure-Python io cheroot uses
 import socket
 from collections.abc import Callable, Iterable
 from importlib import metadata
 from typing import Any
 
 from cheroot import connections as cheroot_connections
+from cheroot import makefile as cheroot_makefile
 from cheroot import server as cheroot_server
 
 __all__ = [
@@ -28,6 +33,9 @@ __all__ = [
     "close_after_response",
     "drop_server_header",
     "end_response_here",
+    "prefill",
+    "request_connection",
+    "response_is_chunked",
     "request_socket",
     "response_headers",
     "run_accept_loop",
@@ -63,6 +71,10 @@ _REQUIRED: tuple[tuple[type, str, Callable[..., Any] | None], ...] = (
     (cheroot_server.HTTPRequest, "chunked_write", None),
     (cheroot_server.HTTPRequest, "sent_headers", cheroot_server.HTTPRequest.__init__),
     (cheroot_server.HTTPConnection, "socket", cheroot_server.HTTPConnection.__init__),
+    (cheroot_server.HTTPConnection, "rfile", cheroot_server.HTTPConnection.__init__),
+    (cheroot_makefile.StreamReader, "has_data", None),
+    (_pyio.BufferedReader, "_read_buf", _pyio.BufferedReader._reset_read_buf),
+    (_pyio.BufferedReader, "_read_pos", _pyio.BufferedReader._reset_read_buf),
 )
 
 
@@ -114,6 +126,18 @@ def request_socket(request: cheroot_server.HTTPRequest) -> socket.socket:
     return sock
 
 
+def request_connection(request: cheroot_server.HTTPRequest) -> cheroot_server.HTTPConnection:
+    """The connection the request came in on."""
+    conn: cheroot_server.HTTPConnection = request.conn
+    return conn
+
+
+def response_is_chunked(request: cheroot_server.HTTPRequest) -> bool:
+    """Whether the response body goes out in chunked coding (an HTTP/1.1 answer of no stated
+    length)."""
+    return bool(request.chunked_write)
+
+
 def response_headers(request: cheroot_server.HTTPRequest) -> list[tuple[bytes, bytes]]:
     """The response headers as they will be sent (the app's, then cheroot's own)."""
     headers: list[tuple[bytes, bytes]] = request.outheaders
@@ -134,6 +158,21 @@ def end_response_here(request: cheroot_server.HTTPRequest) -> None:
     request.sent_headers = True
     request.chunked_write = False
     request.close_connection = True
+
+
+# -- a connection's reader -----------------------------------------------------------------------
+
+
+def prefill(conn: cheroot_server.HTTPConnection, data: bytes) -> None:
+    """Put ``data``, read from the socket ahead of cheroot, in front of what the connection's
+    reader holds: cheroot then parses it as if it had read it itself."""
+    if not data:
+        return
+    reader: Any = conn.rfile
+    if not isinstance(reader, _pyio.BufferedReader):
+        raise TypeError(f"cheroot's reader is a {type(reader).__name__}, not _pyio's")
+    reader._read_buf = data + reader._read_buf[reader._read_pos :]
+    reader._read_pos = 0
 
 
 class _WithoutServerHeader(list[tuple[bytes, bytes]]):

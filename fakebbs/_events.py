@@ -38,7 +38,7 @@ from __future__ import annotations
 import base64
 import threading
 from collections import Counter, deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
@@ -627,6 +627,20 @@ class Subscription:
     _pending: Counter[str] = field(default_factory=Counter)
     _ended: bool = False
     _cond: threading.Condition = field(default_factory=threading.Condition)
+    _watcher: Callable[[], object] | None = None
+
+    def watch(self, callback: Callable[[], object]) -> None:
+        """Call ``callback`` (quick, non-blocking, from any thread) whenever an event arrives
+        or the subscription ends, and once now: for a reader that does not wait in ``get``."""
+        with self._cond:
+            self._watcher = callback
+        callback()
+
+    def _changed(self) -> None:
+        # Called with the condition held: wake the waiters and the watcher.
+        self._cond.notify_all()
+        if self._watcher is not None:
+            self._watcher()
 
     def offer(self, events: Iterable[Event]) -> bool:
         """Queue the events of this subscription's hubs; False once it has ended."""
@@ -641,7 +655,7 @@ class Subscription:
                     break
                 self._queue.append(event)
                 self._pending[event.hub] += 1
-            self._cond.notify_all()
+            self._changed()
             return not self._ended
 
     def get(self, timeout: float | None = None) -> Event | _Ended | None:
@@ -659,7 +673,7 @@ class Subscription:
         """No more events: the subscriber gets what is pending, then the end."""
         with self._cond:
             self._ended = True
-            self._cond.notify_all()
+            self._changed()
 
     def discard(self) -> None:
         """End at once, dropping what is pending (the subscriber went away)."""
@@ -667,7 +681,7 @@ class Subscription:
             self._ended = True
             self._queue.clear()
             self._pending.clear()
-            self._cond.notify_all()
+            self._changed()
 
 
 class EventHub:
@@ -765,6 +779,11 @@ class EventStream:
             )
             self._next_id += 1
             return framed
+
+    def watch(self, callback: Callable[[], object]) -> None:
+        """Call ``callback`` whenever ``poll(0)`` may have something new (see
+        ``Subscription.watch``): how one writer serves many streams without waiting in any."""
+        self._subscription.watch(callback)
 
     def close(self) -> None:
         if not self._closed:

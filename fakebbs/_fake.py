@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import ssl
 import threading
 import warnings
@@ -15,7 +16,7 @@ from fakebbs._convergence import LRPConvergence, TaskConvergence
 from fakebbs._diego import Diego
 from fakebbs._diego._port import BBSPort
 from fakebbs._events import EventHub
-from fakebbs._journal import DEFAULT_JOURNAL_SIZE, Journal, OutboundJournal
+from fakebbs._journal import DEFAULT_JOURNAL_BYTES, DEFAULT_JOURNAL_SIZE, Journal, OutboundJournal
 from fakebbs._outbound import (
     AUCTIONEER_CALLS,
     DEFAULT_OUTBOUND_TIMEOUT,
@@ -55,6 +56,9 @@ class FakeBBS:
     ``callback_tls`` is the client TLS of task completion callbacks to ``https`` URLs: upstream
     uses the BBS's own TLS configuration (its certificate and key as the client identity, its
     CA file as the trust root); without it the system's trust store verifies the receiver.
+
+    Each journal (``calls``, ``rep_calls``, ``auctioneer_calls``) keeps the newest
+    ``journal_size`` calls within ``journal_bytes``; either at 0 turns the journals off.
     """
 
     def __init__(
@@ -65,6 +69,7 @@ class FakeBBS:
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         max_task_retries: int = DEFAULT_MAX_TASK_RETRIES,
         journal_size: int = DEFAULT_JOURNAL_SIZE,
+        journal_bytes: int = DEFAULT_JOURNAL_BYTES,
         namespace: str = "",
         call_reps: bool = False,
         auctioneer_url: str | None = None,
@@ -85,12 +90,12 @@ class FakeBBS:
         self.errors: list[BaseException] = []
         """Exceptions raised inside the fake (its app or its server threads): bugs in the fake,
         never BBS errors. ``check()`` re-raises them."""
-        self.calls = Journal(journal_size)
+        self.calls = Journal(journal_size, journal_bytes)
         """The call journal: every request that reached the fake, decoded, oldest first."""
-        self.rep_calls = OutboundJournal.for_reps(journal_size)
+        self.rep_calls = OutboundJournal.for_reps(journal_size, journal_bytes)
         """The calls made (or, unless ``call_reps``, that would have been made) to cells'
         reps: stop, update and cancel, oldest first (see ``fakebbs._outbound``)."""
-        self.auctioneer_calls = OutboundJournal.for_auctioneer(journal_size)
+        self.auctioneer_calls = OutboundJournal.for_auctioneer(journal_size, journal_bytes)
         """The LRP and task start requests made (or, without ``auctioneer_url``, that would
         have been made) to the auctioneer, oldest first."""
         self._faults = Faults()
@@ -281,6 +286,32 @@ class FakeBBS:
         other), and pending task completion callbacks of the state before are dropped. The
         clock, fault rules and the journal are not part of a snapshot."""
         self._state.restore(snapshot)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the state (what ``snapshot()`` holds) to the file ``path``, atomically: a
+        reader sees the old file or the new one, never half of one. ``load`` reads it back,
+        in this fake or another, in this process or a later one."""
+        from fakebbs._statefile import write_state_file
+
+        write_state_file(path, {self.namespace: self.snapshot()})
+
+    def load(self, path: str | os.PathLike[str]) -> None:
+        """Make the state what the state file ``path`` holds (as ``restore`` does, one
+        recorded change): the file ``save`` wrote, or the namespace of a ``fakebbs serve
+        --state`` file named like this fake's (or its only one). A file that is not one, is
+        damaged, or comes from a newer fakebbs is a ``ValueError`` and changes nothing."""
+        from fakebbs._statefile import StateFileError, read_state_file
+
+        snapshots = read_state_file(path)
+        snapshot = snapshots.get(self.namespace)
+        if snapshot is None and len(snapshots) == 1:
+            (snapshot,) = snapshots.values()
+        if snapshot is None:
+            names = ", ".join(repr(name) for name in sorted(snapshots)) or "none"
+            raise StateFileError(
+                f"state file {os.fspath(path)}: no namespace {self.namespace!r} (it has {names})"
+            )
+        self.restore(snapshot)
 
     def converge(self) -> tuple[LRPConvergence, TaskConvergence]:
         """Run one convergence pass over LRPs and tasks now, and say what it did.

@@ -7,8 +7,11 @@ undecodable, or sent to a path no route has. ``FakeBBS.rep_calls`` and
 ``FakeBBS.auctioneer_calls`` are ``OutboundJournal``s of ``OutboundCall``s, with the same
 queries, assertions and waiting; their selectors are the client methods the BBS calls
 (``StopLRPInstance``, ``RequestLRPAuctions``...) and ``where`` looks into the decoded JSON body.
-A journal keeps the newest ``size`` calls (``DEFAULT_JOURNAL_SIZE``) and drops the oldest;
-``reset`` clears it.
+A journal keeps the newest ``size`` calls (``DEFAULT_JOURNAL_SIZE``) holding at most
+``max_bytes`` of messages and bodies between them (``DEFAULT_JOURNAL_BYTES``), and drops the
+oldest; ``size=0`` or ``max_bytes=0`` turns it off (nothing is kept, every call counts as
+dropped). Each call kept has a sequence number (``numbered``) that never repeats, not even
+after ``clear``: a reader pages through a journal with them. ``reset`` clears it.
 """
 
 from __future__ import annotations
@@ -40,10 +43,14 @@ from fakebbs._selectors import (
 from fakebbs.errors import BBSError
 from fakebbs.faults import Fault
 
-__all__ = ["Call", "Journal", "OutboundJournal", "DEFAULT_JOURNAL_SIZE"]
+__all__ = ["Call", "Journal", "OutboundJournal", "DEFAULT_JOURNAL_BYTES", "DEFAULT_JOURNAL_SIZE"]
 
 DEFAULT_JOURNAL_SIZE = 10_000
 """Calls a journal keeps; older ones are dropped (``Journal.dropped`` counts them)."""
+
+DEFAULT_JOURNAL_BYTES = 64 * 1024 * 1024
+"""Bytes of requests, responses and bodies a journal keeps (as protobuf or as sent); older
+calls are dropped. The newest call is kept whatever its size (a body is at most 64 MiB)."""
 
 _SHOWN = 300  # characters of a message shown in a report
 
@@ -127,14 +134,27 @@ class _Journal(Generic[E]):
     blocks on a condition the recorder notifies; it never polls.
     """
 
-    def __init__(self, size: int = DEFAULT_JOURNAL_SIZE) -> None:
-        if size < 1:
-            raise ValueError(f"a journal keeps at least one call, got size={size}")
+    def __init__(
+        self, size: int = DEFAULT_JOURNAL_SIZE, max_bytes: int = DEFAULT_JOURNAL_BYTES
+    ) -> None:
+        if size < 0:
+            raise ValueError(f"a journal keeps 0 calls (off) or more, got size={size}")
+        if max_bytes < 0:
+            raise ValueError(f"a journal keeps 0 bytes (off) or more, got max_bytes={max_bytes}")
         self.size = size
-        self._calls: deque[E] = deque(maxlen=size)
+        self.max_bytes = max_bytes
+        self._calls: deque[E] = deque()
+        self._weights: deque[int] = deque()
+        self._bytes = 0
+        self._first = 1  # the sequence number of _calls[0]: the first call is number 1
         self._changed = threading.Condition()
         self.dropped = 0
-        """Calls dropped because the journal was full (since the last ``clear``)."""
+        """Calls dropped because the journal was full or off (since the last ``clear``)."""
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the journal keeps calls at all (``size`` and ``max_bytes`` above 0)."""
+        return self.size > 0 and self.max_bytes > 0
 
     def _matcher(self, selector: Selector, where: Where) -> Matcher:
         """The selector and ``where`` resolved against this journal's names."""
@@ -142,22 +162,64 @@ class _Journal(Generic[E]):
         return _matcher(selector, routes, resolve_where(routes, where))
 
     def record(self, call: E) -> None:
-        with self._changed:
-            if len(self._calls) == self.size:
+        if not self.enabled:
+            with self._changed:
                 self.dropped += 1
+                self._first += 1
+            return
+        weight = _weight(call)
+        with self._changed:
             self._calls.append(call)
+            self._weights.append(weight)
+            self._bytes += weight
+            while len(self._calls) > 1 and (
+                len(self._calls) > self.size or self._bytes > self.max_bytes
+            ):
+                self._calls.popleft()
+                self._bytes -= self._weights.popleft()
+                self._first += 1
+                self.dropped += 1
             self._changed.notify_all()
 
     def clear(self) -> None:
         with self._changed:
+            self._first += len(self._calls)
             self._calls.clear()
+            self._weights.clear()
+            self._bytes = 0
             self.dropped = 0
+
+    @property
+    def latest(self) -> int:
+        """The number of the newest call recorded (0 before the first), kept or not."""
+        with self._changed:
+            return self._first + len(self._calls) - 1
+
+    @property
+    def bytes(self) -> int:
+        """What the calls kept weigh, as counted against ``max_bytes``."""
+        with self._changed:
+            return self._bytes
 
     # -- reading ---------------------------------------------------------------------------
 
     def _snapshot(self) -> list[E]:
         with self._changed:
             return list(self._calls)
+
+    def numbered(
+        self, selector: Selector | None = None, *, where: Where = None
+    ) -> list[tuple[int, E]]:
+        """The calls kept (to the selected routes, matching ``where``), oldest first, each with
+        its sequence number: numbers grow by one per call recorded and never come back, so
+        ``after`` a number a reader has seen are exactly the calls it has not."""
+        matcher = None if selector is None else self._matcher(selector, where)
+        with self._changed:
+            first, calls = self._first, list(self._calls)
+        numbered = zip(range(first, first + len(calls)), calls, strict=True)
+        if matcher is None:
+            return list(numbered)
+        return [(n, call) for n, call in numbered if _matches(matcher, call)]
 
     def __len__(self) -> int:
         with self._changed:
@@ -246,21 +308,49 @@ class OutboundJournal(_Journal[OutboundCall]):
     (``FakeBBS.rep_calls``, ``FakeBBS.auctioneer_calls``); selectors are the client methods
     the BBS calls, ``where`` paths look into the decoded body (see ``OUTBOUND_FIELDS``)."""
 
-    def __init__(self, names: tuple[str, ...], size: int = DEFAULT_JOURNAL_SIZE) -> None:
-        super().__init__(size)
+    def __init__(
+        self,
+        names: tuple[str, ...],
+        size: int = DEFAULT_JOURNAL_SIZE,
+        max_bytes: int = DEFAULT_JOURNAL_BYTES,
+    ) -> None:
+        super().__init__(size, max_bytes)
         self.names = names
 
     @classmethod
-    def for_reps(cls, size: int = DEFAULT_JOURNAL_SIZE) -> OutboundJournal:
-        return cls(REP_CALLS, size)
+    def for_reps(
+        cls, size: int = DEFAULT_JOURNAL_SIZE, max_bytes: int = DEFAULT_JOURNAL_BYTES
+    ) -> OutboundJournal:
+        return cls(REP_CALLS, size, max_bytes)
 
     @classmethod
-    def for_auctioneer(cls, size: int = DEFAULT_JOURNAL_SIZE) -> OutboundJournal:
-        return cls(AUCTIONEER_CALLS, size)
+    def for_auctioneer(
+        cls, size: int = DEFAULT_JOURNAL_SIZE, max_bytes: int = DEFAULT_JOURNAL_BYTES
+    ) -> OutboundJournal:
+        return cls(AUCTIONEER_CALLS, size, max_bytes)
 
     def _matcher(self, selector: Selector, where: Where) -> Matcher:
         names = resolve_names(selector, self.names, "call")
         return _matcher(selector, names, resolve_json_where(names, OUTBOUND_FIELDS, where))
+
+
+_OVERHEAD = 512  # what a call costs besides its messages and bodies: the record, its strings
+
+
+def _weight(call: Entry) -> int:
+    """About what keeping ``call`` costs: its request, its response and bodies as serialized
+    (the decoded messages take a small multiple of that), plus a fixed overhead."""
+    if isinstance(call, Call):
+        weight = 0 if call.request is None else call.request.ByteSize()
+        sent = call.sent
+        if isinstance(sent, Encoded):
+            weight += len(sent.data)
+        elif sent is not None:
+            weight += sent.ByteSize()
+        return _OVERHEAD + weight + len(call.path)
+    if isinstance(call, OutboundCall):
+        return _OVERHEAD + 2 * len(call.body) + len(call.url)
+    return _OVERHEAD
 
 
 def _matcher(selector: Selector, routes: frozenset[str], where: Where) -> Matcher:

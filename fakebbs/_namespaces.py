@@ -8,12 +8,18 @@ namespace, named ``default`` in JSON answers, journaled calls and the request lo
 namespace is a fake of its own (state, journal, faults, holds, clock, event
 streams), so parallel suites that share one server never see each other. The admin API
 (``/fakebbs/v1/...``) acts on the namespace the request names, exactly like the BBS routes.
+
+A namespace is made by the first request to a BBS route or to the admin API in it; a request
+to any other path of a namespace that does not exist is answered as the BBS answers an unknown
+path (a 404) and makes nothing. At most ``max_namespaces`` namespaces exist besides the default
+one; a request that would make one more is a 429 until one is dropped.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import itertools
+import os
 import re
 import ssl
 import threading
@@ -25,6 +31,7 @@ from fakebbs._controls import FaultRule, Gate
 from fakebbs._fake import FakeBBS
 from fakebbs._server import Server
 from fakebbs._store import Snapshot
+from fakebbs.routes import ROUTES
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -35,9 +42,12 @@ __all__ = [
     "NAMESPACE_ENVIRON_KEY",
     "NAMESPACE_HEADER",
     "NAMESPACE_PREFIX",
+    "DEFAULT_MAX_NAMESPACES",
     "Namespace",
+    "NamespaceLimitError",
     "Namespaces",
     "is_loopback",
+    "namespace_of_request",
     "valid_name",
 ]
 
@@ -59,6 +69,11 @@ DEFAULT_NAMESPACE = "default"
 SEED_SNAPSHOT = "seed"
 """The named snapshot every namespace of a seeded server starts with."""
 
+DEFAULT_MAX_NAMESPACES = 1000
+"""How many namespaces a server makes at most, besides the default one."""
+
+_ROUTE_PATHS = frozenset(route.path for route in ROUTES)
+
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
@@ -66,6 +81,17 @@ def valid_name(name: str) -> bool:
     """Whether ``name`` can name a namespace: 1 to 128 letters, digits, ``.``, ``_`` or
     ``-``, starting with a letter or digit (so it is safe in a URL path)."""
     return _NAME.fullmatch(name) is not None
+
+
+_PATH_NAMESPACE = re.compile(rb"[A-Z]+ /ns/([^/?# ]*)")
+_HEADER_NAMESPACE = re.compile(rb"\r\nx-fakebbs-namespace:[ \t]*([^\r\n]*?)[ \t]*\r\n", re.I)
+
+
+def namespace_of_request(head: bytes) -> str:
+    """The namespace a raw request head names, as ``Namespaces`` will read it (the server
+    shares its workers fairly between namespaces with it)."""
+    found = _PATH_NAMESPACE.match(head) or _HEADER_NAMESPACE.search(head)
+    return found.group(1).decode("latin-1") if found else ""
 
 
 def is_loopback(host: str) -> bool:
@@ -76,6 +102,10 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+class NamespaceLimitError(LookupError):
+    """There are ``max_namespaces`` namespaces already: drop one to make another."""
 
 
 @dataclass
@@ -124,8 +154,8 @@ class Namespaces:
     also kept in each as the named snapshot ``seed``. ``manual_clock`` starts every
     namespace's clock frozen, and freezes it again after a reset. ``setup(fake)`` is applied
     to every namespace's fake when it is made and after each reset (``fakebbs serve
-    --cells``: the simulated Diego). Thread-safe: two first requests to one new namespace
-    make one fake.
+    --cells``: the simulated Diego). ``max_namespaces`` bounds the namespaces made besides the
+    default one. Thread-safe: two first requests to one new namespace make one fake.
     """
 
     def __init__(
@@ -136,9 +166,17 @@ class Namespaces:
         seed: Snapshot | None = None,
         manual_clock: bool = False,
         setup: Callable[[FakeBBS], None] | None = None,
+        max_namespaces: int = DEFAULT_MAX_NAMESPACES,
+        state_file: str | os.PathLike[str] | None = None,
     ) -> None:
         from fakebbs._admin import AdminAPI
 
+        if max_namespaces < 0:
+            raise ValueError(f"max_namespaces must be 0 or more, got {max_namespaces}")
+        self.max_namespaces = max_namespaces
+        self.state_file = state_file
+        """Where ``save_state`` writes every namespace's state (``--state``), or None."""
+        self._saving = threading.Lock()
         self._make_fake = make_fake
         self.admin = admin
         self.seed = seed
@@ -150,11 +188,26 @@ class Namespaces:
         self.default = self.get(DEFAULT_NAMESPACE)
 
     def get(self, name: str) -> Namespace:
-        """The namespace ``name`` (``default`` or "" is the default one), made now if new."""
+        """The namespace ``name`` (``default`` or "" is the default one), made now if it is
+        new; a NamespaceLimitError if that would make more than ``max_namespaces``."""
+        return self._get(name, limited=True)
+
+    def _get(self, name: str, *, limited: bool) -> Namespace:
         name = name or DEFAULT_NAMESPACE
         with self._lock:
             namespace = self._namespaces.get(name)
             if namespace is None:
+                if (
+                    limited
+                    and name != DEFAULT_NAMESPACE
+                    and len(self._namespaces) - (DEFAULT_NAMESPACE in self._namespaces)
+                    >= self.max_namespaces
+                ):
+                    raise NamespaceLimitError(
+                        f"fakebbs: there are {self.max_namespaces} namespaces already (the most "
+                        "this server makes, see --max-namespaces): drop one with DELETE "
+                        f"/ns/NAME{ADMIN_PREFIX}/namespace to make {name!r}"
+                    )
                 fake = self._make_fake(name)
                 if self.manual_clock:
                     fake.clock.freeze()
@@ -167,6 +220,11 @@ class Namespaces:
                 self._namespaces[name] = namespace
             return namespace
 
+    def find(self, name: str) -> Namespace | None:
+        """The namespace ``name`` if it exists (never makes one)."""
+        with self._lock:
+            return self._namespaces.get(name or DEFAULT_NAMESPACE)
+
     def reset(self, namespace: Namespace, *, empty: bool = False) -> str:
         """``FakeBBS.reset`` of one namespace (its named snapshots stay), the clock frozen
         again under ``manual_clock``, then the state the server started with (``seed``) unless
@@ -174,15 +232,15 @@ class Namespaces:
         namespace.fake.reset()
         if self.manual_clock:
             namespace.fake.clock.freeze()
-        if self.setup is not None:
-            self.setup(namespace.fake)
         with namespace.lock:
             namespace.rules.clear()
             namespace.gates.clear()
-        if self.seed is None or empty:
-            return "empty"
-        namespace.fake.restore(self.seed)
-        return "seed"
+        to = "empty" if self.seed is None or empty else "seed"
+        if self.seed is not None and not empty:
+            namespace.fake.restore(self.seed)
+        if self.setup is not None:
+            self.setup(namespace.fake)
+        return to
 
     def drop(self, name: str) -> bool:
         """Forget a namespace (its open streams end, its held requests go on); the default
@@ -207,6 +265,36 @@ class Namespaces:
     def all(self) -> list[Namespace]:
         with self._lock:
             return [self._namespaces[n] for n in sorted(self._namespaces, key=_default_first)]
+
+    def load_state(self) -> int:
+        """Restore every namespace the ``state_file`` holds (made as needed, past
+        ``max_namespaces`` too); returns how many. A missing file is an empty state; one that
+        is not a state file is a ``StateFileError`` before anything changes."""
+        from fakebbs._statefile import StateFileError, read_state_file
+
+        if self.state_file is None:
+            return 0
+        try:
+            snapshots = read_state_file(self.state_file)
+        except FileNotFoundError:
+            return 0
+        bad = [name for name in snapshots if name and not valid_name(name)]
+        if bad:
+            raise StateFileError(f"state file {self.state_file}: no namespace name: {bad[0]!r}")
+        for name, snapshot in snapshots.items():
+            self._get(name, limited=False).fake.restore(snapshot)
+        return len(snapshots)
+
+    def save_state(self) -> tuple[int, int]:
+        """Write every namespace's state to ``state_file`` atomically; returns (namespaces,
+        bytes). A RuntimeError when the server has no state file."""
+        from fakebbs._statefile import write_state_file
+
+        if self.state_file is None:
+            raise RuntimeError("no state file to save to: serve with --state FILE")
+        with self._saving:
+            snapshots = {namespace.name: namespace.fake.snapshot() for namespace in self.all()}
+            return len(snapshots), write_state_file(self.state_file, snapshots)
 
     def converge(self) -> None:
         """One convergence pass in every namespace (``--converge-interval``)."""
@@ -234,15 +322,23 @@ class Namespaces:
                 f"fakebbs: {name!r} is not a namespace name (1-128 of A-Z a-z 0-9 . _ -, "
                 "starting with a letter or digit)\n",
             )
-        namespace = self.get(name)
-        if path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/"):
-            if not self.admin:
-                return _plain(
-                    start_response,
-                    "404 Not Found",
-                    "fakebbs: the admin API is off on a non-loopback address; serve with "
-                    "--admin to turn it on\n",
-                )
+        admin = path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/")
+        if admin and not self.admin:
+            return _plain(
+                start_response,
+                "404 Not Found",
+                "fakebbs: the admin API is off on a non-loopback address; serve with "
+                "--admin to turn it on\n",
+            )
+        namespace = self.find(name)
+        if namespace is None:
+            if not admin and path not in _ROUTE_PATHS:  # a junk path makes no namespace
+                return _plain(start_response, "404 Not Found", "404 page not found\n")
+            try:
+                namespace = self.get(name)
+            except NamespaceLimitError as exc:
+                return _plain(start_response, "429 Too Many Requests", f"{exc}\n")
+        if admin:
             return self._admin_api(namespace, environ, start_response)
         return namespace.fake.wsgi_app(environ, start_response)
 
@@ -260,6 +356,7 @@ class Namespaces:
             ssl_context=ssl_context,
             on_stop=self._stopping,
             errors=self.default.fake.errors,
+            request_key=namespace_of_request,
         )
         return server.start()
 

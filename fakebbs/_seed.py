@@ -69,6 +69,7 @@ __all__ = [
     "DEFAULT_DOMAIN",
     "DEFAULT_ROOT_FS",
     "DEFAULT_TASK_DOMAIN",
+    "MAX_DOMAIN_TTL",
     "Seed",
 ]
 
@@ -76,6 +77,8 @@ DEFAULT_DOMAIN = "cf-apps"
 """The domain of seeded desired LRPs (Cloud Controller's)."""
 DEFAULT_TASK_DOMAIN = "cf-tasks"
 """The domain of seeded tasks (Cloud Controller's)."""
+MAX_DOMAIN_TTL = 2**32 - 1
+"""The longest domain TTL, in seconds: what ``UpsertDomain``'s ttl (a uint32) holds."""
 DEFAULT_CELL = "cell-1"
 """The cell seeded instances and tasks run on unless told otherwise."""
 DEFAULT_ROOT_FS = "preloaded:cflinuxfs4"
@@ -114,8 +117,11 @@ class Seed:
         it retires extra and orphaned instances only in a fresh domain."""
         if name == "":
             raise InvalidRequest("seed.domain: Invalid field: domain")
-        if ttl is not None and ttl < 0:
-            raise ValueError(f"seed.domain({name!r}): ttl must be None or >= 0, not {ttl}")
+        if ttl is not None and not 0 <= ttl <= MAX_DOMAIN_TTL:  # also refuses nan
+            raise ValueError(
+                f"seed.domain({name!r}): ttl must be None or seconds from 0 to "
+                f"{MAX_DOMAIN_TTL} (UpsertDomain's uint32), not {ttl}"
+            )
         state = self._state
         with state.operation() as op:
             expires_at = None if ttl is None else state.clock() + round(ttl * 10**9)

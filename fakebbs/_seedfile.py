@@ -30,7 +30,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from fakebbs import _json_input as json_input
 from fakebbs._fake import FakeBBS
+from fakebbs._seed import MAX_DOMAIN_TTL, Seed
+from fakebbs._state import State
 from fakebbs._store import Snapshot
 from fakebbs.errors import BBSError
 
@@ -80,6 +83,23 @@ _REQUIRED: Mapping[str, tuple[str, ...]] = MappingProxyType(
 # The sections whose entries may be a plain string: the one option they require.
 _SHORTHAND: Mapping[str, tuple[str, str]] = MappingProxyType(
     {"domains": ("name", "a domain name"), "cells": ("cell_id", "a cell id")}
+)
+_INT32 = 2**31 - 1
+MAX_SEED_COUNT = 1_000_000
+"""The most desired LRPs one bulk entry (``count``) makes."""
+# The numbers each option may hold (inclusive): what the model's field holds, or a bound that
+# keeps one entry from filling the memory.
+_RANGES: Mapping[str, tuple[int, int]] = MappingProxyType(
+    {
+        "count": (0, MAX_SEED_COUNT),
+        "instances": (0, _INT32),
+        "running": (0, _INT32),
+        "claimed": (0, _INT32),
+        "crashed": (0, _INT32),
+        "index": (0, _INT32),
+        "crash_count": (0, _INT32),
+        "ttl": (0, MAX_DOMAIN_TTL),
+    }
 )
 _TYPE_NAMES: Mapping[type, str] = MappingProxyType(
     {str: "a string", int: "a whole number", float: "a number", bool: "true or false"}
@@ -174,6 +194,11 @@ def _check_options(entry: SeedEntry, at: str) -> None:
         if isinstance(value, bool) and bool not in types or not isinstance(value, types):
             wanted = " or ".join(_TYPE_NAMES.get(t, "null") for t in types)
             raise SeedFileError(f"{at}: {name}: expected {wanted}, got {json.dumps(value)}")
+        bounds = _RANGES.get(name)
+        if bounds is not None and isinstance(value, int | float):
+            low, high = bounds
+            if not low <= value <= high:  # also refuses nan
+                raise SeedFileError(f"{at}: {name}: {value!r} is out of range ({low} to {high})")
 
 
 def load_seed_file(path: str | Path) -> list[SeedEntry]:
@@ -184,36 +209,48 @@ def load_seed_file(path: str | Path) -> list[SeedEntry]:
     except (OSError, UnicodeDecodeError) as exc:
         raise SeedFileError(f"seed file {path}: cannot read it: {exc}") from None
     try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SeedFileError(
-            f"seed file {path}: not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
+        document = json_input.loads(text)
+    except json_input.JSONInputError as exc:
+        raise SeedFileError(f"seed file {path}: {exc}") from None
     return parse_seed(document, f"seed file {path}")
 
 
 def apply_seed(fake: FakeBBS, entries: list[SeedEntry], source: str = "seed") -> dict[str, int]:
     """Seed ``fake`` with every entry, in order; returns how many rows each section made.
 
-    All or nothing: when an entry fails (a field a model lacks, a value its validation
-    refuses, a guid that exists), the state is put back as it was and a SeedFileError names
-    the entry and the field."""
-    before = fake.snapshot()
+    All or nothing: every entry is first tried on a scratch copy of the state (under the
+    state's lock, so nothing writes in between); when one fails (a field a model lacks, a
+    value its validation refuses, a number out of range, a guid that exists), nothing at all
+    is stored and a SeedFileError names the entry and the field. Only then are the entries
+    written, each as the ``FakeBBS.seed`` call it stands for."""
+    state = fake._state
+    with state.lock:
+        scratch = State(clock=state.clock, new_guid=state.new_guid)
+        scratch.listeners.clear()  # no completion callbacks from a scratch copy
+        scratch.restore(fake.snapshot())
+        _apply_all(Seed(scratch), entries, source)
+        before = fake.snapshot()
+        try:
+            return _apply_all(fake.seed, entries, source)
+        except SeedFileError:  # cannot happen after the trial; never leave half a seed
+            fake.restore(before)
+            raise
+
+
+def _apply_all(seed: Seed, entries: list[SeedEntry], source: str) -> dict[str, int]:
     made = dict.fromkeys(SECTIONS, 0)
     for entry in entries:
         try:
-            made[entry.section] += _apply(fake, entry)
-        except (TypeError, ValueError, BBSError) as exc:
-            fake.restore(before)
+            made[entry.section] += _apply(seed, entry)
+        except (TypeError, ValueError, OverflowError, BBSError) as exc:
             reason = f"{exc.type_name}: {exc.message}" if isinstance(exc, BBSError) else str(exc)
             raise SeedFileError(f"{source}: {entry.label}: {reason}") from None
     return made
 
 
-def _apply(fake: FakeBBS, entry: SeedEntry) -> int:
+def _apply(seed: Seed, entry: SeedEntry) -> int:
     """One seed call; the number of rows it made."""
     arguments = dict(entry.arguments)
-    seed = fake.seed
     if entry.section == "domains":
         seed.domain(arguments.pop("name"), **arguments)
         return 1

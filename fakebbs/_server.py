@@ -10,10 +10,14 @@ a daemon thread then serves; ``stop()`` shuts down and joins; the class is a con
 What this module adds on top of cheroot (each is pinned by a test in tests/test_server.py; the
 few cheroot internals it needs are reached through ``fakebbs._cheroot`` only):
 
+* Workers only for requests being processed. A connection waits for its whole request (head,
+  and a body up to 1 MiB; the TLS handshake too) on one gatherer thread for all connections,
+  and an event stream, once its headers are sent, is written by one writer thread for all
+  streams (``fakebbs._idle``): idle keep-alive connections, slow senders and open streams hold
+  no worker, so no namespace can take them all.
 * A worker pool that grows on demand and shrinks when idle. cheroot's ``ThreadPool`` starts
-  ``min`` workers and never grows or shrinks by itself, while every open event stream holds a
-  worker for as long as the subscriber stays connected. Workers beyond the first ten end after
-  ``WORKER_IDLE_TIMEOUT`` (30 s) without work. See ``_WorkerPool``.
+  ``min`` workers and never grows or shrinks by itself. Workers beyond the first ten end after
+  ``WORKER_IDLE_TIMEOUT`` (2 s) without work. See ``_WorkerPool``.
 * Request bodies: a Content-Length cheroot lets through (``-5``, ``+5``) is answered
   ``400 Bad Request``; ``wsgi.input`` raises ``BodyReadError`` (a ValueError) on a broken chunked
   body and on a body shorter than its Content-Length (cheroot returns it short without a word);
@@ -21,8 +25,9 @@ few cheroot internals it needs are reached through ``fakebbs._cheroot`` only):
   with an empty body). After any of these the connection is closed: the rest of the stream
   cannot be trusted to start a new request.
 * A ``Connection: close`` response header really closes the connection (cheroot ignores it).
-* The TLS handshake runs in the worker thread, not in cheroot's accept loop, so a client that
-  connects and never handshakes cannot stall everybody else.
+* The TLS handshake runs in the gatherer, not in cheroot's accept loop, so a client that
+  connects and never handshakes cannot stall everybody else (its failure is reported by a
+  worker, as before).
 * Logging through ``logging`` (logger ``fakebbs.server``): one INFO line per request (hidden
   unless the logger is enabled at INFO, as the CLI does), refused TLS clients at WARNING in one
   line, app errors at ERROR with traceback.
@@ -43,6 +48,7 @@ import struct
 import sys
 import threading
 import time
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import suppress
 from types import TracebackType
@@ -54,17 +60,21 @@ from cheroot import wsgi as cheroot_wsgi
 from cheroot.makefile import MakeFile
 
 from fakebbs import _cheroot
+from fakebbs._idle import RequestGatherer, StreamWriter
 from fakebbs.routes import (
     ABORT_ENVIRON_KEY,
     CLOSE_CONNECTION_ENVIRON_KEY,
     LOG_ENVIRON_KEY,
     SOCKET_ENVIRON_KEY,
+    STREAM_HANDOFF_ENVIRON_KEY,
 )
 
 if TYPE_CHECKING:
     from typing import Self
 
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+    from fakebbs._events import EventStream
 
 __all__ = ["DEFAULT_THREADS", "WORKER_IDLE_TIMEOUT", "BodyReadError", "Server"]
 
@@ -73,21 +83,22 @@ logger = logging.getLogger("fakebbs.server")
 DEFAULT_THREADS = 256
 """Default cap on worker threads, i.e. on requests in progress at once.
 
-Every open event stream holds one worker for its whole life, so the cap must exceed the number
-of subscribers a test can open (dozens: one per rep, route-emitter, nsync, ...) plus the ordinary
-calls in flight. Workers are started on demand (``_MIN_THREADS`` up front), so a high cap costs
-nothing until it is used. A request that arrives when all ``threads`` workers are busy waits.
+A worker serves a request whose bytes have arrived, until its answer is out (an event stream:
+until its headers are out), so the workers in use are the requests being processed: held
+requests, delays and waits of the admin API among them. Workers are started on demand
+(``_MIN_THREADS`` up front), so a high cap costs nothing until it is used. A request that
+arrives when all ``threads`` workers are busy waits.
 """
 
 _MIN_THREADS = 10
 """Workers started up front; the pool never retires below this many."""
 
-WORKER_IDLE_TIMEOUT = 30.0
+WORKER_IDLE_TIMEOUT = 2.0
 """Seconds a worker above the minimum waits for work before it ends.
 
-The threads an event stream or a burst of calls needed go away this long after they are done,
-so a long test session does not keep hundreds of idle threads; a new burst starts workers
-again, at the cost of a thread start (well under a millisecond) per worker."""
+The threads a burst of calls needed go away this long after they are done, so threads follow
+the load down within seconds; a new burst starts workers again, at the cost of a thread start
+(well under a millisecond) per worker."""
 
 _IO_TIMEOUT = 120
 """cheroot's one ``timeout``: per socket read/write, and how long an idle keep-alive connection
@@ -125,7 +136,9 @@ class Server:
     the worker threads (see ``DEFAULT_THREADS``); workers beyond the first few end after
     ``worker_idle_timeout`` seconds without work. ``on_stop`` is called first thing in ``stop()``:
     use it to end responses that would otherwise never finish (event streams), so their workers
-    can be joined.
+    can be joined. ``request_key`` maps a request's head (its bytes up to the blank line) to
+    whose fair share of the workers it counts against (``Namespaces`` passes its namespace):
+    one key's requests take at most half the workers at once.
     """
 
     def __init__(
@@ -139,6 +152,7 @@ class Server:
         worker_idle_timeout: float = WORKER_IDLE_TIMEOUT,
         on_stop: Callable[[], object] | None = None,
         errors: list[BaseException] | None = None,
+        request_key: Callable[[bytes], str] | None = None,
     ) -> None:
         if threads < 1:
             raise ValueError(f"threads must be at least 1, got {threads}")
@@ -152,6 +166,7 @@ class Server:
         """Exceptions the app raised while handling requests (they are also logged); pass the
         app's own list as ``errors`` to keep one list for both."""
         self._requested = (host, port)
+        self._request_key = request_key
         self._on_stop = on_stop
         self._httpd: _CherootServer | None = None
         self._thread: threading.Thread | None = None
@@ -173,6 +188,7 @@ class Server:
                 self.threads,
                 self.worker_idle_timeout,
                 adapter,
+                self._request_key,
             )
             httpd.prepare()  # bind + listen + start the first workers; raises if the port is taken
             host, port = httpd.bind_addr[:2]
@@ -506,16 +522,33 @@ class _WorkerPool:
     ``_outstanding`` counts connections handed over whose ``communicate()`` has not returned
     (queued or being served). A worker retires only if every outstanding connection still has a
     worker without it, so a queued connection never waits for a worker that just left.
+
+    Fair share: requests of one key (``Namespaces`` keys them by namespace, see
+    ``Server(request_key=)``) take at most ``share`` workers (half the cap) at once; more of that
+    key wait in a queue of their own, served as that key's requests finish, so requests that
+    wait inside the app (held routes, delays, admin waits) in one namespace never take every
+    worker from the others.
     """
 
     def __init__(
-        self, server: _CherootServer, minimum: int, maximum: int, idle_timeout: float
+        self,
+        server: _CherootServer,
+        minimum: int,
+        maximum: int,
+        idle_timeout: float,
+        request_key: Callable[[bytes], str] | None = None,
     ) -> None:
         self.server = server
         self.min = minimum
         self.max = maximum
+        self.share = maximum if request_key is None else max(1, maximum // 2)
+        """Workers the requests of one key may take at once (all of them when requests are not
+        told apart)."""
         self.idle_timeout = idle_timeout
-        self._queue: queue.SimpleQueue[_Connection | None] = queue.SimpleQueue()  # None: stop
+        # (connection, its key); None: stop
+        self._queue: queue.SimpleQueue[tuple[_Connection, str] | None] = queue.SimpleQueue()
+        self._by_key: Counter[str] = Counter()  # outstanding connections of each key
+        self._held_back: dict[str, deque[_Connection]] = {}  # beyond the share, in order
         self._changed = threading.Condition()  # guards the fields below; notified on any change
         self._workers: set[threading.Thread] = set()
         self._serving: dict[threading.Thread, _Connection] = {}
@@ -523,6 +556,13 @@ class _WorkerPool:
         self._outstanding = 0
         self._stopping = False
         self._started = 0  # for worker names
+        self.gatherer = RequestGatherer(
+            self._dispatch,
+            request_key=request_key,
+            timeout=server.timeout,
+            handshake_timeout=_HANDSHAKE_TIMEOUT,
+            name=f"fakebbs-gatherer-{id(self):x}",
+        )
 
     # -- cheroot's interface ----------------------------------------------------------------
 
@@ -530,19 +570,52 @@ class _WorkerPool:
         with self._changed:
             for _ in range(self.min):
                 self._spawn()
+        self.gatherer.start()
 
     def put(self, conn: _Connection) -> None:
+        # cheroot hands over a new connection, or one with bytes to read: a worker gets it
+        # once its request is all there (see fakebbs._idle), unless it is already read.
+        if conn.rfile.has_data():
+            self._dispatch(conn)
+        else:
+            self.gatherer.add(conn)
+
+    def _dispatch(self, conn: _Connection) -> None:
+        key = conn.request_key
         with self._changed:
             if self._stopping:
                 conn.close()
                 return
-            self._outstanding += 1
-            if self._outstanding > len(self._workers) and len(self._workers) < self.max:
-                self._spawn()
-        self._queue.put(conn)
+            if self._by_key[key] >= self.share:
+                self._held_back.setdefault(key, deque()).append(conn)
+                return
+            self._by_key[key] += 1
+            self._enqueue(conn, key)
 
-    def get(self) -> _Connection | None:
-        """The next connection for the calling worker, or None when it is to end."""
+    def _enqueue(self, conn: _Connection, key: str) -> None:
+        # Called with the lock held.
+        self._outstanding += 1
+        if self._outstanding > len(self._workers) and len(self._workers) < self.max:
+            self._spawn()
+        self._queue.put((conn, key))
+
+    def _done(self, key: str) -> None:
+        # A connection of ``key`` is done with its worker; called with the lock held.
+        self._outstanding -= 1
+        waiting = self._held_back.get(key)
+        if waiting:
+            conn = waiting.popleft()
+            if not waiting:
+                del self._held_back[key]
+            self._enqueue(conn, key)
+        else:
+            self._by_key[key] -= 1
+            if not self._by_key[key]:
+                del self._by_key[key]
+
+    def get(self) -> tuple[_Connection, str] | None:
+        """The next connection (and its key) for the calling worker, or None when it is to
+        end."""
         worker = threading.current_thread()
         while True:
             try:
@@ -557,7 +630,7 @@ class _WorkerPool:
                 continue
             if conn is not None:
                 with self._changed:
-                    self._serving[worker] = conn
+                    self._serving[worker] = conn[0]
             return conn
 
     @property
@@ -573,10 +646,15 @@ class _WorkerPool:
         """End every worker: idle ones at once, busy ones when their connection is done (within
         ``timeout``); then close the sockets under the rest. A worker stuck in the app (an event
         stream nobody ended) is reported and left behind (it is a daemon) instead of hanging."""
+        self.gatherer.stop(_STUCK_WORKER_WAIT)
         with self._changed:
             self._stopping = True
             workers, self._workers = self._workers, set()
+            held_back, self._held_back = self._held_back, {}
             self._changed.notify_all()
+        for waiting in held_back.values():
+            for held in waiting:
+                held.close()
         for _ in workers:
             self._queue.put(None)
         # stop() may run in a worker (cheroot stops the server from one on a fatal error).
@@ -635,13 +713,14 @@ class _WorkerPool:
     def _work(self) -> None:
         worker = threading.current_thread()
         try:
-            while (conn := self.get()) is not None:
+            while (taken := self.get()) is not None:
+                conn, key = taken
                 try:
                     self._serve(conn)
                 finally:
                     with self._changed:
                         self._serving.pop(worker, None)
-                        self._outstanding -= 1
+                        self._done(key)
                         self._changed.notify_all()
         finally:  # also when something escaped _serve (SystemExit from the app): not counted
             with self._changed:
@@ -689,8 +768,20 @@ class _Gateway(cheroot_wsgi.Gateway_10):
                 )
             _cheroot.end_response_here(request)
 
+        def handoff(stream: EventStream, limit: int) -> None:
+            # The stream's headers are out: from here the server's stream writer sends its
+            # events, and this worker is free. cheroot sends nothing more and leaves the
+            # socket to the writer.
+            conn = _cheroot.request_connection(request)
+            assert isinstance(conn, _Connection)
+            chunked = _cheroot.response_is_chunked(request)
+            _cheroot.end_response_here(request)
+            conn.detached = True
+            conn.server.streams.add(stream, conn.socket, chunked=chunked, limit=limit)
+
         environ[CLOSE_CONNECTION_ENVIRON_KEY] = close_connection
         environ[ABORT_ENVIRON_KEY] = abort
+        environ[STREAM_HANDOFF_ENVIRON_KEY] = handoff
         environ[SOCKET_ENVIRON_KEY] = _cheroot.request_socket(request)
         return environ
 
@@ -713,14 +804,35 @@ class _Connection(cheroot_server.HTTPConnection):
 
     def __init__(self, server: _CherootServer, sock: Any, makefile: Any = MakeFile) -> None:
         super().__init__(server, sock, makefile)
-        self._handshake_pending = isinstance(sock, ssl.SSLSocket)
+        self.handshake_pending = isinstance(sock, ssl.SSLSocket)
+        """A TLS handshake is still due (the gatherer does it, or reports its failure)."""
+        self._handshake_failure: OSError | None = None
+        self.detached = False
+        """The socket went to the stream writer: closing this connection leaves it open."""
+        self.request_key = ""
+        """Whose fair share of workers the connection's request counts against."""
 
     def communicate(self) -> bool:
-        if self._handshake_pending and not self._handshake():
+        if self.handshake_pending and not self._handshake():
             return False
         return bool(super().communicate())  # type: ignore[no-untyped-call]
 
+    def handshake_done(self) -> None:
+        """The TLS handshake has completed (in the request gatherer)."""
+        assert isinstance(self.socket, ssl.SSLSocket)
+        self.handshake_pending = False
+        self.ssl_env = _tls_environ(self.socket)
+
+    def handshake_failed(self, failure: OSError) -> None:
+        """The TLS handshake failed in the request gatherer: the worker reports it."""
+        self._handshake_failure = failure
+
     def close(self) -> None:
+        if self.detached:  # the stream writer owns the socket: let go of it, but keep it open
+            for stream in (self.rfile, self.wfile):
+                with suppress(OSError, ValueError):
+                    stream.close()  # its socket's own close() then closes at once
+            return
         # cheroot closes only the read side; after a failed write the write buffer still holds
         # bytes, and the writer's __del__ then tries to flush them into a closed socket
         # (reported as an unraisable exception under ``python -X dev``). A failed flush still
@@ -734,6 +846,8 @@ class _Connection(cheroot_server.HTTPConnection):
         assert isinstance(sock, ssl.SSLSocket)
         peer = f"{self.remote_addr}:{self.remote_port}"
         try:
+            if self._handshake_failure is not None:
+                raise self._handshake_failure
             sock.settimeout(_HANDSHAKE_TIMEOUT)
             sock.do_handshake()
             sock.settimeout(self.server.timeout)
@@ -751,8 +865,7 @@ class _Connection(cheroot_server.HTTPConnection):
         except OSError as exc:
             logger.warning("refused %s: TLS handshake failed: %s", peer, exc)
             return False
-        self._handshake_pending = False
-        self.ssl_env = _tls_environ(sock)
+        self.handshake_done()
         return True
 
     @staticmethod
@@ -834,6 +947,7 @@ class _CherootServer(cheroot_wsgi.Server):
         threads: int,
         worker_idle_timeout: float,
         ssl_adapter: _ContextSSLAdapter | None,
+        request_key: Callable[[bytes], str] | None = None,
     ) -> None:
         super().__init__(
             bind_addr,
@@ -844,8 +958,11 @@ class _CherootServer(cheroot_wsgi.Server):
             shutdown_timeout=_SHUTDOWN_GRACE,
         )
         self.gateway = _Gateway
-        self.requests = _WorkerPool(self, min(_MIN_THREADS, threads), threads, worker_idle_timeout)
+        self.requests = _WorkerPool(
+            self, min(_MIN_THREADS, threads), threads, worker_idle_timeout, request_key
+        )
         self.ssl_adapter = ssl_adapter
+        self.streams = StreamWriter(name=f"fakebbs-streams-{bind_addr[1]}", timeout=_IO_TIMEOUT)
         self._stopping = False
         self._put_conn_lock = threading.Lock()
 
@@ -878,6 +995,7 @@ class _CherootServer(cheroot_wsgi.Server):
             # ``expiration_interval`` (0.5 s); set the flag and wake the loop with a connection.
             _cheroot.stop_accept_loop(self)
             self._wake_accept_loop()
+            self.streams.stop(_SHUTDOWN_GRACE)
         super().stop()
 
     def _wake_accept_loop(self) -> None:
@@ -900,4 +1018,16 @@ class _CherootServer(cheroot_wsgi.Server):
                 super().put_conn(conn)
 
     def error_log(self, msg: str = "", level: int = logging.INFO, traceback: bool = False) -> None:
+        # cheroot reports a client that closed its connection while a response was being
+        # written as "socket.error 8" with a traceback when TLS is on (the TLS layer raises
+        # SSLEOFError, which cheroot's list of errors to ignore lacks): every closed event
+        # stream did so. A client going away is not an error of the server.
+        gone = sys.exc_info()[1]
+        if traceback and isinstance(gone, _CLIENT_GONE):
+            logger.debug("a client closed its connection during a response: %r", gone)
+            return
         logger.log(level, "%s", msg, exc_info=traceback)
+
+
+_CLIENT_GONE = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ConnectionError)
+"""What a write or read raises when the client closed the connection (with TLS or not)."""

@@ -106,6 +106,8 @@ class Sizes:
     machine_examples: int = 100  # examples per state machine figure
     diego_cells: int = 1_000  # the simulated Diego's cells...
     diego_instances: int = 100_000  # ...and the instances placed and RUNNING on them
+    streams: int = 2_000  # open event streams, in one namespace of a shared server
+    keep_alive: int = 1_000  # idle keep-alive connections, likewise
 
     @classmethod
     def quick(cls) -> Sizes:
@@ -121,6 +123,8 @@ class Sizes:
             machine_examples=10,
             diego_cells=20,
             diego_instances=1_000,
+            streams=50,
+            keep_alive=50,
         )
 
 
@@ -514,12 +518,13 @@ def _server_layer(sizes: Sizes) -> list[Figure]:
 
 
 @contextmanager
-def _cli_server() -> Iterator[str]:
-    """``fakebbs serve --port 0`` with its stderr (one line per request) drained by a thread."""
+def _cli_server(*flags: str, pid: list[int] | None = None) -> Iterator[str]:
+    """``fakebbs serve --port 0`` with its stderr (one line per request) drained by a thread;
+    its process id is appended to ``pid`` when given."""
     import subprocess
 
     process = subprocess.Popen(
-        [sys.executable, "-m", "fakebbs", "serve", "--port", "0"],
+        [sys.executable, "-m", "fakebbs", "serve", "--port", "0", *flags],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -531,6 +536,8 @@ def _cli_server() -> Iterator[str]:
         line = process.stdout.readline().decode()
         if not line.startswith("fakebbs listening on "):
             raise RuntimeError(f"fakebbs serve did not start: {line!r}")
+        if pid is not None:
+            pid.append(process.pid)
         yield line.split()[-1]
     finally:
         process.terminate()
@@ -915,6 +922,145 @@ def _run_three(fake: FakeBBS, count: int) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# A shared server under load
+
+
+@dataclass(frozen=True)
+class _Usage:
+    threads: float | None
+    fds: float | None
+    rss_mb: float | None
+
+
+def _usage(pid: int) -> _Usage:
+    """A process's threads, open file descriptors and resident set (Linux /proc; None
+    elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            fields = dict(line.split(":", 1) for line in status if ":" in line)
+        fds = len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return _Usage(None, None, None)
+    return _Usage(
+        float(fields["Threads"].strip()), float(fds), int(fields["VmRSS"].split()[0]) / 1024
+    )
+
+
+def _other_namespace_pings(port: int, count: int = 50) -> list[float]:
+    """Seconds per ping in namespace ``other``, over one keep-alive connection."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    samples = []
+    try:
+        for _ in range(count):
+            started = time.perf_counter()
+            conn.request("POST", "/ns/other/v1/ping", body=b"")
+            conn.getresponse().read()
+            samples.append(time.perf_counter() - started)
+    finally:
+        conn.close()
+    return samples
+
+
+def _open_clients(port: int, count: int, request: bytes, answer_end: bytes) -> list[Any]:
+    """``count`` connections that sent ``request`` and read their answer up to
+    ``answer_end`` (the end of a stream's headers, or of a ping's answer)."""
+    import socket
+
+    clients = []
+    for _ in range(count):
+        client = socket.create_connection(("127.0.0.1", port), timeout=60)
+        clients.append(client)
+        client.sendall(request)
+        received = b""
+        while not received.endswith(answer_end):
+            data = client.recv(4096)
+            if not data:
+                raise RuntimeError("the server closed a connection the bench keeps open")
+            received += data
+    return clients
+
+
+def _back_to_idle(pid: int, idle: _Usage, timeout: float = 30.0) -> float | None:
+    """Seconds until the process's threads and fds are back to ``idle``'s (None: not within
+    ``timeout``, or not measurable here)."""
+    if idle.threads is None:
+        return None
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        now = _usage(pid)
+        if now.threads is not None and now.fds is not None and idle.fds is not None:
+            if now.threads <= idle.threads and now.fds <= idle.fds:
+                return time.monotonic() - started
+        time.sleep(0.05)
+    return None
+
+
+def _load(sizes: Sizes) -> list[Figure]:
+    section = "a shared server under load (fakebbs serve --quiet, namespaces hog and other)"
+    loads = (
+        (
+            f"{sizes.streams:,} open event streams",
+            sizes.streams,
+            b"POST /ns/hog/v1/events/lrp_instances.r1 HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Length: 0\r\n\r\n",
+            b"\r\n\r\n",
+        ),
+        (
+            f"{sizes.keep_alive:,} idle keep-alive connections",
+            sizes.keep_alive,
+            b"POST /ns/hog/v1/ping HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+            b"\x08\x01",
+        ),
+    )
+    figures: list[Figure] = []
+    pid: list[int] = []
+    with _cli_server("--quiet", pid=pid) as url:
+        port = urllib.parse.urlsplit(url).port or 0
+        _other_namespace_pings(port, 5)  # makes namespace other
+        idle = _usage(pid[0])
+        idle_pings = _other_namespace_pings(port)
+        for name, count, request, answer_end in loads:
+            clients = _open_clients(port, count, request, answer_end)
+            try:
+                loaded = _usage(pid[0])
+                pings = _other_namespace_pings(port)
+            finally:
+                for client in clients:
+                    client.close()
+            back = _back_to_idle(pid[0], idle)
+            figures += [
+                Figure(section, f"{name}: threads", "", loaded.threads, idle.threads, "idle"),
+                Figure(section, f"{name}: file descriptors", "", loaded.fds, idle.fds, "idle"),
+                Figure(section, f"{name}: resident set", "MB", loaded.rss_mb, idle.rss_mb, "idle"),
+                Figure(
+                    section,
+                    f"{name}: ping p50, other namespace",
+                    "ms",
+                    _ms(_p50(pings)),
+                    _ms(_p50(idle_pings)),
+                    "idle",
+                ),
+                Figure(
+                    section,
+                    f"{name}: slowest of 50 pings, other namespace",
+                    "ms",
+                    _ms(max(pings)),
+                    _ms(max(idle_pings)),
+                    "idle",
+                    target="100 ms",
+                ),
+                Figure(
+                    section,
+                    f"{name}: closed, back to idle threads and fds in",
+                    "s",
+                    back,
+                    target="5 s",
+                ),
+            ]
+    return figures
+
+
+# ---------------------------------------------------------------------------------------------
 # The run
 
 
@@ -1032,7 +1178,7 @@ def _machine() -> dict[str, str]:
     }
 
 
-SECTIONS = ("calls", "layers", "lists", "rps", "fixtures", "memory", "diego")
+SECTIONS = ("calls", "layers", "lists", "rps", "fixtures", "memory", "diego", "load")
 """The sections a plain run measures."""
 STRATEGIES = "strategies"
 """The Hypothesis strategies section (``--strategies``; needs the hypothesis extra)."""
@@ -1086,6 +1232,7 @@ def run(
         "memory": lambda: _memory(sizes),
         STRATEGIES: lambda: _strategies(sizes),
         "diego": lambda: _diego(sizes),
+        "load": lambda: _load(sizes),
     }
     for section in sections:
         if section not in measures:

@@ -7,8 +7,9 @@ one). With ``--generate-certs`` the paths of the certificates follow, one ``name
 each. Everything else (one line per request, refused TLS clients, errors) goes to stderr.
 
 Exit status: 0 after SIGINT or SIGTERM (open event streams are ended first), 2 for a bad flag or
-value (one ``fakebbs serve: error: ...`` line), 1 when it cannot listen or write certificates.
-``fakebbs ping`` prints one line and exits 0 when the BBS answers, 1 when it does not.
+value (one ``fakebbs serve: error: ...`` line) or a seed or state file it cannot load, 1 when it
+cannot listen, write certificates or, on stop, write the ``--state`` file. ``fakebbs ping``
+prints one line and exits 0 when the BBS answers, 1 when it does not.
 """
 
 from __future__ import annotations
@@ -21,13 +22,15 @@ import signal
 import ssl
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, NoReturn
 
+from fakebbs._journal import DEFAULT_JOURNAL_BYTES, DEFAULT_JOURNAL_SIZE
 from fakebbs._log_writer import BackgroundHandler
 from fakebbs._tasks import DEFAULT_MAX_TASK_RETRIES
 
@@ -41,6 +44,7 @@ __all__ = ["main"]
 logger = logging.getLogger("fakebbs.cli")
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_SIGNAL_CHECK_SECONDS = 0.2  # how often the main thread looks for a signal
 _MAX_INTERVAL = 86400.0  # a day: longer means "never", which is 0
 _MAX_RETRIES = 2**31 - 1  # upstream keeps the count in an int32
 _LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -202,6 +206,55 @@ def _parser() -> argparse.ArgumentParser:
         const="warning",
         help="no request lines: only warnings (refused TLS clients) and errors",
     )
+    limits = serve.add_argument_group(
+        "limits", "What one shared server may hold; each bound applies per namespace."
+    )
+    limits.add_argument(
+        "--journal-size",
+        type=_count,
+        default=DEFAULT_JOURNAL_SIZE,
+        metavar="N",
+        help="calls each journal keeps (requests, rep calls, auctioneer calls), dropping the "
+        "oldest; 0 turns the journals off (default: %(default)s)",
+    )
+    limits.add_argument(
+        "--journal-bytes",
+        type=_byte_count,
+        default=DEFAULT_JOURNAL_BYTES,
+        metavar="BYTES",
+        help="bytes of requests and responses each journal keeps, dropping the oldest calls; "
+        "a number, or with a K, M or G suffix (KiB, MiB, GiB); 0 turns the journals off "
+        "(default: 64M)",
+    )
+    limits.add_argument(
+        "--max-namespaces",
+        type=_count,
+        default=None,
+        metavar="N",
+        help="namespaces made at most besides the default one; a request that would make "
+        "another is answered 429 until one is dropped (default: 1000)",
+    )
+    state = serve.add_argument_group(
+        "state",
+        "Keep the state across restarts: every namespace's desired and actual LRPs, tasks, "
+        "domains and cells (not journals, fault rules or clocks).",
+    )
+    state.add_argument(
+        "--state",
+        type=Path,
+        metavar="FILE",
+        help="load every namespace's state from FILE at start (if it exists; a file that is "
+        "not a state file is refused, untouched) and write it there atomically on stop, on "
+        "POST /fakebbs/v1/save and every --state-interval",
+    )
+    state.add_argument(
+        "--state-interval",
+        type=_seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="also write the state file every SECONDS (at most a day), so a kill -9 loses at "
+        "most that much; 0, the default: only on stop and on POST /fakebbs/v1/save",
+    )
     serve.add_argument(
         "--cells",
         type=_count,
@@ -288,6 +341,20 @@ def _count(text: str) -> int:
     return int(text)
 
 
+_BYTE_SUFFIXES = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
+
+
+def _byte_count(text: str) -> int:
+    number, suffix = text[:-1], text[-1:].upper()
+    if suffix.isdigit():
+        number, suffix = text, ""
+    if suffix not in _BYTE_SUFFIXES or not number.isascii() or not number.isdigit():
+        raise argparse.ArgumentTypeError(
+            f"not a number of bytes (digits, with an optional K, M or G): {text!r}"
+        )
+    return int(number) * _BYTE_SUFFIXES[suffix]
+
+
 def _client_tls(args: argparse.Namespace, who: str) -> ClientTLS | None:
     """The client TLS files given for reps or the auctioneer: all three, or none."""
     files = [getattr(args, f"{who}_{what}") for what in ("ca_cert", "client_cert", "client_key")]
@@ -327,6 +394,10 @@ def _callback_tls(args: argparse.Namespace) -> ClientTLS | None:
 
 def _check_serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
     """The rules between flags, and TLS files that can be loaded; a usage error otherwise."""
+    if args.state_interval > 0 and args.state is None:
+        parser.error("--state-interval needs --state FILE")
+    if args.state is not None and not args.state.parent.is_dir():
+        parser.error(f"--state {str(args.state)!r}: no such directory {str(args.state.parent)!r}")
     for who in ("rep", "auctioneer"):
         try:
             client_tls = _client_tls(args, who)
@@ -484,6 +555,8 @@ def _namespaces(args: argparse.Namespace) -> Namespaces:
             rep_tls=rep_tls,
             auctioneer_tls=auctioneer_tls,
             callback_tls=callback_tls,
+            journal_size=args.journal_size,
+            journal_bytes=args.journal_bytes,
         )
 
     seed = None
@@ -493,12 +566,15 @@ def _namespaces(args: argparse.Namespace) -> Namespaces:
         diego = load_config(args.cells, args.seed)
     except ValueError as exc:
         raise SeedFileError(str(exc)) from None
+    limit = {} if args.max_namespaces is None else {"max_namespaces": args.max_namespaces}
     return Namespaces(
         make_fake,
         admin=args.admin or is_loopback(args.host),
         seed=seed,
         manual_clock=args.manual_clock,
         setup=(lambda fake: diego.apply(fake.diego)) if diego else None,
+        state_file=args.state,
+        **limit,
     )
 
 
@@ -527,6 +603,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _listen(args: argparse.Namespace, stop: threading.Event, received: list[str]) -> int:
     from fakebbs._seedfile import SeedFileError
+    from fakebbs._statefile import StateFileError
 
     ssl_context: ssl.SSLContext | None = getattr(args, "ssl_context", None)
     certificates = None
@@ -537,7 +614,8 @@ def _listen(args: argparse.Namespace, stop: threading.Event, received: list[str]
         ssl_context = certificates.server_context()
     try:
         namespaces = _namespaces(args)
-    except SeedFileError as exc:  # one line, before anything is served
+        namespaces.load_state()
+    except (SeedFileError, StateFileError) as exc:  # one line, before anything is served
         print(f"fakebbs: {exc}", file=sys.stderr)
         return 2
     try:
@@ -559,12 +637,67 @@ def _listen(args: argparse.Namespace, stop: threading.Event, received: list[str]
                 f"server_key: {certificates.server_key}",
             ]
         print("\n".join(lines), flush=True)
-        if args.converge_interval > 0:
-            while not stop.wait(args.converge_interval):
-                namespaces.converge()
-        stop.wait()
+        warning = _exposure(args.host, ssl_context, namespaces.admin)
+        if warning:
+            print(f"fakebbs: warning: {warning}", file=sys.stderr, flush=True)
+        saver = None
+        if args.state is not None and args.state_interval > 0:
+            saver = threading.Thread(
+                target=_save_every,
+                args=(namespaces, args.state_interval, stop),
+                name="fakebbs-state",
+                daemon=True,
+            )
+            saver.start()
+        _wait_for_stop(stop, args.converge_interval, namespaces.converge)
         logger.info("%s received, stopping", received[0] if received else "signal")
+        if saver is not None:
+            saver.join()
+    if args.state is not None:  # after the server stopped: no write is in flight
+        try:
+            count, size = namespaces.save_state()
+        except OSError as exc:
+            print(f"fakebbs: cannot write the state file {args.state}: {exc}", file=sys.stderr)
+            return 1
+        logger.info("saved %d namespace(s) to %s (%d bytes)", count, args.state, size)
     return 0
+
+
+def _wait_for_stop(stop: threading.Event, interval: float, converge: Callable[[], None]) -> None:
+    """Until ``stop``, run ``converge`` every ``interval`` seconds (0: never). Never one long
+    wait: a signal the kernel hands to another thread sets Python's flag but does not wake the
+    main thread, which alone runs the handler (``fakebbs serve`` then missed a SIGTERM now and
+    then); so the main thread looks at least every ``_SIGNAL_CHECK_SECONDS``."""
+    due = time.monotonic() + interval if interval > 0 else math.inf
+    while not stop.wait(min(_SIGNAL_CHECK_SECONDS, max(due - time.monotonic(), 0.0))):
+        if time.monotonic() >= due:
+            converge()
+            due = time.monotonic() + interval
+
+
+def _save_every(namespaces: Namespaces, interval: float, stop: threading.Event) -> None:
+    """``--state-interval``: save the state every ``interval`` seconds until ``stop``."""
+    while not stop.wait(interval):
+        try:
+            namespaces.save_state()
+        except OSError as exc:
+            logger.error("cannot write the state file %s: %s", namespaces.state_file, exc)
+
+
+def _exposure(host: str, ssl_context: ssl.SSLContext | None, admin: bool) -> str:
+    """What a bind to ``host`` exposes, in one line; "" for a loopback address."""
+    from fakebbs._namespaces import is_loopback
+
+    if is_loopback(host):
+        return ""
+    if ssl_context is None:
+        how = "over plain HTTP, with no authentication"
+    elif ssl_context.verify_mode == ssl.CERT_NONE:
+        how = "over TLS without client certificates, so with no authentication"
+    else:
+        how = "over mutual TLS (to clients with a certificate its CA signed)"
+    api = ", the admin API included (--admin)" if admin else ""
+    return f"{host} is not a loopback address: other machines can call this fake BBS {how}{api}"
 
 
 def _generate(directory: Path) -> Certificates | None:

@@ -20,7 +20,13 @@ from datetime import UTC, datetime, timedelta
 
 from fakebbs._wire import NANOSECONDS_PER_SECOND
 
-__all__ = ["Clock", "ManualClock", "system_clock"]
+__all__ = ["Clock", "ManualClock", "MAX_NANOSECONDS", "MIN_NANOSECONDS", "system_clock"]
+
+MAX_NANOSECONDS = 2**63 - 1
+"""The latest time a clock can show: what an int64 of Unix nanoseconds holds (every BBS
+timestamp is one), in the year 2262."""
+MIN_NANOSECONDS = -(2**63)
+"""The earliest time a clock can show (an int64 of Unix nanoseconds, in the year 1677)."""
 
 
 def system_clock() -> int:
@@ -70,6 +76,8 @@ class Clock:
         current time of this clock); returns the frozen time. Freezing a frozen clock moves it
         to ``at`` (back in time too, if a test wants that)."""
         when = None if at is None else _to_ns(_aware(at)) if isinstance(at, datetime) else at
+        if when is not None:
+            _check_time(when, "freeze")
         with self._lock:
             if when is None:
                 when = self._frozen_at
@@ -79,17 +87,18 @@ class Clock:
             return when
 
     def advance(self, seconds: float = 0.0, *, nanoseconds: int = 0) -> int:
-        """Move forward (never back) and return the new time."""
-        step = round(seconds * NANOSECONDS_PER_SECOND) + nanoseconds
+        """Move forward (never back) and return the new time. A step that would take the
+        clock past ``MAX_NANOSECONDS`` is a ValueError, and the clock does not move."""
+        step = _step(seconds, nanoseconds)
         if step < 0:
             raise ValueError("a Clock only moves forward; use freeze(at=...) to go back")
         with self._lock:
             if self._frozen_at is not None:
-                self._frozen_at += step
+                self._frozen_at = _check_time(self._frozen_at + step, "advance")
                 after = self._frozen_at
             else:
+                after = _check_time(self.source() + self._offset + step, "advance")
                 self._offset += step
-                after = self.source() + self._offset
         for listener in list(self._listeners):
             listener(after - step, after)
         return after
@@ -130,7 +139,7 @@ class ManualClock:
             start = time.time_ns()
         elif isinstance(start, datetime):
             start = _to_ns(_aware(start, "a ManualClock"))
-        self._now = start
+        self._now = _check_time(start, "ManualClock")
         self._lock = threading.Lock()
 
     def __call__(self) -> int:
@@ -139,23 +148,50 @@ class ManualClock:
 
     def advance(self, seconds: float = 0.0, *, nanoseconds: int = 0) -> int:
         """Move forward (never back) and return the new time."""
-        step = round(seconds * NANOSECONDS_PER_SECOND) + nanoseconds
+        step = _step(seconds, nanoseconds)
         if step < 0:
             raise ValueError("a ManualClock only moves forward")
         with self._lock:
-            self._now += step
+            self._now = _check_time(self._now + step, "advance")
             return self._now
 
     def set(self, when: int | datetime) -> None:
         """Jump to ``when`` (forward or back: a test may want to see a clock go backwards)."""
+        when = _check_time(_to_ns(when) if isinstance(when, datetime) else when, "set")
         with self._lock:
-            self._now = _to_ns(when) if isinstance(when, datetime) else when
+            self._now = when
 
     def __repr__(self) -> str:
         return f"ManualClock({self()})"
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _step(seconds: float, nanoseconds: int) -> int:
+    """A step in nanoseconds; a ValueError for one no clock could take (not finite, or
+    beyond what int64 nanoseconds hold)."""
+    try:
+        step = round(seconds * NANOSECONDS_PER_SECOND) + nanoseconds
+    except (OverflowError, ValueError):  # inf, nan
+        raise ValueError(f"cannot advance a clock by {seconds!r} seconds") from None
+    if abs(step) > MAX_NANOSECONDS:
+        raise ValueError(
+            f"cannot advance a clock by {seconds!r} s and {nanoseconds} ns: more than int64 "
+            "nanoseconds hold"
+        )
+    return step
+
+
+def _check_time(nanoseconds: int, what: str) -> int:
+    """``nanoseconds`` if an int64 holds it (every BBS timestamp is one); a ValueError that
+    says so otherwise, before anything moves."""
+    if not MIN_NANOSECONDS <= nanoseconds <= MAX_NANOSECONDS:
+        raise ValueError(
+            f"{what}: {nanoseconds} is beyond the times a clock can show (int64 Unix "
+            f"nanoseconds, {MIN_NANOSECONDS} to {MAX_NANOSECONDS})"
+        )
+    return nanoseconds
 
 
 def _aware(when: datetime, who: str = "a Clock") -> datetime:

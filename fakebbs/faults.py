@@ -15,6 +15,7 @@ fault to request/response routes only.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 __all__ = [
@@ -95,7 +96,27 @@ def status(code: int, body: str = "", *, headers: dict[str, str] | None = None) 
     server does; ``body`` defaults to the status line's reason."""
     if not 100 <= code <= 599 or code == 200:
         raise ValueError(f"status needs an HTTP status code other than 200, got {code!r}")
-    return Fault("status", status=code, body=body, headers=tuple((headers or {}).items()))
+    given = tuple((headers or {}).items())
+    for name, value in given:
+        _check_header(name, value)
+    return Fault("status", status=code, body=body, headers=given)
+
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 field-name
+_FIELD_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")  # no CR, LF, NUL or other controls
+_FRAMING = ("content-length", "transfer-encoding")
+
+
+def _check_header(name: object, value: object) -> None:
+    """A header a fault may answer with: a valid HTTP field name and value, and not one that
+    frames the body (the server sets those from the body it sends; a wrong one would corrupt
+    the keep-alive connection for the requests after it)."""
+    if not isinstance(name, str) or not _TOKEN.fullmatch(name):
+        raise ValueError(f"status: {name!r} is not an HTTP header name")
+    if name.lower() in _FRAMING:
+        raise ValueError(f"status: the {name} header is set by the server from the body")
+    if not isinstance(value, str) or not _FIELD_VALUE.fullmatch(value):
+        raise ValueError(f"status: header {name}: {value!r} is not an HTTP header value")
 
 
 def not_found() -> Fault:

@@ -31,6 +31,7 @@ __all__ = [
     "LOG_ENVIRON_KEY",
     "SOCKET_ENVIRON_KEY",
     "STREAM_CANCEL_ENVIRON_KEY",
+    "STREAM_HANDOFF_ENVIRON_KEY",
     "Route",
     "route",
 ]
@@ -545,3 +546,8 @@ LOG_ENVIRON_KEY = "fakebbs.log"
 #: The fake's own server puts the connection's socket under this WSGI environ key, so that an
 #: idle event stream can notice its subscriber has gone.
 SOCKET_ENVIRON_KEY = "fakebbs.server.socket"
+
+#: The fake's own server puts ``handoff(stream, limit)`` under this WSGI environ key: once the
+#: headers of an event stream are sent, the server's one stream writer writes its events from
+#: then on and the request's worker is free (a stream costs no thread while it waits).
+STREAM_HANDOFF_ENVIRON_KEY = "fakebbs.server.stream_handoff"

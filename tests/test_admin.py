@@ -633,3 +633,96 @@ def test_endpoints_without_parameters_refuse_fields(
     message = error_of(admin, method, path, {"force": True})
     assert message == "unknown field(s) force (this endpoint takes: none)"
     assert [c.cell_id for c in namespaces.default.fake._state.cell_presences()] == ["kept"]
+
+
+# -- inputs checked before they change anything -------------------------------------------------
+
+
+def test_an_advance_past_int64_nanoseconds_is_a_400_and_the_clock_stays(
+    admin: Client, bbs: BBSClient
+) -> None:
+    at = call(admin, "POST", "/clock/freeze", {"at": 2**62})["nanoseconds"]
+    assert "int64" in error_of(admin, "POST", "/clock/advance", {"seconds": 1e12})
+    assert "int64" in error_of(admin, "POST", "/clock/advance", {"seconds": 5e9})
+    assert "int64" in error_of(admin, "POST", "/clock/freeze", {"at": 2**63})
+    assert call(admin, "GET", "/clock")["nanoseconds"] == at
+    bbs.desire_lrp(desired_lrp("web"))  # the namespace still works
+    assert [d.process_guid for d in bbs.desired_lrps()] == ["web"]
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize("path", ["/seed", "/faults", "/journal/wait", "/clock/advance"])
+def test_a_body_nested_too_deeply_is_a_400(admin: Client, path: str) -> None:
+    for depth in (101, 100_000):
+        response = admin.post(ADMIN + path, data=nested(depth))
+        assert response.status_code == 400, response.get_data(as_text=True)
+        assert response.json == {"error": "the body: JSON nested deeper than 100 levels"}
+
+
+def test_a_where_query_nested_too_deeply_is_a_400(admin: Client) -> None:
+    for made in ("journal", "rep_calls"):
+        response = admin.get(f"{ADMIN}/{made}", query_string={"route": "*", "where": nested(5000)})
+        assert response.status_code == 400
+        assert response.json == {"error": "where: JSON nested deeper than 100 levels"}
+
+
+@pytest.mark.parametrize(
+    ("headers", "says"),
+    [
+        ({"X-A\r\nX-B": "1"}, "is not an HTTP header name"),
+        ({"": "1"}, "is not an HTTP header name"),
+        ({"X-A": "1\r\nX-B: 2"}, "is not an HTTP header value"),
+        ({"X-A": "\x00"}, "is not an HTTP header value"),
+        ({"Content-Length": "999"}, "set by the server"),
+        ({"transfer-encoding": "chunked"}, "set by the server"),
+    ],
+)
+def test_a_fault_rule_with_a_header_that_would_break_the_wire_is_a_400(
+    admin: Client, namespaces: Namespaces, headers: dict[str, str], says: str
+) -> None:
+    fault = {"kind": "status", "code": 503, "headers": headers}
+    assert says in error_of(admin, "POST", "/faults", {"route": "Ping", "fault": fault})
+    assert namespaces.default.fake.faults == []
+
+
+# -- bounded memory -----------------------------------------------------------------------------
+
+
+def test_the_journal_pages_with_after_and_limit(admin: Client, bbs: BBSClient) -> None:
+    for _ in range(5):
+        bbs.ping()
+    bbs.desire_lrp(desired_lrp("web"))
+    first = call(admin, "GET", "/journal?limit=2&after=0")
+    assert [c["seq"] for c in first["calls"]] == [1, 2]
+    assert first["next"] == 2
+    rest = call(admin, "GET", f"/journal?after={first['next']}")
+    assert [c["seq"] for c in rest["calls"]] == [3, 4, 5, 6]
+    assert rest["next"] == 6
+    assert call(admin, "GET", "/journal?after=6")["calls"] == []
+    newest = call(admin, "GET", "/journal?limit=1")
+    assert [c["route"] for c in newest["calls"]] == ["DesireDesiredLRP"]
+    desires = call(admin, "GET", "/journal?route=DesireDesiredLRP*&after=2")
+    assert ([c["seq"] for c in desires["calls"]], desires["next"]) == ([6], 6)
+    assert "after" in error_of(admin, "GET", "/journal?after=-1")
+
+
+def test_the_journal_is_streamed_call_by_call(admin: Client, bbs: BBSClient) -> None:
+    bbs.ping()
+    response = admin.get(ADMIN + "/journal")
+    assert response.is_streamed
+    assert response.json is not None and len(response.json["calls"]) == 1
+    made = admin.get(ADMIN + "/rep_calls?limit=5&after=0")
+    assert made.is_streamed and made.json == {"calls": [], "dropped": 0, "next": 0}
+
+
+def test_an_admin_body_over_64_mib_is_a_413(admin: Client, namespaces: Namespaces) -> None:
+    response = admin.post(
+        ADMIN + "/seed",
+        data=b'{"domains": ["d"]}',
+        environ_overrides={"CONTENT_LENGTH": str(64 * 1024 * 1024 + 1)},
+    )
+    assert response.status_code == 413
+    assert namespaces.default.fake.snapshot().domains == {}

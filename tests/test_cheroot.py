@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import tomllib
 from pathlib import Path
 
@@ -72,3 +73,21 @@ def test_an_attribute_set_in_the_named_method_counts_as_present() -> None:
 
     _cheroot.verify([(Request, "sent_headers", Request.__init__)])
     _cheroot.verify([(cheroot_server.HTTPRequest, "close_connection", None)])
+
+
+def test_prefill_puts_bytes_read_ahead_before_what_the_reader_holds() -> None:
+    from cheroot.makefile import MakeFile
+
+    class Connection:
+        def __init__(self, sock: socket.socket) -> None:
+            self.rfile = MakeFile(sock, "rb", 8192)
+
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        conn = Connection(ours)
+        theirs.sendall(b"second line\nthird")
+        assert conn.rfile.readline() == b"second line\n"  # "third" stays in its buffer
+        _cheroot.prefill(conn, b"first line\n")  # type: ignore[arg-type]
+        assert conn.rfile.readline() == b"first line\n"
+        theirs.shutdown(socket.SHUT_WR)
+        assert conn.rfile.read() == b"third"

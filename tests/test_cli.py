@@ -9,6 +9,7 @@ import re
 import selectors
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -368,3 +369,85 @@ def test_serve_converges_on_the_interval_it_is_given() -> None:
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.communicate(timeout=TIMEOUT)
+
+
+# -- limits -------------------------------------------------------------------------------------
+
+
+def test_the_journal_and_namespace_limits_reach_every_namespace() -> None:
+    args = cli._parser().parse_args(
+        ["serve", "--journal-size", "5", "--journal-bytes", "2M", "--max-namespaces", "3"]
+    )
+    namespaces = cli._namespaces(args)
+    fake = namespaces.get("a").fake
+    assert (fake.calls.size, fake.calls.max_bytes) == (5, 2 * 1024 * 1024)
+    assert (fake.rep_calls.size, fake.auctioneer_calls.max_bytes) == (5, 2 * 1024 * 1024)
+    assert namespaces.max_namespaces == 3
+
+
+def test_journal_size_zero_turns_the_journals_off() -> None:
+    args = cli._parser().parse_args(["serve", "--journal-size", "0"])
+    assert not cli._namespaces(args).default.fake.calls.enabled
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--journal-size", "-1"], "argument --journal-size: not a whole number"),
+        (["--journal-bytes", "10T"], "argument --journal-bytes: not a number of bytes"),
+        (["--journal-bytes", "M"], "argument --journal-bytes: not a number of bytes"),
+        (["--max-namespaces", "many"], "argument --max-namespaces: not a whole number"),
+    ],
+)
+def test_a_bad_limit_is_one_line_and_exit_2(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["serve", *args]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and captured.err.count("\n") == 1
+
+
+# -- exposure -----------------------------------------------------------------------------------
+
+
+def test_serving_on_a_non_loopback_address_warns_in_one_line() -> None:
+    with spawn("serve", "--host", "0.0.0.0", "--port", "0", "--quiet") as proc:
+        try:
+            assert readline(proc).startswith("fakebbs listening on http://0.0.0.0:")
+            assert proc.stderr is not None
+            with selectors.DefaultSelector() as selector:
+                selector.register(proc.stderr, selectors.EVENT_READ)
+                assert selector.select(TIMEOUT), "no warning on stderr"
+            warning = proc.stderr.readline()
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            _, rest = proc.communicate(timeout=TIMEOUT)
+    assert warning == (
+        "fakebbs: warning: 0.0.0.0 is not a loopback address: other machines can call this "
+        "fake BBS over plain HTTP, with no authentication\n"
+    )
+    assert rest == ""
+
+
+@pytest.mark.parametrize(
+    ("host", "tls", "admin", "says"),
+    [
+        ("127.0.0.1", None, True, ""),
+        ("localhost", None, True, ""),
+        ("::1", None, True, ""),
+        ("10.0.0.7", None, False, "over plain HTTP, with no authentication"),
+        ("0.0.0.0", ssl.CERT_NONE, False, "over TLS without client certificates"),
+        ("::", ssl.CERT_REQUIRED, False, "over mutual TLS"),
+        ("bbs.example", ssl.CERT_REQUIRED, True, "the admin API included (--admin)"),
+    ],
+)
+def test_the_exposure_warning_says_who_can_call_and_how(
+    host: str, tls: ssl.VerifyMode | None, admin: bool, says: str
+) -> None:
+    context = None
+    if tls is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.verify_mode = tls
+    warning = cli._exposure(host, context, admin)
+    assert (says in warning) if says else warning == ""
+    assert "\n" not in warning

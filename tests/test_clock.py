@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from fakebbs import Clock, FakeBBS
+from fakebbs.clock import MAX_NANOSECONDS, system_clock
 from fakebbs.clock import ManualClock as _DeprecatedManualClock
-from fakebbs.clock import system_clock
 
 
 def ManualClock(start: int | datetime | None = None) -> _DeprecatedManualClock:
@@ -187,3 +187,36 @@ def test_advancing_tells_the_listeners_from_when_to_when() -> None:
     clock.freeze(at=start)  # not an advance: no listener is called
 
     assert seen == [(start, start + 2 * 10**9)]
+
+
+def test_a_clock_refuses_to_move_past_what_int64_nanoseconds_hold_and_stays_put() -> None:
+    clock = Clock()
+    clock.freeze(at=2**62)
+    with pytest.raises(ValueError, match="int64"):
+        clock.advance(5e9)
+    with pytest.raises(ValueError, match="int64"):
+        clock.advance(1e12)
+    assert clock() == 2**62
+    with pytest.raises(ValueError, match="int64"):
+        clock.freeze(at=MAX_NANOSECONDS + 1)
+    assert clock() == 2**62
+    assert clock.freeze(at=MAX_NANOSECONDS) == MAX_NANOSECONDS
+
+
+def test_a_running_clock_refuses_a_step_past_int64_nanoseconds_and_stays_put() -> None:
+    now = [1_000]
+    clock = Clock(source_at(now))
+    with pytest.raises(ValueError, match="int64"):
+        clock.advance(nanoseconds=MAX_NANOSECONDS)
+    with pytest.raises(ValueError, match="seconds"):
+        clock.advance(float("inf"))
+    assert (clock(), clock.frozen) == (1_000, False)
+
+
+def test_a_manual_clock_stays_within_int64_nanoseconds() -> None:
+    clock = ManualClock(MAX_NANOSECONDS - 1)
+    with pytest.raises(ValueError, match="int64"):
+        clock.advance(1)
+    with pytest.raises(ValueError, match="int64"):
+        clock.set(MAX_NANOSECONDS + 1)
+    assert clock() == MAX_NANOSECONDS - 1

@@ -330,3 +330,13 @@ def test_asking_whether_a_request_would_be_held_holds_nothing() -> None:
     assert holds.holding(route("ClaimActualLRP"), claim)
     assert not holds.holding(route("ClaimActualLRP"), models.ClaimActualLRPRequest())
     assert gate.arrived == 0
+
+
+def test_a_status_fault_takes_only_headers_that_keep_the_connection_sound() -> None:
+    assert faults.status(503, headers={"Retry-After": "1"}).headers == (("Retry-After", "1"),)
+    with pytest.raises(ValueError, match="not an HTTP header name"):
+        faults.status(503, headers={"X\r\nY": "1"})
+    with pytest.raises(ValueError, match="not an HTTP header value"):
+        faults.status(503, headers={"X": "1\nY: 2"})
+    with pytest.raises(ValueError, match="set by the server"):
+        faults.status(503, headers={"Content-Length": "999"})

@@ -8,7 +8,7 @@ import pytest
 from werkzeug.test import Client
 
 from builders import desired_lrp
-from fakebbs import FakeBBS, errors, faults
+from fakebbs import FakeBBS, errors, faults, models
 from fakebbs._journal import Journal
 from fakebbs.client import BBSClient
 
@@ -171,9 +171,57 @@ def test_reset_clears_the_journal(fake: FakeBBS, bbs: BBSClient) -> None:
         _ = fake.calls.last
 
 
-def test_a_journal_needs_room_for_one_call() -> None:
-    with pytest.raises(ValueError, match="at least one call"):
-        Journal(0)
+def test_a_journal_size_is_zero_or_more() -> None:
+    with pytest.raises(ValueError, match="0 calls"):
+        Journal(-1)
+    with pytest.raises(ValueError, match="0 bytes"):
+        Journal(10, max_bytes=-1)
+
+
+def test_the_journal_is_bounded_in_bytes_and_keeps_the_newest_call_whatever_its_size() -> None:
+    fake = FakeBBS(journal_bytes=200_000)
+    with fake.client() as bbs:
+        for n in range(5):
+            big = desired_lrp(f"big-{n}")
+            big.annotation = "x" * 99_000  # refused (too long), but journaled with its body
+            with pytest.raises(errors.InvalidRequest):
+                bbs.desire_lrp(big)
+    kept = [_desired_guid(c.request) for c in fake.calls]
+    assert kept == ["big-3", "big-4"]
+    assert fake.calls.dropped == 3
+    assert 198_000 < fake.calls.bytes <= 200_000
+
+    lonely = FakeBBS(journal_bytes=1)
+    lonely.client().ping()
+    assert (len(lonely.calls), lonely.calls.dropped) == (1, 0)
+
+
+def _desired_guid(request: object) -> str:
+    assert isinstance(request, models.DesireLRPRequest)
+    return request.desired_lrp.process_guid
+
+
+@pytest.mark.parametrize(("size", "max_bytes"), [(0, 1000), (1000, 0)])
+def test_a_journal_of_size_zero_is_off(size: int, max_bytes: int) -> None:
+    fake = FakeBBS(journal_size=size, journal_bytes=max_bytes)
+    with fake.client() as bbs:
+        bbs.ping()
+        bbs.ping()
+    assert (len(fake.calls), fake.calls.dropped, fake.calls.enabled) == (0, 2, False)
+    assert not fake.rep_calls.enabled and not fake.auctioneer_calls.enabled
+
+
+def test_calls_are_numbered_for_good_even_across_drops_and_clears() -> None:
+    fake = FakeBBS(journal_size=2)
+    with fake.client() as bbs:
+        for _ in range(3):
+            bbs.ping()
+        assert [n for n, _ in fake.calls.numbered()] == [2, 3]
+        fake.calls.clear()
+        bbs.ping()
+        bbs.desire_lrp(desired_lrp("web"))
+    assert [n for n, _ in fake.calls.numbered()] == [4, 5]
+    assert [n for n, _ in fake.calls.numbered("DesireDesiredLRP*")] == [5]
 
 
 def test_a_bad_where_path_is_an_immediate_error(fake: FakeBBS) -> None:

@@ -100,6 +100,37 @@ def test_the_default_namespace_is_named_default_in_json_journal_and_log(
     assert admin.get("/ns/default/fakebbs/v1/namespaces").json == {"namespaces": ["default"]}
 
 
+def test_a_path_no_route_has_makes_no_namespace(namespaces: Namespaces) -> None:
+    client = Client(namespaces)
+    for path in ("/ns/junk/nothing", "/ns/junk/", "/ns/junk"):
+        response = client.get(path)
+        assert (response.status_code, response.get_data()) == (404, b"404 page not found\n")
+    client.get("/nothing", headers={NAMESPACE_HEADER: "junk"})
+    assert namespaces.names() == ["default"]
+    assert client.get("/ns/junk/v1/nothing").status_code == 404
+    assert namespaces.names() == ["default"]
+    client.get("/ns/admin-made/fakebbs/v1/clock")
+    assert namespaces.names() == ["default", "admin-made"]
+    client.get("/ns/admin-made/nothing")  # an existing namespace journals it, as the BBS would
+    assert namespaces.get("admin-made").fake.calls.last.path == "/nothing"
+
+
+def test_past_the_namespace_limit_a_new_namespace_is_a_429_until_one_is_dropped() -> None:
+    namespaces = Namespaces(max_namespaces=2)
+    client = Client(namespaces)
+    assert client.post("/ns/a/v1/ping").status_code == 200
+    assert client.get("/ns/b/fakebbs/v1/clock").status_code == 200
+    refused = client.post("/ns/c/v1/ping")
+    assert refused.status_code == 429
+    assert "--max-namespaces" in refused.get_data(as_text=True)
+    assert client.get("/ns/c/fakebbs/v1/clock").status_code == 429
+    assert client.post("/ns/a/v1/ping").status_code == 200  # the existing ones go on
+    assert client.post("/v1/ping").status_code == 200  # so does the default one
+    assert client.delete("/ns/a/fakebbs/v1/namespace").status_code == 200
+    assert client.post("/ns/c/v1/ping").status_code == 200
+    assert namespaces.names() == ["default", "b", "c"]
+
+
 def test_journaled_calls_carry_the_namespace_and_the_path_without_prefix(
     namespaces: Namespaces,
 ) -> None:
@@ -216,11 +247,14 @@ def test_the_admin_api_is_served_in_every_namespace(namespaces: Namespaces) -> N
 
 
 def test_the_admin_api_can_be_turned_off() -> None:
-    client = Client(Namespaces(admin=False))
+    namespaces = Namespaces(admin=False)
+    client = Client(namespaces)
     response = client.get("/fakebbs/v1/version")
     assert response.status_code == 404
     assert "--admin" in response.get_data(as_text=True)
     assert client.post("/v1/ping").status_code == 200
+    client.get("/ns/x/fakebbs/v1/version")
+    assert namespaces.names() == ["default"]
 
 
 def test_stopping_the_server_ends_streams_in_every_namespace(namespaces: Namespaces) -> None:

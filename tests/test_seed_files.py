@@ -335,6 +335,47 @@ def test_a_bad_admin_seed_is_a_400_naming_the_entry_and_changes_nothing() -> Non
     assert namespaces.default.fake.snapshot().domains == {}
 
 
+def test_a_seed_with_a_number_out_of_range_is_refused_whole_naming_the_entry() -> None:
+    namespaces = Namespaces()
+    response = Client(namespaces).post(
+        "/fakebbs/v1/seed",
+        data='{"domains": ["a", {"name": "b", "ttl": 1e400}], "cells": [{"cell_id": "c"}]}',
+    )
+    assert response.status_code == 400
+    assert response.json == {
+        "error": "seed: domains[1] ('b'): ttl: inf is out of range (0 to 4294967295)"
+    }
+    assert namespaces.default.fake.snapshot().domains == {}
+
+
+@pytest.mark.parametrize(
+    ("entry", "says"),
+    [
+        ({"count": 10**12}, "count: 1000000000000 is out of range (0 to 1000000)"),
+        ({"process_guid": "w", "instances": 2**31}, "instances: 2147483648 is out of range"),
+        ({"process_guid": "w", "memory_mb": 2**40}, "memory_mb: Value out of range"),
+    ],
+)
+def test_a_desired_lrp_entry_with_a_number_out_of_range_is_named(
+    entry: dict[str, Any], says: str
+) -> None:
+    assert says in refusal({"domains": ["kept"], "desired_lrps": [entry]})
+
+
+def test_a_refused_seed_stores_nothing_that_a_stream_could_see() -> None:
+    fake = FakeBBS()
+    batches: list[object] = []
+    fake._state.listeners.append(batches.append)
+    document = {
+        "domains": ["d"],
+        "desired_lrps": [{"process_guid": "w"}, {"process_guid": "x", "memory_mb": -1}],
+    }
+    with pytest.raises(SeedFileError, match=r"desired_lrps\[1\] \('x'\)"):
+        apply_seed(fake, parse_seed(document, "test"))
+    assert batches == []
+    assert fake.snapshot().desired_lrps == {}
+
+
 def test_the_admin_seed_needs_a_body() -> None:
     response = Client(Namespaces()).post("/fakebbs/v1/seed")
     assert response.status_code == 400
@@ -385,6 +426,8 @@ def test_serve_starts_seeded(seed_file: Path) -> None:
             '{"desired_lrps": [{"process_guid": "web", "disk_mb": -1}]}',
             "desired_lrps[0] ('web'): InvalidRequest: ",
         ),
+        ('{"domains": [{"name": "d", "ttl": 1e400}]}', "domains[0] ('d'): ttl: inf is out of"),
+        ("[" * 5000 + "]" * 5000, "JSON nested deeper than 100 levels"),
     ],
 )
 def test_serve_refuses_a_bad_seed_file_in_one_line_before_listening(

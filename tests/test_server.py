@@ -12,6 +12,7 @@ import re
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,7 @@ import trustme
 from werkzeug.wrappers import Request
 
 from fakebbs import FakeBBS, _server
+from fakebbs._namespaces import NAMESPACE_HEADER, Namespaces, namespace_of_request
 from fakebbs._server import BodyReadError, Server
 
 if TYPE_CHECKING:
@@ -380,11 +382,18 @@ def test_workers_a_burst_of_streams_needed_retire_once_idle(app: EchoApp) -> Non
             stream.close()
 
 
-def test_fifty_dropped_event_streams_leave_no_thread_behind() -> None:
+def _threads_started_since(before: set[threading.Thread]) -> int:
+    return len(set(threading.enumerate()) - before)
+
+
+def test_open_event_streams_hold_no_worker_and_leave_no_thread_behind() -> None:
     fake = FakeBBS()
     threads_before = set(threading.enumerate())
     with Server(fake.wsgi_app, worker_idle_timeout=0.2, on_stop=fake.events.end_streams) as server:
         baseline = server.worker_threads
+        # what this server runs when idle: its minimum workers, the accept loop, the gatherer
+        idle_threads = baseline + 2
+        assert _threads_started_since(threads_before) == idle_threads
         streams = []
         for _ in range(50):
             conn = http.client.HTTPConnection(server.host, server.port, timeout=TIMEOUT)
@@ -392,15 +401,60 @@ def test_fifty_dropped_event_streams_leave_no_thread_behind() -> None:
             response = conn.getresponse()
             assert response.status == 200
             streams.append((conn, response))
-        assert server.worker_threads >= 50
+        fake.seed.desired_lrp("web")
+        for _, response in streams:  # one writer thread serves every subscriber
+            assert response.readline() == b"id: 0\n"
+        assert server.worker_threads == baseline
+        assert _threads_started_since(threads_before) == idle_threads + 1  # the writer
         for conn, response in streams:  # the subscribers go away without a word
             response.close()
             conn.close()
-        assert server.wait_for_worker_threads(baseline, timeout=30)
-        assert server.worker_threads == baseline
-        # what this server started and still runs: its minimum workers and the accept loop
-        assert len(set(threading.enumerate()) - threads_before) == baseline + 1
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and (
+            fake.events.subscriber_count or _threads_started_since(threads_before) > idle_threads
+        ):
+            threading.Event().wait(0.05)
+        assert fake.events.subscriber_count == 0
+        assert _threads_started_since(threads_before) == idle_threads
     assert set(threading.enumerate()) == threads_before
+
+
+_WAITING_CLIENTS = {
+    "open event streams": b"POST /ns/hog/v1/events/lrp_instances.r1 HTTP/1.1\r\nHost: x\r\n"
+    b"Content-Length: 0\r\n\r\n",
+    "half a request head": b"POST /ns/hog/v1/ping HTTP/1.1\r\nHost: x\r\n",
+    "a head without its body": b"POST /ns/hog/v1/desired_lrp/desire.r2 HTTP/1.1\r\nHost: x\r\n"
+    b"Content-Length: 100\r\n\r\n",
+    "nothing at all": b"",
+}
+
+
+@pytest.mark.parametrize("waiting", list(_WAITING_CLIENTS))
+def test_300_clients_waiting_in_one_namespace_do_not_stall_another(waiting: str) -> None:
+    namespaces = Namespaces()
+    with namespaces.serve() as server:
+        clients = []
+        try:
+            for _ in range(300):
+                client = socket.create_connection((server.host, server.port), timeout=TIMEOUT)
+                clients.append(client)
+                client.sendall(_WAITING_CLIENTS[waiting])
+            if waiting == "open event streams":
+                hog = namespaces.get("hog").fake
+                deadline = time.monotonic() + 30
+                while hog.events.subscriber_count < 300 and time.monotonic() < deadline:
+                    threading.Event().wait(0.05)
+                assert hog.events.subscriber_count == 300
+            conn = http.client.HTTPConnection(server.host, server.port, timeout=TIMEOUT)
+            conn.request("POST", "/ns/other/v1/ping", body=b"")
+            answer = conn.getresponse()
+            assert (answer.status, answer.read()) == (200, b"\x08\x01")
+            conn.close()
+            # and no worker waits for them: those the burst needed retire while they stay
+            assert server.wait_for_worker_threads(_server._MIN_THREADS, timeout=30)
+        finally:
+            for client in clients:
+                client.close()
 
 
 def test_idle_workers_never_retire_below_the_minimum(app: EchoApp) -> None:
@@ -515,6 +569,34 @@ def test_a_client_that_never_handshakes_does_not_block_others(app: EchoApp, ca: 
         socket.create_connection((server.host, server.port), timeout=TIMEOUT),
     ):
         tls_get(server, client_context(ca, with_cert=False))
+
+
+def test_a_client_closing_an_event_stream_under_mutual_tls_is_no_error(
+    ca: trustme.CA, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = FakeBBS()
+    caplog.set_level(logging.DEBUG, logger="fakebbs.server")
+    context = server_context(ca, require_client_cert=True)
+    with fake.serve(ssl_context=context) as server:
+        client = client_context(ca, with_cert=True)
+        conn = http.client.HTTPSConnection(
+            server.host, server.port, timeout=TIMEOUT, context=client
+        )
+        conn.request("POST", "/v1/events/lrp_instances.r1", body=b"")
+        response = conn.getresponse()
+        assert response.status == 200
+        fake.seed.desired_lrp("web")
+        assert response.fp is not None and response.fp.readline()  # the stream is flowing
+        response.close()
+        conn.close()  # the subscriber goes away without a word
+        deadline = time.monotonic() + 10
+        while fake.events.subscriber_count and time.monotonic() < deadline:
+            fake.seed.desired_lrp(f"more-{time.monotonic_ns()}")  # writes to a closed stream
+            threading.Event().wait(0.05)
+        assert fake.events.subscriber_count == 0
+    noisy = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert noisy == [], [r.getMessage() for r in noisy]
+    assert fake.errors == []
 
 
 # -- bad HTTP -----------------------------------------------------------------------------------
@@ -682,3 +764,67 @@ def test_requests_are_not_logged_by_default(
 ) -> None:
     assert_serving(server)
     assert [r for r in caplog.records if r.name == "fakebbs.server"] == []
+
+
+def test_requests_held_in_one_namespace_take_at_most_half_the_workers() -> None:
+    namespaces = Namespaces()
+    gate = namespaces.get("hog").fake.hold("Ping")
+    with namespaces.serve() as server:
+        clients = []
+        try:
+            for _ in range(300):  # more held requests than the server has workers
+                client = socket.create_connection((server.host, server.port), timeout=TIMEOUT)
+                clients.append(client)
+                client.sendall(b"POST /ns/hog/v1/ping HTTP/1.1\r\nHost: x\r\n\r\n")
+            gate.wait_arrived(timeout=30, count=_server.DEFAULT_THREADS // 2)
+            conn = http.client.HTTPConnection(server.host, server.port, timeout=TIMEOUT)
+            conn.request("POST", "/v1/ping", headers={NAMESPACE_HEADER: "other"}, body=b"")
+            answer = conn.getresponse()
+            assert (answer.status, answer.read()) == (200, b"\x08\x01")
+            conn.close()
+            assert gate.arrived == _server.DEFAULT_THREADS // 2  # the rest wait their turn
+            gate.release()
+            for client in clients:  # and every one is answered once the hold is released
+                assert client.recv(4096).startswith(b"HTTP/1.1 200 OK\r\n")
+        finally:
+            gate.release()
+            for client in clients:
+                client.close()
+
+
+@pytest.mark.parametrize(
+    ("head", "namespace"),
+    [
+        (b"POST /ns/suite-a/v1/ping HTTP/1.1\r\nHost: x\r\n\r\n", "suite-a"),
+        (b"GET /ns/b HTTP/1.1\r\n\r\n", "b"),
+        (b"POST /v1/ping HTTP/1.1\r\nX-Fakebbs-Namespace: c\r\n\r\n", "c"),
+        (b"POST /v1/ping HTTP/1.1\r\nx-fakebbs-namespace:  d \r\nHost: x\r\n\r\n", "d"),
+        (b"POST /v1/ping HTTP/1.1\r\nHost: x\r\n\r\n", ""),
+        (b"POST /v1/pi", ""),
+    ],
+)
+def test_the_fair_share_key_is_the_namespace_the_request_names(head: bytes, namespace: str) -> None:
+    assert namespace_of_request(head) == namespace
+
+
+def test_300_silent_tls_connections_do_not_stall_another_namespace(ca: trustme.CA) -> None:
+    namespaces = Namespaces()
+    context = server_context(ca, require_client_cert=True)
+    with namespaces.serve(ssl_context=context) as server:
+        silent = [
+            socket.create_connection((server.host, server.port), timeout=TIMEOUT)
+            for _ in range(300)
+        ]
+        try:
+            client = client_context(ca, with_cert=True)
+            conn = http.client.HTTPSConnection(
+                server.host, server.port, timeout=TIMEOUT, context=client
+            )
+            conn.request("POST", "/ns/other/v1/ping", body=b"")
+            answer = conn.getresponse()
+            assert (answer.status, answer.read()) == (200, b"\x08\x01")
+            conn.close()
+            assert server.wait_for_worker_threads(_server._MIN_THREADS, timeout=30)
+        finally:
+            for sock in silent:
+                sock.close()
