@@ -126,6 +126,9 @@ class AdminAPI:
             ("DELETE", "/cells/<cell_id>", self.unregister_cell),
             ("GET", "/errors", self.errors),
         ]
+        from fakebbs._admin_views import VIEW_ROWS  # the live page's paged views
+
+        rows += VIEW_ROWS
         self.endpoints = [f"{method} {prefix}{path}" for method, path, _ in rows]
         """Every endpoint, as "METHOD PATH" (the index the API answers at its root)."""
         self._handlers: dict[str, _Handler] = {}

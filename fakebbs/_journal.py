@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Generic, Protocol, TypeVar, overload
@@ -125,6 +125,9 @@ class _Journal(Generic[E]):
         self._changed = threading.Condition()
         self.dropped = 0
         """Calls dropped because the journal was full (since the last ``clear``)."""
+        self.listeners: list[Callable[[], None]] = []
+        """Called after each call is recorded and after a ``clear`` (the live page listens);
+        they must be quick and never block."""
 
     def _matcher(self, selector: Selector, where: Where) -> Matcher:
         """The selector and ``where`` resolved against this journal's names."""
@@ -137,11 +140,17 @@ class _Journal(Generic[E]):
                 self.dropped += 1
             self._calls.append(call)
             self._changed.notify_all()
+        self._notify()
 
     def clear(self) -> None:
         with self._changed:
             self._calls.clear()
             self.dropped = 0
+        self._notify()
+
+    def _notify(self) -> None:
+        for listener in list(self.listeners):
+            listener()
 
     # -- reading ---------------------------------------------------------------------------
 

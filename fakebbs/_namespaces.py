@@ -35,6 +35,7 @@ __all__ = [
     "NAMESPACE_PREFIX",
     "Namespace",
     "Namespaces",
+    "PAGE_PREFIX",
     "is_loopback",
     "valid_name",
 ]
@@ -50,6 +51,9 @@ NAMESPACE_ENVIRON_KEY = "fakebbs.namespace"
 
 ADMIN_PREFIX = "/fakebbs/v1"
 """The admin API's reserved path prefix; no BBS route starts with it."""
+
+PAGE_PREFIX = "/fakebbs/ui"
+"""The live page's path (``fakebbs._ui``), served where the admin API is."""
 
 SEED_SNAPSHOT = "seed"
 """The named snapshot every namespace of a seeded server starts with."""
@@ -125,6 +129,7 @@ class Namespaces:
         manual_clock: bool = False,
     ) -> None:
         from fakebbs._admin import AdminAPI
+        from fakebbs._ui import PageApp
 
         self._make_fake = make_fake
         self.admin = admin
@@ -133,6 +138,7 @@ class Namespaces:
         self._lock = threading.Lock()
         self._namespaces: dict[str, Namespace] = {}
         self._admin_api = AdminAPI(self)
+        self._page = PageApp()
         self.default = self.get("")
 
     def get(self, name: str) -> Namespace:
@@ -210,7 +216,8 @@ class Namespaces:
                 "starting with a letter or digit)\n",
             )
         namespace = self.get(name)
-        if path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/"):
+        page = path == PAGE_PREFIX or path.startswith(PAGE_PREFIX + "/")
+        if page or path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/"):
             if not self.admin:
                 return _plain(
                     start_response,
@@ -218,7 +225,12 @@ class Namespaces:
                     "fakebbs: the admin API is off on a non-loopback address; serve with "
                     "--admin to turn it on\n",
                 )
-            return self._admin_api(namespace, environ, start_response)
+            if page:
+                return self._page(namespace, environ, start_response)
+            answer = self._admin_api(namespace, environ, start_response)
+            if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+                self._page.touch(namespace, "controls")  # fault rules, holds, clock...
+            return answer
         return namespace.fake.wsgi_app(environ, start_response)
 
     # -- serving ---------------------------------------------------------------------------
@@ -239,6 +251,7 @@ class Namespaces:
         return server.start()
 
     def _stopping(self) -> None:
+        self._page.end_feeds()
         for namespace in self.all():
             namespace.fake._stopping()
 
