@@ -179,3 +179,18 @@ def test_a_journal_needs_room_for_one_call() -> None:
 def test_a_bad_where_path_is_an_immediate_error(fake: FakeBBS) -> None:
     with pytest.raises(ValueError, match="desired_lrp.instancez"):
         fake.calls.to("DesireDesiredLRP", where={"desired_lrp.instancez": 1})
+
+
+def test_listeners_hear_of_each_recorded_call_and_of_a_clear(
+    fakebbs_in_process: FakeBBS,
+) -> None:
+    heard: list[int] = []
+    journal = fakebbs_in_process.calls
+    journal.listeners.append(lambda: heard.append(len(journal)))
+    with fakebbs_in_process.client() as bbs:
+        bbs.ping()
+        bbs.ping()
+
+    journal.clear()
+
+    assert heard == [1, 2, 0]
