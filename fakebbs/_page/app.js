@@ -40,6 +40,7 @@
   };
   const nanos = (ns) => (ns ? time(ns / 1e9) : "");
   const json = (value) => JSON.stringify(value, null, 2);
+  const count = (n, one, many) => [el("b", {}, n), ` ${n === 1 ? one : many}`];
 
   function problem(error) {
     const box = $("problem");
@@ -93,18 +94,18 @@
       const s = await api("summary");
       namespace = s.namespace;
       document.title = `fakebbs · ${s.namespace || "default"}`;
-      $("clock").textContent = (s.clock.frozen ? "frozen at " : "") + s.clock.time;
+      $("clock").textContent = (s.clock.frozen ? "frozen at " : "") + s.clock.time.replace(/\.\d+/, "").replace("T", " ");
       const c = s.counts;
       const states = Object.entries(s.actual_lrps_by_state).map(([k, v]) => `${v} ${k.toLowerCase()}`).join(", ");
       const tasks = Object.entries(s.tasks_by_state).filter(([, v]) => v).map(([k, v]) => `${v} ${k.toLowerCase()}`).join(", ");
       $("summary").replaceChildren(
-        el("span", { id: "count-desired" }, el("b", {}, c.desired_lrps), " desired LRPs"),
-        el("span", { id: "count-actual" }, el("b", {}, c.actual_lrps), " instances", states ? ` (${states})` : ""),
-        el("span", { id: "count-tasks" }, el("b", {}, c.tasks), " tasks", tasks ? ` (${tasks})` : ""),
-        el("span", {}, el("b", {}, c.cells), " cells"),
-        el("span", {}, el("b", {}, c.domains), " domains"),
-        el("span", { id: "count-journal" }, el("b", {}, c.journal), " calls received"),
-        el("span", {}, el("b", {}, c.rep_calls + c.auctioneer_calls), " calls made"),
+        el("span", { id: "count-desired" }, count(c.desired_lrps, "desired LRP", "desired LRPs")),
+        el("span", { id: "count-actual" }, count(c.actual_lrps, "instance", "instances"), states ? ` (${states})` : ""),
+        el("span", { id: "count-tasks" }, count(c.tasks, "task", "tasks"), tasks ? ` (${tasks})` : ""),
+        el("span", {}, count(c.cells, "cell", "cells")),
+        el("span", {}, count(c.domains, "domain", "domains")),
+        el("span", { id: "count-journal" }, count(c.journal, "call received", "calls received")),
+        el("span", {}, count(c.rep_calls + c.auctioneer_calls, "call made", "calls made")),
       );
       renderCells(s.cells);
       $("domains-table").tBodies[0].replaceChildren(...(s.domains.length ? s.domains.map((d) =>
