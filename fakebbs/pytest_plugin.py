@@ -10,6 +10,10 @@ Fixtures:
 - ``fakebbs_in_process``: a fresh ``FakeBBS`` that is never served (its ``client()`` calls the
   WSGI app directly), ``check()``-ed after the test.
 
+``pytest --fakebbs-ui`` adds, to the report of a test that fails while using a fake, the URL of
+a live page of what that fake held as it failed (``fakebbs._failure_pages``), served while the
+session runs.
+
 Override ``fakebbs_address``, ``fakebbs_ssl_context`` (a server-side ``ssl.SSLContext``) and
 ``fakebbs_client_options`` (keyword arguments for ``BBSClient``, such as the client side's
 ``ssl_context``) in a ``conftest.py`` to serve elsewhere or over mutual TLS;
@@ -21,11 +25,12 @@ worker is its own process, so it gets its own server and state; nothing here is 
 from __future__ import annotations
 
 import ssl
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import pytest
 
+from fakebbs._failure_pages import FailurePages
 from fakebbs._fake import FakeBBS
 from fakebbs.client import BBSClient
 from fakebbs.tls import Certificates
@@ -102,3 +107,42 @@ def fakebbs_in_process() -> Iterator[FakeBBS]:
     fake = FakeBBS()
     yield fake
     fake.check()
+
+
+# -- --fakebbs-ui ------------------------------------------------------------------------------
+
+_PAGES = pytest.StashKey[FailurePages]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.getgroup("fakebbs").addoption(
+        "--fakebbs-ui",
+        action="store_true",
+        help="in the report of a test that fails while using a fake, print the URL of a live "
+        "page of what the fake held as it failed (served while the session runs)",
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.failed and report.when != "setup" and item.config.getoption("fakebbs_ui"):
+        fakes = {id(v): v for v in getattr(item, "funcargs", {}).values() if isinstance(v, FakeBBS)}
+        if fakes:
+            pages = item.config.stash.setdefault(_PAGES, FailurePages())
+            urls = [pages.keep(fake, item.nodeid) for fake in fakes.values()]
+            text = "\n".join(f"what the BBS held when it failed: {url}" for url in urls)
+            report.sections.append(("fakebbs", text))
+            if item.config.getoption("usepdb", False):
+                terminal = item.config.pluginmanager.get_plugin("terminalreporter")
+                if terminal is not None:
+                    terminal.write_line(f"\nfakebbs: {text}")
+    return report
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    pages = config.stash.get(_PAGES, None)
+    if pages is not None:
+        pages.stop()

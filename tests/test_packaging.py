@@ -62,7 +62,9 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return built
 
 
-def test_the_wheel_ships_the_models_their_stubs_py_typed_and_the_page_and_no_tests(wheel: Path) -> None:
+def test_the_wheel_ships_the_models_their_stubs_py_typed_and_the_page_and_no_tests(
+    wheel: Path,
+) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     modules = {p.stem for p in (REPO / "fakebbs" / "models").glob("*_pb2.py")}
 

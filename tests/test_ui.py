@@ -43,7 +43,7 @@ class Feed:
 
     def __init__(self, url: str, path: str = "/fakebbs/ui/feed") -> None:
         parts = urllib.parse.urlsplit(url)
-        self.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=TIMEOUT)
+        self.connection = http.client.HTTPConnection(parts.netloc, timeout=TIMEOUT)
         self.connection.request("GET", path)
         self.response = self.connection.getresponse()
 
