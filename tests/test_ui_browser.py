@@ -227,6 +227,22 @@ def test_a_live_event_view_shows_the_events_the_streams_send(
     assert "eventful" in row.inner_text()
 
 
+def test_ten_thousand_desired_lrps_are_shown_a_page_at_a_time(
+    page: Page, server: Server, name: str, fake: FakeBBS
+) -> None:
+    fake.seed.desired_lrps(count=10_000, prefix="bulk", instances=2)
+    open_page(page, server, name)
+    page.wait_for_selector("#lrps-pager .shown >> text=1–50 of 10000", timeout=LOAD_MS)
+    assert page.locator("#lrps-table tbody.group").count() == 50
+
+    page.click("#lrps-pager button >> nth=1")
+    page.wait_for_selector("#lrps-pager .shown >> text=51–100 of 10000", timeout=LOAD_MS)
+    page.fill("#lrps-filter", max(fake.snapshot().desired_lrps))
+
+    page.wait_for_selector("#lrps-pager .shown >> text=1–1 of 1", timeout=LOAD_MS)
+    assert page.locator("#lrps-table tbody.group").count() == 1
+
+
 # -- what it does ------------------------------------------------------------------------------
 
 
