@@ -176,6 +176,7 @@ class Namespaces:
             if name:
                 del self._namespaces[name]
         namespace.fake._stopping()
+        self._page.end_feeds(namespace.fake)  # its pages reconnect, to the namespace made anew
         if not name:
             self.reset(namespace)
         return True

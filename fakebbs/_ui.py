@@ -187,9 +187,10 @@ class PageApp:
         if watch is not None:
             watch.touch(topic)
 
-    def end_feeds(self) -> None:
+    def end_feeds(self, fake: FakeBBS | None = None) -> None:
+        """End the open feeds (of ``fake`` only, when given); pages reconnect by themselves."""
         with self._lock:
-            watches = list(self._watches.values())
+            watches = [w for f, w in self._watches.items() if fake is None or f is fake]
         for watch in watches:
             watch.end_feeds()
 

@@ -221,3 +221,19 @@ def test_stopping_the_server_ends_the_feed(server: Server, feed: Feed) -> None:
     server.stop()
 
     assert feed.response.readline() == b""
+
+
+def test_dropping_a_namespace_ends_its_feeds_only(namespaces: Namespaces, server: Server) -> None:
+    dropped = Feed(server.url, "/ns/dropped/fakebbs/ui/feed")
+    kept = Feed(server.url, "/ns/kept/fakebbs/ui/feed")
+    try:
+        assert dropped.next() == kept.next() == ("hello", {})
+
+        namespaces.drop("dropped")
+        namespaces.get("kept").fake.seed.domain("still-live")
+
+        assert dropped.response.readline() == b""
+        assert kept.next_named("changed") == {"topics": ["domains"]}
+    finally:
+        dropped.close()
+        kept.close()
