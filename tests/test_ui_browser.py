@@ -225,6 +225,11 @@ def test_a_live_event_view_shows_the_events_the_streams_send(
     )
     assert row is not None
     assert "eventful" in row.inner_text()
+    instance = page.wait_for_selector(
+        '#events-table tr[data-type="actual_lrp_instance_created"]', timeout=LOAD_MS
+    )
+    assert instance is not None
+    assert "eventful #0" in instance.inner_text()
 
 
 def test_ten_thousand_desired_lrps_are_shown_a_page_at_a_time(

@@ -257,10 +257,10 @@
   // -- events -----------------------------------------------------------------------------
   function eventOf(data) {
     const e = data.event;
-    const lrp = e.actual_lrp || e.actual_lrp_group || e.desired_lrp || e.after || e.before || e.task || e;
-    const key = lrp.actual_lrp_key || lrp.desired_lrp_key || (lrp.instance && lrp.instance.actual_lrp_key) || {};
-    if (key.process_guid) return `${key.process_guid}${key.index !== undefined ? ` #${key.index}` : ""}`;
-    return lrp.process_guid || lrp.task_guid || (lrp.desired_lrp_key && lrp.desired_lrp_key.process_guid) || e.process_guid || "";
+    const key = e.actual_lrp_key || (e.actual_lrp && e.actual_lrp.actual_lrp_key);
+    if (key) return `${key.process_guid} #${key.index || 0}`;
+    const item = e.desired_lrp || e.after || e.before || e.task || {};
+    return item.process_guid || item.task_guid || "";
   }
   function addEvent(data) {
     const body = $("events-table").tBodies[0];
