@@ -207,7 +207,9 @@ class PageApp:
             response = Response(f"{method} is not allowed here (GET)\n", 405)
             response.headers["Allow"] = "GET, HEAD"
         elif name == "/feed":
-            return self._feed(namespace, environ, start_response)
+            if method == "GET":
+                return self._feed(namespace, environ, start_response)
+            response = Response(b"", 200, content_type="text/event-stream")  # HEAD
         elif name.removeprefix("/") in _FILES:
             filename, content_type = _FILES[name.removeprefix("/")]
             body = resources.files("fakebbs").joinpath("_page", filename).read_bytes()

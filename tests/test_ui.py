@@ -118,6 +118,14 @@ def test_an_unknown_page_file_is_a_404_and_a_post_a_405(namespaces: Namespaces) 
 
     assert client.get("/fakebbs/ui/nope.js").status_code == 404
     assert client.post("/fakebbs/ui/").status_code == 405
+    assert client.post("/fakebbs/ui/feed").status_code == 405
+
+
+def test_a_head_of_the_feed_is_its_headers_without_a_stream(namespaces: Namespaces) -> None:
+    response = Client(namespaces).head("/fakebbs/ui/feed")
+
+    assert (response.status_code, response.mimetype) == (200, "text/event-stream")
+    assert response.get_data() == b""
 
 
 def test_the_page_is_off_where_the_admin_api_is_off() -> None:
