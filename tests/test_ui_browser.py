@@ -58,7 +58,7 @@ def _no_browser(reason: str) -> None:
 def _chromium() -> str | None:
     named = os.environ.get("FAKEBBS_CHROMIUM")
     if named:
-        return named
+        return shutil.which(named)
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
