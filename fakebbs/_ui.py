@@ -82,6 +82,7 @@ class _Watch:
         fake.calls.listeners.append(lambda: self.touch("journal"))
         fake.rep_calls.listeners.append(lambda: self.touch("made"))
         fake.auctioneer_calls.listeners.append(lambda: self.touch("made"))
+        fake._holds.listeners.append(lambda: self.touch("controls"))  # arrivals, releases
 
     def _on_changes(self, changes: list[Change]) -> None:
         """The store listener (under the store's lock): the topics, and the events the BBS

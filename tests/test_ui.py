@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import threading
 import urllib.parse
 from collections.abc import Iterator
 from importlib import resources
@@ -245,3 +246,18 @@ def test_dropping_a_namespace_ends_its_feeds_only(namespaces: Namespaces, server
     finally:
         dropped.close()
         kept.close()
+
+
+def test_the_feed_tells_of_a_request_arriving_at_a_held_route(
+    namespaces: Namespaces, server: Server, feed: Feed
+) -> None:
+    gate = namespaces.default.fake.hold("UpsertDomain")
+    with BBSClient(server.url) as bbs:
+        held = threading.Thread(target=bbs.upsert_domain, args=("cf-apps", 60))
+        held.start()
+        try:
+            gate.wait_arrived()
+            assert "controls" in feed.next_named("changed")["topics"]
+        finally:
+            gate.release()
+            held.join(TIMEOUT)

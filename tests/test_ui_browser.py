@@ -274,17 +274,19 @@ def test_releasing_a_hold_from_the_page_lets_the_held_request_through(
     page: Page, server: Server, name: str, fake: FakeBBS, bbs: BBSClient
 ) -> None:
     hold = admin(server, name, "POST", "/holds", {"route": "UpsertDomain"})
+    open_page(page, server, name, "controls")
+    row = f'#holds-table tr[data-id="{hold["id"]}"]'
+    page.wait_for_selector(f"{row} >> text=0", timeout=LOAD_MS)
+
     held = threading.Thread(target=bbs.upsert_domain, args=("cf-apps", 60))
     held.start()
-    admin(server, name, "POST", f"/holds/{hold['id']}/wait", {"timeout": 10})
-    open_page(page, server, name, "controls")
-
-    page.click(f'#holds-table tr[data-id="{hold["id"]}"] button.release', timeout=LOAD_MS)
+    page.wait_for_selector(f"{row} td:nth-child(3) >> text=1", timeout=LOAD_MS)  # shown live
+    page.click(f"{row} button.release")
 
     held.join(timeout=10)
     assert not held.is_alive()
     assert "cf-apps" in fake.snapshot().domains
-    page.wait_for_selector(f'#holds-table tr[data-id="{hold["id"]}"]', state="detached")
+    page.wait_for_selector(row, state="detached", timeout=LOAD_MS)
 
 
 def test_choosing_another_namespace_shows_its_state(
