@@ -137,9 +137,10 @@ class AdminAPI:
             ("DELETE", "/cells/<cell_id>", self.unregister_cell),
             ("GET", "/errors", self.errors),
         ]
+        from fakebbs._admin_views import VIEW_ROWS  # the live page's paged views
         from fakebbs._diego._admin import ENDPOINTS as DIEGO_ENDPOINTS  # imports this module
 
-        rows += DIEGO_ENDPOINTS
+        rows += [*VIEW_ROWS, *DIEGO_ENDPOINTS]
         self.endpoints = [
             f"{method} {prefix}{shown}" for method, path, _ in rows for shown in _readable(path)
         ]

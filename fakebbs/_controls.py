@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
@@ -258,6 +259,8 @@ class Gate:
         with self._cond:
             self.arrived += 1
             self._cond.notify_all()
+        self._holds.changed()
+        with self._cond:
             while not self._released:
                 self._cond.wait()
 
@@ -283,6 +286,13 @@ class Holds:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._gates: list[Gate] = []
+        self.listeners: list[Callable[[], None]] = []
+        """Called when a request arrives at a gate and when a gate is released (the live
+        page listens); quick, never blocking."""
+
+    def changed(self) -> None:
+        for listener in list(self.listeners):
+            listener()
 
     def add(self, selector: Selector, where: Where) -> Gate:
         routes = resolve_routes(selector)
@@ -297,6 +307,7 @@ class Holds:
         with self._lock:
             if gate in self._gates:
                 self._gates.remove(gate)
+        self.changed()
 
     def release_all(self) -> None:
         for gate in self.gates:

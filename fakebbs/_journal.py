@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Generic, Protocol, TypeVar, overload
@@ -150,6 +150,9 @@ class _Journal(Generic[E]):
         self._changed = threading.Condition()
         self.dropped = 0
         """Calls dropped because the journal was full or off (since the last ``clear``)."""
+        self.listeners: list[Callable[[], None]] = []
+        """Called after each call is recorded and after a ``clear`` (the live page listens);
+        they must be quick and never block."""
 
     @property
     def enabled(self) -> bool:
@@ -180,6 +183,7 @@ class _Journal(Generic[E]):
                 self._first += 1
                 self.dropped += 1
             self._changed.notify_all()
+        self._notify()
 
     def clear(self) -> None:
         with self._changed:
@@ -188,6 +192,11 @@ class _Journal(Generic[E]):
             self._weights.clear()
             self._bytes = 0
             self.dropped = 0
+        self._notify()
+
+    def _notify(self) -> None:
+        for listener in list(self.listeners):
+            listener()
 
     @property
     def latest(self) -> int:

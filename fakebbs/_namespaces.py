@@ -46,6 +46,7 @@ __all__ = [
     "Namespace",
     "NamespaceLimitError",
     "Namespaces",
+    "PAGE_PREFIX",
     "is_loopback",
     "namespace_of_request",
     "valid_name",
@@ -65,6 +66,9 @@ ADMIN_PREFIX = "/fakebbs/v1"
 
 DEFAULT_NAMESPACE = "default"
 """The name of the namespace a request without a ``/ns/NAME`` prefix or header is served by."""
+
+PAGE_PREFIX = "/fakebbs/ui"
+"""The live page's path (``fakebbs._ui``), served where the admin API is."""
 
 SEED_SNAPSHOT = "seed"
 """The named snapshot every namespace of a seeded server starts with."""
@@ -170,6 +174,7 @@ class Namespaces:
         state_file: str | os.PathLike[str] | None = None,
     ) -> None:
         from fakebbs._admin import AdminAPI
+        from fakebbs._ui import PageApp
 
         if max_namespaces < 0:
             raise ValueError(f"max_namespaces must be 0 or more, got {max_namespaces}")
@@ -185,6 +190,7 @@ class Namespaces:
         self._lock = threading.Lock()
         self._namespaces: dict[str, Namespace] = {}
         self._admin_api = AdminAPI(self)
+        self._page = PageApp()
         self.default = self.get(DEFAULT_NAMESPACE)
 
     def get(self, name: str) -> Namespace:
@@ -253,6 +259,7 @@ class Namespaces:
             if name != DEFAULT_NAMESPACE:
                 del self._namespaces[name]
         namespace.fake._stopping()
+        self._page.end_feeds(namespace.fake)  # its pages reconnect, to the namespace made anew
         if name == DEFAULT_NAMESPACE:
             self.reset(namespace)
         return True
@@ -322,8 +329,9 @@ class Namespaces:
                 f"fakebbs: {name!r} is not a namespace name (1-128 of A-Z a-z 0-9 . _ -, "
                 "starting with a letter or digit)\n",
             )
+        page = path == PAGE_PREFIX or path.startswith(PAGE_PREFIX + "/")
         admin = path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/")
-        if admin and not self.admin:
+        if (page or admin) and not self.admin:
             return _plain(
                 start_response,
                 "404 Not Found",
@@ -332,14 +340,19 @@ class Namespaces:
             )
         namespace = self.find(name)
         if namespace is None:
-            if not admin and path not in _ROUTE_PATHS:  # a junk path makes no namespace
+            if not (admin or page) and path not in _ROUTE_PATHS:  # a junk path makes nothing
                 return _plain(start_response, "404 Not Found", "404 page not found\n")
             try:
                 namespace = self.get(name)
             except NamespaceLimitError as exc:
                 return _plain(start_response, "429 Too Many Requests", f"{exc}\n")
+        if page:
+            return self._page(namespace, environ, start_response)
         if admin:
-            return self._admin_api(namespace, environ, start_response)
+            answer = self._admin_api(namespace, environ, start_response)
+            if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+                self._page.touch(namespace, "controls")  # fault rules, holds, clock...
+            return answer
         return namespace.fake.wsgi_app(environ, start_response)
 
     # -- serving ---------------------------------------------------------------------------
@@ -361,6 +374,7 @@ class Namespaces:
         return server.start()
 
     def _stopping(self) -> None:
+        self._page.end_feeds()
         for namespace in self.all():
             namespace.fake._stopping()
 

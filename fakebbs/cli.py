@@ -4,7 +4,8 @@ with ``--seed``) until SIGINT or SIGTERM; ``fakebbs ping URL`` says whether a BB
 Once it accepts connections it prints ``fakebbs listening on URL`` as its first line on stdout,
 so a wrapper script can wait for that line and read the port from it (``--port 0`` picks a free
 one). With ``--generate-certs`` the paths of the certificates follow, one ``name: path`` line
-each. Everything else (one line per request, refused TLS clients, errors) goes to stderr.
+each; then, where the admin API is on, ``admin: URL`` and ``ui: URL`` (the live page).
+Everything else (one line per request, refused TLS clients, errors) goes to stderr.
 
 Exit status: 0 after SIGINT or SIGTERM (open event streams are ended first), 2 for a bad flag or
 value (one ``fakebbs serve: error: ...`` line) or a seed or state file it cannot load, 1 when it
@@ -636,7 +637,10 @@ def _listen(args: argparse.Namespace, stop: threading.Event, received: list[str]
                 f"server_cert: {certificates.server_cert}",
                 f"server_key: {certificates.server_key}",
             ]
-        print("\n".join(lines), flush=True)
+        if namespaces.admin:  # the admin API and the live page of the default namespace
+            lines += [f"admin: {server.url}/fakebbs/v1/", f"ui: {server.url}/fakebbs/ui/"]
+        sys.stdout.write("".join(f"{line}\n" for line in lines))  # one write: whole lines
+        sys.stdout.flush()
         warning = _exposure(args.host, ssl_context, namespaces.admin)
         if warning:
             print(f"fakebbs: warning: {warning}", file=sys.stderr, flush=True)

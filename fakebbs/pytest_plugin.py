@@ -14,6 +14,10 @@ Fixtures:
 - ``fakebbs_in_process``: a fresh ``FakeBBS`` (built with ``fakebbs_options``) that is never
   served (its ``client()`` calls the WSGI app directly), ``check()``-ed after the test.
 
+``pytest --fakebbs-ui`` adds, to the report of a test that fails while using a fake, the URL of
+a live page of what that fake held as it failed (``fakebbs._failure_pages``), served while the
+session runs.
+
 Override ``fakebbs_address``, ``fakebbs_ssl_context`` (a server-side ``ssl.SSLContext``),
 ``fakebbs_client_options`` (keyword arguments for ``BBSClient``, such as the client side's
 ``ssl_context``) and ``fakebbs_options`` (keyword arguments for ``FakeBBS``, such as
@@ -28,11 +32,12 @@ process-global.
 from __future__ import annotations
 
 import ssl
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from fakebbs._failure_pages import FailurePages
 from fakebbs._fake import FakeBBS
 from fakebbs.client import BBSClient
 from fakebbs.tls import Certificates
@@ -173,3 +178,42 @@ def fakebbs_in_process(fakebbs_options: dict[str, Any]) -> Iterator[FakeBBS]:
     fake = FakeBBS(**fakebbs_options)
     yield fake
     fake.check()
+
+
+# -- --fakebbs-ui ------------------------------------------------------------------------------
+
+_PAGES = pytest.StashKey[FailurePages]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.getgroup("fakebbs").addoption(
+        "--fakebbs-ui",
+        action="store_true",
+        help="in the report of a test that fails while using a fake, print the URL of a live "
+        "page of what the fake held as it failed (served while the session runs)",
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.failed and report.when != "setup" and item.config.getoption("fakebbs_ui"):
+        fakes = {id(v): v for v in getattr(item, "funcargs", {}).values() if isinstance(v, FakeBBS)}
+        if fakes:
+            pages = item.config.stash.setdefault(_PAGES, FailurePages())
+            urls = [pages.keep(fake, item.nodeid) for fake in fakes.values()]
+            text = "\n".join(f"what the BBS held when it failed: {url}" for url in urls)
+            report.sections.append(("fakebbs", text))
+            if item.config.getoption("usepdb", False):
+                terminal = item.config.pluginmanager.get_plugin("terminalreporter")
+                if terminal is not None:
+                    terminal.write_line(f"\nfakebbs: {text}")
+    return report
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    pages = config.stash.get(_PAGES, None)
+    if pages is not None:
+        pages.stop()

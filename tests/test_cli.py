@@ -77,6 +77,10 @@ def test_serve_prints_one_line_serves_logs_and_exits_0_on_signal(
     serving: tuple[subprocess.Popen[str], str, int], signum: signal.Signals
 ) -> None:
     proc, first_line, port = serving
+    assert proc.stdout is not None
+    # The URL line, then the admin API's and the live page's (on a loopback address, always),
+    # written at once with it (so already read into the buffer with it).
+    next_lines = proc.stdout.readline() + proc.stdout.readline()
     status, content_type, body = ping(port)
     assert (status, content_type) == (200, "application/x-protobuf")
     assert body == b"\x08\x01"  # PingResponse{available: true}
@@ -85,7 +89,9 @@ def test_serve_prints_one_line_serves_logs_and_exits_0_on_signal(
     rest_of_stdout, stderr = proc.communicate(timeout=TIMEOUT)
 
     assert proc.returncode == 0, stderr
-    assert first_line + rest_of_stdout == first_line  # exactly one line on stdout
+    url = f"http://127.0.0.1:{port}"
+    assert next_lines == f"admin: {url}/fakebbs/v1/\nui: {url}/fakebbs/ui/\n"
+    assert rest_of_stdout == ""
     assert re.search(
         r" INFO fakebbs\.server: POST /v1/ping route=Ping namespace=default status=200 "
         r"result=ok duration=\d+\.\dms client=127\.0\.0\.1:\d+\n",

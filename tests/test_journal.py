@@ -245,3 +245,18 @@ def test_a_call_says_which_fault_rule_answered_it_and_whether_it_ran_anyway(
     assert (second.fault_rule, second.ran_anyway) == (slowed, True)
     assert (read.fault_rule, read.ran_anyway) == (None, True)
     assert not refused.ran_anyway and slowed.ran_anyway
+
+
+def test_listeners_hear_of_each_recorded_call_and_of_a_clear(
+    fakebbs_in_process: FakeBBS,
+) -> None:
+    heard: list[int] = []
+    journal = fakebbs_in_process.calls
+    journal.listeners.append(lambda: heard.append(len(journal)))
+    with fakebbs_in_process.client() as bbs:
+        bbs.ping()
+        bbs.ping()
+
+    journal.clear()
+
+    assert heard == [1, 2, 0]

@@ -62,7 +62,9 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return built
 
 
-def test_the_wheel_ships_the_models_their_stubs_and_py_typed_and_no_tests(wheel: Path) -> None:
+def test_the_wheel_ships_the_models_their_stubs_py_typed_and_the_page_and_no_tests(
+    wheel: Path,
+) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     modules = {p.stem for p in (REPO / "fakebbs" / "models").glob("*_pb2.py")}
 
@@ -72,6 +74,8 @@ def test_the_wheel_ships_the_models_their_stubs_and_py_typed_and_no_tests(wheel:
         assert f"fakebbs/models/{stem}.pyi" in names
     assert "fakebbs/models/__init__.py" in names
     assert "fakebbs/py.typed" in names
+    for page_file in ("index.html", "app.js", "app.css"):  # the live page, /fakebbs/ui/
+        assert f"fakebbs/_page/{page_file}" in names
     assert [n for n in names if not n.startswith(("fakebbs/", "fakebbs-"))] == []
     assert [n for n in names if "/tests/" in n or n.startswith("tests/")] == []
 
@@ -106,7 +110,15 @@ with FakeBBS().serve() as server, BBSClient(server.url) as bbs:
     assert bbs.ping()
     bbs.upsert_domain("from-the-wheel", 0)
     print(bbs.domains())
+
+import urllib.request
+from fakebbs._namespaces import Namespaces
+
+with Namespaces().serve() as server:
+    page = urllib.request.urlopen(server.url + "/fakebbs/ui/", timeout=10).read()
+    script = urllib.request.urlopen(server.url + "/fakebbs/ui/app.js", timeout=10).read()
+    print(b"<title>fakebbs</title>" in page, b"EventSource" in script)
 """
     out = _run([str(python), "-I", "-W", "error", "-c", script], cwd=tmp_path)
-    assert out.strip() == "['from-the-wheel']"
+    assert out.split() == ["['from-the-wheel']", "True", "True"]
     assert "usage: fakebbs" in _run([str(env_dir / "bin" / "fakebbs"), "--help"], tmp_path)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 pytest_plugins = ["pytester"]
@@ -306,3 +308,62 @@ def test_in_process_fakes_take_them_too(fakebbs_in_process):
 """,
     )
     result.assert_outcomes(passed=2)
+
+
+# -- --fakebbs-ui ------------------------------------------------------------------------------
+
+# A conftest of the generated suite: it opens the page URL of each failure report while the
+# session (and so the page) is still there, and keeps what the page's views answered.
+PAGE_READER = """
+import json, re, urllib.request
+
+def pytest_runtest_logreport(report):
+    for name, text in report.sections:
+        if name == "fakebbs":
+            url = re.search(r"(http://\\S+/fakebbs/ui/)", text).group(1)
+            page = urllib.request.urlopen(url, timeout=10).read().decode()
+            views = url.replace("/fakebbs/ui/", "/fakebbs/v1/")
+            lrps = json.load(urllib.request.urlopen(views + "lrps", timeout=10))
+            journal = json.load(urllib.request.urlopen(views + "journal/page", timeout=10))
+            with open("seen.json", "w") as out:
+                json.dump({"url": url, "title": "<title>fakebbs</title>" in page,
+                           "lrps": [l["process_guid"] for l in lrps["lrps"]],
+                           "routes": [c["route"] for c in journal["calls"]]}, out)
+"""
+
+FAILING_AFTER_A_DESIRE = """
+def test_desires_then_fails(fakebbs, fakebbs_client):
+    fakebbs_client.desire_lrp(lrp("held-on-failure", instances=2))
+    assert False, "the test fails"
+
+def test_the_next_test_resets_the_fake(fakebbs):
+    assert fakebbs.snapshot().desired_lrps == {}
+"""
+
+
+def test_fakebbs_ui_prints_a_live_page_of_what_the_fake_held_when_a_test_failed(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest(PAGE_READER)
+
+    result = run(pytester, FAILING_AFTER_A_DESIRE, "--fakebbs-ui")
+
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*- fakebbs -*",
+            "what the BBS held when it failed: http://127.0.0.1:*/ns/"
+            "test_fakebbs_ui_prints*.py-test_desires_then_fails/fakebbs/ui/",
+        ]
+    )
+    seen = json.loads((pytester.path / "seen.json").read_text())
+    assert seen["title"] is True
+    assert seen["lrps"] == ["held-on-failure"]
+    assert seen["routes"] == ["DesireDesiredLRP"]
+
+
+def test_without_fakebbs_ui_a_failure_report_has_no_page(pytester: pytest.Pytester) -> None:
+    result = run(pytester, FAILING_AFTER_A_DESIRE)
+
+    result.assert_outcomes(passed=1, failed=1)
+    assert "fakebbs/ui/" not in result.stdout.str()
