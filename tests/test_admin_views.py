@@ -57,7 +57,7 @@ def test_the_summary_counts_rows_by_state(admin: Client, fake: FakeBBS) -> None:
 
     summary = get(admin, "/summary")
 
-    assert summary["namespace"] == ""
+    assert summary["namespace"] == "default"
     assert summary["counts"]["desired_lrps"] == 1
     assert summary["counts"]["actual_lrps"] == 3
     assert summary["actual_lrps_by_state"] == {"CRASHED": 1, "RUNNING": 2}

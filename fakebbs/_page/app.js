@@ -285,7 +285,7 @@
   async function namespaces() {
     const select = $("namespace");
     const { namespaces: names } = await api("namespaces");
-    const current = namespace === null ? decodeURIComponent((location.pathname.match(/\/ns\/([^/]+)\//) || ["", ""])[1]) : namespace;
+    const current = namespace === null ? decodeURIComponent((location.pathname.match(/\/ns\/([^/]+)\//) || ["", "default"])[1]) : namespace;
     if (!names.includes(current)) names.push(current);
     select.replaceChildren(...names.sort().map((n) => el("option", { value: n }, n || "default")));
     select.value = current;
