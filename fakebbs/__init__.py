@@ -15,15 +15,15 @@ that run what the BBS asks of them, on the fake's clock (``Timings``).
 from __future__ import annotations
 
 from fakebbs import errors, faults, models
-from fakebbs._controls import FaultRule, Gate
-from fakebbs._convergence import LRPConvergence, TaskConvergence
+from fakebbs._control.controls import FaultRule, Gate
+from fakebbs._control.journal import Call, Journal, OutboundJournal
+from fakebbs._control.seed import Seed
 from fakebbs._diego import CellState, Diego, Timings
 from fakebbs._fake import FakeBBS
-from fakebbs._journal import Call, Journal, OutboundJournal
-from fakebbs._outbound import ClientTLS, OutboundCall
-from fakebbs._seed import Seed
-from fakebbs._server import Server
-from fakebbs._store import Snapshot
+from fakebbs._http.server import Server
+from fakebbs._outbound.calls import ClientTLS, OutboundCall
+from fakebbs._rules.convergence import LRPConvergence, TaskConvergence
+from fakebbs._rules.store import Snapshot
 from fakebbs.client import BBSClient
 from fakebbs.clock import Clock, ManualClock
 

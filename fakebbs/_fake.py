@@ -10,32 +10,37 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from fakebbs import models
-from fakebbs._app import DEFAULT_MAX_BODY_BYTES, BBSApp
-from fakebbs._controls import FaultRule, Faults, Gate, Holds, OutboundFaults
-from fakebbs._convergence import LRPConvergence, TaskConvergence
+from fakebbs._control.controls import FaultRule, Faults, Gate, Holds, OutboundFaults
+from fakebbs._control.journal import (
+    DEFAULT_JOURNAL_BYTES,
+    DEFAULT_JOURNAL_SIZE,
+    Journal,
+    OutboundJournal,
+)
+from fakebbs._control.seed import Seed
+from fakebbs._control.selectors import Selector, Where
 from fakebbs._diego import Diego
 from fakebbs._diego._port import BBSPort
-from fakebbs._events import EventHub
-from fakebbs._journal import DEFAULT_JOURNAL_BYTES, DEFAULT_JOURNAL_SIZE, Journal, OutboundJournal
-from fakebbs._outbound import (
+from fakebbs._http.app import DEFAULT_MAX_BODY_BYTES, BBSApp
+from fakebbs._http.events import EventHub
+from fakebbs._outbound.calls import (
     AUCTIONEER_CALLS,
     DEFAULT_OUTBOUND_TIMEOUT,
     REP_CALLS,
     ClientTLS,
     Outbound,
 )
-from fakebbs._seed import Seed
-from fakebbs._selectors import Selector, Where
-from fakebbs._state import State
-from fakebbs._store import Snapshot, random_guid
-from fakebbs._tasks import DEFAULT_MAX_TASK_RETRIES
+from fakebbs._rules.convergence import LRPConvergence, TaskConvergence
+from fakebbs._rules.state import State
+from fakebbs._rules.store import Snapshot, random_guid
+from fakebbs._rules.tasks import DEFAULT_MAX_TASK_RETRIES
 from fakebbs.client import BBSClient
 from fakebbs.clock import Clock, system_clock
 from fakebbs.errors import BBSError
 from fakebbs.faults import Fault
 
 if TYPE_CHECKING:
-    from fakebbs._server import Server
+    from fakebbs._http.server import Server
 
 __all__ = ["FakeBBS"]
 
@@ -52,7 +57,7 @@ class FakeBBS:
     ``rep_calls`` and ``auctioneer_calls`` and, by default, not sent. ``call_reps=True`` sends
     rep calls to each cell presence's rep URL; ``auctioneer_url`` sends start requests there;
     ``rep_tls`` / ``auctioneer_tls`` (``ClientTLS``) give the client certificate files for
-    mutual TLS; ``outbound_timeout`` bounds each socket operation (see ``fakebbs._outbound``).
+    mutual TLS; ``outbound_timeout`` bounds each socket operation (see ``fakebbs._outbound.calls``).
     ``callback_tls`` is the client TLS of task completion callbacks to ``https`` URLs: upstream
     uses the BBS's own TLS configuration (its certificate and key as the client identity, its
     CA file as the trust root); without it the system's trust store verifies the receiver.
@@ -94,7 +99,7 @@ class FakeBBS:
         """The call journal: every request that reached the fake, decoded, oldest first."""
         self.rep_calls = OutboundJournal.for_reps(journal_size, journal_bytes)
         """The calls made (or, unless ``call_reps``, that would have been made) to cells'
-        reps: stop, update and cancel, oldest first (see ``fakebbs._outbound``)."""
+        reps: stop, update and cancel, oldest first (see ``fakebbs._outbound.calls``)."""
         self.auctioneer_calls = OutboundJournal.for_auctioneer(journal_size, journal_bytes)
         """The LRP and task start requests made (or, without ``auctioneer_url``, that would
         have been made) to the auctioneer, oldest first."""
@@ -134,7 +139,7 @@ class FakeBBS:
         ``fakebbs_client_options`` here."""
         self._servers_lock = threading.Lock()
         self.seed = Seed(self._state)
-        """Put the fake in a known state, one line per row; see ``fakebbs._seed``."""
+        """Put the fake in a known state, one line per row; see ``fakebbs._control.seed``."""
         self.diego = Diego(
             BBSPort(
                 self._state,
@@ -291,7 +296,7 @@ class FakeBBS:
         """Write the state (what ``snapshot()`` holds) to the file ``path``, atomically: a
         reader sees the old file or the new one, never half of one. ``load`` reads it back,
         in this fake or another, in this process or a later one."""
-        from fakebbs._statefile import write_state_file
+        from fakebbs._control.statefile import write_state_file
 
         write_state_file(path, {self.namespace: self.snapshot()})
 
@@ -300,7 +305,7 @@ class FakeBBS:
         recorded change): the file ``save`` wrote, or the namespace of a ``fakebbs serve
         --state`` file named like this fake's (or its only one). A file that is not one, is
         damaged, or comes from a newer fakebbs is a ``ValueError`` and changes nothing."""
-        from fakebbs._statefile import StateFileError, read_state_file
+        from fakebbs._control.statefile import StateFileError, read_state_file
 
         snapshots = read_state_file(path)
         snapshot = snapshots.get(self.namespace)
@@ -356,7 +361,7 @@ class FakeBBS:
         Returns the started server; use it as a context manager or call ``stop()``. Stopping
         it ends the fake's open event streams cleanly (subscribers see the end of the stream).
         """
-        from fakebbs._server import Server
+        from fakebbs._http.server import Server
 
         server = Server(
             self.wsgi_app,

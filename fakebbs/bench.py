@@ -46,8 +46,8 @@ from google.protobuf.message import Message
 
 from fakebbs import models
 from fakebbs._fake import FakeBBS
-from fakebbs._server import Server
-from fakebbs._wire import PROTOBUF
+from fakebbs._http.server import Server
+from fakebbs._rules.wire import PROTOBUF
 from fakebbs.routes import route
 
 if TYPE_CHECKING:

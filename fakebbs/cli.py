@@ -31,13 +31,13 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, NoReturn
 
-from fakebbs._journal import DEFAULT_JOURNAL_BYTES, DEFAULT_JOURNAL_SIZE
-from fakebbs._log_writer import BackgroundHandler
-from fakebbs._tasks import DEFAULT_MAX_TASK_RETRIES
+from fakebbs._control.journal import DEFAULT_JOURNAL_BYTES, DEFAULT_JOURNAL_SIZE
+from fakebbs._rules.tasks import DEFAULT_MAX_TASK_RETRIES
+from fakebbs._standalone.log_writer import BackgroundHandler
 
 if TYPE_CHECKING:
-    from fakebbs._namespaces import Namespaces
-    from fakebbs._outbound import ClientTLS
+    from fakebbs._outbound.calls import ClientTLS
+    from fakebbs._standalone.namespaces import Namespaces
     from fakebbs.tls import Certificates
 
 __all__ = ["main"]
@@ -295,7 +295,7 @@ def _parser() -> argparse.ArgumentParser:
     ping_tls.add_argument("--cert", type=Path, metavar="FILE", help="client certificate (PEM)")
     ping_tls.add_argument("--key", type=Path, metavar="FILE", help="client private key (PEM)")
     ping.set_defaults(run=_ping, parser=ping)
-    from fakebbs._fidelity_cli import add_commands
+    from fakebbs._fidelity.cli import add_commands
 
     add_commands(commands)  # record, replay
     return parser
@@ -372,7 +372,7 @@ def _client_tls(args: argparse.Namespace, who: str) -> ClientTLS | None:
             f"mutual TLS to the {who}s needs --{who}-ca-cert, --{who}-client-cert and "
             f"--{who}-client-key together"
         )
-    from fakebbs._outbound import ClientTLS
+    from fakebbs._outbound.calls import ClientTLS
 
     ca_file, cert_file, key_file = files
     return ClientTLS(ca_file, cert_file, key_file, require=require)
@@ -388,7 +388,7 @@ def _callback_tls(args: argparse.Namespace) -> ClientTLS | None:
         cert, key, ca = args.cert, args.key, args.ca
     if cert is None or key is None:
         return None
-    from fakebbs._outbound import ClientTLS
+    from fakebbs._outbound.calls import ClientTLS
 
     return ClientTLS("" if ca is None else str(ca), str(cert), str(key))
 
@@ -540,8 +540,8 @@ def _namespaces(args: argparse.Namespace) -> Namespaces:
     """What ``serve`` serves: a fake per namespace, built as the flags say."""
     from fakebbs._diego._config import load_config
     from fakebbs._fake import FakeBBS
-    from fakebbs._namespaces import Namespaces, is_loopback
-    from fakebbs._seedfile import SeedFileError, load_seed_file, seed_snapshot
+    from fakebbs._standalone.namespaces import Namespaces, is_loopback
+    from fakebbs._standalone.seedfile import SeedFileError, load_seed_file, seed_snapshot
 
     rep_tls = _client_tls(args, "rep")
     auctioneer_tls = _client_tls(args, "auctioneer")
@@ -603,8 +603,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _listen(args: argparse.Namespace, stop: threading.Event, received: list[str]) -> int:
-    from fakebbs._seedfile import SeedFileError
-    from fakebbs._statefile import StateFileError
+    from fakebbs._control.statefile import StateFileError
+    from fakebbs._standalone.seedfile import SeedFileError
 
     ssl_context: ssl.SSLContext | None = getattr(args, "ssl_context", None)
     certificates = None
@@ -690,7 +690,7 @@ def _save_every(namespaces: Namespaces, interval: float, stop: threading.Event) 
 
 def _exposure(host: str, ssl_context: ssl.SSLContext | None, admin: bool) -> str:
     """What a bind to ``host`` exposes, in one line; "" for a loopback address."""
-    from fakebbs._namespaces import is_loopback
+    from fakebbs._standalone.namespaces import is_loopback
 
     if is_loopback(host):
         return ""

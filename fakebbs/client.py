@@ -54,7 +54,7 @@ import werkzeug.test
 from google.protobuf.message import DecodeError, Message
 
 from fakebbs import models
-from fakebbs._wire import PROTOBUF, ROUTER_ERROR_HEADER, TRACE_HEADER
+from fakebbs._rules.wire import PROTOBUF, ROUTER_ERROR_HEADER, TRACE_HEADER
 from fakebbs.errors import (
     BBSError,
     InvalidProtobufMessage,

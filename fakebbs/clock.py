@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from fakebbs._wire import NANOSECONDS_PER_SECOND
+from fakebbs._rules.wire import NANOSECONDS_PER_SECOND
 
 __all__ = ["Clock", "ManualClock", "MAX_NANOSECONDS", "MIN_NANOSECONDS", "system_clock"]
 

@@ -15,8 +15,8 @@ Fixtures:
   served (its ``client()`` calls the WSGI app directly), ``check()``-ed after the test.
 
 ``pytest --fakebbs-ui`` adds, to the report of a test that fails while using a fake, the URL of
-a live page of what that fake held as it failed (``fakebbs._failure_pages``), served while the
-session runs.
+a live page of what that fake held as it failed (``fakebbs._standalone.failure_pages``),
+served while the session runs.
 
 Override ``fakebbs_address``, ``fakebbs_ssl_context`` (a server-side ``ssl.SSLContext``),
 ``fakebbs_client_options`` (keyword arguments for ``BBSClient``, such as the client side's
@@ -37,13 +37,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from fakebbs._failure_pages import FailurePages
 from fakebbs._fake import FakeBBS
+from fakebbs._standalone.failure_pages import FailurePages
 from fakebbs.client import BBSClient
 from fakebbs.tls import Certificates
 
 if TYPE_CHECKING:
-    from fakebbs._server import Server
+    from fakebbs._http.server import Server
 
 __all__ = [
     "fakebbs",

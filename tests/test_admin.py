@@ -1,4 +1,5 @@
-"""fakebbs._admin: the fixture API as JSON over HTTP, under /fakebbs/v1/, per namespace."""
+"""fakebbs._standalone.admin: the fixture API as JSON over HTTP, under /fakebbs/v1/, per
+namespace."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from werkzeug.test import Client
 
 from builders import desired_lrp
 from fakebbs import BBSClient, cli, errors, models
-from fakebbs._namespaces import Namespaces
+from fakebbs._standalone.namespaces import Namespaces
 from processes import http_json, serving
 
 ADMIN = "/fakebbs/v1"

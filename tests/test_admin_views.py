@@ -1,4 +1,4 @@
-"""fakebbs._admin_views: the paged views the live page reads, as admin endpoints."""
+"""fakebbs._standalone.admin_views: the paged views the live page reads, as admin endpoints."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from werkzeug.test import Client
 
 from builders import desired_lrp
 from fakebbs import BBSClient, FakeBBS, errors, models
-from fakebbs._admin_views import MAX_PAGE
-from fakebbs._namespaces import Namespaces
-from fakebbs._store import Snapshot
+from fakebbs._rules.store import Snapshot
+from fakebbs._standalone.admin_views import MAX_PAGE
+from fakebbs._standalone.namespaces import Namespaces
 
 ADMIN = "/fakebbs/v1"
 

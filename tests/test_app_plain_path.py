@@ -11,7 +11,7 @@ import pytest
 
 from builders import desired_lrp
 from fakebbs import FakeBBS, models
-from fakebbs._app import BBSApp
+from fakebbs._http.app import BBSApp
 
 DESIRE = models.DesireLRPRequest(desired_lrp=desired_lrp("g")).SerializeToString()
 

@@ -1,7 +1,8 @@
-"""fakebbs._cheroot: the cheroot internals the server relies on, and the cheroot range declared.
+"""fakebbs._http.cheroot: the cheroot internals the server relies on, and the cheroot range
+declared.
 
 The suite runs on whichever cheroot is installed; CI also runs it on the lowest version declared
-in pyproject.toml (8.4 and older lack what fakebbs._cheroot checks for; 8.5's own worker pool,
+in pyproject.toml (8.4 and older lack what fakebbs._http.cheroot checks for; 8.5's own worker pool,
 which the benchmark's baseline uses, raises a DeprecationWarning), with ``FAKEBBS_CHEROOT=lowest``
 set so that this module checks that the lowest is what is installed::
 
@@ -21,7 +22,7 @@ from pathlib import Path
 import pytest
 from cheroot import server as cheroot_server
 
-from fakebbs import _cheroot
+from fakebbs._http import cheroot as _cheroot
 
 PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
 

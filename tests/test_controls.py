@@ -9,7 +9,7 @@ import pytest
 
 from builders import desired_lrp
 from fakebbs import FakeBBS, errors, faults, models
-from fakebbs._controls import Holds
+from fakebbs._control.controls import Holds
 from fakebbs.client import BBSClient
 from fakebbs.routes import route
 

@@ -6,9 +6,9 @@ import pytest
 
 from builders import desired_lrp
 from fakebbs import models
-from fakebbs._events import Event, calculate_events
-from fakebbs._state import State
-from fakebbs._store import (
+from fakebbs._http.events import Event, calculate_events
+from fakebbs._rules.state import State
+from fakebbs._rules.store import (
     CLAIMED,
     CRASHED,
     EVACUATING,

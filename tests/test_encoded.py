@@ -22,17 +22,17 @@ from werkzeug.test import Client
 
 from builders import desired_lrp
 from fakebbs import FakeBBS, models
-from fakebbs._app import BBSApp
-from fakebbs._encoded import encoded_lists
-from fakebbs._journal import Journal
-from fakebbs._state import State, resolve_actual_lrp_groups, routing_info, scheduling_info
-from fakebbs._store import Snapshot
-from fakebbs._validation import validate
-from fakebbs._versions import (
+from fakebbs._control.journal import Journal
+from fakebbs._http.app import BBSApp
+from fakebbs._http.encoded import encoded_lists
+from fakebbs._http.versions import (
     desired_lrp_version_down_to,
     populate_metrics_guid,
     task_version_down_to,
 )
+from fakebbs._rules.state import State, resolve_actual_lrp_groups, routing_info, scheduling_info
+from fakebbs._rules.store import Snapshot
+from fakebbs._rules.validation import validate
 from fakebbs.errors import BBSError
 from fakebbs.routes import ROUTES
 

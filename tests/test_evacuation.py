@@ -7,8 +7,8 @@ from test_lifecycle import SECOND, Clock, instance, key, net, new_state, place, 
 
 from builders import desired_lrp
 from fakebbs import models
-from fakebbs._state import State, resolve_actual_lrp_groups
-from fakebbs._store import (
+from fakebbs._rules.state import State, resolve_actual_lrp_groups
+from fakebbs._rules.store import (
     CLAIMED,
     CRASHED,
     EVACUATING,

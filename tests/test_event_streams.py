@@ -18,8 +18,8 @@ from google.protobuf.message import Message
 
 from builders import desired_lrp
 from fakebbs import FakeBBS, models
-from fakebbs._events import EVENT_NAMES
-from fakebbs._server import Server
+from fakebbs._http.events import EVENT_NAMES
+from fakebbs._http.server import Server
 from fakebbs.client import BBSClient, EventSource
 
 WAIT = 10.0

@@ -1,6 +1,6 @@
-"""The event calculator, stream presentation, subscriptions and SSE framing (``fakebbs._events``),
-from hand-built ``Change`` lists: what upstream's ``events/calculator`` and event handlers emit
-for each kind of change. The streams over a socket are in test_event_streams."""
+"""The event calculator, stream presentation, subscriptions and SSE framing
+(``fakebbs._http.events``), from hand-built ``Change`` lists: what upstream's
+``events/calculator`` and event handlers emit for each kind of change. The streams over a socket are in test_event_streams."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from google.protobuf.message import Message
 
 from builders import desired_lrp
 from fakebbs import models
-from fakebbs._events import (
+from fakebbs._http.events import (
     ENDED,
     Event,
     EventHub,
@@ -20,8 +20,8 @@ from fakebbs._events import (
     calculate_events,
     sse_event,
 )
-from fakebbs._state import State
-from fakebbs._store import (
+from fakebbs._rules.state import State
+from fakebbs._rules.store import (
     CLAIMED,
     CRASHED,
     EVACUATING,

@@ -1,4 +1,4 @@
-"""fakebbs._idle: what a connection must have sent before a worker takes it, and the one
+"""fakebbs._http.idle: what a connection must have sent before a worker takes it, and the one
 writer of every event stream."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from typing import cast
 
 import pytest
 
-from fakebbs._events import EventStream
-from fakebbs._idle import GATHER_BODY_BYTES, StreamWriter, request_complete
+from fakebbs._http.events import EventStream
+from fakebbs._http.idle import GATHER_BODY_BYTES, StreamWriter, request_complete
 
 HEAD = b"POST /v1/desired_lrp/desire.r2 HTTP/1.1\r\nHost: x\r\n"
 

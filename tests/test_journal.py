@@ -9,7 +9,7 @@ from werkzeug.test import Client
 
 from builders import desired_lrp
 from fakebbs import FakeBBS, errors, faults, models
-from fakebbs._journal import Journal
+from fakebbs._control.journal import Journal
 from fakebbs.client import BBSClient
 
 

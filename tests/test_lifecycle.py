@@ -11,14 +11,14 @@ from hypothesis import strategies as st
 
 from builders import desired_lrp
 from fakebbs import models
-from fakebbs._lifecycle import (
+from fakebbs._rules.lifecycle import (
     allows_transition,
     backoff,
     should_restart,
     should_restart_immediately,
 )
-from fakebbs._state import State
-from fakebbs._store import (
+from fakebbs._rules.state import State
+from fakebbs._rules.store import (
     CLAIMED,
     CRASHED,
     EVACUATING,

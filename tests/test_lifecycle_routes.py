@@ -13,7 +13,7 @@ from test_lifecycle import STATES, instance, key, net, place, table_allows
 
 from builders import desired_lrp
 from fakebbs import FakeBBS, models
-from fakebbs._store import (
+from fakebbs._rules.store import (
     CLAIMED,
     CRASHED,
     EVACUATING,

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 
-from fakebbs._log_writer import BackgroundHandler
+from fakebbs._standalone.log_writer import BackgroundHandler
 
 TIMEOUT = 10.0
 

@@ -1,4 +1,5 @@
-"""fakebbs._namespaces: one fake per namespace behind one app, chosen by path prefix or header."""
+"""fakebbs._standalone.namespaces: one fake per namespace behind one app, chosen by path prefix
+or header."""
 
 from __future__ import annotations
 
@@ -16,14 +17,14 @@ from werkzeug.test import Client, EnvironBuilder
 
 from builders import desired_lrp
 from fakebbs import BBSClient, FakeBBS, errors, models
-from fakebbs._namespaces import (
+from fakebbs._rules.wire import PROTOBUF
+from fakebbs._standalone.namespaces import (
     NAMESPACE_ENVIRON_KEY,
     NAMESPACE_HEADER,
     Namespaces,
     is_loopback,
     valid_name,
 )
-from fakebbs._wire import PROTOBUF
 from processes import http_json, serving
 
 

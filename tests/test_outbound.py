@@ -19,8 +19,8 @@ from werkzeug.wrappers import Request, Response
 
 from builders import desired_lrp
 from fakebbs import FakeBBS, errors, faults, models
-from fakebbs._outbound import RETIRE_ATTEMPTS, ClientTLS
-from fakebbs._server import Server
+from fakebbs._http.server import Server
+from fakebbs._outbound.calls import RETIRE_ATTEMPTS, ClientTLS
 from fakebbs.client import BBSClient
 
 if TYPE_CHECKING:
@@ -667,7 +667,7 @@ def test_a_rep_the_bbs_does_not_trust_is_not_told_anything(tmp_path: Path) -> No
 def test_the_admin_api_lists_waits_for_and_fails_the_calls_made() -> None:
     from werkzeug.test import Client
 
-    from fakebbs._namespaces import Namespaces
+    from fakebbs._standalone.namespaces import Namespaces
 
     spaces = Namespaces()
     admin = Client(spaces)

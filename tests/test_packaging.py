@@ -75,7 +75,7 @@ def test_the_wheel_ships_the_models_their_stubs_py_typed_and_the_page_and_no_tes
     assert "fakebbs/models/__init__.py" in names
     assert "fakebbs/py.typed" in names
     for page_file in ("index.html", "app.js", "app.css"):  # the live page, /fakebbs/ui/
-        assert f"fakebbs/_page/{page_file}" in names
+        assert f"fakebbs/_standalone/page/{page_file}" in names
     assert [n for n in names if not n.startswith(("fakebbs/", "fakebbs-"))] == []
     assert [n for n in names if "/tests/" in n or n.startswith("tests/")] == []
 
@@ -112,7 +112,7 @@ with FakeBBS().serve() as server, BBSClient(server.url) as bbs:
     print(bbs.domains())
 
 import urllib.request
-from fakebbs._namespaces import Namespaces
+from fakebbs._standalone.namespaces import Namespaces
 
 with Namespaces().serve() as server:
     page = urllib.request.urlopen(server.url + "/fakebbs/ui/", timeout=10).read()

@@ -12,9 +12,9 @@ import pytest
 
 from builders import desired_lrp
 from fakebbs import FakeBBS, models
-from fakebbs._recorder import Recorder
-from fakebbs._recording import load_recording
-from fakebbs._replay import Replayer
+from fakebbs._fidelity.recorder import Recorder
+from fakebbs._fidelity.recording import load_recording
+from fakebbs._fidelity.replay import Replayer
 from fakebbs.client import BBSClient
 from fakebbs.tls import Certificates, generate_certificates
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from fakebbs import FakeBBS
-from fakebbs._recording import load_recording
-from fakebbs._replay import Replayer, diff_paths, match_late, sequence_ids
+from fakebbs._fidelity.recording import load_recording
+from fakebbs._fidelity.replay import Replayer, diff_paths, match_late, sequence_ids
 
 CORPUS = Path(__file__).parent / "data" / "fidelity" / "corpus.json.gz"
 RECORDING = load_recording(CORPUS)

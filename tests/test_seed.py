@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import pytest
 
 from fakebbs import BBSClient, FakeBBS, models
-from fakebbs._events import Event
-from fakebbs._store import ActualKey, Change
+from fakebbs._http.events import Event
+from fakebbs._rules.store import ActualKey, Change
 from fakebbs.errors import InvalidRequest, ResourceExists
 
 SECOND = 10**9

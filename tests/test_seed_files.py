@@ -1,4 +1,5 @@
-"""fakebbs._seedfile: seed documents (``serve --seed FILE``, ``POST /fakebbs/v1/seed``)."""
+"""fakebbs._standalone.seedfile: seed documents (``serve --seed FILE``,
+``POST /fakebbs/v1/seed``)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ import pytest
 from werkzeug.test import Client
 
 from fakebbs import BBSClient, FakeBBS, models
-from fakebbs._namespaces import Namespaces
-from fakebbs._seedfile import (
+from fakebbs._standalone.namespaces import Namespaces
+from fakebbs._standalone.seedfile import (
     SeedFileError,
     apply_seed,
     load_seed_file,

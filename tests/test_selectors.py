@@ -6,7 +6,7 @@ import pytest
 
 from builders import desired_lrp
 from fakebbs import models
-from fakebbs._selectors import lookup, resolve_routes, resolve_where
+from fakebbs._control.selectors import lookup, resolve_routes, resolve_where
 
 
 def test_a_route_name_selects_that_route_only() -> None:

@@ -1,4 +1,4 @@
-"""fakebbs._server.Server: lifecycle, keep-alive, worker pool, TLS, bad HTTP, errors, logging.
+"""fakebbs._http.server.Server: lifecycle, keep-alive, worker pool, TLS, bad HTTP, errors, logging.
 
 The server is exercised with a small WSGI app of its own (``EchoApp``), not the fake, so these
 tests pin the transport alone.
@@ -20,9 +20,10 @@ import pytest
 import trustme
 from werkzeug.wrappers import Request
 
-from fakebbs import FakeBBS, _server
-from fakebbs._namespaces import NAMESPACE_HEADER, Namespaces, namespace_of_request
-from fakebbs._server import BodyReadError, Server
+from fakebbs import FakeBBS
+from fakebbs._http import server as _server
+from fakebbs._http.server import BodyReadError, Server
+from fakebbs._standalone.namespaces import NAMESPACE_HEADER, Namespaces, namespace_of_request
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment

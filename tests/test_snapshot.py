@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 from builders import desired_lrp
 from fakebbs import BBSClient, FakeBBS, Snapshot, models
-from fakebbs._events import Event
-from fakebbs._state import State
-from fakebbs._store import Change
+from fakebbs._http.events import Event
+from fakebbs._rules.state import State
+from fakebbs._rules.store import Change
 from fakebbs.errors import BBSError
 
 SECOND = 10**9

@@ -8,8 +8,8 @@ import pytest
 
 from builders import desired_lrp
 from fakebbs import models
-from fakebbs._state import State, resolve_actual_lrp_groups
-from fakebbs._store import (
+from fakebbs._rules.state import State, resolve_actual_lrp_groups
+from fakebbs._rules.store import (
     CLAIMED,
     CRASHED,
     EVACUATING,
@@ -409,7 +409,7 @@ def test_the_rules_convergence_declares_come_from_the_families_that_own_them() -
 
 
 def test_a_family_that_needs_no_other_works_over_a_bare_store() -> None:
-    from fakebbs._domains import DomainRules
+    from fakebbs._rules.domains import DomainRules
 
     rules = DomainRules(clock=lambda: 0)
     rules.upsert_domain("cf-apps", 0)

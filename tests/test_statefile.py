@@ -1,4 +1,4 @@
-"""fakebbs._statefile: a fake's state on disk (``FakeBBS.save``/``load``, ``fakebbs serve
+"""fakebbs._control.statefile: a fake's state on disk (``FakeBBS.save``/``load``, ``fakebbs serve
 --state``), restored exactly as it was stored; a file that is not one is refused untouched."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from fakebbs import FakeBBS
-from fakebbs._namespaces import Namespaces
-from fakebbs._statefile import FORMAT_VERSION, StateFileError, encode_state
-from fakebbs._store import Change, Snapshot
+from fakebbs._control.statefile import FORMAT_VERSION, StateFileError, encode_state
+from fakebbs._rules.store import Change, Snapshot
+from fakebbs._standalone.namespaces import Namespaces
 from fakebbs.cli import main
 from processes import TIMEOUT, http_json, serving, spawn
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from builders import desired_lrp
 from fakebbs import FakeBBS, models
-from fakebbs._events import Event
-from fakebbs._state import State
-from fakebbs._store import (
+from fakebbs._http.events import Event
+from fakebbs._rules.state import State
+from fakebbs._rules.store import (
     EVACUATING,
     ORDINARY,
     ActualKey,

@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fakebbs import FakeBBS, models, strategies
-from fakebbs._events import sse_event
-from fakebbs._state import scheduling_info
-from fakebbs._validation import first_action_field, validation_items
+from fakebbs._http.events import sse_event
+from fakebbs._rules.state import scheduling_info
+from fakebbs._rules.validation import first_action_field, validation_items
 from fakebbs.client import BBSClient, _decode_event
 from fakebbs.errors import InvalidRequest
 from fakebbs.routes import EVENT_TYPES, ROUTES, Route
@@ -313,7 +313,7 @@ def test_from_type_draws_the_models_through_the_plugin(
 
 def test_the_fake_never_imports_hypothesis() -> None:
     script = (
-        "import sys, fakebbs, fakebbs.cli, fakebbs.client, fakebbs._server, fakebbs.faults\n"
+        "import sys, fakebbs, fakebbs.cli, fakebbs.client, fakebbs._http.server, fakebbs.faults\n"
         "fakebbs.FakeBBS().serve().stop()\n"
         "assert 'hypothesis' not in sys.modules, sorted(m for m in sys.modules if 'hypo' in m)\n"
     )

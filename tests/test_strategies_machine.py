@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import invariant, rule
 
 from fakebbs import FakeBBS, errors, faults, models, strategies
-from fakebbs._store import CLAIMED, RUNNING, UNCLAIMED, ActualKey
+from fakebbs._rules.store import CLAIMED, RUNNING, UNCLAIMED, ActualKey
 from fakebbs.client import BBSClient, EventSource
 from fakebbs.strategies import BBSStateMachine, CallOutcome, FaultSchedule
 from fakebbs.strategies._answers import route_errors

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from fakebbs import FakeBBS, models, stress
-from fakebbs._server import Server
+from fakebbs._http.server import Server
 from fakebbs.routes import route
 
 if TYPE_CHECKING:

@@ -15,10 +15,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from fakebbs import ClientTLS, FakeBBS, models
-from fakebbs._callbacks import MAX_CALLBACK_ATTEMPTS, callback_json
-from fakebbs._state import State
-from fakebbs._store import Change
-from fakebbs._tasks import COMPLETED, RESOLVING
+from fakebbs._outbound.callbacks import MAX_CALLBACK_ATTEMPTS, callback_json
+from fakebbs._rules.state import State
+from fakebbs._rules.store import Change
+from fakebbs._rules.tasks import COMPLETED, RESOLVING
 from fakebbs.client import BBSClient
 from fakebbs.tls import Certificates, generate_certificates
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from fakebbs import FakeBBS, models
-from fakebbs._versions import task_version_down_to
+from fakebbs._http.versions import task_version_down_to
 from fakebbs.client import BBSClient
 from fakebbs.errors import (
     InvalidRequest,

@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fakebbs import FakeBBS, models
-from fakebbs._state import State
-from fakebbs._store import Change, copy
-from fakebbs._tasks import (
+from fakebbs._rules.state import State
+from fakebbs._rules.store import Change, copy
+from fakebbs._rules.tasks import (
     COMPLETED,
     DEFAULT_MAX_TASK_RETRIES,
     PENDING,

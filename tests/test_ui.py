@@ -1,4 +1,4 @@
-"""fakebbs._ui: the live page's files and its feed of server-sent events, over a socket.
+"""fakebbs._standalone.ui: the live page's files and its feed of server-sent events, over a socket.
 
 The page in a real browser is tests/test_ui_browser.py."""
 
@@ -18,8 +18,8 @@ from werkzeug.test import Client
 
 from builders import desired_lrp
 from fakebbs import BBSClient, errors
-from fakebbs._namespaces import Namespaces
-from fakebbs._server import Server
+from fakebbs._http.server import Server
+from fakebbs._standalone.namespaces import Namespaces
 from processes import http_json
 
 TIMEOUT = 10.0
@@ -139,7 +139,7 @@ def test_the_page_is_off_where_the_admin_api_is_off() -> None:
 
 
 def test_the_page_fetches_nothing_from_elsewhere_and_stays_small() -> None:
-    files = resources.files("fakebbs").joinpath("_page")
+    files = resources.files("fakebbs._standalone").joinpath("page")
     texts = {name: files.joinpath(name).read_text() for name in ("index.html", "app.js", "app.css")}
 
     for name, text in texts.items():

@@ -24,8 +24,8 @@ import pytest
 
 from builders import desired_lrp
 from fakebbs import BBSClient, FakeBBS, errors
-from fakebbs._namespaces import Namespaces
-from fakebbs._server import Server
+from fakebbs._http.server import Server
+from fakebbs._standalone.namespaces import Namespaces
 from processes import http_json
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ import pytest
 from google.protobuf.message import Message
 
 from fakebbs import models
-from fakebbs._validation import (
+from fakebbs._rules.validation import (
     go_url_has_scheme,
     validate,
     validate_action,

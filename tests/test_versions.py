@@ -9,8 +9,7 @@ from typing import Any, cast
 import pytest
 
 from fakebbs import models
-from fakebbs._validation import validation_items
-from fakebbs._versions import (
+from fakebbs._http.versions import (
     desired_lrp_version_down_to,
     populate_metrics_guid,
     task_version_down_to,
@@ -18,6 +17,7 @@ from fakebbs._versions import (
     upgrade_task_definition_r0,
     upgrade_volume_mounts_r1,
 )
+from fakebbs._rules.validation import validation_items
 from fakebbs.errors import InvalidRequest
 
 M = models

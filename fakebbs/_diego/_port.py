@@ -15,16 +15,16 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from google.protobuf.message import Message
 
-from fakebbs._controls import Faults, Holds
-from fakebbs._handlers._base import Call as HandlerCall
-from fakebbs._handlers._base import Handler
-from fakebbs._journal import Call, Journal
+from fakebbs._control.controls import Faults, Holds
+from fakebbs._control.journal import Call, Journal
+from fakebbs._http.handlers._base import Call as HandlerCall
+from fakebbs._http.handlers._base import Handler
 from fakebbs.errors import BBSError, from_wire
 from fakebbs.faults import Fault
 from fakebbs.routes import ROUTES_BY_NAME
 
 if TYPE_CHECKING:
-    from fakebbs._state import State
+    from fakebbs._rules.state import State
 
 __all__ = ["BBSPort", "Outcome"]
 

@@ -37,7 +37,7 @@ from fakebbs import models
 from fakebbs._diego._auction import Auctioneer, Placement, Work
 from fakebbs._diego._cells import Cell, Constraint, Container
 from fakebbs._diego._port import BBSPort, Outcome
-from fakebbs._outbound import OutboundCall, internal_routes_of, metric_tags_for
+from fakebbs._outbound.calls import OutboundCall, internal_routes_of, metric_tags_for
 from fakebbs.errors import ActualLRPCannotBeStarted, ResourceNotFound
 
 __all__ = ["Reps", "TaskOutcome", "Timings"]

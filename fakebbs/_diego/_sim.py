@@ -25,13 +25,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 
 from fakebbs import models
+from fakebbs._control.journal import Journal
 from fakebbs._diego._auction import Auctioneer
 from fakebbs._diego._cells import DEFAULT_ROOTFS_PROVIDERS, Cell, CellState
 from fakebbs._diego._port import BBSPort
 from fakebbs._diego._reps import Reps, TaskOutcome, Timings
-from fakebbs._journal import Journal
-from fakebbs._outbound import OutboundCall
-from fakebbs._wire import NANOSECONDS_PER_SECOND
+from fakebbs._outbound.calls import OutboundCall
+from fakebbs._rules.wire import NANOSECONDS_PER_SECOND
 from fakebbs.clock import Clock
 
 __all__ = ["Diego"]

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
 from fakebbs import models
-from fakebbs._store import CLAIMED, CRASHED, RUNNING, UNCLAIMED
+from fakebbs._rules.store import CLAIMED, CRASHED, RUNNING, UNCLAIMED
 from fakebbs.strategies._common import message, names, nonnegative, shown_as_call, texts, timestamps
 from fakebbs.strategies._desired import domains, modification_tags, process_guids
 

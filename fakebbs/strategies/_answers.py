@@ -25,7 +25,7 @@ __all__ = ["route_errors"]
 def _functions_named(node: ast.AST, scope: Callable[..., Any]) -> Iterator[object]:
     """The objects the names and attributes in ``node`` refer to, resolved in ``scope``'s
     globals and closure (``state.x`` and ``self.x`` on the BBS state class)."""
-    from fakebbs._state import State
+    from fakebbs._rules.state import State
 
     # The function's whole global namespace, not ``inspect.getclosurevars``: that reads the
     # names of the function's own code object, which on Python 3.11 leaves out the names used
@@ -75,7 +75,7 @@ def _reachable_errors(start: Callable[..., Any]) -> set[type[BBSError]]:
 def _request_checks() -> frozenset[Callable[..., Any]]:
     """Rules that check the request itself rather than the state (route values that are not
     JSON): a valid request never fails them, so their InvalidRequest is no fault to schedule."""
-    from fakebbs._state import _compact_routes
+    from fakebbs._rules.state import _compact_routes
 
     return frozenset({_compact_routes})
 
@@ -85,7 +85,7 @@ def route_errors(route_name: str) -> tuple[type[BBSError], ...]:
     """The BBS errors ``route_name`` can answer, by type number (empty for a route without an
     ``error`` field, such as Ping, and for event streams)."""
     from fakebbs import models
-    from fakebbs._handlers import HANDLERS
+    from fakebbs._http.handlers import HANDLERS
 
     route = ROUTES_BY_NAME[route_name]
     if route.response is None:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 from hypothesis.vendor import pretty
 
-from fakebbs._selectors import _is_map, _is_repeated
+from fakebbs._control.selectors import _is_map, _is_repeated
 
 __all__ = [
     "GUID_ALPHABET",

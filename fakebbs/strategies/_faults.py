@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
 from fakebbs import errors, faults
-from fakebbs._controls import RAN_ANYWAY as _RAN_ANYWAY
-from fakebbs._controls import FaultRule
-from fakebbs._selectors import Selector, Where, resolve_routes
+from fakebbs._control.controls import RAN_ANYWAY as _RAN_ANYWAY
+from fakebbs._control.controls import FaultRule
+from fakebbs._control.selectors import Selector, Where, resolve_routes
 from fakebbs.errors import BBSError
 from fakebbs.routes import ROUTES, ROUTES_BY_NAME
 from fakebbs.strategies._answers import route_errors

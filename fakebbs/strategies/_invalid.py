@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
 from fakebbs import models
-from fakebbs._selectors import _is_repeated
+from fakebbs._control.selectors import _is_repeated
 from fakebbs.routes import ROUTES_BY_NAME
 from fakebbs.strategies._common import GUID_ALPHABET, names, shown_as_call
 from fakebbs.strategies._desired import check_definitions, desired_lrps, image_layers

@@ -30,9 +30,9 @@ from hypothesis.stateful import (
 )
 
 from fakebbs import models
-from fakebbs._controls import FaultRule
-from fakebbs._events import Event, HubName, StreamSpec, Subscription
+from fakebbs._control.controls import FaultRule
 from fakebbs._fake import FakeBBS
+from fakebbs._http.events import Event, HubName, StreamSpec, Subscription
 from fakebbs.client import BBSClient
 from fakebbs.errors import BBSError
 from fakebbs.strategies._desired import desired_lrp_updates, desired_lrps

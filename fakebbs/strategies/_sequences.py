@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
 from fakebbs import models
-from fakebbs._events import Event, HubName, StreamSpec
 from fakebbs._fake import FakeBBS
+from fakebbs._http.events import Event, HubName, StreamSpec
 from fakebbs.client import BBSClient
 from fakebbs.strategies._machine import CLOCK_START, TRANSPORT_ERRORS, Instance, counting_guids
 

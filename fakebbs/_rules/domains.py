@@ -1,0 +1,51 @@
+"""Domain and cell rules, a rule family of ``fakebbs._rules.state.State``.
+
+Domains are upstream's ``domains`` table (``db/sqldb/domain_db.go``): a name and an expiry,
+refreshed by their owner (Cloud Controller's syncer for "cf-apps"); convergence trusts only
+fresh ones. Cells are the reps' Locket presences, which the BBS reads to decide what retire,
+scale-down and convergence do with CLAIMED and RUNNING instances. Both write through
+``Operation`` like every rule; no event stream hears of them (upstream has no such events).
+"""
+
+from __future__ import annotations
+
+from fakebbs import models
+from fakebbs._rules.store import Store, copy
+
+__all__ = ["DomainRules"]
+
+
+class DomainRules(Store):
+    """Domains and cells."""
+
+    def upsert_domain(self, domain: str, ttl_seconds: int) -> None:
+        """Create or refresh a domain; a TTL of 0 never expires."""
+        with self.operation() as op:
+            expires_at = None if ttl_seconds == 0 else self.clock() + ttl_seconds * 10**9
+            op.put_domain(domain, expires_at)
+
+    def fresh_domains(self) -> list[str]:
+        """Domains whose expiry lies after now rounded to the second (``SQLDB.FreshDomains``)."""
+        with self.lock:
+            now = round(self.clock() / 10**9) * 10**9
+            return [name for name, expiry in self.domains.items() if expiry is None or expiry > now]
+
+    def register_cell(self, presence: models.CellPresence) -> None:
+        """Make a cell known, as its rep's Locket presence does (replacing an earlier one).
+
+        Cells decide what retire, scale-down and convergence do with CLAIMED and RUNNING
+        instances; the fake has none until they are registered."""
+        if not presence.cell_id:
+            raise ValueError("a cell presence needs a cell_id")
+        with self.operation() as op:
+            op.put_cell(presence)
+
+    def unregister_cell(self, cell_id: str) -> None:
+        """Forget a cell, as when its presence expires; unknown ids are ignored."""
+        with self.operation() as op:
+            if cell_id in self.cells:
+                op.delete_cell(cell_id)
+
+    def cell_presences(self) -> list[models.CellPresence]:
+        with self.lock:
+            return [copy(cell) for cell in self.cells.values()]

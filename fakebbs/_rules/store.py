@@ -1,0 +1,644 @@
+"""The storage under the state rules: plain dictionaries, one lock, and a record of changes.
+
+``Store`` is what upstream keeps in its SQL tables and Locket: desired LRPs keyed by process
+guid, actual LRPs keyed by (process guid, index, presence), tasks keyed by task guid, domains by
+name and cell presences by cell id. Everything that writes (the rule families, seeding, reset,
+restore) writes only through ``Operation``, which records every change as a ``Change``
+(before, after) and hands the whole list to the listeners when the operation ends, still under
+the lock, so listeners (the event hubs, the completion callback worker) see changes in the
+order they happened. That is upstream's ``events/calculator`` input, computed here once for
+the HTTP API, the fixture API and convergence alike.
+
+Stored messages are never changed in place: a rule copies a row, changes the copy and stores
+it. That is what lets a ``Snapshot`` be a shallow copy of the tables, and lets a ``Change``
+share the stored message it reports.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal, NamedTuple, TypeVar
+
+from google.protobuf.message import Message
+
+from fakebbs import models
+from fakebbs._outbound.calls import OutboundRequest
+from fakebbs.clock import system_clock
+from fakebbs.errors import BBSError
+
+__all__ = [
+    "ActualKey",
+    "Change",
+    "Domain",
+    "Operation",
+    "Snapshot",
+    "Store",
+    "row_changes",
+    "copy",
+    "random_guid",
+    "random_guids",
+    "truncate_text",
+    "PRESENCE_ORDER",
+    "UNCLAIMED",
+    "CLAIMED",
+    "RUNNING",
+    "CRASHED",
+    "ORDINARY",
+    "EVACUATING",
+    "SUSPECT",
+]
+
+UNCLAIMED = "UNCLAIMED"
+CLAIMED = "CLAIMED"
+RUNNING = "RUNNING"
+CRASHED = "CRASHED"
+
+ORDINARY = models.ActualLRP.ORDINARY
+EVACUATING = models.ActualLRP.EVACUATING
+SUSPECT = models.ActualLRP.SUSPECT
+
+PRESENCE_ORDER = (ORDINARY, EVACUATING, SUSPECT)
+"""The rows of one index in primary-key order."""
+
+MAX_TEXT_BYTES = 1024
+TRUNCATED = "(truncated)"
+
+M = TypeVar("M", bound=Message)
+
+
+def random_guid() -> str:
+    """A random (version 4) UUID as text: upstream's epochs and instance guids."""
+    return str(uuid.uuid4())
+
+
+def random_guids(count: int) -> list[str]:
+    """``count`` random version 4 UUIDs, made from one read of the random source: the same
+    text as ``random_guid``'s, at a fraction of the cost per guid (bulk seeding)."""
+    raw = os.urandom(16 * count).hex()
+    guids = []
+    for at in range(0, 32 * count, 32):
+        h = raw[at : at + 32]
+        variant = "89ab"[int(h[16], 16) & 3]
+        guids.append(f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:32]}")
+    return guids
+
+
+def truncate_text(text: str, limit: int = MAX_TEXT_BYTES) -> str:
+    """``truncateString`` (``db/sqldb``): a text of ``limit`` UTF-8 bytes or more is stored as
+    its first ``limit - 11`` bytes and "(truncated)" (crash reasons, placement errors, task
+    failure and rejection reasons). Upstream cuts bytes blindly; a character the cut would split
+    is dropped here, so the result stays valid UTF-8 (at most ``limit`` bytes)."""
+    raw = text.encode("utf-8")
+    if len(raw) < limit:
+        return text
+    head = raw[: limit - len(TRUNCATED)].decode("utf-8", errors="ignore")
+    return head + TRUNCATED
+
+
+def copy(message: M) -> M:
+    """A deep copy, so stored messages and the ones handed out never share state."""
+    clone = type(message)()
+    clone.CopyFrom(message)
+    return clone
+
+
+class ActualKey(NamedTuple):
+    """The primary key of upstream's ``actual_lrps`` table. A named tuple: the store looks
+    keys up several times per rule, and a tuple's hash and equality are native."""
+
+    process_guid: str
+    index: int  # type: ignore[assignment]  # the field shadows tuple.index(), unused here
+    presence: int
+
+    @classmethod
+    def of(cls, lrp: models.ActualLRP) -> ActualKey:
+        key = lrp.actual_lrp_key
+        return tuple.__new__(cls, (key.process_guid, key.index, lrp.presence))
+
+    @classmethod
+    def at(cls, process_guid: str, index: int, presence: int) -> ActualKey:
+        """``ActualKey(...)`` without the named tuple's Python-level constructor: the store
+        makes several keys per rule."""
+        return tuple.__new__(cls, (process_guid, index, presence))
+
+
+@dataclass(frozen=True, slots=True)
+class Domain:
+    """One row of upstream's ``domains`` table as a change reports it: a name and when it
+    expires (Unix nanoseconds; None never)."""
+
+    name: str
+    expires_at: int | None
+
+
+class Snapshot:
+    """The whole state at one moment, read-only: what ``FakeBBS.snapshot()`` returns and
+    ``restore()`` takes back.
+
+    Each table is a shallow copy of the store's dictionary, made in one pass: the messages are
+    shared with the store, which is safe because nothing changes a stored message in place.
+    A snapshot is therefore unaffected by later writes, cheap to take, and may be restored
+    any number of times, into this fake or another one. Its tables are read-only views.
+    """
+
+    __slots__ = ("_desired_lrps", "_actual_lrps", "_tasks", "_domains", "_cells")
+
+    def __init__(
+        self,
+        desired_lrps: Mapping[str, models.DesiredLRP] | None = None,
+        actual_lrps: Mapping[ActualKey, models.ActualLRP] | None = None,
+        tasks: Mapping[str, models.Task] | None = None,
+        domains: Mapping[str, int | None] | None = None,
+        cells: Mapping[str, models.CellPresence] | None = None,
+    ) -> None:
+        """Copies of the given tables (absent ones are empty)."""
+        self._desired_lrps = dict(desired_lrps or {})
+        self._actual_lrps = dict(actual_lrps or {})
+        self._tasks = dict(tasks or {})
+        self._domains = dict(domains or {})
+        self._cells = dict(cells or {})
+
+    @classmethod
+    def wrapping(
+        cls,
+        desired_lrps: dict[str, models.DesiredLRP],
+        actual_lrps: dict[ActualKey, models.ActualLRP],
+        tasks: dict[str, models.Task],
+        domains: dict[str, int | None],
+        cells: dict[str, models.CellPresence],
+    ) -> Snapshot:
+        """A snapshot over these dictionaries themselves, not copies: for tables nobody will
+        write again (a store's old tables after a restore)."""
+        snapshot = cls.__new__(cls)
+        snapshot._desired_lrps = desired_lrps
+        snapshot._actual_lrps = actual_lrps
+        snapshot._tasks = tasks
+        snapshot._domains = domains
+        snapshot._cells = cells
+        return snapshot
+
+    def tables(
+        self,
+    ) -> tuple[
+        dict[str, models.DesiredLRP],
+        dict[ActualKey, models.ActualLRP],
+        dict[str, models.Task],
+        dict[str, int | None],
+        dict[str, models.CellPresence],
+    ]:
+        """Fresh copies of the five tables, for a store to take (a dict copied from a dict
+        keeps its keys' hashes: no per-row work)."""
+        return (
+            self._desired_lrps.copy(),
+            self._actual_lrps.copy(),
+            self._tasks.copy(),
+            self._domains.copy(),
+            self._cells.copy(),
+        )
+
+    @property
+    def desired_lrps(self) -> Mapping[str, models.DesiredLRP]:
+        return MappingProxyType(self._desired_lrps)
+
+    @property
+    def actual_lrps(self) -> Mapping[ActualKey, models.ActualLRP]:
+        return MappingProxyType(self._actual_lrps)
+
+    @property
+    def tasks(self) -> Mapping[str, models.Task]:
+        return MappingProxyType(self._tasks)
+
+    @property
+    def domains(self) -> Mapping[str, int | None]:
+        """Domain name to expiry (Unix nanoseconds; None never)."""
+        return MappingProxyType(self._domains)
+
+    @property
+    def cells(self) -> Mapping[str, models.CellPresence]:
+        return MappingProxyType(self._cells)
+
+    def __repr__(self) -> str:
+        return (
+            f"Snapshot({len(self._desired_lrps)} desired LRPs, {len(self._actual_lrps)} actual "
+            f"LRPs, {len(self._tasks)} tasks, {len(self._domains)} domains, "
+            f"{len(self._cells)} cells)"
+        )
+
+
+Kind = Literal["desired_lrp", "actual_lrp", "task", "domain", "cell", "restore"]
+Emit = Literal["calculated", "direct", "instance", "none"]
+Row = Message | Domain
+"""What a row change reports: a stored message, or a ``Domain``."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """One row's change within an operation: ``before`` None is a creation, ``after`` None a
+    removal. ``crashed`` marks the crash of an instance (upstream emits
+    ``ActualLRPCrashedEvent`` for it whatever state the row lands in); ``trace_id`` is the
+    request id the events carry.
+
+    ``emit`` says how an actual LRP change becomes events: ``calculated`` through upstream's
+    event calculator (what the API routes do); ``direct``, a group and an instance event for
+    this row alone, and ``instance``, instance events only (what convergence hand-picks).
+    ``none`` is a change no stream hears of: domains and cells (upstream has no events for
+    them), a reset, a task's callback made due again. ``replaced`` is a row the change
+    overwrote though it reports no ``before`` (an evacuating row rewritten is reported as
+    created); the event calculator needs it to know the rows the operation started from.
+
+    ``index_rows`` are the rows of the change's index as the operation found them before its
+    first write there, in the store's order: what upstream's controller reads and its event
+    calculator starts from (the same tuple on every change of that index and operation).
+    Changes built without it leave the calculator to work the rows out from ``replaced``.
+
+    ``callback`` says a completed task's completion callback is due (the task rules complete
+    it, or convergence kicks it): the callback worker listens for it.
+
+    A ``restore`` change replaces every table at once: ``before`` and ``after`` are then
+    ``Snapshot``s; ``row_changes`` turns it into the row changes it amounts to.
+    """
+
+    kind: Kind
+    before: Row | Snapshot | None
+    after: Row | Snapshot | None
+    trace_id: str = ""
+    crashed: bool = False
+    emit: Emit = "calculated"
+    replaced: Message | None = None
+    callback: bool = False
+    index_rows: tuple[models.ActualLRP, ...] | None = field(default=None, compare=False)
+
+
+def row_changes(changes: Iterable[Change]) -> Iterator[Change]:
+    """``changes`` with each ``restore`` change expanded into one change per row that differs
+    (compared by identity: an unchanged row is the same message), in table order: desired
+    LRPs, actual LRPs, tasks, domains, cells. Row changes pass through."""
+    for change in changes:
+        if change.kind != "restore":
+            yield change
+            continue
+        before, after = change.before, change.after
+        assert isinstance(before, Snapshot) and isinstance(after, Snapshot)
+        trace = change.trace_id
+        tables: tuple[tuple[Kind, Emit, Mapping[Any, Message], Mapping[Any, Message]], ...] = (
+            ("desired_lrp", change.emit, before.desired_lrps, after.desired_lrps),
+            ("actual_lrp", change.emit, before.actual_lrps, after.actual_lrps),
+            ("task", change.emit, before.tasks, after.tasks),
+            ("cell", "none", before.cells, after.cells),
+        )
+        for kind, emit, old, new in tables:
+            for key, row in old.items():
+                now = new.get(key)
+                if now is not row:
+                    yield Change(kind, row, now, trace, emit=emit)
+            for key, row in new.items():
+                if key not in old:
+                    yield Change(kind, None, row, trace, emit=emit)
+        for name, expiry in before.domains.items():
+            if name not in after.domains or after.domains[name] != expiry:
+                now_row = Domain(name, after.domains[name]) if name in after.domains else None
+                yield Change("domain", Domain(name, expiry), now_row, trace, emit="none")
+        for name, expiry in after.domains.items():
+            if name not in before.domains:
+                yield Change("domain", None, Domain(name, expiry), trace, emit="none")
+
+
+@dataclass
+class Operation:
+    """The changes of one rule call; see ``Store.operation``."""
+
+    store: Store
+    trace_id: str = ""
+    changes: list[Change] = field(default_factory=list)
+    calls: list[OutboundRequest] = field(default_factory=list)
+    rows_read: dict[tuple[str, int], tuple[models.ActualLRP, ...]] = field(default_factory=dict)
+
+    def _index_rows(self, lrp: models.ActualLRP) -> tuple[models.ActualLRP, ...]:
+        """The rows of ``lrp``'s index as this operation first found them (see ``Change``);
+        call it before writing to the index."""
+        index = (lrp.actual_lrp_key.process_guid, lrp.actual_lrp_key.index)
+        rows = self.rows_read.get(index)
+        if rows is None:
+            rows = tuple(copy(row) for row in self.store.rows_of_index(*index))
+            self.rows_read[index] = rows
+        return rows
+
+    def call(self, request: OutboundRequest) -> None:
+        """Decide a call to a rep or the auctioneer: made when the outermost operation ends,
+        after its changes are published (see ``fakebbs._outbound.calls``)."""
+        self.calls.append(request)
+
+    def put_actual(
+        self,
+        lrp: models.ActualLRP,
+        *,
+        crashed: bool = False,
+        reported: models.ActualLRP | None = None,
+        emit: Emit = "calculated",
+    ) -> models.ActualLRP:
+        """Insert or replace the row ``lrp`` belongs to; returns a copy of what is stored.
+
+        ``reported`` is what the change (and so the event) shows instead, where upstream
+        stores a truncated text but reports the full one (crash reasons, placement errors).
+        """
+        key = ActualKey.of(lrp)
+        rows = self._index_rows(lrp)
+        # Re-inserted, not updated in place: the dictionary's order is then "last written,
+        # oldest first", the order a table scan returns rows in (an UPDATE writes a new row
+        # version after the others): unfiltered lists and lists by domain or cell.
+        before = self.store.actual_lrps.pop(key, None)
+        stored = copy(lrp)
+        self.store.actual_lrps[key] = stored
+        after = copy(stored if reported is None else reported)
+        self.changes.append(
+            Change("actual_lrp", before, after, self.trace_id, crashed, emit, index_rows=rows)
+        )
+        return copy(stored)
+
+    def delete_actual(self, key: ActualKey, *, emit: Emit = "calculated") -> models.ActualLRP:
+        rows = self._index_rows(self.store.actual_lrps[key])
+        before = self.store.actual_lrps.pop(key)
+        self.changes.append(
+            Change("actual_lrp", before, None, self.trace_id, emit=emit, index_rows=rows)
+        )
+        return copy(before)
+
+    def report_actual_removed(self, lrp: models.ActualLRP) -> None:
+        """Report a removal that upstream reports before the row is really gone (retire of an
+        instance on a registered cell: the rep removes the row later)."""
+        rows = self._index_rows(lrp)
+        self.changes.append(Change("actual_lrp", copy(lrp), None, self.trace_id, index_rows=rows))
+
+    def report_actual_unchanged(self, lrp: models.ActualLRP) -> None:
+        """Report a row as changed into itself, where upstream hands its event calculator a
+        change that wrote nothing: that replaces every row of the index with the same
+        instance key, so it can still emit events."""
+        rows = self._index_rows(lrp)
+        self.changes.append(
+            Change("actual_lrp", copy(lrp), copy(lrp), self.trace_id, index_rows=rows)
+        )
+
+    def record_as(
+        self,
+        mark: int,
+        *pairs: tuple[models.ActualLRP | None, models.ActualLRP | None],
+        emit: Emit = "calculated",
+    ) -> None:
+        """Replace the changes recorded since position ``mark`` (``len(op.changes)`` before
+        the writes) by the (before, after) pairs upstream reports for them: e.g. a row moved
+        to another presence is one change, not a removal and a creation."""
+        overwritten = {
+            ActualKey.of(change.before): change.before
+            for change in self.changes[mark:]
+            if isinstance(change.before, models.ActualLRP)
+        }
+        for before, _ in pairs:
+            if before is not None:
+                overwritten.pop(ActualKey.of(before), None)  # reported as a before already
+        del self.changes[mark:]
+        for before, after in pairs:
+            replaced = None
+            if before is None and after is not None:
+                replaced = overwritten.get(ActualKey.of(after))
+            lrp = after if after is not None else before
+            assert lrp is not None
+            self.changes.append(
+                Change(
+                    "actual_lrp",
+                    None if before is None else copy(before),
+                    None if after is None else copy(after),
+                    self.trace_id,
+                    emit=emit,
+                    replaced=replaced,
+                    index_rows=self._index_rows(lrp),
+                )
+            )
+
+    def put_desired(self, lrp: models.DesiredLRP) -> None:
+        before = self.store.desired_lrps.get(lrp.process_guid)
+        stored = copy(lrp)
+        self.store.desired_lrps[lrp.process_guid] = stored
+        self.changes.append(Change("desired_lrp", before, copy(stored), self.trace_id))
+
+    def delete_desired(self, process_guid: str) -> models.DesiredLRP:
+        before = self.store.desired_lrps.pop(process_guid)
+        self.changes.append(Change("desired_lrp", before, None, self.trace_id))
+        return copy(before)
+
+    def put_task(self, task: models.Task, *, callback: bool = False) -> models.Task:
+        """Insert or replace a task; ``callback`` marks it completed with its callback due."""
+        before = self.store.tasks.get(task.task_guid)
+        stored = copy(task)
+        self.store.tasks[task.task_guid] = stored
+        self.changes.append(Change("task", before, copy(stored), self.trace_id, callback=callback))
+        return copy(stored)
+
+    def delete_task(self, task_guid: str) -> models.Task:
+        before = self.store.tasks.pop(task_guid)
+        self.changes.append(Change("task", before, None, self.trace_id))
+        return copy(before)
+
+    def adopt(
+        self, row: models.DesiredLRP | models.ActualLRP | models.Task, *, emit: Emit = "calculated"
+    ) -> None:
+        """Store a message the caller built and hands over (it keeps no reference it will
+        change), without copying it: what bulk seeding writes. Replaces the row of the same
+        key, if any (an actual LRP is re-inserted, last written last, as ``put_actual``)."""
+        before: Message | None
+        if isinstance(row, models.ActualLRP):
+            key = ActualKey.of(row)
+            before = self.store.actual_lrps.pop(key, None)
+            self.store.actual_lrps[key] = row
+            self.changes.append(Change("actual_lrp", before, row, self.trace_id, emit=emit))
+        elif isinstance(row, models.DesiredLRP):
+            before = self.store.desired_lrps.get(row.process_guid)
+            self.store.desired_lrps[row.process_guid] = row
+            self.changes.append(Change("desired_lrp", before, row, self.trace_id, emit=emit))
+        else:
+            before = self.store.tasks.get(row.task_guid)
+            self.store.tasks[row.task_guid] = row
+            self.changes.append(Change("task", before, row, self.trace_id, emit=emit))
+
+    def callback_due(self, task: models.Task) -> None:
+        """Record that a stored, unchanged task's completion callback is due again
+        (convergence's kick); no stream hears of it."""
+        self.changes.append(Change("task", task, task, self.trace_id, emit="none", callback=True))
+
+    def put_domain(self, name: str, expires_at: int | None) -> None:
+        """Create or refresh a domain (``expires_at`` in Unix ns, None: never)."""
+        domains = self.store.domains
+        old = Domain(name, domains[name]) if name in domains else None
+        domains[name] = expires_at
+        self.changes.append(
+            Change("domain", old, Domain(name, expires_at), self.trace_id, emit="none")
+        )
+
+    def delete_domain(self, name: str) -> None:
+        expires_at = self.store.domains.pop(name)
+        self.changes.append(
+            Change("domain", Domain(name, expires_at), None, self.trace_id, emit="none")
+        )
+
+    def put_cell(self, presence: models.CellPresence) -> None:
+        before = self.store.cells.get(presence.cell_id)
+        stored = copy(presence)
+        self.store.cells[presence.cell_id] = stored
+        self.changes.append(Change("cell", before, stored, self.trace_id, emit="none"))
+
+    def delete_cell(self, cell_id: str) -> None:
+        before = self.store.cells.pop(cell_id)
+        self.changes.append(Change("cell", before, None, self.trace_id, emit="none"))
+
+    def replace_all(self, snapshot: Snapshot, *, emit: Emit = "calculated") -> None:
+        """Make the tables those of ``snapshot``: one ``restore`` change. The store takes
+        new dictionaries (copies of the snapshot's) and the old ones become the change's
+        ``before`` as they are, so this costs one copy of each table and nothing per row."""
+        store = self.store
+        before = Snapshot.wrapping(
+            store.desired_lrps, store.actual_lrps, store.tasks, store.domains, store.cells
+        )
+        (
+            store.desired_lrps,
+            store.actual_lrps,
+            store.tasks,
+            store.domains,
+            store.cells,
+        ) = snapshot.tables()
+        self.changes.append(Change("restore", before, snapshot, self.trace_id, emit=emit))
+
+
+Listener = Callable[[list[Change]], None]
+Dispatcher = Callable[[list[tuple[OutboundRequest, bool]]], BBSError | None]
+"""Makes the calls of an operation: (request, whether the outermost operation decided it, so
+that its failure may be that operation's answer); returns the error to answer, if any."""
+
+
+class Store:
+    """All BBS state of one fake. Two stores share nothing.
+
+    ``clock`` returns the current time in Unix nanoseconds (every timestamp and expiry reads
+    it); ``new_guid`` makes modification-tag epochs (upstream uses random UUIDs).
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], int] = system_clock,
+        new_guid: Callable[[], str] = random_guid,
+    ) -> None:
+        self.lock = threading.RLock()
+        self.clock = clock
+        self.new_guid = new_guid
+        self.desired_lrps: dict[str, models.DesiredLRP] = {}
+        self.actual_lrps: dict[ActualKey, models.ActualLRP] = {}
+        self.tasks: dict[str, models.Task] = {}
+        self.domains: dict[str, int | None] = {}
+        self.cells: dict[str, models.CellPresence] = {}
+        self.listeners: list[Listener] = []
+        self.dispatcher: Dispatcher | None = None
+        """Makes the calls to reps and the auctioneer (None: they are dropped)."""
+        self._depth = 0
+        self._pending: list[Change] = []
+        self._pending_calls: list[tuple[OutboundRequest, bool]] = []
+
+    def reset(self) -> None:
+        """Forget everything, as a freshly migrated, empty BBS: one ``restore`` change that
+        no stream hears of (a fresh BBS has no history to report)."""
+        with self.operation() as op:
+            op.replace_all(Snapshot(), emit="none")
+
+    def snapshot(self) -> Snapshot:
+        """All tables as they are now (see ``Snapshot``)."""
+        with self.lock:
+            return Snapshot(
+                self.desired_lrps, self.actual_lrps, self.tasks, self.domains, self.cells
+            )
+
+    def restore(self, snapshot: Snapshot, trace_id: str = "") -> None:
+        """Make the state what ``snapshot`` holds, as one operation whose one ``restore``
+        change the event streams see as the row changes it amounts to."""
+        with self.operation(trace_id) as op:
+            op.replace_all(snapshot)
+
+    @contextmanager
+    def operation(self, trace_id: str = "") -> Iterator[Operation]:
+        """Hold the lock for one rule; publish its changes when the outermost one ends.
+
+        A rule validates and computes before it writes, so an exception leaves nothing
+        half-written; whatever an operation did record before failing is still published.
+        The calls to reps and the auctioneer the operations decided are then made, outside
+        the lock; a failed call that answers (a retire's stop) is raised as the outermost
+        operation's error. A call decided by an inner operation never answers the outer one.
+        """
+        calls: list[tuple[OutboundRequest, bool]] = []
+        failure: BBSError | None = None
+        try:
+            with self.lock:
+                op = Operation(self, trace_id)
+                self._depth += 1
+                try:
+                    yield op
+                finally:
+                    self._depth -= 1
+                    self._pending.extend(op.changes)
+                    outermost = self._depth == 0
+                    self._pending_calls.extend((c, outermost) for c in op.calls)
+                    if outermost:
+                        calls, self._pending_calls = self._pending_calls, []
+                        if self._pending:
+                            changes, self._pending = self._pending, []
+                            for listener in list(self.listeners):
+                                listener(changes)
+        finally:
+            if calls and self.dispatcher is not None:
+                failure = self.dispatcher(calls)
+        if failure is not None:
+            raise failure
+
+    def rows_of_index(self, process_guid: str, index: int) -> list[models.ActualLRP]:
+        """The stored rows of one index (upstream's ``ActualLRPs`` filtered by process guid
+        and index) in primary-key order, ORDINARY, EVACUATING, SUSPECT: the query has no
+        ORDER BY, and Postgres answers it with an index scan of the primary key (process
+        guid, index, presence) on any table that is not tiny. They are the stored messages:
+        read them, never change them."""
+        get, at = self.actual_lrps.get, ActualKey.at
+        found = (
+            get(at(process_guid, index, ORDINARY)),
+            get(at(process_guid, index, EVACUATING)),
+            get(at(process_guid, index, SUSPECT)),
+        )  # PRESENCE_ORDER, spelled out: this runs several times per rule
+        return [row for row in found if row is not None]
+
+    def new_guids(self, count: int) -> list[str]:
+        """``count`` results of ``new_guid``; in bulk when it is the default ``random_guid``."""
+        if self.new_guid is random_guid:
+            return random_guids(count)
+        return [self.new_guid() for _ in range(count)]
+
+    def new_actual_lrp(
+        self, process_guid: str, index: int, domain: str, *, epoch: str | None = None
+    ) -> models.ActualLRP:
+        """``SQLDB.CreateUnclaimedActualLRP``: a fresh UNCLAIMED, not routable, ordinary row
+        (its modification tag's ``epoch`` made now unless given)."""
+        actual = models.ActualLRP(
+            actual_lrp_key=models.ActualLRPKey(
+                process_guid=process_guid, index=index, domain=domain
+            ),
+            state=UNCLAIMED,
+            since=self.clock(),
+            modification_tag=models.ModificationTag(
+                epoch=self.new_guid() if epoch is None else epoch, index=0
+            ),
+            presence=ORDINARY,
+            routable=False,
+        )
+        # The Go encoder always writes these embedded messages, even when empty.
+        actual.actual_lrp_instance_key.SetInParent()
+        actual.actual_lrp_net_info.SetInParent()
+        return actual
