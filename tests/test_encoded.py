@@ -30,9 +30,10 @@ from fakebbs._http.versions import (
     populate_metrics_guid,
     task_version_down_to,
 )
-from fakebbs._rules.state import State, resolve_actual_lrp_groups, routing_info, scheduling_info
+from fakebbs._rules.state import State
 from fakebbs._rules.store import Snapshot
 from fakebbs._rules.validation import validate
+from fakebbs._rules.views import resolve_actual_lrp_groups, routing_info, scheduling_info
 from fakebbs.errors import BBSError
 from fakebbs.routes import ROUTES
 

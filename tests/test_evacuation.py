@@ -7,7 +7,7 @@ from test_lifecycle import SECOND, Clock, instance, key, net, new_state, place, 
 
 from builders import desired_lrp
 from fakebbs import models
-from fakebbs._rules.state import State, resolve_actual_lrp_groups
+from fakebbs._rules.state import State
 from fakebbs._rules.store import (
     CLAIMED,
     CRASHED,
@@ -18,6 +18,7 @@ from fakebbs._rules.store import (
     UNCLAIMED,
     Change,
 )
+from fakebbs._rules.views import resolve_actual_lrp_groups
 from fakebbs.errors import ResourceExists, ResourceNotFound
 
 RECREATE = models.DesiredLRP.UpdateStrategy.Value("RECREATE")

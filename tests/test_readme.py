@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from fakebbs import BBSClient
-from fakebbs._control.coverage import route_coverage_markdown
 from fakebbs._control.selectors import resolve_routes
+from fakebbs._http.coverage import route_coverage_markdown
 from fakebbs.routes import ROUTES, ROUTES_BY_NAME
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -19,9 +19,7 @@ EXAMPLES = re.findall(r"```python\n(.*?)```", TEXT, re.DOTALL)
 
 
 def test_the_readme_route_table_is_the_current_coverage() -> None:
-    assert route_coverage_markdown() in TEXT, (
-        "regenerate it with: python -m fakebbs._control.coverage"
-    )
+    assert route_coverage_markdown() in TEXT, "regenerate it with: python -m fakebbs._http.coverage"
 
 
 def test_the_route_table_shows_the_exact_selector_of_every_row() -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from builders import desired_lrp
 from fakebbs import models
-from fakebbs._rules.state import State, resolve_actual_lrp_groups
+from fakebbs._rules.state import State
 from fakebbs._rules.store import (
     CLAIMED,
     CRASHED,
@@ -19,6 +19,7 @@ from fakebbs._rules.store import (
     UNCLAIMED,
     ActualKey,
 )
+from fakebbs._rules.views import resolve_actual_lrp_groups
 from fakebbs.errors import InvalidRequest, ResourceExists, ResourceNotFound
 
 

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from fakebbs import FakeBBS, models, strategies
 from fakebbs._http.events import sse_event
-from fakebbs._rules.state import scheduling_info
 from fakebbs._rules.validation import first_action_field, validation_items
+from fakebbs._rules.views import scheduling_info
 from fakebbs.client import BBSClient, _decode_event
 from fakebbs.errors import InvalidRequest
 from fakebbs.routes import EVENT_TYPES, ROUTES, Route

@@ -38,8 +38,8 @@ from fakebbs._control.selectors import (
     resolve_routes,
     resolve_where,
 )
-from fakebbs._http.encoded import Encoded
 from fakebbs._outbound.calls import AUCTIONEER_CALLS, OUTBOUND_FIELDS, REP_CALLS, OutboundCall
+from fakebbs._rules.wire import Encoded
 from fakebbs.errors import BBSError
 from fakebbs.faults import Fault
 

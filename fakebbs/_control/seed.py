@@ -39,7 +39,7 @@ from google.protobuf.message import Message
 
 from fakebbs import models
 from fakebbs._rules.lifecycle import should_restart_immediately
-from fakebbs._rules.state import State, as_stored
+from fakebbs._rules.state import State
 from fakebbs._rules.store import (
     CLAIMED,
     CRASHED,
@@ -61,6 +61,7 @@ from fakebbs._rules.validation import (
     validate_desired_lrp_key,
     validate_task,
 )
+from fakebbs._rules.views import as_stored
 from fakebbs.errors import InvalidRequest, ResourceExists
 
 __all__ = [

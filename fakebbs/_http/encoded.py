@@ -38,14 +38,15 @@ from fakebbs._http.versions import (
     populate_metrics_guid,
     task_version_down_to,
 )
-from fakebbs._rules.state import (
+from fakebbs._rules.store import ActualKey, Change, Store
+from fakebbs._rules.views import (
     GroupFacts,
     actual_lrp_group_facts,
     pick_actual_lrp_groups,
     routing_info,
     scheduling_info,
 )
-from fakebbs._rules.store import ActualKey, Change, Store
+from fakebbs._rules.wire import Encoded
 
 __all__ = [
     "Encoded",
@@ -81,18 +82,6 @@ def _tag(message_type: type[Message], field_name: str) -> bytes:
 
 def _framed(tag: bytes, data: bytes) -> bytes:
     return tag + _varint(len(data)) + data
-
-
-@dataclass(frozen=True)
-class Encoded(Generic[M]):
-    """A response already serialized: what the app sends as is. ``message()`` decodes it, for
-    whoever wants the message (the call journal, only when read)."""
-
-    response_type: type[M]
-    data: bytes
-
-    def message(self) -> M:
-        return self.response_type.FromString(self.data)
 
 
 @dataclass(frozen=True, eq=False)

@@ -50,7 +50,6 @@ from fakebbs._http.versions import (
     desired_lrp_version_down_to,
     task_version_down_to,
 )
-from fakebbs._rules.state import resolve_actual_lrp_groups
 from fakebbs._rules.store import (
     CLAIMED,
     CRASHED,
@@ -63,6 +62,7 @@ from fakebbs._rules.store import (
     Store,
     row_changes,
 )
+from fakebbs._rules.views import resolve_actual_lrp_groups
 from fakebbs.routes import EVENT_TYPES
 
 __all__ = [

@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from fakebbs import models
-from fakebbs._outbound.calls import (
+from fakebbs._rules.lifecycle import should_restart, unclaim_ordinary
+from fakebbs._rules.requests import (
     internal_routes_of,
     lrp_auction_request,
     lrp_start,
@@ -42,7 +43,6 @@ from fakebbs._outbound.calls import (
     task_start,
     update_request,
 )
-from fakebbs._rules.lifecycle import should_restart, unclaim_ordinary
 from fakebbs._rules.store import (
     CLAIMED,
     CRASHED,
@@ -59,7 +59,7 @@ from fakebbs._rules.store import (
 from fakebbs.errors import BBSError
 
 if TYPE_CHECKING:
-    from fakebbs._outbound.calls import OutboundRequest
+    from fakebbs._rules.requests import OutboundRequest
 
 __all__ = ["Convergence", "LRPConvergence", "TaskConvergence"]
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from fakebbs import models
-from fakebbs._outbound.calls import lrp_auction_request, lrp_start
+from fakebbs._rules.requests import lrp_auction_request, lrp_start
 from fakebbs._rules.store import (
     CLAIMED,
     CRASHED,

@@ -11,14 +11,16 @@ streams. Messages handed out are copies: nothing a caller does to one changes th
 from __future__ import annotations
 
 import functools
-import json
 import re
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TypeVar
 
 from fakebbs import models
 from fakebbs._outbound.callbacks import CallbackWorker
-from fakebbs._outbound.calls import (
+from fakebbs._rules.convergence import Convergence
+from fakebbs._rules.domains import DomainRules
+from fakebbs._rules.evacuation import Evacuation
+from fakebbs._rules.lifecycle import ActualLRPLifecycle
+from fakebbs._rules.requests import (
     INTERNAL_ROUTER,
     internal_routes_of,
     lrp_auction_request,
@@ -27,17 +29,12 @@ from fakebbs._outbound.calls import (
     stop_request,
     update_request,
 )
-from fakebbs._rules.convergence import Convergence
-from fakebbs._rules.domains import DomainRules
-from fakebbs._rules.evacuation import Evacuation
-from fakebbs._rules.lifecycle import ActualLRPLifecycle
 from fakebbs._rules.store import (
     CLAIMED,
     CRASHED,
     EVACUATING,
     ORDINARY,
     RUNNING,
-    SUSPECT,
     UNCLAIMED,
     ActualKey,
     Operation,
@@ -46,23 +43,11 @@ from fakebbs._rules.store import (
     random_guid,
 )
 from fakebbs._rules.tasks import TaskRules
-from fakebbs._rules.wire import GO_JSON_ESCAPES
+from fakebbs._rules.views import as_stored, compact_routes
 from fakebbs.clock import system_clock
-from fakebbs.errors import BBSError, InvalidRequest, ResourceExists, ResourceNotFound
+from fakebbs.errors import BBSError, ResourceExists, ResourceNotFound
 
-__all__ = [
-    "DesiredLRPRules",
-    "GroupFacts",
-    "State",
-    "actual_lrp_group_facts",
-    "as_stored",
-    "pick_actual_lrp_groups",
-    "resolve_actual_lrp_groups",
-    "routing_info",
-    "scheduling_info",
-]
-
-R = TypeVar("R")
+__all__ = ["DesiredLRPRules", "State"]
 
 
 class DesiredLRPRules(Store):
@@ -124,7 +109,7 @@ class DesiredLRPRules(Store):
                 raise ResourceNotFound()
             # Upstream locks the row before it encodes the routes: an unknown guid is
             # ResourceNotFound even when the route JSON does not parse.
-            routes = _compact_routes(update.routes) if update.HasField("routes") else None
+            routes = compact_routes(update.routes) if update.HasField("routes") else None
             before = copy(current)
             after = copy(current)
             after.modification_tag.index += 1
@@ -387,120 +372,6 @@ class State(DesiredLRPRules, ActualLRPLifecycle, Evacuation, TaskRules, Converge
         return self.callbacks.wait(timeout)
 
 
-def as_stored(lrp: models.DesiredLRP) -> models.DesiredLRP:
-    """A copy of ``lrp`` as ``SQLDB.DesireLRP`` stores it, but for the modification tag (the
-    caller sets it): no ``deprecated_start_timeout_s``, route JSON compacted (a value that is
-    not JSON is InvalidRequest), each container port once."""
-    stored = copy(lrp)
-    routes = _compact_routes(stored.routes) if stored.HasField("routes") else None
-    stored.ClearField("deprecated_start_timeout_s")
-    stored.ClearField("routes")
-    stored.routes.SetInParent()
-    if routes:
-        stored.routes.routes.update(routes)
-    _dedup_ports(stored)
-    return stored
-
-
-def scheduling_info(lrp: models.DesiredLRP) -> models.DesiredLRPSchedulingInfo:
-    """``DesiredLRP.DesiredLRPSchedulingInfo``: the part of a desired LRP the auctioneer reads."""
-    info = models.DesiredLRPSchedulingInfo(
-        desired_lrp_key=models.DesiredLRPKey(
-            process_guid=lrp.process_guid, domain=lrp.domain, log_guid=lrp.log_guid
-        ),
-        annotation=lrp.annotation,
-        instances=lrp.instances,
-        desired_lrp_resource=models.DesiredLRPResource(
-            memory_mb=lrp.memory_mb, disk_mb=lrp.disk_mb, root_fs=lrp.root_fs, max_pids=lrp.max_pids
-        ),
-        modification_tag=lrp.modification_tag,
-        volume_placement=models.VolumePlacement(
-            driver_names=[mount.driver for mount in lrp.volume_mounts]
-        ),
-        PlacementTags=lrp.PlacementTags,
-    )
-    info.routes.CopyFrom(lrp.routes)
-    info.routes.SetInParent()
-    return info
-
-
-def routing_info(lrp: models.DesiredLRP) -> models.DesiredLRP:
-    """``DesiredLRP.DesiredLRPRoutingInfo``: only what routers need."""
-    info = models.DesiredLRP(
-        process_guid=lrp.process_guid,
-        domain=lrp.domain,
-        log_guid=lrp.log_guid,
-        instances=lrp.instances,
-        modification_tag=lrp.modification_tag,
-    )
-    info.routes.CopyFrom(lrp.routes)
-    info.routes.SetInParent()
-    for name, value in lrp.metric_tags.items():
-        info.metric_tags[name].CopyFrom(value)
-    return info
-
-
-def resolve_actual_lrp_groups(lrps: Iterable[models.ActualLRP]) -> list[models.ActualLRPGroup]:
-    """``models.ResolveActualLRPGroups``: fold rows into the deprecated instance/evacuating view.
-
-    Groups are keyed by the whole ActualLRPKey and come out in first-seen order.
-    """
-    groups = []
-    for instance, evacuating in pick_actual_lrp_groups(lrps, actual_lrp_group_facts):
-        group = models.ActualLRPGroup()
-        if instance is not None:
-            group.instance.CopyFrom(instance)
-        if evacuating is not None:
-            group.evacuating.CopyFrom(evacuating)
-        groups.append(group)
-    return groups
-
-
-GroupFacts = tuple[tuple[str, int, str], int, str]
-"""What grouping reads of a row: its whole ActualLRPKey, its presence and its state."""
-
-
-def actual_lrp_group_facts(lrp: models.ActualLRP) -> GroupFacts:
-    key = lrp.actual_lrp_key
-    return (key.process_guid, key.index, key.domain), lrp.presence, lrp.state
-
-
-def pick_actual_lrp_groups(
-    rows: Iterable[R], facts: Callable[[R], GroupFacts]
-) -> list[tuple[R | None, R | None]]:
-    """The choice ``resolve_actual_lrp_groups`` makes: per ActualLRPKey in first-seen order,
-    the row a group shows as its instance and its evacuating row (the last one seen, as
-    upstream overwrites). ``rows`` may be anything ``facts`` reads a row's ``GroupFacts`` from
-    (kept bytes use this)."""
-    # Each group is [instance, the instance's state, evacuating]: a list, not an object, as
-    # this runs once per row of a list answer.
-    groups: dict[tuple[str, int, str], list[Any]] = {}
-    for row in rows:
-        key, presence, state = facts(row)
-        group = groups.get(key)
-        if group is None:
-            group = groups[key] = [None, "", None]
-        if presence == EVACUATING:
-            group[2] = row
-        elif group[0] is None or _has_higher_priority(presence, state, group[1]):
-            group[0] = row
-            group[1] = state
-    return [(instance, evacuating) for instance, _, evacuating in groups.values()]
-
-
-def _has_higher_priority(presence: int, state: str, occupant_state: str) -> bool:
-    """``models.hasHigherPriority``: whether an ordinary or suspect row in ``state`` shows
-    instead of the group's instance so far, which is in ``occupant_state``."""
-    if presence == ORDINARY:
-        if state == RUNNING:
-            return True
-        if state == CLAIMED:
-            return occupant_state not in (RUNNING, CLAIMED)
-    elif presence == SUSPECT and state in (RUNNING, CLAIMED):
-        return occupant_state != RUNNING
-    return False
-
-
 def _internal_routes_changed(update: models.DesiredLRPUpdate, before: models.DesiredLRP) -> bool:
     """``DesiredLRPUpdate.IsRoutesGroupUpdated`` for internal routes: any update carrying routes
     counts, unless both it and the stored LRP have internal routes with the same bytes (the
@@ -534,47 +405,3 @@ def _like_prefix(app_guid: str) -> re.Pattern[str]:
     for char in app_guid:
         parts.append(".*" if char == "%" else "." if char == "_" else re.escape(char))
     return re.compile("".join(parts), re.DOTALL)
-
-
-def _dedup_ports(lrp: models.DesiredLRP) -> None:
-    """``dedupSlice`` on read of the run info: each container port once."""
-    ports = list(dict.fromkeys(lrp.ports))
-    if len(ports) != len(lrp.ports):
-        del lrp.ports[:]
-        lrp.ports.extend(ports)
-
-
-def _compact_routes(routes: models.ProtoRoutes) -> dict[str, bytes]:
-    """Route values as the BBS stores them: JSON, compacted and HTML-escaped like Go's
-    ``json.Marshal`` of a ``json.RawMessage``. A value that is not valid JSON makes the
-    request invalid (``encodeRouteData`` returns ``ErrBadRequest``)."""
-    return {name: _compact_json(value) for name, value in routes.routes.items()}
-
-
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _compact_json(raw: bytes) -> bytes:
-    try:
-        text = raw.decode("utf-8")
-        json.loads(text, parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError):
-        raise InvalidRequest() from None
-    out = []
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-            out.append(GO_JSON_ESCAPES.get(char, char))
-        elif char == '"':
-            in_string = True
-            out.append(char)
-        elif char not in " \t\r\n":
-            out.append(char)
-    return "".join(out).encode("utf-8")

@@ -28,7 +28,7 @@ from typing import Any, Literal, NamedTuple, TypeVar
 from google.protobuf.message import Message
 
 from fakebbs import models
-from fakebbs._outbound.calls import OutboundRequest
+from fakebbs._rules.requests import OutboundRequest
 from fakebbs.clock import system_clock
 from fakebbs.errors import BBSError
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from fakebbs import models
-from fakebbs._outbound.calls import cancel_task_request, task_auction_request, task_start
+from fakebbs._rules.requests import cancel_task_request, task_auction_request, task_start
 from fakebbs._rules.store import Change, Operation, Store, copy, truncate_text
 from fakebbs.errors import (
     InvalidRequest,

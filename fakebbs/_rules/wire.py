@@ -4,9 +4,13 @@ escaping and time units."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from google.protobuf.message import Message
 
 __all__ = [
+    "Encoded",
     "GO_JSON_ESCAPES",
     "NANOSECONDS_PER_SECOND",
     "PROTOBUF",
@@ -43,3 +47,18 @@ def go_json(value: Any) -> bytes:
     for char, escape in GO_JSON_ESCAPES.items():
         text = text.replace(char, escape)
     return text.encode("utf-8")
+
+
+M = TypeVar("M", bound=Message)
+
+
+@dataclass(frozen=True)
+class Encoded(Generic[M]):
+    """A response already serialized: what the app sends as is. ``message()`` decodes it, for
+    whoever wants the message (the call journal, only when read)."""
+
+    response_type: type[M]
+    data: bytes
+
+    def message(self) -> M:
+        return self.response_type.FromString(self.data)

@@ -75,9 +75,9 @@ def _reachable_errors(start: Callable[..., Any]) -> set[type[BBSError]]:
 def _request_checks() -> frozenset[Callable[..., Any]]:
     """Rules that check the request itself rather than the state (route values that are not
     JSON): a valid request never fails them, so their InvalidRequest is no fault to schedule."""
-    from fakebbs._rules.state import _compact_routes
+    from fakebbs._rules.views import compact_routes
 
-    return frozenset({_compact_routes})
+    return frozenset({compact_routes})
 
 
 @functools.cache

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fakebbs import models
 from fakebbs._http.versions import desired_lrp_version_down_to, populate_metrics_guid
-from fakebbs._rules.state import as_stored
+from fakebbs._rules.views import as_stored
 
 __all__ = ["stored_form"]
 

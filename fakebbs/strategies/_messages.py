@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
 from fakebbs import errors, models
-from fakebbs._rules.state import scheduling_info
+from fakebbs._rules.views import scheduling_info
 from fakebbs.routes import EVENT_TYPES, ROUTES_BY_NAME
 from fakebbs.strategies._actions import ACTION_KINDS, actions, environment_variables, files
 from fakebbs.strategies._actual import (

@@ -6,7 +6,8 @@ from __future__ import annotations
 from fakebbs import models
 from fakebbs._http.encoded import ACTUAL_LRP, ACTUAL_LRPS_BY_PROCESS_GUIDS, Encoded, encoded_lists
 from fakebbs._http.handlers._base import Call, Handler
-from fakebbs._rules.state import State, resolve_actual_lrp_groups
+from fakebbs._rules.state import State
+from fakebbs._rules.views import resolve_actual_lrp_groups
 from fakebbs.errors import ResourceNotFound
 
 

@@ -25,7 +25,8 @@ from fakebbs._http.versions import (
     upgrade_desired_lrp_r0,
     upgrade_volume_mounts_r1,
 )
-from fakebbs._rules.state import State, scheduling_info
+from fakebbs._rules.state import State
+from fakebbs._rules.views import scheduling_info
 from fakebbs.errors import InvalidRequest
 
 

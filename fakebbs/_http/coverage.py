@@ -2,7 +2,7 @@
 with the selector that names it in ``fail``, ``hold`` and journal queries (the route's
 ``name``) beside upstream's Go name.
 
-``python -m fakebbs._control.coverage`` prints it; a test keeps the README's copy equal to it.
+``python -m fakebbs._http.coverage`` prints it; a test keeps the README's copy equal to it.
 """
 
 from __future__ import annotations
