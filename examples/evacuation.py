@@ -10,8 +10,8 @@ from fakebbs import BBSClient, FakeBBS, models
 
 def main() -> None:
     fake = FakeBBS()
-    fake.register_cell("cell-1")
-    fake.register_cell("cell-2")
+    fake.seed.cell("cell-1")
+    fake.seed.cell("cell-2")
     run = models.Action(run_action=models.RunAction(path="/bin/app", user="vcap"))
     lrp = models.DesiredLRP(
         process_guid="web",

@@ -30,7 +30,7 @@ def main() -> None:
     receiver = HTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     fake = FakeBBS()
-    fake.register_cell("cell-1")
+    fake.seed.cell("cell-1")
     definition = models.TaskDefinition(
         root_fs="preloaded:cflinuxfs4",
         action=models.Action(run_action=models.RunAction(path="/bin/migrate", user="vcap")),

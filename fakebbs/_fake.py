@@ -22,7 +22,9 @@ from fakebbs._control.selectors import Selector, Where
 from fakebbs._diego import Diego
 from fakebbs._diego._port import BBSPort
 from fakebbs._http.app import DEFAULT_MAX_BODY_BYTES, BBSApp
+from fakebbs._http.encoded import EncodedLists
 from fakebbs._http.events import EventHub
+from fakebbs._outbound.callbacks import CallbackWorker
 from fakebbs._outbound.calls import (
     AUCTIONEER_CALLS,
     DEFAULT_OUTBOUND_TIMEOUT,
@@ -32,7 +34,7 @@ from fakebbs._outbound.calls import (
 )
 from fakebbs._rules.convergence import LRPConvergence, TaskConvergence
 from fakebbs._rules.state import State
-from fakebbs._rules.store import Snapshot, random_guid
+from fakebbs._rules.store import Snapshot, Store, random_guid
 from fakebbs._rules.tasks import DEFAULT_MAX_TASK_RETRIES
 from fakebbs.client import BBSClient
 from fakebbs.clock import Clock, system_clock
@@ -87,14 +89,9 @@ class FakeBBS:
         """The namespace this fake serves ("" outside ``fakebbs serve``'s namespaces)."""
         self.clock = clock if isinstance(clock, Clock) else Clock(clock)
         """The fake's clock: real time (or the ``clock`` given) until frozen; see ``Clock``."""
-        self._state = State(clock=self.clock, new_guid=new_guid)
-        # The BBS config's max_task_retries: rejections a task survives before it is failed.
-        self._state.max_task_retries = max_task_retries
-        if callback_tls is not None:
-            self._state.callbacks.ssl_context = callback_tls.context()
-        self.errors: list[BaseException] = []
+        self.handler_errors: list[BaseException] = []
         """Exceptions raised inside the fake (its app or its server threads): bugs in the fake,
-        never BBS errors. ``check()`` re-raises them."""
+        never BBS errors (those are ``fakebbs.errors``). ``check()`` re-raises them."""
         self.calls = Journal(journal_size, journal_bytes)
         """The call journal: every request that reached the fake, decoded, oldest first."""
         self.rep_calls = OutboundJournal.for_reps(journal_size, journal_bytes)
@@ -106,7 +103,7 @@ class FakeBBS:
         self._faults = Faults()
         self._outbound_faults = OutboundFaults()
         self._holds = Holds()
-        self.outbound = Outbound(
+        self._outbound = Outbound(
             self.rep_calls,
             self.auctioneer_calls,
             fault=self._outbound_faults.take_call,
@@ -116,20 +113,30 @@ class FakeBBS:
             auctioneer_tls=auctioneer_tls,
             timeout=outbound_timeout,
             namespace=namespace,
-            errors=self.errors,
+            errors=self.handler_errors,
         )
-        """Makes the calls to reps and the auctioneer; ``wait()`` for those in flight."""
-        self._state.dispatcher = self.outbound.dispatch
-        self.events = EventHub(self._state)
-        """The event hubs: every state change, whatever made it, reaches the open streams."""
+        # Makes the calls to reps and the auctioneer (``wait_for_outbound``).
+        # The data, the rules over it, and what listens to its changes, each built here once.
+        store = Store(clock=self.clock, new_guid=new_guid, dispatcher=self._outbound.dispatch)
+        self._state = State(store, max_task_retries=max_task_retries)
+        self._callbacks = CallbackWorker(
+            self._state.tasks,
+            ssl_context=None if callback_tls is None else callback_tls.context(),
+        )
+        self._events = EventHub(store)  # every change, whatever made it, reaches the streams
+        self._lists = EncodedLists(store)
+        store.listeners.extend(
+            [self._callbacks.on_changes, self._events.publish, self._lists.forget]
+        )
         self.wsgi_app = BBSApp(
             self._state,
+            events=self._events,
+            lists=self._lists,
             max_body_bytes=max_body_bytes,
-            errors=self.errors,
+            errors=self.handler_errors,
             journal=self.calls,
             faults=self._faults,
             holds=self._holds,
-            events=self.events,
             namespace=namespace,
         )
         self._servers: list[Server] = []
@@ -138,7 +145,7 @@ class FakeBBS:
         which a call's own options override); the pytest plugin sets its
         ``fakebbs_client_options`` here."""
         self._servers_lock = threading.Lock()
-        self.seed = Seed(self._state)
+        self.seed = Seed(store)
         """Put the fake in a known state, one line per row; see ``fakebbs._control.seed``."""
         self.diego = Diego(
             BBSPort(
@@ -148,17 +155,18 @@ class FakeBBS:
                 self._holds,
                 Journal(journal_size),
                 namespace,
+                lists=self._lists,
             ),
             clock=self.clock,
             converge=self.converge,
             register=self._state.register_cell,
             unregister=self._state.unregister_cell,
             desired=self._desired_lrp,
-            errors=self.errors,
+            errors=self.handler_errors,
         )
         """The simulated Diego around this fake: cells, reps and an auctioneer that act on
         what the BBS asks of them (off until a cell is added); see ``fakebbs._diego``."""
-        self.outbound.receiver = self.diego.receive
+        self._outbound.receiver = self.diego.receive
 
     @property
     def state(self) -> State:
@@ -181,13 +189,13 @@ class FakeBBS:
         self._outbound_faults.clear()
         self._holds.release_all()
         self.diego.reset()  # after the holds: nothing of it may wait at one
-        self.outbound.discard()
-        self._state.reset()
+        self._outbound.discard()
+        self._state.store.reset()
         self.clock.unfreeze()
         self.calls.clear()
         self.rep_calls.clear()
         self.auctioneer_calls.clear()
-        del self.errors[:]
+        del self.handler_errors[:]
 
     # -- making calls fail -----------------------------------------------------------------
 
@@ -251,8 +259,8 @@ class FakeBBS:
     def check(self) -> None:
         """Re-raise the first exception raised inside the fake since the last ``check()`` or
         ``reset()`` (a bug in the fake, answered 500), and forget them all."""
-        errors = list(self.errors)
-        del self.errors[: len(errors)]
+        errors = list(self.handler_errors)
+        del self.handler_errors[: len(errors)]
         if errors:
             raise errors[0]
 
@@ -283,14 +291,14 @@ class FakeBBS:
         """The whole BBS state as it is now (desired and actual LRPs, tasks, domains, cells),
         to ``restore`` later: seed once, restore per test. Taking one costs a copy of each
         table's dictionary, nothing per message; later writes do not change it."""
-        return self._state.snapshot()
+        return self._state.store.snapshot()
 
     def restore(self, snapshot: Snapshot) -> None:
         """Make the state exactly what ``snapshot`` holds, as one recorded change: open
         event streams get the events of the rows that differ (a restore is a write like any
         other), and pending task completion callbacks of the state before are dropped. The
         clock, fault rules and the journal are not part of a snapshot."""
-        self._state.restore(snapshot)
+        self._state.store.restore(snapshot)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the state (what ``snapshot()`` holds) to the file ``path``, atomically: a
@@ -334,20 +342,39 @@ class FakeBBS:
             return None
 
     def register_cell(self, cell: models.CellPresence | str) -> None:
-        """Make a cell known (a ``CellPresence``, or just its id), as its rep's presence does.
-
-        Which cells exist decides what retire, scale-down and convergence do with CLAIMED and
-        RUNNING instances, and what ``cells/list.r1`` answers. The fake starts with none."""
+        """Deprecated: ``seed.cell`` adds a cell (a ``CellPresence`` as it is, or an id with
+        the fields it needs). This one registers a bare id as a presence of that id alone."""
+        warnings.warn(
+            "FakeBBS.register_cell is deprecated: add a cell with FakeBBS.seed.cell",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         presence = models.CellPresence(cell_id=cell) if isinstance(cell, str) else cell
         self._state.register_cell(presence)
 
     def unregister_cell(self, cell_id: str) -> None:
-        """Forget a cell, as when its presence expires."""
+        """Forget a cell, as when its presence expires (unknown ids are ignored)."""
         self._state.unregister_cell(cell_id)
+
+    def cell_presences(self) -> list[models.CellPresence]:
+        """The registered cells' presences (copies), in the order they were first added."""
+        return self._state.cell_presences()
 
     def wait_for_callbacks(self, timeout: float | None = None) -> bool:
         """Wait until every task completion callback has been made; False on timeout."""
-        return self._state.wait_for_callbacks(timeout)
+        return self._callbacks.wait(timeout)
+
+    @property
+    def open_event_streams(self) -> int:
+        """How many event streams are subscribed now: wait for it to rise before making a
+        change a stream must see, or to fall back to 0 once clients have closed theirs."""
+        return self._events.subscriber_count
+
+    def wait_for_outbound(self, timeout: float | None = None) -> bool:
+        """Wait until every call to a rep or the auctioneer in flight has been made (those
+        upstream makes in the background: the stops of a scale-down or removal, the updates
+        of a desired LRP update); False if ``timeout`` seconds ran out first."""
+        return self._outbound.wait(timeout)
 
     def serve(
         self,
@@ -368,15 +395,55 @@ class FakeBBS:
             host,
             port,
             ssl_context=ssl_context,
-            on_stop=self._stopping,
-            errors=self.errors,
+            on_stop=self.release_waiting,
+            errors=self.handler_errors,
         )
         server.start()
         with self._servers_lock:
             self._servers = [s for s in self._servers if s.is_running] + [server]
         return server
 
-    def _stopping(self) -> None:
-        """A server of this fake is stopping: end what would keep its workers busy."""
+    def release_waiting(self) -> None:
+        """Release every held request and end the open event streams cleanly (subscribers see
+        the end of the stream): what a server of this fake does when it stops, so that
+        nothing keeps its workers busy. The fake stays usable."""
         self._holds.release_all()
-        self.events.end_streams()
+        self._events.end_streams()
+
+    # -- deprecated names --------------------------------------------------------------------
+
+    @property
+    def errors(self) -> list[BaseException]:
+        """Deprecated: ``handler_errors`` (a name apart from ``fakebbs.errors``, the BBS
+        errors)."""
+        warnings.warn(
+            "FakeBBS.errors is deprecated: it is FakeBBS.handler_errors (exceptions raised "
+            "inside the fake, not fakebbs.errors)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.handler_errors
+
+    @property
+    def events(self) -> EventHub:
+        """Deprecated: the fake's event hub, an internal part. Read events through a client's
+        event stream (``client().subscribe_to_events()`` and its kin)."""
+        warnings.warn(
+            "FakeBBS.events is deprecated: it is internal; read events from a client's "
+            "event stream",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self._events
+
+    @property
+    def outbound(self) -> Outbound:
+        """Deprecated: the maker of calls to reps and the auctioneer, an internal part. Read
+        the calls in ``rep_calls`` and ``auctioneer_calls``; wait with ``wait_for_outbound``."""
+        warnings.warn(
+            "FakeBBS.outbound is deprecated: it is internal; read rep_calls and "
+            "auctioneer_calls, and wait with FakeBBS.wait_for_outbound()",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self._outbound

@@ -891,8 +891,10 @@ def _memory_in_child(count: int) -> tuple[int, str]:
         _run_three(fake, count)
         how = "3 running actual LRPs (claimed and started one by one)"
     gc.collect()
-    if len(fake._state.desired_lrps) != count:
-        raise RuntimeError(f"seeded {len(fake._state.desired_lrps)} desired LRPs, not {count}")
+    if len(fake._state.store.desired_lrps) != count:
+        raise RuntimeError(
+            f"seeded {len(fake._state.store.desired_lrps)} desired LRPs, not {count}"
+        )
     return _resident_bytes() - before, how
 
 

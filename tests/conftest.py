@@ -1,5 +1,6 @@
 """Shared fixtures, on the project's own pytest plugin: ``fake`` is the plugin's ``fakebbs``
-(the session's served fake, reset before each test and checked after it)."""
+(the session's served fake, reset before each test and checked after it). The rule tests,
+which call the rules directly, share ``clock``, ``state`` and ``changes``."""
 
 from __future__ import annotations
 
@@ -9,7 +10,11 @@ import pytest
 from hypothesis import settings
 
 from fakebbs import FakeBBS
+from fakebbs._rules.state import State
+from fakebbs._rules.store import Change
+from fakebbs._rules.tasks import DEFAULT_MAX_TASK_RETRIES
 from fakebbs.client import BBSClient
+from rules_support import Clock, new_state
 
 pytest_plugins = ["pytester"]
 
@@ -31,3 +36,29 @@ def bbs(request: pytest.FixtureRequest, fake: FakeBBS) -> Iterator[BBSClient]:
     )
     with client:
         yield client
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """The rule tests' clock: it moves only when the test moves it."""
+    return Clock()
+
+
+@pytest.fixture
+def max_task_retries() -> int:
+    """The ``state``'s retry limit for tasks; a test parametrizes it to change it."""
+    return DEFAULT_MAX_TASK_RETRIES
+
+
+@pytest.fixture
+def state(clock: Clock, max_task_retries: int) -> State:
+    """Every rule family over a fresh store on ``clock`` (epochs "epoch-0", "epoch-1", ...)."""
+    return new_state(clock, max_task_retries=max_task_retries)
+
+
+@pytest.fixture
+def changes(state: State) -> list[Change]:
+    """Every change ``state``'s store publishes from now on."""
+    seen: list[Change] = []
+    state.store.listeners.append(seen.extend)
+    return seen

@@ -104,7 +104,7 @@ def test_state_dumps_every_table_in_protobuf_json(
 ) -> None:
     bbs.upsert_domain("cf-apps", 0)
     bbs.desire_lrp(desired_lrp("web", instances=1))
-    namespaces.default.fake.register_cell("cell-1")
+    namespaces.default.fake.seed.cell("cell-1")
     state = call(admin, "GET", "/state")
     assert state["domains"] == [{"name": "cf-apps", "expires_at": None}]
     assert [c["cell_id"] for c in state["cells"]] == ["cell-1"]
@@ -127,8 +127,8 @@ def test_reset_empties_the_namespace_and_drops_its_rules(
 
 
 def test_reset_acts_on_one_namespace(admin: Client, namespaces: Namespaces) -> None:
-    namespaces.get("a").fake.register_cell("cell-a")
-    namespaces.get("b").fake.register_cell("cell-b")
+    namespaces.get("a").fake.seed.cell("cell-a")
+    namespaces.get("b").fake.seed.cell("cell-b")
     assert admin.post("/ns/a" + ADMIN + "/reset").status_code == 200
     assert namespaces.get("a").fake._state.cell_presences() == []
     assert [c.cell_id for c in namespaces.get("b").fake._state.cell_presences()] == ["cell-b"]
@@ -544,9 +544,9 @@ def test_a_namespace_is_dropped_through_the_admin_api(
 
 def test_errors_inside_the_fake_are_listed(admin: Client, namespaces: Namespaces) -> None:
     assert call(admin, "GET", "/errors") == {"errors": []}
-    namespaces.default.fake.errors.append(RuntimeError("boom"))
+    namespaces.default.fake.handler_errors.append(RuntimeError("boom"))
     assert call(admin, "GET", "/errors") == {"errors": ["RuntimeError('boom')"]}
-    del namespaces.default.fake.errors[:]
+    del namespaces.default.fake.handler_errors[:]
 
 
 # -- fakebbs serve: the admin API of a real process --------------------------------------------
@@ -630,10 +630,10 @@ def test_the_admin_api_is_off_on_a_non_loopback_bind_unless_asked(
 def test_endpoints_without_parameters_refuse_fields(
     admin: Client, namespaces: Namespaces, method: str, path: str
 ) -> None:
-    namespaces.default.fake.register_cell("kept")
+    namespaces.default.fake.seed.cell("kept")
     message = error_of(admin, method, path, {"force": True})
     assert message == "unknown field(s) force (this endpoint takes: none)"
-    assert [c.cell_id for c in namespaces.default.fake._state.cell_presences()] == ["kept"]
+    assert [c.cell_id for c in namespaces.default.fake.cell_presences()] == ["kept"]
 
 
 # -- inputs checked before they change anything -------------------------------------------------

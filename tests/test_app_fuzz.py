@@ -56,7 +56,7 @@ def test_a_mangled_desire_either_applies_whole_or_changes_nothing(
 
     response = answer(next(r for r in ROUTES if r.name == "DesireDesiredLRP"), bytes(body))
 
-    desired, actual = FAKE._state.desired_lrps, FAKE._state.actual_lrps
+    desired, actual = FAKE.snapshot().desired_lrps, FAKE.snapshot().actual_lrps
     if response.HasField("error"):
         assert desired == {} and actual == {}
     else:

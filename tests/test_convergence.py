@@ -31,11 +31,6 @@ def clock() -> Clock:
     return clock
 
 
-@pytest.fixture
-def state(clock: Clock) -> State:
-    return State(clock=clock)
-
-
 def put(
     state: State,
     process_guid: str,
@@ -48,7 +43,7 @@ def put(
     crash_count: int = 0,
     since: int | None = None,
 ) -> models.ActualLRP:
-    lrp = state.new_actual_lrp(process_guid, index, domain)
+    lrp = state.store.new_actual_lrp(process_guid, index, domain)
     lrp.state = status
     lrp.presence = presence
     lrp.crash_count = crash_count
@@ -60,14 +55,14 @@ def put(
         )
     if status == RUNNING:
         lrp.actual_lrp_net_info.address = "10.0.0.1"
-    state.actual_lrps[ActualKey(process_guid, index, presence)] = lrp
+    state.store.actual_lrps[ActualKey(process_guid, index, presence)] = lrp
     return lrp
 
 
 def rows(state: State, process_guid: str = "web") -> dict[tuple[int, int], str]:
     return {
         (k.index, k.presence): lrp.state
-        for k, lrp in state.actual_lrps.items()
+        for k, lrp in state.store.actual_lrps.items()
         if k.process_guid == process_guid
     }
 
@@ -78,7 +73,7 @@ def register_cell(state: State, cell_id: str = "cell-1") -> None:
 
 def test_missing_indices_are_created_unclaimed(state: State) -> None:
     state.desire_lrp(desired_lrp("web", instances=3))
-    del state.actual_lrps[ActualKey("web", 1, ORDINARY)]
+    del state.store.actual_lrps[ActualKey("web", 1, ORDINARY)]
 
     result = state.converge_lrps()
 
@@ -134,7 +129,7 @@ def test_a_crashed_instance_restarts_once_its_backoff_has_passed(
     result = state.converge_lrps()
 
     assert (result.restarted_crashed == [("web", 0)]) is restarted
-    row = state.actual_lrps[ActualKey("web", 0, ORDINARY)]
+    row = state.store.actual_lrps[ActualKey("web", 0, ORDINARY)]
     assert row.state == (UNCLAIMED if restarted else CRASHED)
     assert row.crash_count == crash_count
 
@@ -204,14 +199,14 @@ def test_expired_domains_are_pruned(state: State, clock: Clock) -> None:
     clock.advance(6)
 
     assert state.converge_lrps().pruned_domains == ["short"]
-    assert state.domains.keys() == {"forever"}
+    assert state.store.domains.keys() == {"forever"}
 
 
 def test_a_pass_is_one_operation_so_listeners_see_it_in_one_batch(state: State) -> None:
     state.desire_lrp(desired_lrp("web", instances=2))
-    state.actual_lrps.clear()
+    state.store.actual_lrps.clear()
     batches: list[list[Change]] = []
-    state.listeners.append(batches.append)
+    state.store.listeners.append(batches.append)
 
     state.converge_lrps(trace_id="t")
 
@@ -228,7 +223,7 @@ def test_a_converged_state_is_left_unchanged(state: State) -> None:
     state.desire_lrp(desired_lrp("web", instances=2))
     put(state, "web", 1, RUNNING)
     batches: list[list[Change]] = []
-    state.listeners.append(batches.append)
+    state.store.listeners.append(batches.append)
 
     state.converge_lrps()
 
@@ -252,7 +247,7 @@ def test_a_pending_task_past_its_expiry_fails(state: State, clock: Clock) -> Non
 
     result = state.converge_tasks()
 
-    task = state.tasks["t1"]
+    task = state.store.tasks["t1"]
     assert result.expired_pending == ["t1"]
     assert (task.state, task.failed, task.failure_reason) == (
         models.Task.Completed,
@@ -268,7 +263,7 @@ def test_a_running_task_on_a_vanished_cell_fails(state: State) -> None:
     result = state.converge_tasks()
 
     assert result.failed_missing_cell == ["t1"]
-    assert state.tasks["t1"].failure_reason == "cell disappeared before completion"
+    assert state.store.tasks["t1"].failure_reason == "cell disappeared before completion"
 
 
 def test_a_completed_task_is_deleted_after_its_expiry(state: State, clock: Clock) -> None:
@@ -281,7 +276,7 @@ def test_a_completed_task_is_deleted_after_its_expiry(state: State, clock: Clock
     assert state.converge_tasks().deleted_completed == []
     clock.advance(2)
     assert state.converge_tasks().deleted_completed == ["t1"]
-    assert state.tasks == {}
+    assert state.store.tasks == {}
 
 
 def test_a_resolving_task_not_updated_for_the_kick_duration_goes_back_to_completed(
@@ -297,7 +292,7 @@ def test_a_resolving_task_not_updated_for_the_kick_duration_goes_back_to_complet
     result = state.converge_tasks()
 
     assert result.demoted_resolving == ["t1"]
-    assert state.tasks["t1"].state == models.Task.Completed
+    assert state.store.tasks["t1"].state == models.Task.Completed
 
 
 def test_a_suspected_instance_shows_on_the_instance_stream_only(state: State) -> None:
@@ -305,8 +300,8 @@ def test_a_suspected_instance_shows_on_the_instance_stream_only(state: State) ->
     state.desire_lrp(desired_lrp("web", instances=1))
     put(state, "web", 0, RUNNING)
     events: list[Event] = []
-    state.listeners.append(
-        lambda changes: events.extend(calculate_events(changes, state.actual_lrps))
+    state.store.listeners.append(
+        lambda changes: events.extend(calculate_events(changes, state.store.actual_lrps))
     )
 
     state.converge_lrps()

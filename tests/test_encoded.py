@@ -24,7 +24,6 @@ from builders import desired_lrp
 from fakebbs import FakeBBS, models
 from fakebbs._control.journal import Journal
 from fakebbs._http.app import BBSApp
-from fakebbs._http.encoded import encoded_lists
 from fakebbs._http.versions import (
     desired_lrp_version_down_to,
     populate_metrics_guid,
@@ -273,7 +272,7 @@ def _net_info() -> models.ActualLRPNetInfo:
 
 
 def _key(state: State, guid: str, index: int) -> models.ActualLRPKey:
-    lrp = state.desired_lrps.get(guid)
+    lrp = state.store.desired_lrps.get(guid)
     domain = DOMAINS[0] if lrp is None else lrp.domain
     return models.ActualLRPKey(process_guid=guid, index=index, domain=domain)
 
@@ -327,7 +326,7 @@ def steps(draw: st.DrawFn) -> Step:
         ),
         "cell": lambda s: (
             s.unregister_cell(cell)
-            if cell in s.cells
+            if cell in s.store.cells
             else s.register_cell(models.CellPresence(cell_id=cell))
         ),
         "converge": lambda s: s.converge(),
@@ -467,8 +466,8 @@ def _varied_fake() -> FakeBBS:
 
 
 def test_the_varied_state_has_every_row_shape() -> None:
-    presences = {row.presence for row in _varied_fake()._state.actual_lrps.values()}
-    states = {row.state for row in _varied_fake()._state.actual_lrps.values()}
+    presences = {row.presence for row in _varied_fake().snapshot().actual_lrps.values()}
+    states = {row.state for row in _varied_fake().snapshot().actual_lrps.values()}
     assert presences == {
         models.ActualLRP.ORDINARY,
         models.ActualLRP.EVACUATING,
@@ -504,7 +503,7 @@ def test_two_fakes_keep_their_own_bytes() -> None:
     ]
 
     assert [a.desired_lrps[0].annotation for a in answers] == ["one", "two"]
-    assert encoded_lists(one._state) is not encoded_lists(two._state)
+    assert one.wsgi_app.lists is not two.wsgi_app.lists
 
 
 def test_kept_bytes_are_dropped_with_the_items_they_were_made_from() -> None:
@@ -514,7 +513,7 @@ def test_kept_bytes_are_dropped_with_the_items_they_were_made_from() -> None:
         fake._state.desire_lrp(desired_lrp(f"web-{n}", instances=1))
     _answer(http, "DesiredLRPs", models.DesiredLRPsRequest())
     _answer(http, "ActualLRPs", models.ActualLRPsRequest())
-    kept = encoded_lists(fake._state)
+    kept = fake.wsgi_app.lists
     assert kept.size() == 40
 
     for n in range(20):
@@ -537,7 +536,7 @@ def test_after_a_reset_the_kept_bytes_stay_bounded_by_the_store() -> None:
     assert [
         lrp.annotation for lrp in models.DesiredLRPsResponse.FromString(answer).desired_lrps
     ] == ["again"]
-    assert encoded_lists(fake._state).size() <= 2 * len(fake._state.desired_lrps) + 64
+    assert fake.wsgi_app.lists.size() <= 2 * len(fake.snapshot().desired_lrps) + 64
 
 
 def test_lists_read_while_others_write_are_whole_and_end_as_the_encoders() -> None:
@@ -549,7 +548,7 @@ def test_lists_read_while_others_write_are_whole_and_end_as_the_encoders() -> No
         try:
             for n in range(60):
                 guid = f"w{worker}-{n % 7}"
-                if guid in fake._state.desired_lrps:
+                if guid in fake.snapshot().desired_lrps:
                     fake._state.update_desired_lrp(
                         guid, models.DesiredLRPUpdate(annotation=str(n), instances=n % 3)
                     )
@@ -590,7 +589,8 @@ def test_the_journal_shows_a_joined_list_answer_as_its_message() -> None:
     fake = FakeBBS()
     fake._state.desire_lrp(desired_lrp("web"))
     journal = Journal()
-    http = Client(BBSApp(fake._state, journal=journal))
+    app = fake.wsgi_app
+    http = Client(BBSApp(fake._state, events=app.events, lists=app.lists, journal=journal))
 
     data = _answer(http, "DesiredLRPs", models.DesiredLRPsRequest())
 

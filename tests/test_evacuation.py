@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_lifecycle import SECOND, Clock, instance, key, net, new_state, place, row
+from test_lifecycle import SECOND, instance, key, net, place, row
 
 from builders import desired_lrp
 from fakebbs import models
@@ -20,31 +20,20 @@ from fakebbs._rules.store import (
 )
 from fakebbs._rules.views import resolve_actual_lrp_groups
 from fakebbs.errors import ResourceExists, ResourceNotFound
+from rules_support import Clock
 
 RECREATE = models.DesiredLRP.UpdateStrategy.Value("RECREATE")
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def state(clock: Clock) -> State:
-    state = new_state(clock)
+def state(state: State) -> State:
+    """The shared state with "my-guid" desired (no instances: each test places its own)."""
     state.desire_lrp(desired_lrp(instances=0))
     return state
 
 
-@pytest.fixture
-def changes(state: State) -> list[Change]:
-    seen: list[Change] = []
-    state.listeners.append(seen.extend)
-    return seen
-
-
 def presences(state: State) -> dict[int, str]:
-    return {k.presence: lrp.state for k, lrp in state.actual_lrps.items()}
+    return {k.presence: lrp.state for k, lrp in state.store.actual_lrps.items()}
 
 
 OWN = instance()
@@ -307,7 +296,7 @@ def test_without_an_ordinary_row_the_evacuating_row_goes(state: State) -> None:
 
     assert evacuate_running(state, DRAINING) is False
 
-    assert state.actual_lrps == {}
+    assert state.store.actual_lrps == {}
 
 
 def test_without_a_desired_lrp_the_evacuating_row_goes(state: State) -> None:
@@ -346,8 +335,8 @@ def test_a_dropped_suspect_target_is_reported_removed_but_stays_as_upstream_does
 
 @pytest.fixture
 def recreate(state: State) -> State:
-    state.desired_lrps["my-guid"].update_strategy = RECREATE  # type: ignore[assignment]
-    state.desired_lrps["my-guid"].instances = 2
+    state.store.desired_lrps["my-guid"].update_strategy = RECREATE  # type: ignore[assignment]
+    state.store.desired_lrps["my-guid"].instances = 2
     return state
 
 
@@ -406,7 +395,7 @@ def test_evacuating_a_stopped_instance_deletes_its_row(
 
     assert state.evacuate_stopped_actual_lrp(key(), OWN) is False
 
-    assert state.actual_lrps == {}
+    assert state.store.actual_lrps == {}
     assert changes == [Change("actual_lrp", stopped, None, "", False)]
 
 
@@ -451,7 +440,7 @@ def test_evacuate_crashed_deletes_an_evacuating_or_suspect_row(
 
     assert state.evacuate_crashed_actual_lrp(key(), OWN, "oom") is False
 
-    assert state.actual_lrps == {}
+    assert state.store.actual_lrps == {}
 
 
 def test_evacuate_crashed_of_an_unknown_instance_is_not_found(state: State) -> None:
@@ -490,13 +479,13 @@ def test_evacuate_running_after_a_reclaim_finds_the_ordinary_row_first(state: St
     """The ordinary row is the target: its evacuation dance finds the evacuating row already
     holding the same instance and net info, ResourceExists, and nothing changes."""
     reclaim_after_evacuating(state)
-    before = state.snapshot()
+    before = state.store.snapshot()
 
     with pytest.raises(ResourceExists) as error:
         evacuate_running(state, OWN)
 
     assert getattr(error.value, "keep_container", None) is True
-    assert dict(state.snapshot().actual_lrps) == dict(before.actual_lrps)
+    assert dict(state.store.snapshot().actual_lrps) == dict(before.actual_lrps)
 
 
 def test_evacuate_claimed_after_a_reclaim_unclaims_the_ordinary_row_found_first(

@@ -57,7 +57,7 @@ def server(fake: FakeBBS) -> Server:
 def no_streams(fake: FakeBBS) -> None:
     """Wait until the streams of earlier tests are gone (the server notices a closed
     connection a moment after the client closed it), for tests that count subscribers."""
-    wait_until(lambda: fake.events.subscriber_count == 0)
+    wait_until(lambda: fake.open_event_streams == 0)
 
 
 @pytest.fixture
@@ -631,9 +631,9 @@ def test_a_subscriber_that_disconnects_is_unsubscribed_without_any_event(
     bbs: BBSClient, fake: FakeBBS, no_streams: None
 ) -> None:
     source = bbs.subscribe_to_instance_events()
-    assert fake.events.subscriber_count == 1
+    assert fake.open_event_streams == 1
     source.close()
-    wait_until(lambda: fake.events.subscriber_count == 0)
+    wait_until(lambda: fake.open_event_streams == 0)
 
 
 def test_a_raw_connection_closed_mid_stream_is_unsubscribed(
@@ -641,9 +641,9 @@ def test_a_raw_connection_closed_mid_stream_is_unsubscribed(
 ) -> None:
     sock = raw_request(server, b"GET /v1/events.r1 HTTP/1.1\r\nHost: bbs")
     read_head(sock)
-    assert fake.events.subscriber_count == 1
+    assert fake.open_event_streams == 1
     sock.close()
-    wait_until(lambda: fake.events.subscriber_count == 0)
+    wait_until(lambda: fake.open_event_streams == 0)
 
 
 def test_a_tls_subscriber_that_disconnects_is_unsubscribed_quietly(
@@ -664,7 +664,7 @@ def test_a_tls_subscriber_that_disconnects_is_unsubscribed_quietly(
         bbs.desire_task("t", "d", task_definition())
         assert isinstance(source.next(timeout=WAIT), models.TaskCreatedEvent)
         source.close()
-        wait_until(lambda: fake.events.subscriber_count == 0)
+        wait_until(lambda: fake.open_event_streams == 0)
     assert caplog.records == []
 
 
@@ -685,7 +685,7 @@ def test_stopping_the_server_ends_every_open_stream_cleanly() -> None:
                 with pytest.raises(EOFError):
                     source.next(timeout=WAIT)
             assert len(events) == (0 if source is sources[2] else 1)
-    assert fake.events.subscriber_count == 0
+    assert fake.open_event_streams == 0
 
 
 def test_a_subscriber_too_slow_to_read_is_dropped_and_its_stream_ends(
@@ -702,7 +702,7 @@ def test_a_subscriber_too_slow_to_read_is_dropped_and_its_stream_ends(
         desired = 3000
         for n in range(desired):
             fake._state.desire_lrp(desired_lrp(f"app-{n}", instances=0, annotation="x" * 9000))
-        wait_until(lambda: fake.events.subscriber_count == 0)
+        wait_until(lambda: fake.open_event_streams == 0)
         data = bytearray()
         while not data.endswith(b"\r\n0\r\n\r\n"):
             chunk = sock.recv(1 << 20)

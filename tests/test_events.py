@@ -356,7 +356,7 @@ def test_a_dance_over_another_instances_evacuating_row_leaves_it_in_the_group() 
     B's re-claimed ordinary row first, then A's evacuating row. B's row becomes evacuating in
     place and A's, later in the set, is still the group's evacuating slot (upstream keeps the
     last one seen), so the group only sees its instance unclaimed."""
-    state = State()
+    state = State(Store())
     state.desire_lrp(desired_lrp("web", instances=1))
     key = models.ActualLRPKey(process_guid="web", index=0, domain="cf-apps")
     net = models.ActualLRPNetInfo(address="10.0.0.1")
@@ -364,14 +364,14 @@ def test_a_dance_over_another_instances_evacuating_row_leaves_it_in_the_group() 
     state.start_actual_lrp(key, OWN, net)
     state.evacuate_running_actual_lrp(key, OWN, net)
     state.claim_actual_lrp("web", 0, OTHER)
-    claimed = state.actual_lrps[ActualKey("web", 0, ORDINARY)]
+    claimed = state.store.actual_lrps[ActualKey("web", 0, ORDINARY)]
     events: list[Event] = []
-    state.listeners.append(lambda changes: events.extend(calculate_events(changes, {})))
+    state.store.listeners.append(lambda changes: events.extend(calculate_events(changes, {})))
 
     assert state.evacuate_running_actual_lrp(key, OTHER, models.ActualLRPNetInfo()) is True
 
-    unclaimed = state.actual_lrps[ActualKey("web", 0, ORDINARY)]
-    assert state.actual_lrps[ActualKey("web", 0, EVACUATING)].actual_lrp_instance_key == OTHER
+    unclaimed = state.store.actual_lrps[ActualKey("web", 0, ORDINARY)]
+    assert state.store.actual_lrps[ActualKey("web", 0, EVACUATING)].actual_lrp_instance_key == OTHER
     assert messages(events, "actual") == [
         models.ActualLRPChangedEvent(
             before=models.ActualLRPGroup(instance=claimed),
@@ -539,9 +539,10 @@ def test_ending_the_streams_delivers_what_is_pending_then_ends() -> None:
     assert hub.subscriber_count == 0
 
 
-def test_the_hub_listens_to_every_operation_of_its_store() -> None:
+def test_the_hub_publishes_every_operation_of_the_store_it_listens_to() -> None:
     store = Store()
     hub = EventHub(store)
+    store.listeners.append(hub.publish)
     subscription = hub.subscribe({"desired"})
     with store.operation("t1") as op:
         op.put_desired(desired_lrp("web"))

@@ -15,7 +15,7 @@ import pytest
 from test_cli import TIMEOUT, readline
 from test_recorder import traffic
 
-from fakebbs import FakeBBS
+from fakebbs import FakeBBS, models
 from fakebbs.cli import main
 from fakebbs.client import BBSClient
 from fakebbs.tls import Certificates, generate_certificates
@@ -30,7 +30,7 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
 def record(out: Path, certs: Certificates | None) -> None:
     """``fakebbs record`` in front of a served fake with one cell, ``traffic`` through it."""
     bbs = FakeBBS()
-    bbs.register_cell("cell-1")
+    bbs.seed.cell(models.CellPresence(cell_id="cell-1"))
     tls: list[str] = []
     client: ssl.SSLContext | None = None
     if certs is not None:

@@ -38,46 +38,10 @@ from fakebbs.errors import (
     BBSError,
     ResourceNotFound,
 )
+from rules_support import START, Clock, new_state
 
 SECOND = 10**9
 MINUTE = 60 * SECOND
-START = 1_700_000_000 * SECOND
-
-
-class Clock:
-    """A clock that moves only when a test says so."""
-
-    def __init__(self, now: int = START) -> None:
-        self.now = now
-
-    def __call__(self) -> int:
-        return self.now
-
-    def advance(self, nanoseconds: int) -> None:
-        self.now += nanoseconds
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def state(clock: Clock) -> State:
-    return new_state(clock)
-
-
-def new_state(clock: Clock | None = None) -> State:
-    guids = iter(f"epoch-{n}" for n in range(10_000))
-    return State(clock=clock or Clock(), new_guid=lambda: next(guids))
-
-
-@pytest.fixture
-def changes(state: State) -> list[Change]:
-    """Every change the state publishes from now on."""
-    seen: list[Change] = []
-    state.listeners.append(seen.extend)
-    return seen
 
 
 def key(index: int = 0, domain: str = "cf-apps") -> models.ActualLRPKey:
@@ -103,7 +67,7 @@ def place(
     **fields: object,
 ) -> models.ActualLRP:
     """Store a row as the routes (or convergence, for SUSPECT rows) would have left it."""
-    lrp = state.new_actual_lrp("my-guid", index, "cf-apps")
+    lrp = state.store.new_actual_lrp("my-guid", index, "cf-apps")
     lrp.state = status
     lrp.presence = presence
     if status in (CLAIMED, RUNNING):
@@ -117,18 +81,18 @@ def place(
             getattr(lrp, name).CopyFrom(value)
         else:
             setattr(lrp, name, value)
-    state.actual_lrps[ActualKey.of(lrp)] = lrp
+    state.store.actual_lrps[ActualKey.of(lrp)] = lrp
     return lrp
 
 
 def row(state: State, presence: int = ORDINARY, index: int = 0) -> models.ActualLRP:
-    return state.actual_lrps[ActualKey("my-guid", index, presence)]
+    return state.store.actual_lrps[ActualKey("my-guid", index, presence)]
 
 
 def still_desired(state: State) -> None:
     """Store the desired LRP directly (no change is published) if it is not there: a crash
     that restarts at once needs it, as upstream reads it to place the instance."""
-    state.desired_lrps.setdefault("my-guid", desired_lrp(instances=1))
+    state.store.desired_lrps.setdefault("my-guid", desired_lrp(instances=1))
 
 
 # -- the transition table (§4.2) ----------------------------------------------------------------
@@ -197,7 +161,7 @@ def test_every_call_is_allowed_or_refused_as_the_transition_table_says(
     # Only start passes the caller's key (domain included); the others use the row's own.
     allowed = table_allows(stored, target, same, empty=False) and (own_domain or target != RUNNING)
     seen: list[Change] = []
-    state.listeners.append(seen.extend)
+    state.store.listeners.append(seen.extend)
 
     call = call_for(state, target, caller, "cf-apps" if own_domain else "other-domain")
 
@@ -446,7 +410,7 @@ def test_start_removes_the_evacuating_and_the_suspect_row_of_the_index(
 
     state.start_actual_lrp(key(), instance(), net())
 
-    assert set(state.actual_lrps) == {ActualKey("my-guid", 0, ORDINARY)}
+    assert set(state.store.actual_lrps) == {ActualKey("my-guid", 0, ORDINARY)}
     assert [(c.before, c.after) for c in changes[1:]] == [(evacuating, None), (suspect, None)]
 
 
@@ -456,7 +420,7 @@ def test_a_repeated_start_still_removes_an_evacuating_row(state: State) -> None:
 
     state.start_actual_lrp(key(), instance(), net())
 
-    assert set(state.actual_lrps) == {ActualKey("my-guid", 0, ORDINARY)}
+    assert set(state.store.actual_lrps) == {ActualKey("my-guid", 0, ORDINARY)}
     assert row(state) == running
 
 
@@ -584,7 +548,7 @@ def test_crashing_a_suspect_instance_deletes_the_suspect_row(
 
     assert state.crash_actual_lrp(key(), instance("lost-ig", "lost-cell"), "gone") is None
 
-    assert set(state.actual_lrps) == {ActualKey("my-guid", 0, ORDINARY)}
+    assert set(state.store.actual_lrps) == {ActualKey("my-guid", 0, ORDINARY)}
     assert changes == [Change("actual_lrp", suspect, None, "", False)]
 
 
@@ -680,7 +644,7 @@ def test_failing_a_missing_instance_succeeds_and_changes_nothing(
 ) -> None:
     assert state.fail_actual_lrp(key(), "insufficient resources") is None
 
-    assert state.actual_lrps == {} and changes == []
+    assert state.store.actual_lrps == {} and changes == []
 
 
 @pytest.mark.parametrize(
@@ -712,7 +676,7 @@ def test_remove_deletes_the_instance_in_any_state(
 
     removed = state.remove_actual_lrp("my-guid", 0)
 
-    assert removed == before and state.actual_lrps == {}
+    assert removed == before and state.store.actual_lrps == {}
     assert changes == [Change("actual_lrp", before, None, "", False)]
 
 
@@ -723,7 +687,7 @@ def test_remove_with_an_instance_key_deletes_only_that_instance(state: State) ->
         state.remove_actual_lrp("my-guid", 0, instance("other-ig"))
     state.remove_actual_lrp("my-guid", 0, instance())
 
-    assert state.actual_lrps == {}
+    assert state.store.actual_lrps == {}
 
 
 def test_remove_with_an_empty_instance_key_matches_an_unclaimed_instance(state: State) -> None:
@@ -731,7 +695,7 @@ def test_remove_with_an_empty_instance_key_matches_an_unclaimed_instance(state: 
 
     state.remove_actual_lrp("my-guid", 0, models.ActualLRPInstanceKey())
 
-    assert state.actual_lrps == {}
+    assert state.store.actual_lrps == {}
 
 
 def test_remove_leaves_the_evacuating_row_and_needs_an_ordinary_one(state: State) -> None:
@@ -740,7 +704,7 @@ def test_remove_leaves_the_evacuating_row_and_needs_an_ordinary_one(state: State
     with pytest.raises(ResourceNotFound):
         state.remove_actual_lrp("my-guid", 0)
 
-    assert set(state.actual_lrps) == {ActualKey("my-guid", 0, EVACUATING)}
+    assert set(state.store.actual_lrps) == {ActualKey("my-guid", 0, EVACUATING)}
 
 
 # -- unclaim (internal) -------------------------------------------------------------------------

@@ -41,9 +41,9 @@ OTHER = instance("other-ig", "other-cell")
 def changes(fake: FakeBBS) -> Iterator[list[Change]]:
     """The changes the fake publishes during the test."""
     seen: list[Change] = []
-    fake._state.listeners.append(seen.extend)
+    fake._state.store.listeners.append(seen.extend)
     yield seen
-    fake._state.listeners.remove(seen.extend)
+    fake._state.store.listeners.remove(seen.extend)
 
 
 @pytest.fixture
@@ -262,7 +262,7 @@ def test_every_route_answers_as_the_transition_table_says(
         assert not response.HasField("error")
     else:
         assert models.Error.Type.Name(response.error.type) == errors[target]
-        assert [lrp for lrp in fake._state.actual_lrps.values()] == [before]
+        assert [lrp for lrp in fake.snapshot().actual_lrps.values()] == [before]
 
 
 # -- evacuation ---------------------------------------------------------------------------------

@@ -55,7 +55,7 @@ def desire(client: Client, path_prefix: str, guid: str, **headers: str) -> None:
 
 
 def guids(namespaces: Namespaces, name: str) -> list[str]:
-    return sorted(namespaces.get(name).fake._state.snapshot().desired_lrps)
+    return sorted(namespaces.get(name).fake._state.store.snapshot().desired_lrps)
 
 
 def test_a_path_prefix_chooses_the_namespace(namespaces: Namespaces) -> None:
@@ -170,7 +170,7 @@ def test_a_new_namespace_gets_its_own_fake_from_the_factory() -> None:
         return FakeBBS(namespace=name, max_task_retries=7)
 
     spaces = Namespaces(make)
-    assert spaces.get("x").fake._state.max_task_retries == 7
+    assert spaces.get("x").fake._state.tasks.max_task_retries == 7
     assert spaces.get("x") is spaces.get("x")
     assert made == ["default", "x"]
 

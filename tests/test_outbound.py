@@ -39,7 +39,7 @@ def key(process_guid: str, index: int, domain: str = "cf-apps") -> models.Actual
 def bbs() -> Iterator[FakeBBS]:
     fake = FakeBBS()
     yield fake
-    assert fake.outbound.wait(TIMEOUT)
+    assert fake.wait_for_outbound(TIMEOUT)
     fake.check()
 
 
@@ -306,8 +306,8 @@ def test_desiring_a_task_asks_the_auctioneer_to_place_it(bbs: FakeBBS, client: B
 
 def test_convergence_auctions_missing_instances_and_pending_tasks(bbs: FakeBBS) -> None:
     bbs.seed.desired_lrp("web", instances=2)
-    with bbs._state.operation() as op:
-        op.delete_actual(next(k for k in bbs._state.actual_lrps if k.index == 1))
+    with bbs._state.store.operation() as op:
+        op.delete_actual(next(k for k in bbs.snapshot().actual_lrps if k.index == 1))
     bbs.seed.task("t-pending")
     bbs.converge()
     bbs.auctioneer_calls.assert_called(
@@ -509,7 +509,7 @@ def test_updates_are_sent_in_the_background(client_with_rep: tuple[FakeBBS, Stub
     assert got.method == "PUT"
     assert got.headers["Content-Type"] == "application/json"
     assert json.loads(got.body)["internal_routes"] == [{"hostname": "a.internal"}]
-    assert bbs.outbound.wait(TIMEOUT)
+    assert bbs.wait_for_outbound(TIMEOUT)
     bbs.rep_calls.wait_for("UpdateLRPInstance", where={"index": 0})
 
 
@@ -524,7 +524,7 @@ def test_a_scale_down_answers_before_its_stops_are_made(
     rep.wait(1)  # the rep has the first stop, and has not answered it
     assert len(bbs.rep_calls) == 0
     rep.answer.set()
-    assert bbs.outbound.wait(TIMEOUT)
+    assert bbs.wait_for_outbound(TIMEOUT)
     assert [c.status for c in bbs.rep_calls] == [202, 202]
 
 
@@ -553,7 +553,7 @@ def client_with_rep() -> Iterator[tuple[FakeBBS, Stub]]:
         bbs = FakeBBS(call_reps=True)
         bbs.seed.cell("cell-1", rep_url=server.url, rep_address=server.url)
         yield bbs, rep
-        assert bbs.outbound.wait(TIMEOUT)
+        assert bbs.wait_for_outbound(TIMEOUT)
         bbs.check()
 
 
@@ -627,7 +627,7 @@ def test_reps_and_the_auctioneer_are_called_over_mutual_tls(tmp_path: Path) -> N
             )
         (cancel,) = rep.wait(1)
         (task,) = auctioneer.wait(1)
-        assert bbs.outbound.wait(TIMEOUT)
+        assert bbs.wait_for_outbound(TIMEOUT)
     assert (cancel.method, cancel.path) == ("POST", "/v1/tasks/t-1/cancel")
     assert json.loads(task.body)[0]["TaskGuid"] == "t-2"
     assert bbs.rep_calls.last.error is None and bbs.auctioneer_calls.last.error is None
@@ -729,12 +729,12 @@ def test_serve_flags_configure_every_namespace(tmp_path: Path) -> None:
         ]
     )
     fake = cli._namespaces(args).get("team-a").fake
-    assert fake.outbound.call_reps
-    assert fake.outbound.auctioneer_url == "http://127.0.0.1:9016"
-    assert fake.outbound.rep_tls == ClientTLS(tls.ca_file, tls.cert_file, tls.key_file, True)
-    assert fake.outbound.auctioneer_tls is None
+    assert fake._outbound.call_reps
+    assert fake._outbound.auctioneer_url == "http://127.0.0.1:9016"
+    assert fake._outbound.rep_tls == ClientTLS(tls.ca_file, tls.cert_file, tls.key_file, True)
+    assert fake._outbound.auctioneer_tls is None
     plain = cli._namespaces(cli._parser().parse_args(["serve"])).get("").fake
-    assert (plain.outbound.call_reps, plain.outbound.auctioneer_url) == (False, None)
+    assert (plain._outbound.call_reps, plain._outbound.auctioneer_url) == (False, None)
 
 
 def test_serve_refuses_half_a_set_of_tls_files(capsys: pytest.CaptureFixture[str]) -> None:

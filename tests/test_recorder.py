@@ -54,7 +54,7 @@ def record(
 ) -> dict[str, Any]:
     """Record ``traffic`` through a proxy in front of a served fake with one cell."""
     bbs = FakeBBS()
-    bbs.register_cell("cell-1")
+    bbs.seed.cell(models.CellPresence(cell_id="cell-1"))
     with bbs.serve(ssl_context=server_tls):
         recorder = Recorder(bbs.url, path, upstream_tls=upstream_tls, server_tls=server_tls)
         proxy = recorder.serve()

@@ -37,7 +37,9 @@ def client(bbs: FakeBBS) -> Iterator[BBSClient]:
 
 def rows(bbs: FakeBBS, process_guid: str) -> list[models.ActualLRP]:
     return [
-        row for _, row in sorted(bbs._state.actual_lrps.items()) if _.process_guid == process_guid
+        row
+        for _, row in sorted(bbs.snapshot().actual_lrps.items())
+        if _.process_guid == process_guid
     ]
 
 
@@ -95,7 +97,7 @@ def test_a_seeded_cell_is_registered_with_its_zone(bbs: FakeBBS, client: BBSClie
 def test_a_cell_is_validated_as_a_reps_presence(bbs: FakeBBS) -> None:
     with pytest.raises(InvalidRequest, match="Invalid field: memory_mb"):
         bbs.seed.cell("cell-1", capacity={"memory_mb": 0, "containers": 1})
-    assert bbs._state.cells == {}
+    assert bbs.snapshot().cells == {}
 
 
 # -- desired LRPs -------------------------------------------------------------------------------
@@ -106,7 +108,7 @@ def test_a_seeded_desired_lrp_is_stored_as_the_route_stores_it(bbs: FakeBBS) -> 
     seeded = bbs.seed.desired_lrp("web", instances=2, routes={"cf-router": b'[ {"port": 8080} ]'})
     with BBSClient.in_process(other.wsgi_app) as client:
         client.desire_lrp(seeded)
-    desired = other._state.desired_lrps["web"]
+    desired = other.snapshot().desired_lrps["web"]
 
     assert seeded.routes.routes["cf-router"] == b'[{"port":8080}]'
     assert seeded.modification_tag.epoch != ""
@@ -153,7 +155,7 @@ def test_a_seeded_desired_lrp_is_validated_as_the_route_does(bbs: FakeBBS) -> No
         InvalidRequest, match=r"seed.desired_lrp\('web'\): Invalid field: instances"
     ):
         bbs.seed.desired_lrp("web", instances=-3)
-    assert bbs._state.desired_lrps == {}
+    assert bbs.snapshot().desired_lrps == {}
 
 
 def test_a_process_guid_the_route_would_refuse_is_refused(bbs: FakeBBS) -> None:
@@ -179,7 +181,7 @@ def test_any_desired_lrp_field_can_be_given(bbs: FakeBBS) -> None:
         setup=models.Action(run_action=models.RunAction(path="/setup", user="vcap")),
     )
 
-    stored = bbs._state.desired_lrps["web"]
+    stored = bbs.snapshot().desired_lrps["web"]
     assert stored == lrp
     assert (stored.domain, stored.annotation, list(stored.ports)) == ("other", "note", [8080, 9090])
     assert stored.metric_tags["index"].dynamic == models.MetricTagValue.INDEX
@@ -207,7 +209,7 @@ def test_routes_can_be_given_as_a_mapping_of_router_to_json(bbs: FakeBBS) -> Non
 def test_the_returned_model_is_a_copy(bbs: FakeBBS) -> None:
     lrp = bbs.seed.desired_lrp("web")
     lrp.instances = 9
-    assert bbs._state.desired_lrps["web"].instances == 1
+    assert bbs.snapshot().desired_lrps["web"].instances == 1
 
 
 # -- the rows the lifecycle leaves --------------------------------------------------------------
@@ -283,7 +285,7 @@ def test_an_instance_with_fewer_than_three_crashes_is_not_crashed(bbs: FakeBBS) 
 def test_an_evacuating_row_is_what_an_evacuation_makes_of_a_running_one(bbs: FakeBBS) -> None:
     bbs.seed.desired_lrp("api", instances=1)
     bbs.seed.actual_lrp("api", 0, state="RUNNING", cell_id="cell-2", evacuating=True)
-    seeded = bbs._state.actual_lrps[ActualKey("api", 0, EVACUATING)]
+    seeded = bbs.snapshot().actual_lrps[ActualKey("api", 0, EVACUATING)]
     other = FakeBBS()
     other.clock.freeze(at=NOW)
     other.seed.cell("cell-2")
@@ -294,9 +296,9 @@ def test_an_evacuating_row_is_what_an_evacuation_makes_of_a_running_one(bbs: Fak
         lrp_key("api"), instance("x", "cell-2"), net_info(seeded)
     )
 
-    evacuated = other._state.actual_lrps[ActualKey("api", 0, EVACUATING)]
+    evacuated = other.snapshot().actual_lrps[ActualKey("api", 0, EVACUATING)]
     assert (seeded.state, seeded.actual_lrp_instance_key.cell_id) == ("RUNNING", "cell-2")
-    assert bbs._state.actual_lrps[ActualKey("api", 0, 0)].state == "UNCLAIMED"  # left as it was
+    assert bbs.snapshot().actual_lrps[ActualKey("api", 0, 0)].state == "UNCLAIMED"  # left as it was
     assert without_identity(seeded) == without_identity(evacuated)
 
 
@@ -308,7 +310,7 @@ def test_only_a_running_instance_has_an_evacuating_row(bbs: FakeBBS) -> None:
 def test_a_suspect_row_is_a_running_row_with_presence_suspect(bbs: FakeBBS) -> None:
     row = bbs.seed.actual_lrp("api", 0, state="RUNNING", suspect=True)
     assert (row.presence, row.state, row.routable) == (SUSPECT, "RUNNING", True)
-    assert ActualKey("api", 0, SUSPECT) in bbs._state.actual_lrps
+    assert ActualKey("api", 0, SUSPECT) in bbs.snapshot().actual_lrps
 
 
 def test_a_seeded_actual_lrp_replaces_the_row_in_its_place(bbs: FakeBBS) -> None:
@@ -322,7 +324,10 @@ def test_a_seeded_actual_lrp_is_the_last_written_row_of_its_index(bbs: FakeBBS) 
     bbs.seed.actual_lrp("api", 0, state="RUNNING", evacuating=True)
     bbs.seed.actual_lrp("api", 0, state="CLAIMED")
 
-    assert list(bbs._state.actual_lrps) == [ActualKey("api", 0, EVACUATING), ActualKey("api", 0, 0)]
+    assert list(bbs.snapshot().actual_lrps) == [
+        ActualKey("api", 0, EVACUATING),
+        ActualKey("api", 0, 0),
+    ]
 
 
 def test_an_actual_lrp_takes_its_desired_lrps_domain_and_any_field(bbs: FakeBBS) -> None:
@@ -359,7 +364,7 @@ def test_convergence_leaves_a_seeded_healthy_state_alone(bbs: FakeBBS) -> None:
     bbs.seed.desired_lrp("web", instances=3, running=3)
     bbs.seed.task("t-1", state="RUNNING")
     batches: list[list[Change]] = []
-    bbs._state.listeners.append(batches.append)
+    bbs._state.store.listeners.append(batches.append)
 
     bbs.converge()
 
@@ -382,7 +387,7 @@ def test_a_seeded_task_is_what_the_task_rules_make(bbs: FakeBBS, state: str) -> 
     if state == "RESOLVING":
         other._state.resolving_task("t-1")
 
-    expected = other._state.tasks["t-1"]
+    expected = other.snapshot().tasks["t-1"]
     if state == "RUNNING":
         expected.result = "out"  # a running task has no result yet; a seed may say one
     assert seeded == expected
@@ -400,7 +405,7 @@ def test_a_task_takes_fields_of_the_task_and_of_its_definition(bbs: FakeBBS) -> 
     assert (task.failed, task.failure_reason, task.cell_id) == (True, "oops", "")
     assert task.task_definition.completion_callback_url == "http://127.0.0.1:1/cb"
     assert task.task_definition.memory_mb == 1024
-    assert bbs._state.callbacks.active_threads == 0  # seeding describes state, not history
+    assert bbs.wait_for_callbacks(0)  # seeding describes state, not history: none are due
 
 
 def test_an_unknown_task_field_names_both_models(bbs: FakeBBS) -> None:
@@ -423,14 +428,14 @@ def test_a_task_is_validated_as_the_route_does(bbs: FakeBBS) -> None:
 
 
 def drain(bbs: FakeBBS, *hubs: str) -> list[str]:
-    subscription = bbs.events.subscribe(hubs)  # type: ignore[arg-type]
+    subscription = bbs._events.subscribe(hubs)  # type: ignore[arg-type]
     names: list[str] = []
 
     def take() -> None:
         while isinstance(event := subscription.get(0), Event):
             names.append(event.name)
 
-    bbs._state.listeners.append(lambda _: take())
+    bbs._state.store.listeners.append(lambda _: take())
     return names
 
 
@@ -451,7 +456,7 @@ def test_seeding_emits_the_events_a_real_change_would(bbs: FakeBBS) -> None:
 def test_seeding_without_events_is_recorded_but_reaches_no_stream(bbs: FakeBBS) -> None:
     names = drain(bbs, "desired", "actual", "instance", "task")
     batches: list[list[Change]] = []
-    bbs._state.listeners.append(batches.append)
+    bbs._state.store.listeners.append(batches.append)
 
     bbs.seed.desired_lrp("web", instances=1, running=1, events=False)
 
@@ -466,24 +471,24 @@ def test_desired_lrps_in_bulk_are_named_in_order_with_their_instances(bbs: FakeB
     lrps = bbs.seed.desired_lrps(12, instances=3, running=3)
 
     assert [lrp.process_guid for lrp in lrps][:3] == ["app-00", "app-01", "app-02"]
-    assert len(bbs._state.desired_lrps) == 12
-    assert [r.state for r in bbs._state.actual_lrps.values()] == ["RUNNING"] * 36
-    assert len({r.modification_tag.epoch for r in bbs._state.actual_lrps.values()}) == 36
+    assert len(bbs.snapshot().desired_lrps) == 12
+    assert [r.state for r in bbs.snapshot().actual_lrps.values()] == ["RUNNING"] * 36
+    assert len({r.modification_tag.epoch for r in bbs.snapshot().actual_lrps.values()}) == 36
 
 
 def test_desired_lrps_in_bulk_are_one_recorded_operation(bbs: FakeBBS) -> None:
     batches: list[list[Change]] = []
-    bbs._state.listeners.append(batches.append)
+    bbs._state.store.listeners.append(batches.append)
 
     bbs.seed.desired_lrps(5, instances=2, prefix="svc")
 
     assert len(batches) == 1
-    assert sorted(bbs._state.desired_lrps) == ["svc-0", "svc-1", "svc-2", "svc-3", "svc-4"]
+    assert sorted(bbs.snapshot().desired_lrps) == ["svc-0", "svc-1", "svc-2", "svc-3", "svc-4"]
 
 
 def test_each_lrp_in_bulk_has_its_own_log_guid_and_source_id(bbs: FakeBBS) -> None:
     bbs.seed.desired_lrps(2)
-    lrp = bbs._state.desired_lrps["app-1"]
+    lrp = bbs.snapshot().desired_lrps["app-1"]
     assert (lrp.log_guid, lrp.metric_tags["source_id"].static) == ("app-1", "app-1")
 
 
@@ -491,4 +496,4 @@ def test_a_bulk_seed_over_a_desired_guid_changes_nothing(bbs: FakeBBS) -> None:
     bbs.seed.desired_lrp("app-1")
     with pytest.raises(ResourceExists, match="app-1"):
         bbs.seed.desired_lrps(3)
-    assert list(bbs._state.desired_lrps) == ["app-1"]
+    assert list(bbs.snapshot().desired_lrps) == ["app-1"]

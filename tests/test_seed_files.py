@@ -366,7 +366,7 @@ def test_a_desired_lrp_entry_with_a_number_out_of_range_is_named(
 def test_a_refused_seed_stores_nothing_that_a_stream_could_see() -> None:
     fake = FakeBBS()
     batches: list[object] = []
-    fake._state.listeners.append(batches.append)
+    fake._state.store.listeners.append(batches.append)
     document = {
         "domains": ["d"],
         "desired_lrps": [{"process_guid": "w"}, {"process_guid": "x", "memory_mb": -1}],

@@ -390,7 +390,7 @@ def _threads_started_since(before: set[threading.Thread]) -> int:
 def test_open_event_streams_hold_no_worker_and_leave_no_thread_behind() -> None:
     fake = FakeBBS()
     threads_before = set(threading.enumerate())
-    with Server(fake.wsgi_app, worker_idle_timeout=0.2, on_stop=fake.events.end_streams) as server:
+    with Server(fake.wsgi_app, worker_idle_timeout=0.2, on_stop=fake.release_waiting) as server:
         baseline = server.worker_threads
         # what this server runs when idle: its minimum workers, the accept loop, the gatherer
         idle_threads = baseline + 2
@@ -412,10 +412,10 @@ def test_open_event_streams_hold_no_worker_and_leave_no_thread_behind() -> None:
             conn.close()
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and (
-            fake.events.subscriber_count or _threads_started_since(threads_before) > idle_threads
+            fake.open_event_streams or _threads_started_since(threads_before) > idle_threads
         ):
             threading.Event().wait(0.05)
-        assert fake.events.subscriber_count == 0
+        assert fake.open_event_streams == 0
         assert _threads_started_since(threads_before) == idle_threads
     assert set(threading.enumerate()) == threads_before
 
@@ -443,9 +443,9 @@ def test_300_clients_waiting_in_one_namespace_do_not_stall_another(waiting: str)
             if waiting == "open event streams":
                 hog = namespaces.get("hog").fake
                 deadline = time.monotonic() + 30
-                while hog.events.subscriber_count < 300 and time.monotonic() < deadline:
+                while hog.open_event_streams < 300 and time.monotonic() < deadline:
                     threading.Event().wait(0.05)
-                assert hog.events.subscriber_count == 300
+                assert hog.open_event_streams == 300
             conn = http.client.HTTPConnection(server.host, server.port, timeout=TIMEOUT)
             conn.request("POST", "/ns/other/v1/ping", body=b"")
             answer = conn.getresponse()
@@ -591,13 +591,13 @@ def test_a_client_closing_an_event_stream_under_mutual_tls_is_no_error(
         response.close()
         conn.close()  # the subscriber goes away without a word
         deadline = time.monotonic() + 10
-        while fake.events.subscriber_count and time.monotonic() < deadline:
+        while fake.open_event_streams and time.monotonic() < deadline:
             fake.seed.desired_lrp(f"more-{time.monotonic_ns()}")  # writes to a closed stream
             threading.Event().wait(0.05)
-        assert fake.events.subscriber_count == 0
+        assert fake.open_event_streams == 0
     noisy = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert noisy == [], [r.getMessage() for r in noisy]
-    assert fake.errors == []
+    assert fake.handler_errors == []
 
 
 # -- bad HTTP -----------------------------------------------------------------------------------

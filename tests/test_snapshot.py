@@ -16,7 +16,7 @@ from builders import desired_lrp
 from fakebbs import BBSClient, FakeBBS, Snapshot, models
 from fakebbs._http.events import Event
 from fakebbs._rules.state import State
-from fakebbs._rules.store import Change
+from fakebbs._rules.store import Change, Store
 from fakebbs.errors import BBSError
 
 SECOND = 10**9
@@ -112,7 +112,7 @@ def serialized(snap: Snapshot) -> dict[str, dict[object, bytes | int | None]]:
 def rich_state(now: list[int]) -> State:
     """A state with rows in many states: desired LRPs with claimed, running, crashed and
     evacuating instances, tasks in every state, a domain and cells."""
-    state = State(clock=lambda: now[0])
+    state = State(Store(clock=lambda: now[0]))
     setup = [
         ("domain", 0), ("register cell", 0), ("register cell", 1),
         ("desire", 0), ("desire", 1), ("desire", 2),
@@ -132,7 +132,7 @@ def rich_state(now: list[int]) -> State:
 def test_a_rule_never_changes_a_stored_row_in_place(step: str) -> None:
     now = [1_700_000_000 * SECOND]
     state = rich_state(now)
-    snap = state.snapshot()
+    snap = state.store.snapshot()
     taken = serialized(snap)
 
     for i in range(6):
@@ -140,8 +140,7 @@ def test_a_rule_never_changes_a_stored_row_in_place(step: str) -> None:
         run(state, step, i)
 
     assert serialized(snap) == taken
-    state.reset()
-    assert state.wait_for_callbacks(10)
+    state.store.reset()
 
 
 steps = st.lists(st.tuples(st.sampled_from(sorted(STEPS)), st.integers(0, 5)), max_size=40)
@@ -153,10 +152,10 @@ def test_no_write_changes_a_snapshot_taken_before_it(
     before: list[tuple[str, int]], after: list[tuple[str, int]]
 ) -> None:
     now = [1_700_000_000 * SECOND]
-    state = State(clock=lambda: now[0])
+    state = State(Store(clock=lambda: now[0]))
     for step, i in before:
         run(state, step, i)
-    snap = state.snapshot()
+    snap = state.store.snapshot()
     taken = serialized(snap)
 
     for step, i in after:
@@ -164,16 +163,15 @@ def test_no_write_changes_a_snapshot_taken_before_it(
         run(state, step, i)
 
     assert serialized(snap) == taken
-    state.restore(snap)
-    assert serialized(state.snapshot()) == taken
-    state.reset()
-    assert state.wait_for_callbacks(10)
+    state.store.restore(snap)
+    assert serialized(state.store.snapshot()) == taken
+    state.store.reset()
 
 
 def test_a_restore_brings_back_every_table() -> None:
     fake = FakeBBS()
     fake._state.upsert_domain("cf-apps", 0)
-    fake.register_cell("cell-1")
+    fake.seed.cell("cell-1")
     fake._state.desire_lrp(desired_lrp("web", instances=2))
     fake._state.desire_task(task_definition(), "t-1", "d")
     snap = fake.snapshot()
@@ -193,11 +191,15 @@ def test_a_restore_forgets_what_was_written_after_the_snapshot() -> None:
     fake = FakeBBS()
     snap = fake.snapshot()
     fake._state.desire_lrp(desired_lrp("late"))
-    fake.register_cell("cell-9")
+    fake.seed.cell("cell-9")
 
     fake.restore(snap)
 
-    assert (fake._state.desired_lrps, fake._state.actual_lrps, fake._state.cells) == ({}, {}, {})
+    assert (
+        fake.snapshot().desired_lrps,
+        fake.snapshot().actual_lrps,
+        fake.snapshot().cells,
+    ) == ({}, {}, {})
 
 
 def test_a_snapshot_can_be_restored_again_and_again() -> None:
@@ -207,7 +209,7 @@ def test_a_snapshot_can_be_restored_again_and_again() -> None:
     for _ in range(3):
         fake._state.remove_desired_lrp("web")
         fake.restore(snap)
-        assert list(fake._state.desired_lrps) == ["web"]
+        assert list(fake.snapshot().desired_lrps) == ["web"]
 
 
 def test_a_snapshot_restores_into_another_fake() -> None:
@@ -217,8 +219,8 @@ def test_a_snapshot_restores_into_another_fake() -> None:
     two.restore(one.snapshot())
     two._state.remove_desired_lrp("web")
 
-    assert list(one._state.desired_lrps) == ["web"]
-    assert list(two._state.desired_lrps) == []
+    assert list(one.snapshot().desired_lrps) == ["web"]
+    assert list(two.snapshot().desired_lrps) == []
 
 
 def test_a_snapshot_is_read_only() -> None:
@@ -233,7 +235,7 @@ def test_a_restore_reaches_open_streams_as_the_changes_it_makes() -> None:
     snap = fake.snapshot()
     fake._state.remove_desired_lrp("kept")
     fake._state.desire_lrp(desired_lrp("late", instances=1))
-    subscription = fake.events.subscribe({"desired", "actual"})
+    subscription = fake._events.subscribe({"desired", "actual"})
 
     fake.restore(snap)
 
@@ -254,10 +256,10 @@ def test_a_reset_and_a_restore_are_one_recorded_change_each() -> None:
         fake._state.desire_lrp(desired_lrp(f"app-{i}", instances=3))
     snap = fake.snapshot()
     batches: list[list[Change]] = []
-    fake._state.listeners.append(batches.append)
+    fake._state.store.listeners.append(batches.append)
 
     fake.reset()
     fake.restore(snap)
 
     assert [[c.kind for c in batch] for batch in batches] == [["restore"], ["restore"]]
-    assert len(fake._state.actual_lrps) == 600
+    assert len(fake.snapshot().actual_lrps) == 600

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
 
@@ -18,28 +19,11 @@ from fakebbs._rules.store import (
     SUSPECT,
     UNCLAIMED,
     ActualKey,
+    Store,
 )
 from fakebbs._rules.views import resolve_actual_lrp_groups
 from fakebbs.errors import InvalidRequest, ResourceExists, ResourceNotFound
-
-
-class Clock:
-    def __init__(self, now: int = 1_700_000_000 * 10**9) -> None:
-        self.now = now
-
-    def __call__(self) -> int:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def state(clock: Clock) -> State:
-    guids = iter(f"guid-{n}" for n in range(10_000))
-    return State(clock=clock, new_guid=lambda: next(guids))
+from rules_support import Clock
 
 
 def put_actual(
@@ -64,14 +48,14 @@ def put_actual(
         presence=presence,
         routable=False,
     )
-    state.actual_lrps[ActualKey(process_guid, index, presence)] = lrp
+    state.store.actual_lrps[ActualKey(process_guid, index, presence)] = lrp
     return lrp
 
 
 def states(state: State, process_guid: str = "my-guid") -> dict[tuple[int, int], str]:
     return {
         (k.index, k.presence): lrp.state
-        for k, lrp in state.actual_lrps.items()
+        for k, lrp in state.store.actual_lrps.items()
         if k.process_guid == process_guid
     }
 
@@ -81,8 +65,8 @@ def test_desire_assigns_a_fresh_modification_tag_ignoring_the_clients(state: Sta
 
     state.desire_lrp(lrp)
 
-    assert state.desired_lrps["my-guid"].modification_tag == models.ModificationTag(
-        epoch="guid-0", index=0
+    assert state.store.desired_lrps["my-guid"].modification_tag == models.ModificationTag(
+        epoch="epoch-0", index=0
     )
 
 
@@ -92,7 +76,7 @@ def test_desire_creates_an_unclaimed_ordinary_instance_per_index(
     created = state.desire_lrp(desired_lrp(instances=3))
 
     assert [a.actual_lrp_key.index for a in created] == [0, 1, 2]
-    first = state.actual_lrps[ActualKey("my-guid", 0, ORDINARY)]
+    first = state.store.actual_lrps[ActualKey("my-guid", 0, ORDINARY)]
     assert first.state == UNCLAIMED
     assert first.since == clock.now
     assert first.HasField("routable") and first.routable is False
@@ -107,14 +91,14 @@ def test_desiring_a_process_guid_twice_is_resource_exists_and_changes_nothing(st
     with pytest.raises(ResourceExists):
         state.desire_lrp(desired_lrp(instances=3, annotation="second"))
 
-    assert state.desired_lrps["my-guid"].annotation == "first"
-    assert len(state.actual_lrps) == 1
+    assert state.store.desired_lrps["my-guid"].annotation == "first"
+    assert len(state.store.actual_lrps) == 1
 
 
 def test_desire_drops_the_deprecated_start_timeout_and_duplicate_ports(state: State) -> None:
     state.desire_lrp(desired_lrp(deprecated_start_timeout_s=60, ports=[8080, 8080, 9090, 8080]))
 
-    stored = state.desired_lrps["my-guid"]
+    stored = state.store.desired_lrps["my-guid"]
     assert stored.deprecated_start_timeout_s == 0
     assert list(stored.ports) == [8080, 9090]
 
@@ -125,7 +109,7 @@ def test_route_json_is_stored_compacted_with_gos_html_escaping(state: State) -> 
 
     state.desire_lrp(lrp)
 
-    assert state.desired_lrps["my-guid"].routes.routes["cf-router"] == (
+    assert state.store.desired_lrps["my-guid"].routes.routes["cf-router"] == (
         b'[{"hostnames":["a\\u003cb\\u003e\\u0026c.example.com"],"port":8080}]'
     )
 
@@ -140,7 +124,7 @@ def test_a_route_value_that_is_not_json_is_invalid_and_nothing_is_written(
     with pytest.raises(InvalidRequest, match="^the request received is invalid$"):
         state.desire_lrp(lrp)
 
-    assert state.desired_lrps == {} and state.actual_lrps == {}
+    assert state.store.desired_lrps == {} and state.store.actual_lrps == {}
 
 
 def test_updating_an_unknown_guid_with_bad_route_json_is_not_found(state: State) -> None:
@@ -164,7 +148,7 @@ def test_updating_a_known_guid_with_bad_route_json_is_invalid_and_writes_nothing
         state.update_desired_lrp("my-guid", update)
 
     assert state.desired_lrp_by_process_guid("my-guid") == stored
-    assert len(state.actual_lrps) == 1
+    assert len(state.store.actual_lrps) == 1
 
 
 def test_update_changes_only_what_is_present_and_bumps_the_index(state: State) -> None:
@@ -202,7 +186,7 @@ def test_scaling_down_deletes_unclaimed_and_crashed_but_leaves_claimed_and_runni
     put_actual(state, "my-guid", 3, CRASHED)
     put_actual(state, "my-guid", 4, UNCLAIMED)
     put_actual(state, "my-guid", 4, RUNNING, presence=EVACUATING)
-    state.desired_lrps["my-guid"].instances = 5
+    state.store.desired_lrps["my-guid"].instances = 5
 
     _, _, _, removed = state.update_desired_lrp("my-guid", models.DesiredLRPUpdate(instances=1))
 
@@ -342,20 +326,24 @@ def test_domains_expire_on_the_clock_and_ttl_zero_never_does(state: State, clock
 
 
 def test_two_states_share_nothing() -> None:
-    one, two = State(), State()
+    one, two = State(Store()), State(Store())
 
     one.desire_lrp(desired_lrp())
 
-    assert two.desired_lrps == {} and two.actual_lrps == {}
+    assert two.store.desired_lrps == {} and two.store.actual_lrps == {}
 
 
 def test_reset_forgets_everything(state: State) -> None:
     state.desire_lrp(desired_lrp())
     state.upsert_domain("d", 0)
 
-    state.reset()
+    state.store.reset()
 
-    assert state.desired_lrps == {} and state.actual_lrps == {} and state.fresh_domains() == []
+    assert (
+        state.store.desired_lrps == {}
+        and state.store.actual_lrps == {}
+        and state.fresh_domains() == []
+    )
 
 
 def test_returned_messages_are_copies(state: State) -> None:
@@ -364,7 +352,7 @@ def test_returned_messages_are_copies(state: State) -> None:
     state.desired_lrp_by_process_guid("my-guid").instances = 99
     state.actual_lrps_matching()[0].state = CRASHED
 
-    assert state.desired_lrps["my-guid"].instances == 1
+    assert state.store.desired_lrps["my-guid"].instances == 1
     assert states(state) == {(0, ORDINARY): UNCLAIMED}
 
 
@@ -383,7 +371,7 @@ def test_concurrent_updates_lose_no_write(state: State) -> None:
     for thread in threads:
         thread.join()
 
-    assert state.desired_lrps["my-guid"].modification_tag.index == 400
+    assert state.store.desired_lrps["my-guid"].modification_tag.index == 400
 
 
 def test_registered_cells_are_listed_and_can_be_unregistered(state: State) -> None:
@@ -404,16 +392,43 @@ def test_a_cell_presence_needs_an_id(state: State) -> None:
 # -- the composition ----------------------------------------------------------------------------
 
 
-def test_the_rules_convergence_declares_come_from_the_families_that_own_them() -> None:
-    assert State.fresh_domains.__qualname__ == "DomainRules.fresh_domains"
-    assert State.retire_actual_lrp.__qualname__ == "DesiredLRPRules.retire_actual_lrp"
+def test_the_state_builds_each_family_once_over_its_store_and_hands_convergence_its_own() -> None:
+    state = State(Store())
+    families: list[Any] = [
+        state.desired,
+        state.lifecycle,
+        state.evacuation,
+        state.tasks,
+        state.domains,
+        state.convergence,
+    ]
+
+    assert all(family.store is state.store for family in families)
+    assert state.convergence.lifecycle is state.lifecycle
+    assert state.convergence.domains is state.domains
+
+
+def test_every_rule_of_every_family_is_a_rule_of_the_state() -> None:
+    state = State(Store())
+    families: list[Any] = [
+        state.desired,
+        state.lifecycle,
+        state.evacuation,
+        state.tasks,
+        state.domains,
+        state.convergence,
+    ]
+    for family in families:
+        rules = [name for name in vars(type(family)) if not name.startswith("_")]
+        rules = [name for name in rules if callable(getattr(family, name))]
+        assert rules and all(callable(getattr(state, name, None)) for name in rules), family
 
 
 def test_a_family_that_needs_no_other_works_over_a_bare_store() -> None:
     from fakebbs._rules.domains import DomainRules
 
-    rules = DomainRules(clock=lambda: 0)
+    rules = DomainRules(Store(clock=lambda: 0))
     rules.upsert_domain("cf-apps", 0)
     rules.register_cell(models.CellPresence(cell_id="cell-1"))
 
-    assert (rules.fresh_domains(), list(rules.cells)) == (["cf-apps"], ["cell-1"])
+    assert (rules.fresh_domains(), list(rules.store.cells)) == (["cf-apps"], ["cell-1"])

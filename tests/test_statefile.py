@@ -59,7 +59,7 @@ def test_a_loaded_state_is_one_recorded_change(tmp_path: Path) -> None:
     everything().save(tmp_path / "state.json")
     fake = FakeBBS()
     batches: list[list[Change]] = []
-    fake._state.listeners.append(batches.append)
+    fake._state.store.listeners.append(batches.append)
     fake.load(tmp_path / "state.json")  # the file's only namespace, whatever its name
     assert [[change.kind for change in batch] for batch in batches] == [["restore"]]
 

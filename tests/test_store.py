@@ -40,8 +40,8 @@ def recorded(store: Store) -> list[Change]:
 
 
 def test_a_domain_upsert_is_a_recorded_change_that_emits_nothing() -> None:
-    state = State(clock=lambda: 5 * 10**9)
-    changes = recorded(state)
+    state = State(Store(clock=lambda: 5 * 10**9))
+    changes = recorded(state.store)
 
     state.upsert_domain("cf-apps", 10)
     state.upsert_domain("cf-apps", 0)
@@ -53,8 +53,8 @@ def test_a_domain_upsert_is_a_recorded_change_that_emits_nothing() -> None:
 
 
 def test_registering_and_unregistering_a_cell_are_recorded_changes() -> None:
-    state = State()
-    changes = recorded(state)
+    state = State(Store())
+    changes = recorded(state.store)
     presence = models.CellPresence(cell_id="cell-1", zone="z1")
 
     state.register_cell(presence)
@@ -69,9 +69,9 @@ def test_registering_and_unregistering_a_cell_are_recorded_changes() -> None:
 
 def test_convergence_pruning_a_domain_is_a_recorded_change() -> None:
     now = [0]
-    state = State(clock=lambda: now[0])
+    state = State(Store(clock=lambda: now[0]))
     state.upsert_domain("short", 5)
-    changes = recorded(state)
+    changes = recorded(state.store)
     now[0] = 6 * 10**9
 
     state.converge_lrps()
@@ -82,11 +82,11 @@ def test_convergence_pruning_a_domain_is_a_recorded_change() -> None:
 
 
 def test_reset_is_one_recorded_restore_to_an_empty_state_that_emits_nothing() -> None:
-    state = State()
+    state = State(Store())
     state.desire_lrp(desired_lrp("web", instances=1))
-    changes = recorded(state)
+    changes = recorded(state.store)
 
-    state.reset()
+    state.store.reset()
 
     [change] = changes
     assert (change.kind, change.emit) == ("restore", "none")
@@ -101,7 +101,7 @@ def test_reset_is_one_recorded_restore_to_an_empty_state_that_emits_nothing() ->
 def test_a_reset_reaches_no_event_stream() -> None:
     fake = FakeBBS()
     fake._state.desire_lrp(desired_lrp("web", instances=1))
-    subscription = fake.events.subscribe({"desired", "actual", "instance", "task"})
+    subscription = fake._events.subscribe({"desired", "actual", "instance", "task"})
 
     fake.reset()
 
@@ -127,16 +127,32 @@ def test_a_restore_expands_into_one_change_per_row_that_differs() -> None:
     ]
 
 
+def test_the_fake_wires_each_listener_of_its_store_once_and_the_app_to_the_same_parts() -> None:
+    fake = FakeBBS()
+    store = fake._state.store
+
+    assert store.listeners == [
+        fake._callbacks.on_changes,
+        fake._events.publish,
+        fake._lists.forget,
+    ]
+    assert (fake.wsgi_app.state, fake.wsgi_app.events, fake.wsgi_app.lists) == (
+        fake._state,
+        fake._events,
+        fake._lists,
+    )
+    assert fake._callbacks.target is fake._state.tasks
+    assert store.dispatcher == fake._outbound.dispatch
+
+
 def test_the_fake_owns_the_hub_its_streams_subscribe_to() -> None:
     fake = FakeBBS()
-    subscription = fake.events.subscribe({"desired"})
+    subscription = fake._events.subscribe({"desired"})
 
-    fake._state.desire_lrp(desired_lrp("web", instances=0))
+    fake.seed.desired_lrp("web", instances=0)
 
     event = subscription.get(0)
     assert isinstance(event, Event) and event.name == "desired_lrp_created"
-    assert fake.wsgi_app.events is fake.events
-    assert fake._state.listeners.count(fake.events.publish) == 1
 
 
 def test_actual_lrps_are_kept_last_written_last() -> None:

@@ -353,7 +353,7 @@ def test_a_drawn_start_request_is_what_the_instance_reads_back(
 def test_drawn_cell_presences_are_listed_as_registered(cells: list[models.CellPresence]) -> None:
     fake = FakeBBS()
     for cell in cells:
-        fake.register_cell(cell)
+        fake.seed.cell(cell)
     with fake.client() as bbs:
         listed = bbs.cells()
     key = lambda c: c.cell_id  # noqa: E731

@@ -314,7 +314,7 @@ class InProcessAgainstSocket(BBSStateMachine):
     @rule(cell_id=st.sampled_from(BBSStateMachine.CELLS))
     def register_cell(self, cell_id: str) -> None:
         super().register_cell(cell_id)
-        self.twin.register_cell(cell_id)
+        self.twin.seed.cell(models.CellPresence(cell_id=cell_id))
 
     @rule(cell_id=st.sampled_from(BBSStateMachine.CELLS))
     def unregister_cell(self, cell_id: str) -> None:

@@ -46,7 +46,7 @@ def served() -> Iterator[FakeBBS]:
 
 
 def serve_with(fake: FakeBBS, app: WSGIApplication) -> Server:
-    return Server(app, on_stop=fake.events.end_streams).start()
+    return Server(app, on_stop=fake.release_waiting).start()
 
 
 def answering_instead(

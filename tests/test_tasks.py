@@ -27,20 +27,9 @@ from fakebbs.errors import (
     ResourceNotFound,
     RunningOnDifferentCell,
 )
+from rules_support import Clock, new_state
 
 T0 = 1_700_000_000 * 10**9
-
-
-class Clock:
-    def __init__(self, now: int = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> int:
-        return self.now
-
-    def tick(self) -> int:
-        self.now += 1000
-        return self.now
 
 
 def definition(**fields: object) -> models.TaskDefinition:
@@ -50,23 +39,6 @@ def definition(**fields: object) -> models.TaskDefinition:
         "action": models.Action(run_action=models.RunAction(path="/bin/task", user="vcap")),
     }
     return models.TaskDefinition(**{**defaults, **fields})  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def state(clock: Clock) -> State:
-    return State(clock=clock)
-
-
-@pytest.fixture
-def changes(state: State) -> list[Change]:
-    recorded: list[Change] = []
-    state.listeners.append(recorded.extend)
-    return recorded
 
 
 def at(
@@ -84,7 +56,7 @@ def at(
         state.complete_task(task_guid, cell_id, failed=False, result="done")
     if status == RESOLVING:
         state.resolving_task(task_guid)
-    state.tasks[task_guid].rejection_count = rejection_count
+    state.store.tasks[task_guid].rejection_count = rejection_count
     return state.task_by_guid(task_guid)
 
 
@@ -133,7 +105,7 @@ def test_queries_hand_out_copies(state: State) -> None:
     state.task_by_guid("t").domain = "changed"
     state.tasks_matching()[0].domain = "changed"
 
-    assert state.tasks["t"].domain == "d"
+    assert state.store.tasks["t"].domain == "d"
 
 
 @pytest.mark.parametrize(
@@ -353,7 +325,7 @@ def test_delete_removes_a_resolving_task_and_reports_it_as_it_was(
     deleted = state.delete_task("t", trace_id="x")
 
     assert deleted == resolving
-    assert "t" not in state.tasks
+    assert "t" not in state.store.tasks
     assert changes[-1] == Change("task", resolving, None, "x")
 
 
@@ -369,7 +341,7 @@ def test_delete_of_a_task_that_is_not_resolving_says_to_resolving(
         state.delete_task("t")
 
     assert refused.value.message == f"Cannot transition from {name} to Resolving"
-    assert "t" in state.tasks
+    assert "t" in state.store.tasks
 
 
 # -- reject -------------------------------------------------------------------------------------
@@ -413,10 +385,10 @@ def test_the_default_retry_limit_fails_a_task_on_its_fourth_rejection(state: Sta
     assert failed.rejection_count == 4
 
 
+@pytest.mark.parametrize("max_task_retries", [1])
 def test_a_rejection_over_the_limit_reports_only_the_fail(
     state: State, changes: list[Change]
 ) -> None:
-    state.max_task_retries = 1
     at(state, RUNNING, rejection_count=1)
     seen = len(changes)
 
@@ -429,8 +401,8 @@ def test_a_rejection_over_the_limit_reports_only_the_fail(
     assert (change.before.rejection_count, change.before.rejection_reason) == (2, "gone")
 
 
+@pytest.mark.parametrize("max_task_retries", [0])
 def test_with_no_retries_the_first_rejection_fails_the_task(state: State) -> None:
-    state.max_task_retries = 0
     at(state, PENDING)
 
     assert state.reject_task("t", "nope").state == COMPLETED
@@ -451,11 +423,11 @@ def test_reject_of_a_finished_task_is_an_invalid_request_that_still_reports_a_ch
     assert changes[seen:] == [Change("task", models.Task(), before)]
 
 
+@pytest.mark.parametrize("max_task_retries", [0])
 @pytest.mark.parametrize("status, name", [(COMPLETED, "Completed"), (RESOLVING, "Resolving")])
 def test_reject_of_a_finished_task_over_the_limit_answers_with_the_fails_refusal(
     state: State, changes: list[Change], status: int, name: str
 ) -> None:
-    state.max_task_retries = 0
     before = at(state, status)
     seen = len(changes)
 
@@ -467,9 +439,18 @@ def test_reject_of_a_finished_task_over_the_limit_answers_with_the_fails_refusal
     assert changes[seen:] == []
 
 
-def test_fake_bbs_takes_the_retry_limit() -> None:
-    assert FakeBBS(max_task_retries=0)._state.max_task_retries == 0
-    assert FakeBBS()._state.max_task_retries == DEFAULT_MAX_TASK_RETRIES
+@pytest.mark.parametrize(
+    "fake, after_one_rejection",
+    [(lambda: FakeBBS(max_task_retries=0), COMPLETED), (FakeBBS, PENDING)],
+)
+def test_fake_bbs_takes_the_retry_limit(
+    fake: Callable[[], FakeBBS], after_one_rejection: int
+) -> None:
+    with fake().client() as bbs:
+        bbs.desire_task("t", "d", definition())
+        bbs.reject_task("t", "nope")
+
+        assert bbs.task_by_guid("t").state == after_one_rejection
 
 
 # -- the transition table, as a property ------------------------------------------------------
@@ -578,22 +559,21 @@ def apply(state: State, op: Operation) -> None:
 def test_every_operation_in_every_state_follows_the_transition_table(
     ops: list[Operation], max_retries: int
 ) -> None:
-    state = State()
-    state.max_task_retries = max_retries
+    state = new_state(max_task_retries=max_retries)
     model = Model()
     for op in ops:
         outcome, model = expect(model, op, max_retries)
-        stored = state.tasks.get("t")
+        stored = state.store.tasks.get("t")
         before = None if stored is None else copy(stored)
         try:
             apply(state, op)
         except BBSError as err:
             assert outcome is not None, f"{op} was refused: {err!r}"
             assert (type(err), err.message) == outcome
-            assert state.tasks.get("t") == before, f"refused {op} changed the task"
+            assert state.store.tasks.get("t") == before, f"refused {op} changed the task"
         else:
             assert outcome is None, f"{op} was allowed, expected {outcome}"
-        task = state.tasks.get("t")
+        task = state.store.tasks.get("t")
         if model.status is None:
             assert task is None
         else:

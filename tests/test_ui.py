@@ -178,7 +178,7 @@ def test_the_feed_tells_of_journal_domain_and_cell_changes(
     while not {"journal", "domains"} <= topics:
         topics.update(feed.next_named("changed")["topics"])
 
-    namespaces.default.fake.register_cell("cell-1")
+    namespaces.default.fake.seed.cell("cell-1")
 
     assert "cells" in feed.next_named("changed")["topics"]
 
@@ -210,7 +210,7 @@ def test_a_feed_hears_only_its_own_namespace(namespaces: Namespaces, server: Ser
         namespaces.get("mine").fake.seed.domain("mine")
 
         assert mine.next_named("changed") == {"topics": ["domains"]}
-        namespaces.get("mine").fake.register_cell("cell-1")
+        namespaces.get("mine").fake.seed.cell("cell-1")
         assert mine.next_named("changed") == {"topics": ["cells"]}
     finally:
         mine.close()

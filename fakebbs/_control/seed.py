@@ -39,7 +39,6 @@ from google.protobuf.message import Message
 
 from fakebbs import models
 from fakebbs._rules.lifecycle import should_restart_immediately
-from fakebbs._rules.state import State
 from fakebbs._rules.store import (
     CLAIMED,
     CRASHED,
@@ -48,6 +47,7 @@ from fakebbs._rules.store import (
     SUSPECT,
     UNCLAIMED,
     Emit,
+    Store,
     copy,
     truncate_text,
 )
@@ -107,8 +107,8 @@ class Seed:
     fake is served or called in-process) and returns copies of the stored models.
     """
 
-    def __init__(self, state: State) -> None:
-        self._state = state
+    def __init__(self, store: Store) -> None:
+        self._store = store
 
     # -- domains and cells ---------------------------------------------------------------
 
@@ -123,16 +123,32 @@ class Seed:
                 f"seed.domain({name!r}): ttl must be None or seconds from 0 to "
                 f"{MAX_DOMAIN_TTL} (UpsertDomain's uint32), not {ttl}"
             )
-        state = self._state
-        with state.operation() as op:
-            expires_at = None if ttl is None else state.clock() + round(ttl * 10**9)
+        store = self._store
+        with store.operation() as op:
+            expires_at = None if ttl is None else store.clock() + round(ttl * 10**9)
             op.put_domain(name, expires_at)
         return name
 
-    def cell(self, cell_id: str, *, zone: str = "", **fields: Any) -> models.CellPresence:
-        """A registered cell (its rep's presence): ``zone``, a rep address and URL, room for
-        250 containers; any ``CellPresence`` field can be given. Seeded RUNNING instances on
-        it take its zone."""
+    def cell(
+        self, cell: str | models.CellPresence, *, zone: str = "", **fields: Any
+    ) -> models.CellPresence:
+        """A registered cell (its rep's presence), replacing one of the same id: by id, with
+        ``zone``, a rep address and URL, room for 250 containers, and any ``CellPresence``
+        field given; or a whole ``CellPresence``, registered as it is (only its ``cell_id`` is
+        required: a rep's presence is what the rep wrote). Seeded RUNNING instances on it take
+        its zone.
+
+        Which cells exist decides what retire, scale-down and convergence do with CLAIMED and
+        RUNNING instances, and what ``cells/list.r1`` answers. The fake starts with none."""
+        if isinstance(cell, models.CellPresence):
+            if zone or fields:
+                raise TypeError("seed.cell: give a CellPresence alone, or a cell id and fields")
+            if not cell.cell_id:
+                raise InvalidRequest("seed.cell: Invalid field: cell_id")
+            with self._store.operation() as op:
+                op.put_cell(cell)
+            return copy(cell)
+        cell_id = cell
         presence = models.CellPresence(
             cell_id=cell_id,
             zone=zone,
@@ -143,7 +159,7 @@ class Seed:
         )
         _set_fields(presence, fields, "CellPresence")
         _check(validate_cell_presence(presence), f"seed.cell({cell_id!r})")
-        with self._state.operation() as op:
+        with self._store.operation() as op:
             op.put_cell(presence)
         return copy(presence)
 
@@ -206,7 +222,7 @@ class Seed:
         if names is None:
             width = len(str(max(count - 1, 0)))
             names = lambda n: f"{prefix}-{n:0{width}d}"  # noqa: E731
-        state = self._state
+        store = self._store
         guids = [names(n) for n in range(count)]
         first = _default_desired_lrp(guids[0] if guids else "template", instances)
         if "metrics_guid" in fields and "metric_tags" not in fields:
@@ -229,13 +245,13 @@ class Seed:
             _check(validate_desired_lrp_key(guid, lrp.domain), f"seed.desired_lrp({guid!r})")
             lrps.append(lrp)
         emit = _emit(events)
-        with state.operation() as op:
-            taken = [lrp.process_guid for lrp in lrps if lrp.process_guid in state.desired_lrps]
+        with store.operation() as op:
+            taken = [lrp.process_guid for lrp in lrps if lrp.process_guid in store.desired_lrps]
             if taken or len(set(guids)) != len(guids):
                 raise ResourceExists(f"seed.desired_lrp: already desired: {taken or guids}")
-            epochs = iter(state.new_guids(len(lrps)))
+            epochs = iter(store.new_guids(len(lrps)))
             per_lrp = instances + running + claimed
-            builder = _Instances(state, cell_id, guids=len(lrps) * per_lrp)
+            builder = _Instances(store, cell_id, guids=len(lrps) * per_lrp)
             for lrp in lrps:
                 lrp.modification_tag.epoch = next(epochs)
                 op.adopt(lrp, emit=emit)
@@ -282,16 +298,16 @@ class Seed:
             raise ValueError(f"{what}: only a RUNNING or CLAIMED instance can be suspect")
         if crash_count is not None and name != CRASHED:
             raise ValueError(f"{what}: crash_count goes with state CRASHED")
-        st = self._state
-        with st.operation() as op:
-            desired = st.desired_lrps.get(process_guid)
+        store = self._store
+        with store.operation() as op:
+            desired = store.desired_lrps.get(process_guid)
             if desired is None:
                 desired = _default_desired_lrp(process_guid, index + 1)
             if domain is not None:
                 desired = copy(desired)
                 desired.domain = domain
             guids = 1 + (name in (RUNNING, CLAIMED)) + evacuating
-            builder = _Instances(st, cell_id, guids=guids)
+            builder = _Instances(store, cell_id, guids=guids)
             if name == RUNNING:
                 row = builder.running(desired, index)
             elif name == CLAIMED:
@@ -355,11 +371,11 @@ class Seed:
         }
         task_fields = {k: v for k, v in fields.items() if k not in definition_fields}
         _set_fields(definition, definition_fields, "TaskDefinition")
-        st = self._state
-        with st.operation() as op:
-            if task_guid in st.tasks:
+        store = self._store
+        with store.operation() as op:
+            if task_guid in store.tasks:
                 raise ResourceExists(f"{what}: the task exists")
-            now = st.clock()
+            now = store.clock()
             task = new_task(task_guid, domain, definition, now, number)
             if number == models.Task.Running:
                 task.cell_id = DEFAULT_CELL if cell_id is None else cell_id
@@ -381,17 +397,17 @@ class Seed:
 
 class _Instances:
     """Builds actual LRP rows as the lifecycle leaves them: the clock read once, the guids
-    made up front (``guids``, taken in order), each row a copy of a template of its state."""
+    made up front (``guids``, taken in order), each row a copy of a template of its store."""
 
-    def __init__(self, state: State, cell_id: str, guids: int) -> None:
-        self._guids = iter(state.new_guids(guids))
+    def __init__(self, store: Store, cell_id: str, guids: int) -> None:
+        self._guids = iter(store.new_guids(guids))
         self._cell_id = cell_id
-        self._now = state.clock()
-        cell = state.cells.get(cell_id)
+        self._now = store.clock()
+        cell = store.cells.get(cell_id)
         self._zone = "" if cell is None else cell.zone
         self._addresses = 0
         self._templates: dict[tuple[str, str, tuple[int, ...]], models.ActualLRP] = {}
-        self._new = state.new_actual_lrp
+        self._new = store.new_actual_lrp
 
     def unclaimed(self, lrp: models.DesiredLRP, index: int) -> models.ActualLRP:
         """``CreateUnclaimedActualLRP``'s row."""

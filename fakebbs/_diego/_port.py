@@ -17,8 +17,8 @@ from google.protobuf.message import Message
 
 from fakebbs._control.controls import Faults, Holds
 from fakebbs._control.journal import Call, Journal
-from fakebbs._http.handlers._base import Call as HandlerCall
-from fakebbs._http.handlers._base import Handler
+from fakebbs._http.encoded import EncodedLists
+from fakebbs._http.handlers._base import Context, Handler
 from fakebbs.errors import BBSError, from_wire
 from fakebbs.faults import Fault
 from fakebbs.routes import ROUTES_BY_NAME
@@ -53,6 +53,8 @@ class BBSPort:
         holds: Holds,
         journal: Journal,
         namespace: str = "",
+        *,
+        lists: EncodedLists,
     ) -> None:
         self._state = state
         self._handlers = handlers
@@ -61,7 +63,7 @@ class BBSPort:
         self.journal = journal
         self.namespace = namespace
         self._contexts = {
-            name: HandlerCall(route, "", b"") for name, route in ROUTES_BY_NAME.items()
+            name: Context(route, "", b"", lists) for name, route in ROUTES_BY_NAME.items()
         }
 
     def held(self, name: str, request: Message) -> bool:

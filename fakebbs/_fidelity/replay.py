@@ -424,7 +424,7 @@ class Replayer:
         if self.fake is not None:
             self.fake.reset()
             for cell in self._cells:
-                self.fake.register_cell(cell)
+                self.fake.seed.cell(cell)
             return
         status, _, data = self._connection.call(
             "POST", "/fakebbs/v1/reset", b"{}", "application/json"
@@ -527,7 +527,7 @@ class Replayer:
     def _end(self, run: _Run, last: int) -> None:
         """Leftover events count as the last step's."""
         if self.fake is not None:
-            self.fake.events.end_streams()
+            self.fake._events.end_streams()
             wait = EVENT_WAIT
         else:
             time.sleep(SERVED_SETTLE)
@@ -558,7 +558,7 @@ class Replayer:
         """The calls the fake made to reps and the auctioneer during the last step."""
         if self.fake is None:
             return
-        self.fake.outbound.wait(OUTBOUND_WAIT)
+        self.fake.wait_for_outbound(OUTBOUND_WAIT)
         tag = run.normalizer.tag
         reps, auctions = list(self.fake.rep_calls), list(self.fake.auctioneer_calls)
         seen_reps, seen_auctions = run.seen

@@ -40,9 +40,9 @@ from fakebbs import models
 from fakebbs._control.controls import FaultRule, Faults, Holds
 from fakebbs._control.journal import Call as JournalCall
 from fakebbs._control.journal import Journal
-from fakebbs._http.encoded import Encoded
+from fakebbs._http.encoded import Encoded, EncodedLists
 from fakebbs._http.events import EventHub, EventStream
-from fakebbs._http.handlers import HANDLERS, Call
+from fakebbs._http.handlers import HANDLERS, Context
 from fakebbs._http.handlers._base import Handler, RefuseStream
 from fakebbs._rules.state import State
 from fakebbs._rules.store import copy
@@ -135,7 +135,9 @@ class BBSApp:
     memory by one, so bodies over ``max_body_bytes`` get a plain 413 instead. Exceptions that
     escape a handler (bugs in the fake) are answered 500 and kept in ``errors`` for tests to
     re-raise.
-    ``events`` is the event hub streams subscribe to (the fake's; a bare app makes its own).
+    ``events`` is the event hub streams subscribe to and ``lists`` the list cache list routes
+    join their answers from: the fake's, which it registers as listeners of its store (the app
+    registers nothing itself).
     ``namespace`` is the name journaled calls carry (see ``fakebbs serve``'s namespaces).
     """
 
@@ -143,18 +145,20 @@ class BBSApp:
         self,
         state: State,
         *,
+        events: EventHub,
+        lists: EncodedLists,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         handlers: Mapping[str, Handler] | None = None,
         errors: list[BaseException] | None = None,
         journal: Journal | None = None,
         faults: Faults | None = None,
         holds: Holds | None = None,
-        events: EventHub | None = None,
         namespace: str = "",
     ) -> None:
         self.state = state
         self.namespace = namespace
-        self.events = EventHub(state) if events is None else events
+        self.events = events
+        self.lists = lists
         self.max_body_bytes = max_body_bytes
         self.handlers: dict[str, Handler] = dict(HANDLERS if handlers is None else handlers)
         self.errors: list[BaseException] = [] if errors is None else errors
@@ -325,7 +329,9 @@ class BBSApp:
             if request is not None:
                 validate(request, require_metric_tags=handler.require_metric_tags)
             parsed = True
-            response = handler.run(self.state, request, Call(route, exchange.trace_id, body))
+            response = handler.run(
+                self.state, request, Context(route, exchange.trace_id, body, self.lists)
+            )
         except BBSError as error:
             response = _error_response(route, error, exchange)
             if not parsed and handler.on_bad_request is not None:
@@ -343,7 +349,7 @@ class BBSApp:
         assert handler.stream is not None
         try:
             stream = handler.stream(
-                self.events, exchange.request, Call(route, exchange.trace_id, body)
+                self.events, exchange.request, Context(route, exchange.trace_id, body, self.lists)
             )
         except RefuseStream:
             exchange.status = 500

@@ -18,7 +18,7 @@ The bytes are those of ``SerializeToString(deterministic=True)``, which serializ
 message exactly as the message alone, so a joined answer is byte for byte what encoding the
 whole response message gives (``tests/test_encoded.py`` checks every list route).
 
-An ``EncodedLists`` belongs to one store (``encoded_lists``); all its methods run under the
+An ``EncodedLists`` belongs to one store; all its methods run under the
 store's lock, as its listener does, so a reader never joins bytes a writer is replacing.
 """
 
@@ -52,7 +52,6 @@ __all__ = [
     "Encoded",
     "EncodedLists",
     "Form",
-    "encoded_lists",
     "DESIRED_LRP_FORMS",
     "SCHEDULING_INFO",
     "ROUTING_INFO",
@@ -249,9 +248,10 @@ class EncodedLists:
     """
 
     def __init__(self, store: Store) -> None:
+        """The cache of ``store``'s items; its owner registers ``forget`` as a listener of
+        the store (``FakeBBS`` does), so that no change leaves stale bytes behind."""
         self._store = store
         self._kept = {kind: _Kept() for kind in _KEYS}
-        store.listeners.append(self.forget)
 
     def forget(self, changes: list[Change]) -> None:
         """The store's listener: drop the bytes of every item a change touched, and the whole
@@ -287,7 +287,7 @@ class EncodedLists:
         """The list answer of ``form`` for the stored (key, message) ``rows``, in their order.
 
         ``rows`` is iterated under the store's lock: pass a generator over the store (such as
-        ``State._select_desired``), so that the rows are selected and joined at one moment.
+        ``State.desired_lrp_rows``), so that the rows are selected and joined at one moment.
         ``every`` says that the rows would be all the store's items of ``form.kind``, in store
         order, unfiltered; the store is then read directly.
         """
@@ -370,13 +370,3 @@ class EncodedLists:
         for entry in list(kept.by_id.values()):
             if held.get(entry.key) is not entry.source:
                 kept.drop(entry.key)
-
-
-def encoded_lists(store: Store) -> EncodedLists:
-    """The ``EncodedLists`` of ``store``, made and registered as its listener on first use."""
-    with store.lock:
-        for listener in store.listeners:
-            found = getattr(listener, "__self__", None)
-            if isinstance(found, EncodedLists) and found._store is store:
-                return found
-        return EncodedLists(store)

@@ -698,7 +698,6 @@ class EventHub:
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        store.listeners.append(self.publish)
         self._lock = threading.Lock()
         self._subscriptions: set[Subscription] = set()
 

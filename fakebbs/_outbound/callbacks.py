@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from fakebbs import models
-from fakebbs._rules.store import Change
+from fakebbs._rules.store import Change, Store
 from fakebbs._rules.wire import go_json
 from fakebbs.errors import BBSError
 
@@ -64,10 +64,11 @@ log = logging.getLogger("fakebbs.callbacks")
 
 
 class CallbackTarget(Protocol):
-    """What the worker needs of the state (``fakebbs._rules.tasks.TaskRules``)."""
+    """What the worker needs of the task rules (``fakebbs._rules.tasks.TaskRules``): the
+    store (for its lock) and two of the rules."""
 
     @property
-    def lock(self) -> threading.RLock: ...
+    def store(self) -> Store: ...
 
     def resolving_task(self, task_guid: str, trace_id: str = "") -> models.Task: ...
 
@@ -198,7 +199,7 @@ class CallbackWorker:
         url = task.task_definition.completion_callback_url
         if not url:
             return
-        with self.target.lock:
+        with self.target.store.lock:
             if not self._current(job):
                 return
             try:
@@ -217,7 +218,7 @@ class CallbackWorker:
                 log.info("task %s: callback to %s failed: %s", task.task_guid, url, err)
                 return
             if status not in _RETRY_STATUSES:
-                with self.target.lock:
+                with self.target.store.lock:
                     if not self._current(job):
                         return
                     try:

@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from fakebbs import models
-from fakebbs._rules.lifecycle import should_restart, unclaim_ordinary
+from fakebbs._rules.domains import DomainRules
+from fakebbs._rules.lifecycle import ActualLRPLifecycle, should_restart, unclaim_ordinary
 from fakebbs._rules.requests import (
     internal_routes_of,
     lrp_auction_request,
@@ -106,21 +107,21 @@ def _key(lrp: models.ActualLRP) -> Key:
     return lrp.actual_lrp_key.process_guid, lrp.actual_lrp_key.index
 
 
-class Convergence(Store):
-    """Convergence passes, a rule family of ``fakebbs._rules.state.State``."""
+class Convergence:
+    """Convergence passes over ``store``, a rule family of ``fakebbs._rules.state.State``.
 
-    if TYPE_CHECKING:
-        # The rules of other families a pass calls, declared so that a pass type-checks on
-        # its own; ``State`` composes the families that provide them (mypy checks that they
-        # match), and a test checks that it does.
+    A pass reads which domains are fresh (``domains``) and retires instances the way the
+    lifecycle does (``lifecycle``): the families it calls are its constructor's arguments.
+    """
 
-        def fresh_domains(self) -> list[str]:  # ``DomainRules``
-            raise NotImplementedError
+    store: Store
+    lifecycle: ActualLRPLifecycle
+    domains: DomainRules
 
-        def retire_actual_lrp(  # ``DesiredLRPRules``
-            self, key: models.ActualLRPKey, trace_id: str = ""
-        ) -> list[models.ActualLRP]:
-            raise NotImplementedError
+    def __init__(self, store: Store, lifecycle: ActualLRPLifecycle, domains: DomainRules) -> None:
+        self.store = store
+        self.lifecycle = lifecycle
+        self.domains = domains
 
     kick_task_duration: int = KICK_TASK_DURATION
     expire_pending_task_duration: int = EXPIRE_PENDING_TASK_DURATION
@@ -128,45 +129,45 @@ class Convergence(Store):
 
     def converge(self, trace_id: str = "") -> tuple[LRPConvergence, TaskConvergence]:
         """One LRP pass and one task pass, as the converger runs them every interval."""
-        with self.operation(trace_id):
+        with self.store.operation(trace_id):
             return self.converge_lrps(trace_id), self.converge_tasks(trace_id)
 
     def converge_lrps(self, trace_id: str = "") -> LRPConvergence:
         """One LRP convergence pass; see the module docstring."""
         result = LRPConvergence()
-        with self.operation(trace_id) as op:
-            now = self.clock()
-            cells = set(self.cells)
+        with self.store.operation(trace_id) as op:
+            now = self.store.clock()
+            cells = set(self.store.cells)
             self._prune_domains(op, now, result)
             self._prune_evacuating(op, cells, result)
-            fresh = set(self.fresh_domains())
+            fresh = set(self.domains.fresh_domains())
             # The converger computes every set from one snapshot, then acts on it.
             missing, extra = self._instance_counts(fresh)
             orphaned = [copy(lrp.actual_lrp_key) for _, lrp in self._orphaned(ORDINARY)]
             crashed = [
                 lrp
-                for key, lrp in self.actual_lrps.items()
+                for key, lrp in self.store.actual_lrps.items()
                 if key.presence == ORDINARY
                 and lrp.state == CRASHED
-                and key.process_guid in self.desired_lrps
+                and key.process_guid in self.store.desired_lrps
                 and should_restart(now, lrp.since, lrp.crash_count)
             ]
             on_missing_cells = [
                 lrp
-                for key, lrp in self.actual_lrps.items()
+                for key, lrp in self.store.actual_lrps.items()
                 if key.presence == ORDINARY
                 and lrp.state in (CLAIMED, RUNNING)
-                and key.process_guid in self.desired_lrps
+                and key.process_guid in self.store.desired_lrps
                 and not _on_registered_cell(lrp, cells)
             ]
             running_suspects = {
                 (key.process_guid, key.index)
-                for key, lrp in self.actual_lrps.items()
+                for key, lrp in self.store.actual_lrps.items()
                 if key.presence == SUSPECT and lrp.state in (CLAIMED, RUNNING)
             }
             suspects_on_cells = [
                 key
-                for key, lrp in self.actual_lrps.items()
+                for key, lrp in self.store.actual_lrps.items()
                 if cells
                 and key.presence == SUSPECT
                 and lrp.actual_lrp_instance_key.cell_id in cells
@@ -175,10 +176,10 @@ class Convergence(Store):
             suspects_to_remove += self._extra_suspects()
             stale = [
                 _key(lrp)
-                for key, lrp in self.actual_lrps.items()
+                for key, lrp in self.store.actual_lrps.items()
                 if key.presence == ORDINARY
                 and lrp.state == UNCLAIMED
-                and key.process_guid in self.desired_lrps
+                and key.process_guid in self.store.desired_lrps
                 and lrp.since < now - STALE_UNCLAIMED_DURATION
             ]
 
@@ -186,7 +187,7 @@ class Convergence(Store):
 
             for process_guid, index, domain in missing:
                 created = op.put_actual(
-                    self.new_actual_lrp(process_guid, index, domain), emit="direct"
+                    self.store.new_actual_lrp(process_guid, index, domain), emit="direct"
                 )
                 result.created_missing.append(_key(created))
             for lrp in crashed:
@@ -198,21 +199,21 @@ class Convergence(Store):
                 self._handle_missing_cell(op, lrp, running_suspects, result)
             to_place = result.created_missing + result.restarted_crashed + result.suspected
             starts = [
-                lrp_start(self.desired_lrps[guid], [index])
+                lrp_start(self.store.desired_lrps[guid], [index])
                 for guid, index in stale + to_place
-                if guid in self.desired_lrps
+                if guid in self.store.desired_lrps
             ]
             if starts:
                 op.call(lrp_auction_request(starts, trace_id))
             for key in suspects_on_cells:
                 self._promote_suspect(op, key, result)
             for key in dict.fromkeys(suspects_to_remove):
-                if key in self.actual_lrps:
+                if key in self.store.actual_lrps:
                     op.delete_actual(key, emit="direct")
                     result.removed_suspects.append((key.process_guid, key.index))
             for actual_key in extra + orphaned:
                 try:
-                    self.retire_actual_lrp(actual_key, trace_id)
+                    self.lifecycle.retire_actual_lrp(actual_key, trace_id)
                 except BBSError:
                     continue  # upstream logs a failed retirement and goes on
                 result.retired.append((actual_key.process_guid, actual_key.index))
@@ -223,14 +224,14 @@ class Convergence(Store):
     def converge_tasks(self, trace_id: str = "") -> TaskConvergence:
         """One task convergence pass; see the module docstring."""
         result = TaskConvergence()
-        with self.operation(trace_id) as op:
-            now = self.clock()
-            cells = set(self.cells)
+        with self.store.operation(trace_id) as op:
+            now = self.store.clock()
+            cells = set(self.store.cells)
             pending = models.Task.Pending
             running = models.Task.Running
             completed = models.Task.Completed
             resolving = models.Task.Resolving
-            for task in list(self.tasks.values()):
+            for task in list(self.store.tasks.values()):
                 expired = task.created_at < now - self.expire_pending_task_duration
                 if task.state == pending and expired:
                     _fail(op, task, EXPIRED_FAILURE_REASON, now)
@@ -238,26 +239,26 @@ class Convergence(Store):
                 elif task.state == running and task.cell_id not in cells:
                     _fail(op, task, CELL_DISAPPEARED_FAILURE_REASON, now)
                     result.failed_missing_cell.append(task.task_guid)
-            for task in list(self.tasks.values()):
+            for task in list(self.store.tasks.values()):
                 if task.state == resolving and task.updated_at < now - self.kick_task_duration:
                     demoted = copy(task)
                     demoted.state = completed
                     op.put_task(demoted)
                     result.demoted_resolving.append(task.task_guid)
-            for task in list(self.tasks.values()):
+            for task in list(self.store.tasks.values()):
                 if (
                     task.state == completed
                     and task.first_completed_at < now - self.expire_completed_task_duration
                 ):
                     op.delete_task(task.task_guid)
                     result.deleted_completed.append(task.task_guid)
-            for task in list(self.tasks.values()):
+            for task in list(self.store.tasks.values()):
                 if task.state == completed and task.updated_at < now - self.kick_task_duration:
                     op.callback_due(task)
                     result.kicked_completed.append(task.task_guid)
             starts = [
                 task_start(task.task_guid, task.domain, task.task_definition)
-                for task in self.tasks.values()
+                for task in self.store.tasks.values()
                 if task.state == pending
                 and task.created_at > now - self.expire_pending_task_duration
             ]
@@ -272,11 +273,11 @@ class Convergence(Store):
         routes (compared as sets of hostnames) or metric tags (when the instance has any)
         differ from what their desired LRP says; one update for each kind, with no trace id."""
         updates: list[OutboundRequest] = []
-        for key, lrp in self.actual_lrps.items():
-            desired = self.desired_lrps.get(key.process_guid)
+        for key, lrp in self.store.actual_lrps.items():
+            desired = self.store.desired_lrps.get(key.process_guid)
             if key.presence != ORDINARY or lrp.state != RUNNING or desired is None:
                 continue
-            cell = self.cells.get(lrp.actual_lrp_instance_key.cell_id)
+            cell = self.store.cells.get(lrp.actual_lrp_instance_key.cell_id)
             if cell is None:
                 continue
             try:
@@ -299,7 +300,7 @@ class Convergence(Store):
 
     def _prune_domains(self, op: Operation, now: int, result: LRPConvergence) -> None:
         """``pruneDomains``: forget domains whose expiry has passed."""
-        for name, expiry in list(self.domains.items()):
+        for name, expiry in list(self.store.domains.items()):
             if expiry is not None and expiry <= now:
                 op.delete_domain(name)
                 result.pruned_domains.append(name)
@@ -307,7 +308,7 @@ class Convergence(Store):
     def _prune_evacuating(self, op: Operation, cells: set[str], result: LRPConvergence) -> None:
         """``pruneEvacuatingActualLRPs``: an evacuating instance whose cell is gone is gone
         (with no cell registered at all, every evacuating row goes)."""
-        for key, lrp in list(self.actual_lrps.items()):
+        for key, lrp in list(self.store.actual_lrps.items()):
             if key.presence == EVACUATING and lrp.actual_lrp_instance_key.cell_id not in cells:
                 op.delete_actual(key, emit="direct")
                 result.removed_evacuating.append((key.process_guid, key.index))
@@ -318,12 +319,12 @@ class Convergence(Store):
         """``lrpInstanceCounts``: indices a desired LRP lacks an ordinary row for, and ordinary
         rows at or above its instance count (retired only in a fresh domain)."""
         indices: dict[str, set[int]] = {}
-        for key in self.actual_lrps:
+        for key in self.store.actual_lrps:
             if key.presence == ORDINARY:
                 indices.setdefault(key.process_guid, set()).add(key.index)
         missing: list[tuple[str, int, str]] = []
         extra: list[models.ActualLRPKey] = []
-        for lrp in self.desired_lrps.values():
+        for lrp in self.store.desired_lrps.values():
             existing = indices.get(lrp.process_guid, set())
             if len(existing) == lrp.instances:
                 continue
@@ -347,10 +348,10 @@ class Convergence(Store):
         table, already pruned) whose desired LRP is gone."""
         return [
             (key, lrp)
-            for key, lrp in self.actual_lrps.items()
+            for key, lrp in self.store.actual_lrps.items()
             if key.presence == presence
-            and lrp.actual_lrp_key.domain in self.domains
-            and key.process_guid not in self.desired_lrps
+            and lrp.actual_lrp_key.domain in self.store.domains
+            and key.process_guid not in self.store.desired_lrps
         ]
 
     def _extra_suspects(self) -> list[ActualKey]:
@@ -358,10 +359,14 @@ class Convergence(Store):
         index runs too."""
         return [
             key
-            for key, lrp in self.actual_lrps.items()
+            for key, lrp in self.store.actual_lrps.items()
             if key.presence == SUSPECT
             and lrp.state == RUNNING
-            and (ordinary := self.actual_lrps.get(ActualKey(key.process_guid, key.index, ORDINARY)))
+            and (
+                ordinary := self.store.actual_lrps.get(
+                    ActualKey(key.process_guid, key.index, ORDINARY)
+                )
+            )
             is not None
             and ordinary.state == RUNNING
         ]
@@ -382,7 +387,7 @@ class Convergence(Store):
             op.record_as(mark, (before, after), emit="instance")
             result.unclaimed_missing_cell.append((process_guid, index))
             return
-        if ActualKey(process_guid, index, SUSPECT) in self.actual_lrps:
+        if ActualKey(process_guid, index, SUSPECT) in self.store.actual_lrps:
             return  # upstream's presence change fails on the existing suspect row
         mark = len(op.changes)
         op.delete_actual(ActualKey(process_guid, index, ORDINARY))
@@ -391,17 +396,19 @@ class Convergence(Store):
         op.put_actual(suspect)
         op.record_as(mark, (lrp, suspect), emit="instance")
         key = lrp.actual_lrp_key
-        op.put_actual(self.new_actual_lrp(key.process_guid, key.index, key.domain), emit="instance")
+        op.put_actual(
+            self.store.new_actual_lrp(key.process_guid, key.index, key.domain), emit="instance"
+        )
         result.suspected.append((process_guid, index))
 
     def _promote_suspect(self, op: Operation, key: ActualKey, result: LRPConvergence) -> None:
         """``PromoteSuspectActualLRP``: its cell is back, so the suspect is the instance again
         and the replacement ordinary row (if any) goes."""
-        suspect = self.actual_lrps.get(key)
+        suspect = self.store.actual_lrps.get(key)
         if suspect is None:
             return
         ordinary_key = ActualKey(key.process_guid, key.index, ORDINARY)
-        if ordinary_key in self.actual_lrps:
+        if ordinary_key in self.store.actual_lrps:
             op.delete_actual(ordinary_key, emit="direct")
         mark = len(op.changes)
         op.delete_actual(key)

@@ -15,20 +15,29 @@ from fakebbs._rules.store import Store, copy
 __all__ = ["DomainRules"]
 
 
-class DomainRules(Store):
-    """Domains and cells."""
+class DomainRules:
+    """Domains and cells, over ``store``."""
+
+    store: Store
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
     def upsert_domain(self, domain: str, ttl_seconds: int) -> None:
         """Create or refresh a domain; a TTL of 0 never expires."""
-        with self.operation() as op:
-            expires_at = None if ttl_seconds == 0 else self.clock() + ttl_seconds * 10**9
+        with self.store.operation() as op:
+            expires_at = None if ttl_seconds == 0 else self.store.clock() + ttl_seconds * 10**9
             op.put_domain(domain, expires_at)
 
     def fresh_domains(self) -> list[str]:
         """Domains whose expiry lies after now rounded to the second (``SQLDB.FreshDomains``)."""
-        with self.lock:
-            now = round(self.clock() / 10**9) * 10**9
-            return [name for name, expiry in self.domains.items() if expiry is None or expiry > now]
+        with self.store.lock:
+            now = round(self.store.clock() / 10**9) * 10**9
+            return [
+                name
+                for name, expiry in self.store.domains.items()
+                if expiry is None or expiry > now
+            ]
 
     def register_cell(self, presence: models.CellPresence) -> None:
         """Make a cell known, as its rep's Locket presence does (replacing an earlier one).
@@ -37,15 +46,15 @@ class DomainRules(Store):
         instances; the fake has none until they are registered."""
         if not presence.cell_id:
             raise ValueError("a cell presence needs a cell_id")
-        with self.operation() as op:
+        with self.store.operation() as op:
             op.put_cell(presence)
 
     def unregister_cell(self, cell_id: str) -> None:
         """Forget a cell, as when its presence expires; unknown ids are ignored."""
-        with self.operation() as op:
-            if cell_id in self.cells:
+        with self.store.operation() as op:
+            if cell_id in self.store.cells:
                 op.delete_cell(cell_id)
 
     def cell_presences(self) -> list[models.CellPresence]:
-        with self.lock:
-            return [copy(cell) for cell in self.cells.values()]
+        with self.store.lock:
+            return [copy(cell) for cell in self.store.cells.values()]

@@ -55,8 +55,13 @@ __all__ = ["Evacuation"]
 _RECREATE: int = models.DesiredLRP.UpdateStrategy.Value("RECREATE")
 
 
-class Evacuation(Store):
-    """The evacuation rules, mixed into ``fakebbs._rules.state.State``."""
+class Evacuation:
+    """The evacuation rules over ``store``, a rule family of ``fakebbs._rules.state.State``."""
+
+    store: Store
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
     def evacuate_claimed_actual_lrp(
         self, key: models.ActualLRPKey, instance_key: models.ActualLRPInstanceKey
@@ -66,8 +71,8 @@ class Evacuation(Store):
         No target: ResourceNotFound (keep false). An EVACUATING or SUSPECT target is deleted;
         the ORDINARY target is unclaimed for another cell to take. keep_container is false.
         """
-        with self.operation() as op:
-            rows = rows_at(self, key.process_guid, key.index)
+        with self.store.operation() as op:
+            rows = rows_at(self.store, key.process_guid, key.index)
             if _remove_evacuating_or_suspect(op, rows, instance_key):
                 return False
             try:
@@ -112,13 +117,13 @@ class Evacuation(Store):
           ResourceExists with keep true.
         * Anything else: false.
         """
-        with self.operation() as op:
-            rows = rows_at(self, key.process_guid, key.index)
+        with self.store.operation() as op:
+            rows = rows_at(self.store, key.process_guid, key.index)
             if not rows:
                 return False
             target = find_by_instance_key(rows, instance_key)
             ordinary = _with_presence(rows, ORDINARY)
-            desired = self.desired_lrps.get(key.process_guid)
+            desired = self.store.desired_lrps.get(key.process_guid)
             replaced = (
                 ordinary is not None and ordinary != target and ordinary.state in (RUNNING, CRASHED)
             )
@@ -158,8 +163,8 @@ class Evacuation(Store):
     ) -> bool:
         """``EvacuationController.EvacuateStoppedActualLRP``: the instance is gone; delete its
         row (EVACUATING, SUSPECT or ORDINARY). No target: ResourceNotFound. Always false."""
-        with self.operation() as op:
-            rows = rows_at(self, key.process_guid, key.index)
+        with self.store.operation() as op:
+            rows = rows_at(self.store, key.process_guid, key.index)
             if not _remove_evacuating_or_suspect(op, rows, instance_key):
                 op.delete_actual(ActualKey(key.process_guid, key.index, ORDINARY))
             return False
@@ -174,8 +179,8 @@ class Evacuation(Store):
         is deleted; the ORDINARY target crashes with the crash policy of ``/crash``
         (``crash_ordinary``), but is not reported as a crash event of its own and no auction
         is asked for. No target: ResourceNotFound. Always false."""
-        with self.operation() as op:
-            rows = rows_at(self, key.process_guid, key.index)
+        with self.store.operation() as op:
+            rows = rows_at(self.store, key.process_guid, key.index)
             if not _remove_evacuating_or_suspect(op, rows, instance_key):
                 crash_ordinary(op, key, instance_key, error_message, crashed=False)
             return False
@@ -186,8 +191,10 @@ class Evacuation(Store):
         """``EvacuationController.RemoveEvacuatingActualLRP``: delete the EVACUATING row of
         that instance; returns it. No such row (or the instance's row is not the evacuating
         one): ResourceNotFound."""
-        with self.operation() as op:
-            target = find_by_instance_key(rows_at(self, key.process_guid, key.index), instance_key)
+        with self.store.operation() as op:
+            target = find_by_instance_key(
+                rows_at(self.store, key.process_guid, key.index), instance_key
+            )
             if target is None or target.presence != EVACUATING:
                 raise ResourceNotFound()
             return op.delete_actual(ActualKey.of(target))

@@ -2,7 +2,7 @@
 
 These are the calls a cell's rep and the auctioneer make about one instance, mirroring upstream
 ``controllers/actual_lrp_lifecycle_controller.go`` over the ``db/sqldb/actual_lrp_db.go``
-functions. ``RetireActualLRP`` lives with the desired LRP rules in ``_state``.
+functions. and retire (``RetireActualLRP``).
 
 Rows are found the way the controller finds them: all rows of (process guid, index), then the
 first one whose instance key equals the request's (``lookupLRPInSlice``). Upstream's query has
@@ -27,10 +27,11 @@ share (``_evacuation``); they work inside the caller's operation.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 
 from fakebbs import models
-from fakebbs._rules.requests import lrp_auction_request, lrp_start
+from fakebbs._rules.requests import lrp_auction_request, lrp_start, stop_request
 from fakebbs._rules.store import (
     CLAIMED,
     CRASHED,
@@ -52,6 +53,7 @@ from fakebbs.errors import (
     ActualLRPCannotBeFailed,
     ActualLRPCannotBeStarted,
     ActualLRPCannotBeUnclaimed,
+    BBSError,
     ResourceNotFound,
 )
 
@@ -282,11 +284,16 @@ def _clear(lrp: models.ActualLRP, field: str) -> None:
 # -- the rules --------------------------------------------------------------------------------
 
 
-class ActualLRPLifecycle(Store):
+class ActualLRPLifecycle:
     """Claim, start, crash, fail, remove and unclaim, mixed into ``fakebbs._rules.state.State``.
 
     Each returns the resulting ordinary row (a copy), or None where upstream ignores the call.
     """
+
+    store: Store
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
     def claim_actual_lrp(
         self, process_guid: str, index: int, instance_key: models.ActualLRPInstanceKey
@@ -298,11 +305,11 @@ class ActualLRPLifecycle(Store):
         again what is already claimed by the same instance changes nothing. A claim clears the
         net info and placement error and sets ``since``.
         """
-        with self.operation() as op:
-            target = find_by_instance_key(rows_at(self, process_guid, index), instance_key)
+        with self.store.operation() as op:
+            target = find_by_instance_key(rows_at(self.store, process_guid, index), instance_key)
             if target is not None and target.presence == SUSPECT:
                 return None
-            row = self.actual_lrps.get(ActualKey.at(process_guid, index, ORDINARY))
+            row = self.store.actual_lrps.get(ActualKey.at(process_guid, index, ORDINARY))
             if row is None:
                 raise ResourceNotFound()
             if not allows_transition(row, row.actual_lrp_key, instance_key, CLAIMED):
@@ -319,7 +326,7 @@ class ActualLRPLifecycle(Store):
             after.actual_lrp_instance_key.CopyFrom(instance_key)
             after.placement_error = ""
             _clear(after, "actual_lrp_net_info")
-            after.since = self.clock()
+            after.since = self.store.clock()
             return op.put_actual(after)
 
     def start_actual_lrp(
@@ -343,14 +350,14 @@ class ActualLRPLifecycle(Store):
         error (crash count and reason are kept). Then the index's EVACUATING and SUSPECT rows,
         if any, are deleted: the replacement is up.
         """
-        with self.operation() as op:
-            rows = rows_at(self, key.process_guid, key.index)
+        with self.store.operation() as op:
+            rows = rows_at(self.store, key.process_guid, key.index)
             target = find_by_instance_key(rows, instance_key)
             if target is not None and target.presence == SUSPECT:
                 return None
-            row = self.actual_lrps.get(ActualKey.at(key.process_guid, key.index, ORDINARY))
+            row = self.store.actual_lrps.get(ActualKey.at(key.process_guid, key.index, ORDINARY))
             if row is None:
-                started = self.new_actual_lrp(key.process_guid, key.index, key.domain)
+                started = self.store.new_actual_lrp(key.process_guid, key.index, key.domain)
                 started.state = RUNNING
                 started.routable = routable
                 set_instance_fields(
@@ -369,7 +376,7 @@ class ActualLRPLifecycle(Store):
                 elif not allows_transition(row, key, instance_key, RUNNING):
                     raise ActualLRPCannotBeStarted()
                 else:
-                    wanted.since = self.clock()
+                    wanted.since = self.store.clock()
                     wanted.modification_tag.index += 1
                     wanted.placement_error = ""
                     result = op.put_actual(wanted)
@@ -396,8 +403,10 @@ class ActualLRPLifecycle(Store):
         a desired LRP the crash stays committed (and reported) but the answer is
         ResourceNotFound.
         """
-        with self.operation() as op:
-            target = find_by_instance_key(rows_at(self, key.process_guid, key.index), instance_key)
+        with self.store.operation() as op:
+            target = find_by_instance_key(
+                rows_at(self.store, key.process_guid, key.index), instance_key
+            )
             if target is not None and target.presence == SUSPECT:
                 op.delete_actual(ActualKey.of(target))
                 return None
@@ -417,15 +426,15 @@ class ActualLRPLifecycle(Store):
         row that is not UNCLAIMED is ActualLRPCannotBeFailed. The placement error is stored
         truncated (``truncate_text``); the recorded change carries the full text.
         """
-        with self.operation() as op:
-            row = self.actual_lrps.get(ActualKey.at(key.process_guid, key.index, ORDINARY))
+        with self.store.operation() as op:
+            row = self.store.actual_lrps.get(ActualKey.at(key.process_guid, key.index, ORDINARY))
             if row is None:
                 return None
             if row.state != UNCLAIMED:
                 raise ActualLRPCannotBeFailed()
             after = copy(row)
             after.modification_tag.index += 1
-            after.since = self.clock()
+            after.since = self.store.clock()
             reported = copy(after)
             reported.placement_error = error_message
             after.placement_error = truncate_text(error_message)
@@ -445,9 +454,9 @@ class ActualLRPLifecycle(Store):
         matches an UNCLAIMED or CRASHED row); otherwise, or without an ordinary row,
         ResourceNotFound.
         """
-        with self.operation() as op:
+        with self.store.operation() as op:
             row_key = ActualKey.at(process_guid, index, ORDINARY)
-            row = self.actual_lrps.get(row_key)
+            row = self.store.actual_lrps.get(row_key)
             if row is None:
                 raise ResourceNotFound()
             if instance_key is not None and row.actual_lrp_instance_key != instance_key:
@@ -459,5 +468,43 @@ class ActualLRPLifecycle(Store):
     ) -> tuple[models.ActualLRP, models.ActualLRP]:
         """``SQLDB.UnclaimActualLRP`` (internal: convergence and evacuation use it); returns
         (before, after). See ``unclaim_ordinary``."""
-        with self.operation(trace_id) as op:
+        with self.store.operation(trace_id) as op:
             return unclaim_ordinary(op, process_guid, index, stale=stale)
+
+    def retire_actual_lrp(
+        self, key: models.ActualLRPKey, trace_id: str = ""
+    ) -> list[models.ActualLRP]:
+        """``ActualLRPLifecycleController.RetireActualLRP``; returns the rows retired.
+
+        The ordinary row is found by process guid and index (the domain is not compared).
+        UNCLAIMED and CRASHED rows are deleted; a CLAIMED or RUNNING row is deleted when its
+        cell is not registered, and left for the cell's rep to stop when it is (the real BBS
+        asks the rep; the removal is reported either way).
+        """
+        with self.store.operation(trace_id) as op:
+            row_key = ActualKey(key.process_guid, key.index, ORDINARY)
+            lrp = self.store.actual_lrps.get(row_key)
+            if lrp is None:
+                raise ResourceNotFound()
+            cell = self.store.cells.get(lrp.actual_lrp_instance_key.cell_id)
+            if lrp.state in (CLAIMED, RUNNING) and cell is not None:
+                op.report_actual_removed(lrp)
+                again = functools.partial(self._retire_if_cell_gone, copy(lrp), trace_id)
+                op.call(stop_request(lrp, cell, trace_id, retire=True, retry_check=again))
+                return [copy(lrp)]
+            return [op.delete_actual(row_key)]
+
+    def _retire_if_cell_gone(self, lrp: models.ActualLRP, trace_id: str) -> BBSError | bool:
+        """Before each further stop attempt of a retire upstream looks the cell up again: a
+        cell gone by then means the row is removed instead (True; its removal was reported
+        already, so no stream hears of it again), or ResourceNotFound when the row is gone or
+        another instance's. False while the cell is registered: try the rep again."""
+        with self.store.operation(trace_id) as op:
+            if lrp.actual_lrp_instance_key.cell_id in self.store.cells:
+                return False
+            key = ActualKey.of(lrp)
+            row = self.store.actual_lrps.get(key)
+            if row is None or row.actual_lrp_instance_key != lrp.actual_lrp_instance_key:
+                return ResourceNotFound()
+            op.delete_actual(key, emit="none")
+            return True

@@ -523,7 +523,10 @@ class Store:
     """All BBS state of one fake. Two stores share nothing.
 
     ``clock`` returns the current time in Unix nanoseconds (every timestamp and expiry reads
-    it); ``new_guid`` makes modification-tag epochs (upstream uses random UUIDs).
+    it); ``new_guid`` makes modification-tag epochs (upstream uses random UUIDs);
+    ``dispatcher`` makes the calls to reps and the auctioneer the operations decide.
+    ``listeners`` hear every operation's changes; whoever builds the store registers them
+    (``FakeBBS`` does: the event hubs, the list cache, the completion callback worker).
     """
 
     def __init__(
@@ -531,6 +534,7 @@ class Store:
         *,
         clock: Callable[[], int] = system_clock,
         new_guid: Callable[[], str] = random_guid,
+        dispatcher: Dispatcher | None = None,
     ) -> None:
         self.lock = threading.RLock()
         self.clock = clock
@@ -541,7 +545,7 @@ class Store:
         self.domains: dict[str, int | None] = {}
         self.cells: dict[str, models.CellPresence] = {}
         self.listeners: list[Listener] = []
-        self.dispatcher: Dispatcher | None = None
+        self.dispatcher = dispatcher
         """Makes the calls to reps and the auctioneer (None: they are dropped)."""
         self._depth = 0
         self._pending: list[Change] = []

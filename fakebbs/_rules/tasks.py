@@ -84,32 +84,35 @@ def new_task(
     return task
 
 
-class TaskRules(Store):
-    """Rules mixed into ``fakebbs._rules.state.State``; they work on the ``Store`` dictionaries.
+class TaskRules:
+    """The task rules over ``store``, a rule family of ``fakebbs._rules.state.State``.
 
     ``max_task_retries`` is the BBS's config value of that name (see
-    ``DEFAULT_MAX_TASK_RETRIES``); set it on the state, or pass it to ``FakeBBS``.
+    ``DEFAULT_MAX_TASK_RETRIES``): rejections a task survives before it is failed.
     """
 
-    max_task_retries: int = DEFAULT_MAX_TASK_RETRIES
+    store: Store
+    max_task_retries: int
+
+    def __init__(self, store: Store, *, max_task_retries: int = DEFAULT_MAX_TASK_RETRIES) -> None:
+        self.store = store
+        self.max_task_retries = max_task_retries
 
     # -- queries --------------------------------------------------------------------------
 
     def tasks_matching(self, domain: str = "", cell_id: str = "") -> list[models.Task]:
         """``SQLDB.Tasks``: tasks matching both filters (an empty filter matches all)."""
-        with self.lock:
-            return [copy(task) for _, task in self._select_tasks(domain, cell_id)]
+        with self.store.lock:
+            return [copy(task) for _, task in self.task_rows(domain, cell_id)]
 
-    def _select_tasks(
-        self, domain: str = "", cell_id: str = ""
-    ) -> Iterator[tuple[str, models.Task]]:
+    def task_rows(self, domain: str = "", cell_id: str = "") -> Iterator[tuple[str, models.Task]]:
         """The stored tasks ``tasks_matching`` copies, with their guids (callers hold the lock)."""
-        for task_guid, task in self.tasks.items():
+        for task_guid, task in self.store.tasks.items():
             if (not domain or task.domain == domain) and (not cell_id or task.cell_id == cell_id):
                 yield task_guid, task
 
     def task_by_guid(self, task_guid: str) -> models.Task:
-        with self.lock:
+        with self.store.lock:
             return copy(self._task(task_guid))
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -119,10 +122,10 @@ class TaskRules(Store):
     ) -> models.Task:
         """``TaskController.DesireTask`` + ``SQLDB.DesireTask``: a new Pending task created and
         updated now; the auctioneer is asked to place it."""
-        with self.operation(trace_id) as op:
-            if task_guid in self.tasks:
+        with self.store.operation(trace_id) as op:
+            if task_guid in self.store.tasks:
                 raise ResourceExists()
-            task = new_task(task_guid, domain, definition, self.clock())
+            task = new_task(task_guid, domain, definition, self.store.clock())
             stored = op.put_task(task)
             op.call(task_auction_request([task_start(task_guid, domain, definition)], trace_id))
             return stored
@@ -130,14 +133,14 @@ class TaskRules(Store):
     def start_task(self, task_guid: str, cell_id: str, trace_id: str = "") -> bool:
         """``SQLDB.StartTask``; returns ``should_start``. A task already running on this cell
         is left alone (False, no change); otherwise it must be Pending."""
-        with self.operation(trace_id) as op:
+        with self.store.operation(trace_id) as op:
             task = self._task(task_guid)
             if task.state == RUNNING and task.cell_id == cell_id:
                 return False
             _validate_transition(task, RUNNING)
             after = copy(task)
             after.state = RUNNING
-            after.updated_at = self.clock()
+            after.updated_at = self.store.clock()
             after.cell_id = cell_id
             op.put_task(after)
             return True
@@ -146,17 +149,17 @@ class TaskRules(Store):
         """``TaskController.CancelTask``: complete a Pending or Running task as failed with
         "task was cancelled". A task that had a cell is cancelled on it too: the cell's rep is
         told, when the cell is registered."""
-        with self.operation(trace_id) as op:
+        with self.store.operation(trace_id) as op:
             task = self._task(task_guid)
             cancelled = self._fail(op, task, CANCELLED_REASON)
-            cell = self.cells.get(task.cell_id) if task.cell_id else None
+            cell = self.store.cells.get(task.cell_id) if task.cell_id else None
             if cell is not None:
                 op.call(cancel_task_request(task_guid, cell, trace_id))
             return cancelled
 
     def fail_task(self, task_guid: str, failure_reason: str, trace_id: str = "") -> models.Task:
         """``TaskController.FailTask`` (the deprecated route): cancel with a reason."""
-        with self.operation(trace_id) as op:
+        with self.store.operation(trace_id) as op:
             return self._fail(op, self._task(task_guid), failure_reason)
 
     def reject_task(self, task_guid: str, rejection_reason: str, trace_id: str = "") -> models.Task:
@@ -169,7 +172,7 @@ class TaskRules(Store):
         ``before``) is still reported; past the limit the fail runs even then, and its refusal
         ("Cannot transition from Completed to Completed") is what the caller sees.
         """
-        with self.operation(trace_id) as op:
+        with self.store.operation(trace_id) as op:
             task = self._task(task_guid)
             over_limit = task.rejection_count >= self.max_task_retries
             if task.state not in (PENDING, RUNNING):
@@ -182,7 +185,7 @@ class TaskRules(Store):
             rejected.rejection_count += 1
             rejected.rejection_reason = truncate_text(rejection_reason)
             rejected.state = PENDING
-            rejected.updated_at = self.clock()
+            rejected.updated_at = self.store.clock()
             op.put_task(rejected)
             if not over_limit:
                 return copy(rejected)
@@ -201,7 +204,7 @@ class TaskRules(Store):
     ) -> models.Task:
         """``SQLDB.CompleteTask``: the task's cell reports it finished. A task running on
         another cell gives RunningOnDifferentCell; otherwise it must be Running."""
-        with self.operation(trace_id) as op:
+        with self.store.operation(trace_id) as op:
             task = self._task(task_guid)
             if task.state == RUNNING and task.cell_id != cell_id:
                 raise RunningOnDifferentCell.cells(task.cell_id, cell_id)
@@ -210,18 +213,18 @@ class TaskRules(Store):
 
     def resolving_task(self, task_guid: str, trace_id: str = "") -> models.Task:
         """``SQLDB.ResolvingTask``: a Completed task is being handled by its owner."""
-        with self.operation(trace_id) as op:
+        with self.store.operation(trace_id) as op:
             task = self._task(task_guid)
             _validate_transition(task, RESOLVING)
             after = copy(task)
             after.state = RESOLVING
-            after.updated_at = self.clock()
+            after.updated_at = self.store.clock()
             return op.put_task(after)
 
     def delete_task(self, task_guid: str, trace_id: str = "") -> models.Task:
         """``SQLDB.DeleteTask``: only a Resolving task goes; returns it as it was. Any other
         state is refused as "Cannot transition from <state> to Resolving", as upstream says."""
-        with self.operation(trace_id) as op:
+        with self.store.operation(trace_id) as op:
             task = self._task(task_guid)
             if task.state != RESOLVING:
                 raise _transition_error(task, RESOLVING)
@@ -230,7 +233,7 @@ class TaskRules(Store):
     # -- internals (callers hold the lock) ------------------------------------------------
 
     def _task(self, task_guid: str) -> models.Task:
-        task = self.tasks.get(task_guid)
+        task = self.store.tasks.get(task_guid)
         if task is None:
             raise ResourceNotFound()
         return task
@@ -248,7 +251,7 @@ class TaskRules(Store):
         """``SQLDB.completeTask``; the change says the completion callback is due, which is
         the controller's ``taskCompletionClient.Submit`` (the callback worker listens)."""
         after = copy(task)
-        now = self.clock()
+        now = self.store.clock()
         after.state = COMPLETED
         after.updated_at = now
         after.first_completed_at = now

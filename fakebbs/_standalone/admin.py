@@ -176,7 +176,7 @@ class AdminAPI:
         except HTTPException as exc:
             response = _json(exc.code or 400, {"error": exc.description or str(exc)})
         except Exception as exc:  # noqa: BLE001 - a bug in the fake: a 500, kept for check()
-            namespace.fake.errors.append(exc)
+            namespace.fake.handler_errors.append(exc)
             response = _json(500, {"error": f"fakebbs: internal error: {exc!r}"})
         return response(environ, start_response)
 
@@ -216,7 +216,7 @@ class AdminAPI:
         return {"dropped": ns.name}
 
     def errors(self, ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
-        return {"errors": [repr(exc) for exc in ns.fake.errors]}
+        return {"errors": [repr(exc) for exc in ns.fake.handler_errors]}
 
     # -- state ------------------------------------------------------------------------------
 
@@ -440,19 +440,19 @@ class AdminAPI:
         return {"lrps": dataclasses.asdict(lrps), "tasks": dataclasses.asdict(tasks)}
 
     def list_cells(self, ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
-        return {"cells": [to_json(c) for c in ns.fake._state.cell_presences()]}
+        return {"cells": [to_json(c) for c in ns.fake.cell_presences()]}
 
     def register_cell(self, ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
         presence = from_json(_body(request, required=True), models.CellPresence, "cell")
         assert isinstance(presence, models.CellPresence)
         if not presence.cell_id:
             raise AdminError("cell: cell_id is required")
-        ns.fake.register_cell(presence)
+        ns.fake.seed.cell(presence)
         return to_json(presence)
 
     def unregister_cell(self, ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
         cell_id = args["cell_id"]
-        if all(c.cell_id != cell_id for c in ns.fake._state.cell_presences()):
+        if all(c.cell_id != cell_id for c in ns.fake.cell_presences()):
             raise AdminError(f"no cell {cell_id!r} is registered in this namespace", 404)
         ns.fake.unregister_cell(cell_id)
         return {"unregistered": cell_id}

@@ -258,7 +258,7 @@ class Namespaces:
                 return False
             if name != DEFAULT_NAMESPACE:
                 del self._namespaces[name]
-        namespace.fake._stopping()
+        namespace.fake.release_waiting()
         self._page.end_feeds(namespace.fake)  # its pages reconnect, to the namespace made anew
         if name == DEFAULT_NAMESPACE:
             self.reset(namespace)
@@ -368,7 +368,7 @@ class Namespaces:
             port,
             ssl_context=ssl_context,
             on_stop=self._stopping,
-            errors=self.default.fake.errors,
+            errors=self.default.fake.handler_errors,
             request_key=namespace_of_request,
         )
         return server.start()
@@ -376,7 +376,7 @@ class Namespaces:
     def _stopping(self) -> None:
         self._page.end_feeds()
         for namespace in self.all():
-            namespace.fake._stopping()
+            namespace.fake.release_waiting()
 
 
 def _default_first(name: str) -> tuple[bool, str]:

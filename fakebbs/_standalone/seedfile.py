@@ -33,8 +33,7 @@ from typing import Any
 from fakebbs._control import json_input as json_input
 from fakebbs._control.seed import MAX_DOMAIN_TTL, Seed
 from fakebbs._fake import FakeBBS
-from fakebbs._rules.state import State
-from fakebbs._rules.store import Snapshot
+from fakebbs._rules.store import Snapshot, Store
 from fakebbs.errors import BBSError
 
 __all__ = ["SECTIONS", "SeedEntry", "SeedFileError", "apply_seed", "load_seed_file", "parse_seed"]
@@ -223,10 +222,9 @@ def apply_seed(fake: FakeBBS, entries: list[SeedEntry], source: str = "seed") ->
     value its validation refuses, a number out of range, a guid that exists), nothing at all
     is stored and a SeedFileError names the entry and the field. Only then are the entries
     written, each as the ``FakeBBS.seed`` call it stands for."""
-    state = fake._state
-    with state.lock:
-        scratch = State(clock=state.clock, new_guid=state.new_guid)
-        scratch.listeners.clear()  # no completion callbacks from a scratch copy
+    store = fake._state.store
+    with store.lock:
+        scratch = Store(clock=store.clock, new_guid=store.new_guid)  # no listeners: no callbacks
         scratch.restore(fake.snapshot())
         _apply_all(Seed(scratch), entries, source)
         before = fake.snapshot()

@@ -77,7 +77,7 @@ class _Watch:
         self._seq = 0
         self._readers = 0
         self._generation = 0
-        self._store: Store = fake._state
+        self._store: Store = fake._state.store
         self._store.listeners.append(self._on_changes)
         fake.calls.listeners.append(lambda: self.touch("journal"))
         fake.rep_calls.listeners.append(lambda: self.touch("made"))

@@ -12,6 +12,7 @@ import functools
 import inspect
 import textwrap
 import types
+import typing
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -24,24 +25,60 @@ __all__ = ["route_errors"]
 
 def _functions_named(node: ast.AST, scope: Callable[..., Any]) -> Iterator[object]:
     """The objects the names and attributes in ``node`` refer to, resolved in ``scope``'s
-    globals and closure (``state.x`` and ``self.x`` on the BBS state class)."""
+    globals and closure: ``state.x`` on the BBS state class, ``self.x`` on the class ``scope``
+    is a method of, and chains through declared attributes (``self.store.operation``,
+    ``self.lifecycle.retire_actual_lrp``) on the classes their annotations name."""
     from fakebbs._rules.state import State
 
     # The function's whole global namespace, not ``inspect.getclosurevars``: that reads the
     # names of the function's own code object, which on Python 3.11 leaves out the names used
     # inside a comprehension (3.12 inlines comprehensions), so the answer would differ by version.
     names = {**scope.__globals__, **inspect.getclosurevars(scope).nonlocals}
+    owners: dict[str, type] = {"state": State}
+    owner_class = names.get(scope.__qualname__.rpartition(".")[0])
+    if isinstance(owner_class, type):
+        owners["self"] = owner_class
     for child in ast.walk(node):
         if isinstance(child, ast.Name) and child.id in names:
             yield names[child.id]
-        elif isinstance(child, ast.Attribute) and isinstance(child.value, ast.Name):
-            owner = child.value.id
-            if owner in ("state", "self"):
-                yield inspect.getattr_static(State, child.attr, None)
+        elif isinstance(child, ast.Attribute):
+            chain = _attribute_chain(child)
+            if chain is None:
+                continue
+            owner, path = chain
+            if owner in owners:
+                yield _resolve(owners[owner], path)
+            elif len(path) > 1:
+                continue
             elif owner in names and isinstance(names[owner], types.ModuleType):
                 yield getattr(names[owner], child.attr, None)
             elif owner in names and isinstance(names[owner], type):
                 yield names[owner]
+
+
+def _attribute_chain(node: ast.Attribute) -> tuple[str, list[str]] | None:
+    """``a.b.c`` as ("a", ["b", "c"]); None when it does not start at a name."""
+    path: list[str] = []
+    current: ast.expr = node
+    while isinstance(current, ast.Attribute):
+        path.insert(0, current.attr)
+        current = current.value
+    return (current.id, path) if isinstance(current, ast.Name) else None
+
+
+def _resolve(cls: type, path: list[str]) -> object:
+    """The class attribute ``path`` leads to from ``cls``, following each step's annotation
+    (``store: Store``) to the next class; None where it leads nowhere."""
+    for step in path[:-1]:
+        try:
+            hints = typing.get_type_hints(cls)
+        except (NameError, TypeError):
+            return None
+        following = hints.get(step)
+        if not isinstance(following, type):
+            return None
+        cls = following
+    return inspect.getattr_static(cls, path[-1], None)
 
 
 def _reachable_errors(start: Callable[..., Any]) -> set[type[BBSError]]:

@@ -245,7 +245,7 @@ class BBSStateMachine(RuleBasedStateMachine):
         self._event_log: list[Message] = []
         self._subscription: Subscription | None = None
         if self._fake is not None:
-            self._subscription = self._fake.events.subscribe(_EVENT_HUBS)
+            self._subscription = self._fake._events.subscribe(_EVENT_HUBS)
         self._presented = StreamSpec(frozenset(_EVENT_HUBS))  # as the current streams send
         self.call("UpsertDomain", models.UpsertDomainRequest(domain=self.DOMAIN, ttl=0))
 
@@ -320,7 +320,7 @@ class BBSStateMachine(RuleBasedStateMachine):
             self._clean_real_bbs()
         else:
             if self._subscription is not None:
-                self._fake.events.unsubscribe(self._subscription)
+                self._fake._events.unsubscribe(self._subscription)
             self._fake.reset()
         self.world.close()
 
@@ -601,7 +601,7 @@ class BBSStateMachine(RuleBasedStateMachine):
     @precondition(_group("cells"))
     @rule(cell_id=_cells())
     def register_cell(self, cell_id: str) -> None:
-        self.bbs.register_cell(cell_id)
+        self.bbs.seed.cell(models.CellPresence(cell_id=cell_id))
 
     @precondition(_group("cells"))
     @rule(cell_id=_cells())

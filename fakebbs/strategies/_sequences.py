@@ -72,9 +72,9 @@ class _EventSequences(SearchStrategy[list[Message]]):
         operations = data.draw(self.operations)
         fake = FakeBBS(new_guid=counting_guids())
         fake.clock.freeze(CLOCK_START)
-        fake.register_cell("cell-1")
-        fake.register_cell("cell-2")
-        subscription = fake.events.subscribe(self.hubs)
+        fake.seed.cell(models.CellPresence(cell_id="cell-1"))
+        fake.seed.cell(models.CellPresence(cell_id="cell-2"))
+        subscription = fake._events.subscribe(self.hubs)
         spec = StreamSpec(self.hubs)
         with BBSClient.in_process(fake.wsgi_app) as bbs:
             bbs.upsert_domain(_DOMAIN, 0)
@@ -85,7 +85,7 @@ class _EventSequences(SearchStrategy[list[Message]]):
             message = spec.present(event)
             if message is not None:
                 events.append(message)
-        fake.events.unsubscribe(subscription)
+        fake._events.unsubscribe(subscription)
         return events
 
     def __repr__(self) -> str:

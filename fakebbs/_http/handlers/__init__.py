@@ -15,9 +15,9 @@ from fakebbs._http.handlers import (
     ping,
     tasks,
 )
-from fakebbs._http.handlers._base import Call, Handler
+from fakebbs._http.handlers._base import Context, Handler
 
-__all__ = ["HANDLERS", "Call", "Handler"]
+__all__ = ["HANDLERS", "Context", "Handler"]
 
 HANDLERS: dict[str, Handler] = {
     **ping.HANDLERS,

@@ -1,4 +1,4 @@
-"""What every handler module shares: the call context and the handler record."""
+"""What every handler module shares: the request context and the handler record."""
 
 from __future__ import annotations
 
@@ -8,19 +8,22 @@ from typing import Any
 
 from google.protobuf.message import Message
 
-from fakebbs._http.encoded import Encoded
+from fakebbs._http.encoded import Encoded, EncodedLists
 from fakebbs._http.events import EventHub, EventStream
 from fakebbs._rules.state import State
 from fakebbs.routes import Route
 
 
 @dataclass(frozen=True)
-class Call:
-    """One decoded request: its route, the caller's ``X-Vcap-Request-Id`` and the raw body."""
+class Context:
+    """What a handler knows of one decoded request besides the request itself: its route, the
+    caller's ``X-Vcap-Request-Id``, the raw body, and the fake's list cache (``lists``), which
+    list routes join their answers from."""
 
     route: Route
     trace_id: str
     body: bytes
+    lists: EncodedLists
 
 
 @dataclass(frozen=True)
@@ -38,11 +41,11 @@ class Handler:
     ``stream`` marks an event stream route (see ``streaming``); ``run`` is then unused.
     """
 
-    run: Callable[[State, Any, Call], Message | Encoded[Any]]
+    run: Callable[[State, Any, Context], Message | Encoded[Any]]
     prepare: Callable[[Message, bytes], None] | None = None
     require_metric_tags: bool = True
     on_bad_request: Callable[[Any], None] | None = None
-    stream: Callable[[EventHub, Any, Call], EventStream] | None = None
+    stream: Callable[[EventHub, Any, Context], EventStream] | None = None
 
 
 def routable(request: Any) -> bool:
@@ -56,7 +59,7 @@ class RefuseStream(Exception):
     event handlers do when the body does not parse or the hub refuses the subscription."""
 
 
-def streaming(open_stream: Callable[[EventHub, Any, Call], EventStream]) -> Handler:
+def streaming(open_stream: Callable[[EventHub, Any, Context], EventStream]) -> Handler:
     """A handler for an event stream route.
 
     ``open_stream(hub, request, call)`` subscribes to the fake's event hub and returns the
@@ -67,5 +70,5 @@ def streaming(open_stream: Callable[[EventHub, Any, Call], EventStream]) -> Hand
     return Handler(run=_not_a_call, stream=open_stream)
 
 
-def _not_a_call(state: State, request: Any, call: Call) -> Message:
+def _not_a_call(state: State, request: Any, call: Context) -> Message:
     raise TypeError(f"{call.route.name} is an event stream; the app opens it with stream()")

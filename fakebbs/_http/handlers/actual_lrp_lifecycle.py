@@ -9,21 +9,21 @@ empty trace id; the rules record them that way.
 from __future__ import annotations
 
 from fakebbs import models
-from fakebbs._http.handlers._base import Call, Handler, routable
+from fakebbs._http.handlers._base import Context, Handler, routable
 from fakebbs._rules.state import State
 
 __all__ = ["HANDLERS"]
 
 
 def claim_actual_lrp(
-    state: State, request: models.ClaimActualLRPRequest, call: Call
+    state: State, request: models.ClaimActualLRPRequest, call: Context
 ) -> models.ActualLRPLifecycleResponse:
     state.claim_actual_lrp(request.process_guid, request.index, request.actual_lrp_instance_key)
     return models.ActualLRPLifecycleResponse()
 
 
 def start_actual_lrp(
-    state: State, request: models.StartActualLRPRequest, call: Call
+    state: State, request: models.StartActualLRPRequest, call: Context
 ) -> models.ActualLRPLifecycleResponse:
     """``start.r1``: everything the rep reports; ``Routable`` absent means routable."""
     state.start_actual_lrp(
@@ -39,7 +39,7 @@ def start_actual_lrp(
 
 
 def start_actual_lrp_r0(
-    state: State, request: models.StartActualLRPRequest, call: Call
+    state: State, request: models.StartActualLRPRequest, call: Context
 ) -> models.ActualLRPLifecycleResponse:
     """``start`` (``StartActualLRP_r0``): internal routes and metric tags in the body are
     ignored (stored empty); routable and availability zone are still read."""
@@ -54,7 +54,7 @@ def start_actual_lrp_r0(
 
 
 def crash_actual_lrp(
-    state: State, request: models.CrashActualLRPRequest, call: Call
+    state: State, request: models.CrashActualLRPRequest, call: Context
 ) -> models.ActualLRPLifecycleResponse:
     state.crash_actual_lrp(
         request.actual_lrp_key, request.actual_lrp_instance_key, request.error_message
@@ -63,14 +63,14 @@ def crash_actual_lrp(
 
 
 def fail_actual_lrp(
-    state: State, request: models.FailActualLRPRequest, call: Call
+    state: State, request: models.FailActualLRPRequest, call: Context
 ) -> models.ActualLRPLifecycleResponse:
     state.fail_actual_lrp(request.actual_lrp_key, request.error_message)
     return models.ActualLRPLifecycleResponse()
 
 
 def remove_actual_lrp(
-    state: State, request: models.RemoveActualLRPRequest, call: Call
+    state: State, request: models.RemoveActualLRPRequest, call: Context
 ) -> models.ActualLRPLifecycleResponse:
     """The instance key is a condition only when it is on the wire (even empty)."""
     instance_key = (

@@ -16,9 +16,8 @@ from fakebbs._http.encoded import (
     ROUTING_INFO,
     SCHEDULING_INFO,
     Encoded,
-    encoded_lists,
 )
-from fakebbs._http.handlers._base import Call, Handler
+from fakebbs._http.handlers._base import Context, Handler
 from fakebbs._http.versions import (
     desired_lrp_version_down_to,
     populate_metrics_guid,
@@ -36,29 +35,29 @@ def _present(lrp: models.DesiredLRP, version: int, legacy: bool) -> models.Desir
 
 def _list(
     version: int, *, legacy: bool = False
-) -> Callable[[State, models.DesiredLRPsRequest, Call], Encoded[models.DesiredLRPsResponse]]:
+) -> Callable[[State, models.DesiredLRPsRequest, Context], Encoded[models.DesiredLRPsResponse]]:
     """A list revision, joined from each LRP's kept bytes (``_encoded``). The removed
     (``legacy``) ``list.r1`` and ``list`` filtered by domain only and returned the 2016 V1/V0
     conversions."""
     form = DESIRED_LRP_FORMS[version, legacy]
 
     def desired_lrps(
-        state: State, request: models.DesiredLRPsRequest, call: Call
+        state: State, request: models.DesiredLRPsRequest, call: Context
     ) -> Encoded[models.DesiredLRPsResponse]:
         process_guids = () if legacy else request.process_guids
         app_guids = () if legacy else request.app_guids
-        rows = state._select_desired(request.domain, process_guids, app_guids)
+        rows = state.desired_lrp_rows(request.domain, process_guids, app_guids)
         every = not (request.domain or process_guids or app_guids)
-        return encoded_lists(state).join(form, rows, every=every)
+        return call.lists.join(form, rows, every=every)
 
     return desired_lrps
 
 
 def _get(
     version: int, *, legacy: bool = False
-) -> Callable[[State, models.DesiredLRPByProcessGuidRequest, Call], models.DesiredLRPResponse]:
+) -> Callable[[State, models.DesiredLRPByProcessGuidRequest, Context], models.DesiredLRPResponse]:
     def desired_lrp_by_process_guid(
-        state: State, request: models.DesiredLRPByProcessGuidRequest, call: Call
+        state: State, request: models.DesiredLRPByProcessGuidRequest, call: Context
     ) -> models.DesiredLRPResponse:
         lrp = state.desired_lrp_by_process_guid(request.process_guid)
         return models.DesiredLRPResponse(desired_lrp=_present(lrp, version, legacy))
@@ -67,16 +66,16 @@ def _get(
 
 
 def desired_lrp_scheduling_infos(
-    state: State, request: models.DesiredLRPsRequest, call: Call
+    state: State, request: models.DesiredLRPsRequest, call: Context
 ) -> Encoded[models.DesiredLRPSchedulingInfosResponse]:
     """Filters by domain and process guids; app guids are ignored, as upstream."""
-    rows = state._select_desired(domain=request.domain, process_guids=request.process_guids)
+    rows = state.desired_lrp_rows(domain=request.domain, process_guids=request.process_guids)
     every = not (request.domain or request.process_guids)
-    return encoded_lists(state).join(SCHEDULING_INFO, rows, every=every)
+    return call.lists.join(SCHEDULING_INFO, rows, every=every)
 
 
 def desired_lrp_scheduling_info_by_process_guid(
-    state: State, request: models.DesiredLRPByProcessGuidRequest, call: Call
+    state: State, request: models.DesiredLRPByProcessGuidRequest, call: Context
 ) -> models.DesiredLRPSchedulingInfoByProcessGuidResponse:
     lrp = state.desired_lrp_by_process_guid(request.process_guid)
     return models.DesiredLRPSchedulingInfoByProcessGuidResponse(
@@ -85,22 +84,22 @@ def desired_lrp_scheduling_info_by_process_guid(
 
 
 def desired_lrp_routing_infos(
-    state: State, request: models.DesiredLRPsRequest, call: Call
+    state: State, request: models.DesiredLRPsRequest, call: Context
 ) -> Encoded[models.DesiredLRPsResponse]:
     """Filters by process guids only: upstream drops the domain and app guid filters here."""
-    rows = state._select_desired(process_guids=request.process_guids)
-    return encoded_lists(state).join(ROUTING_INFO, rows, every=not request.process_guids)
+    rows = state.desired_lrp_rows(process_guids=request.process_guids)
+    return call.lists.join(ROUTING_INFO, rows, every=not request.process_guids)
 
 
 def desire_desired_lrp(
-    state: State, request: models.DesireLRPRequest, call: Call
+    state: State, request: models.DesireLRPRequest, call: Context
 ) -> models.DesiredLRPLifecycleResponse:
     state.desire_lrp(request.desired_lrp, call.trace_id)
     return models.DesiredLRPLifecycleResponse()
 
 
 def update_desired_lrp(
-    state: State, request: models.UpdateDesiredLRPRequest, call: Call
+    state: State, request: models.UpdateDesiredLRPRequest, call: Context
 ) -> models.DesiredLRPLifecycleResponse:
     if not request.HasField("update"):
         # Upstream dereferences the missing update and the Go server drops the connection
@@ -112,7 +111,7 @@ def update_desired_lrp(
 
 
 def remove_desired_lrp(
-    state: State, request: models.RemoveDesiredLRPRequest, call: Call
+    state: State, request: models.RemoveDesiredLRPRequest, call: Context
 ) -> models.DesiredLRPLifecycleResponse:
     state.remove_desired_lrp(request.process_guid, call.trace_id)
     return models.DesiredLRPLifecycleResponse()

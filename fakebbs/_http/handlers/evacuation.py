@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fakebbs import models
-from fakebbs._http.handlers._base import Call, Handler, routable
+from fakebbs._http.handlers._base import Context, Handler, routable
 from fakebbs._rules.state import State
 from fakebbs.errors import BBSError
 
@@ -19,7 +19,7 @@ __all__ = ["HANDLERS"]
 
 
 def evacuate_claimed_actual_lrp(
-    state: State, request: models.EvacuateClaimedActualLRPRequest, call: Call
+    state: State, request: models.EvacuateClaimedActualLRPRequest, call: Context
 ) -> models.EvacuationResponse:
     return _answer(
         lambda: state.evacuate_claimed_actual_lrp(
@@ -29,7 +29,7 @@ def evacuate_claimed_actual_lrp(
 
 
 def evacuate_running_actual_lrp(
-    state: State, request: models.EvacuateRunningActualLRPRequest, call: Call
+    state: State, request: models.EvacuateRunningActualLRPRequest, call: Context
 ) -> models.EvacuationResponse:
     """``evacuate_running.r1``; ``Routable`` absent means routable."""
     return _answer(
@@ -46,7 +46,7 @@ def evacuate_running_actual_lrp(
 
 
 def evacuate_running_actual_lrp_r0(
-    state: State, request: models.EvacuateRunningActualLRPRequest, call: Call
+    state: State, request: models.EvacuateRunningActualLRPRequest, call: Context
 ) -> models.EvacuationResponse:
     """``evacuate_running``: fields 5 (internal routes) and 6 (metric tags) are ignored."""
     return _answer(
@@ -61,7 +61,7 @@ def evacuate_running_actual_lrp_r0(
 
 
 def evacuate_stopped_actual_lrp(
-    state: State, request: models.EvacuateStoppedActualLRPRequest, call: Call
+    state: State, request: models.EvacuateStoppedActualLRPRequest, call: Context
 ) -> models.EvacuationResponse:
     return _answer(
         lambda: state.evacuate_stopped_actual_lrp(
@@ -71,7 +71,7 @@ def evacuate_stopped_actual_lrp(
 
 
 def evacuate_crashed_actual_lrp(
-    state: State, request: models.EvacuateCrashedActualLRPRequest, call: Call
+    state: State, request: models.EvacuateCrashedActualLRPRequest, call: Context
 ) -> models.EvacuationResponse:
     return _answer(
         lambda: state.evacuate_crashed_actual_lrp(
@@ -81,7 +81,7 @@ def evacuate_crashed_actual_lrp(
 
 
 def remove_evacuating_actual_lrp(
-    state: State, request: models.RemoveEvacuatingActualLRPRequest, call: Call
+    state: State, request: models.RemoveEvacuatingActualLRPRequest, call: Context
 ) -> models.RemoveEvacuatingActualLRPResponse:
     state.remove_evacuating_actual_lrp(request.actual_lrp_key, request.actual_lrp_instance_key)
     return models.RemoveEvacuatingActualLRPResponse()

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from fakebbs import models
 from fakebbs._http.events import EventHub, EventStream, HubName, StreamSpec
-from fakebbs._http.handlers._base import Call, Handler, RefuseStream, streaming
+from fakebbs._http.handlers._base import Context, Handler, RefuseStream, streaming
 
 __all__ = ["HANDLERS"]
 
@@ -34,7 +34,7 @@ def _filtered(spec: StreamSpec) -> Handler:
     """A stream whose body is an ``EventsByCellId`` cell filter."""
 
     def open_stream(
-        hub: EventHub, request: models.EventsByCellId | None, call: Call
+        hub: EventHub, request: models.EventsByCellId | None, call: Context
     ) -> EventStream:
         if request is None:
             raise RefuseStream()
@@ -50,7 +50,7 @@ def _unfiltered(spec: StreamSpec) -> Handler:
     """A stream that ignores its body."""
 
     def open_stream(
-        hub: EventHub, request: models.EventsByCellId | None, call: Call
+        hub: EventHub, request: models.EventsByCellId | None, call: Context
     ) -> EventStream:
         return EventStream(hub, spec)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from google.protobuf.message import Message
 
 from fakebbs import models
-from fakebbs._http.handlers._base import Call, Handler
+from fakebbs._http.handlers._base import Context, Handler
 from fakebbs._rules.state import State
 
 
-def ping(state: State, request: Message, call: Call) -> models.PingResponse:
+def ping(state: State, request: Message, call: Context) -> models.PingResponse:
     """A fake that answers at all is ready: always available."""
     return models.PingResponse(available=True)
 

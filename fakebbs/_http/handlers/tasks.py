@@ -11,8 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 from fakebbs import models
-from fakebbs._http.encoded import TASK_FORMS, Encoded, encoded_lists
-from fakebbs._http.handlers._base import Call, Handler
+from fakebbs._http.encoded import TASK_FORMS, Encoded
+from fakebbs._http.handlers._base import Context, Handler
 from fakebbs._http.versions import (
     task_version_down_to,
     upgrade_task_definition_r0,
@@ -23,25 +23,25 @@ from fakebbs._rules.state import State
 
 def _list(
     version: int, *, legacy: bool = False
-) -> Callable[[State, models.TasksRequest, Call], Encoded[models.TasksResponse]]:
+) -> Callable[[State, models.TasksRequest, Context], Encoded[models.TasksResponse]]:
     """A list revision, joined from each task's kept bytes (``_encoded``)."""
     form = TASK_FORMS[version, legacy]
 
     def tasks(
-        state: State, request: models.TasksRequest, call: Call
+        state: State, request: models.TasksRequest, call: Context
     ) -> Encoded[models.TasksResponse]:
-        rows = state._select_tasks(domain=request.domain, cell_id=request.cell_id)
+        rows = state.task_rows(domain=request.domain, cell_id=request.cell_id)
         every = not (request.domain or request.cell_id)
-        return encoded_lists(state).join(form, rows, every=every)
+        return call.lists.join(form, rows, every=every)
 
     return tasks
 
 
 def _get(
     version: int, *, legacy: bool = False
-) -> Callable[[State, models.TaskByGuidRequest, Call], models.TaskResponse]:
+) -> Callable[[State, models.TaskByGuidRequest, Context], models.TaskResponse]:
     def task_by_guid(
-        state: State, request: models.TaskByGuidRequest, call: Call
+        state: State, request: models.TaskByGuidRequest, call: Context
     ) -> models.TaskResponse:
         task = state.task_by_guid(request.task_guid)
         return models.TaskResponse(task=task_version_down_to(task, version, legacy=legacy))
@@ -50,42 +50,42 @@ def _get(
 
 
 def desire_task(
-    state: State, request: models.DesireTaskRequest, call: Call
+    state: State, request: models.DesireTaskRequest, call: Context
 ) -> models.TaskLifecycleResponse:
     state.desire_task(request.task_definition, request.task_guid, request.domain, call.trace_id)
     return models.TaskLifecycleResponse()
 
 
 def start_task(
-    state: State, request: models.StartTaskRequest, call: Call
+    state: State, request: models.StartTaskRequest, call: Context
 ) -> models.StartTaskResponse:
     should_start = state.start_task(request.task_guid, request.cell_id, call.trace_id)
     return models.StartTaskResponse(should_start=should_start)
 
 
 def cancel_task(
-    state: State, request: models.TaskGuidRequest, call: Call
+    state: State, request: models.TaskGuidRequest, call: Context
 ) -> models.TaskLifecycleResponse:
     state.cancel_task(request.task_guid, call.trace_id)
     return models.TaskLifecycleResponse()
 
 
 def fail_task(
-    state: State, request: models.FailTaskRequest, call: Call
+    state: State, request: models.FailTaskRequest, call: Context
 ) -> models.TaskLifecycleResponse:
     state.fail_task(request.task_guid, request.failure_reason, call.trace_id)
     return models.TaskLifecycleResponse()
 
 
 def reject_task(
-    state: State, request: models.RejectTaskRequest, call: Call
+    state: State, request: models.RejectTaskRequest, call: Context
 ) -> models.TaskLifecycleResponse:
     state.reject_task(request.task_guid, request.rejection_reason, call.trace_id)
     return models.TaskLifecycleResponse()
 
 
 def complete_task(
-    state: State, request: models.CompleteTaskRequest, call: Call
+    state: State, request: models.CompleteTaskRequest, call: Context
 ) -> models.TaskLifecycleResponse:
     state.complete_task(
         request.task_guid,
@@ -99,14 +99,14 @@ def complete_task(
 
 
 def resolving_task(
-    state: State, request: models.TaskGuidRequest, call: Call
+    state: State, request: models.TaskGuidRequest, call: Context
 ) -> models.TaskLifecycleResponse:
     state.resolving_task(request.task_guid, call.trace_id)
     return models.TaskLifecycleResponse()
 
 
 def delete_task(
-    state: State, request: models.TaskGuidRequest, call: Call
+    state: State, request: models.TaskGuidRequest, call: Context
 ) -> models.TaskLifecycleResponse:
     state.delete_task(request.task_guid, call.trace_id)
     return models.TaskLifecycleResponse()
