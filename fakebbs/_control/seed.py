@@ -62,6 +62,7 @@ from fakebbs._rules.validation import (
     validate_task,
 )
 from fakebbs._rules.views import as_stored
+from fakebbs._rules.wire import NANOSECONDS_PER_SECOND
 from fakebbs.errors import InvalidRequest, ResourceExists
 
 __all__ = [
@@ -125,7 +126,9 @@ class Seed:
             )
         store = self._store
         with store.operation() as op:
-            expires_at = None if ttl is None else store.clock() + round(ttl * 10**9)
+            expires_at = (
+                None if ttl is None else store.clock() + round(ttl * NANOSECONDS_PER_SECOND)
+            )
             op.put_domain(name, expires_at)
         return name
 

@@ -57,6 +57,7 @@ from fakebbs._rules.store import (
     Store,
     copy,
 )
+from fakebbs._rules.wire import NANOSECONDS_PER_SECOND
 from fakebbs.errors import BBSError
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Convergence", "LRPConvergence", "TaskConvergence"]
 
-SECOND = 10**9
+SECOND = NANOSECONDS_PER_SECOND
 KICK_TASK_DURATION = 30 * SECOND
 EXPIRE_PENDING_TASK_DURATION = 30 * 60 * SECOND
 EXPIRE_COMPLETED_TASK_DURATION = 2 * 60 * SECOND

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from fakebbs import models
 from fakebbs._rules.store import Store, copy
+from fakebbs._rules.wire import NANOSECONDS_PER_SECOND
 
 __all__ = ["DomainRules"]
 
@@ -26,13 +27,18 @@ class DomainRules:
     def upsert_domain(self, domain: str, ttl_seconds: int) -> None:
         """Create or refresh a domain; a TTL of 0 never expires."""
         with self.store.operation() as op:
-            expires_at = None if ttl_seconds == 0 else self.store.clock() + ttl_seconds * 10**9
+            expires_at = (
+                None
+                if ttl_seconds == 0
+                else self.store.clock() + ttl_seconds * NANOSECONDS_PER_SECOND
+            )
             op.put_domain(domain, expires_at)
 
     def fresh_domains(self) -> list[str]:
         """Domains whose expiry lies after now rounded to the second (``SQLDB.FreshDomains``)."""
         with self.store.lock:
-            now = round(self.store.clock() / 10**9) * 10**9
+            second = NANOSECONDS_PER_SECOND
+            now = round(self.store.clock() / second) * second
             return [
                 name
                 for name, expiry in self.store.domains.items()

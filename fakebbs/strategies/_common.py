@@ -14,6 +14,7 @@ from hypothesis.strategies import SearchStrategy
 from hypothesis.vendor import pretty
 
 from fakebbs._control.selectors import _is_map, _is_repeated
+from fakebbs._rules.wire import GO_JSON_ESCAPES as _GO_JSON_ESCAPES
 
 __all__ = [
     "GUID_ALPHABET",
@@ -216,8 +217,6 @@ def root_fs_urls() -> SearchStrategy[str]:
         st.tuples(stack, stack).map(lambda p: f"docker://registry.example.com/{p[0]}:{p[1]}"),
     )
 
-
-_GO_JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"}
 
 _JSON_SCALARS = st.one_of(
     st.none(),
