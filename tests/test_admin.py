@@ -130,8 +130,8 @@ def test_reset_acts_on_one_namespace(admin: Client, namespaces: Namespaces) -> N
     namespaces.get("a").fake.seed.cell("cell-a")
     namespaces.get("b").fake.seed.cell("cell-b")
     assert admin.post("/ns/a" + ADMIN + "/reset").status_code == 200
-    assert namespaces.get("a").fake._state.cell_presences() == []
-    assert [c.cell_id for c in namespaces.get("b").fake._state.cell_presences()] == ["cell-b"]
+    assert namespaces.get("a").fake.cell_presences() == []
+    assert [c.cell_id for c in namespaces.get("b").fake.cell_presences()] == ["cell-b"]
 
 
 def test_a_named_snapshot_restores_the_state_it_took(admin: Client, bbs: BBSClient) -> None:
@@ -440,7 +440,7 @@ def test_a_held_route_waits_until_released(admin: Client, namespaces: Namespaces
     thread.start()
     arrived = call(admin, "POST", f"/holds/{gate['id']}/wait", {"timeout": 5})
     assert arrived["arrived"] == 1 and answers == []
-    namespaces.default.fake._state.desire_lrp(desired_lrp("late"))  # behind the client's back
+    namespaces.default.fake.seed.desired_lrp("late")  # behind the client's back
     released = call(admin, "DELETE", f"/holds/{gate['id']}")
     thread.join(5)
     assert released["released"] is True

@@ -52,12 +52,12 @@ def test_a_naive_datetime_is_refused() -> None:
 def test_the_fake_stamps_with_its_clock() -> None:
     clock = ManualClock(42 * 10**9)
     fake = FakeBBS(clock=clock)
-    fake._state.upsert_domain("d", ttl_seconds=10)
+    fake.seed.domain("d", ttl=10)
 
     clock.advance(9)
-    assert fake._state.fresh_domains() == ["d"]
+    assert fake.client().domains() == ["d"]
     clock.advance(2)
-    assert fake._state.fresh_domains() == []
+    assert fake.client().domains() == []
 
 
 # -- Clock, every fake's clock ----------------------------------------------------------------
@@ -159,11 +159,11 @@ def test_a_fake_takes_a_clock_given_to_it_as_its_own() -> None:
 def test_the_fake_stamps_with_its_frozen_clock() -> None:
     fake = FakeBBS()
     fake.clock.freeze(at=100 * 10**9)
-    fake._state.upsert_domain("d", ttl_seconds=10)
+    fake.seed.domain("d", ttl=10)
 
     fake.clock.advance(10)
 
-    assert fake._state.fresh_domains() == []
+    assert fake.client().domains() == []
 
 
 def test_reset_lets_the_clock_run_in_real_time_again() -> None:

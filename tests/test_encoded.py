@@ -494,8 +494,8 @@ def test_a_filtered_list_is_the_encoders_answer(name: str, request_message: Mess
 
 def test_two_fakes_keep_their_own_bytes() -> None:
     one, two = FakeBBS(), FakeBBS()
-    one._state.desire_lrp(desired_lrp("web", annotation="one"))
-    two._state.desire_lrp(desired_lrp("web", annotation="two"))
+    one.client().desire_lrp(desired_lrp("web", annotation="one"))
+    two.client().desire_lrp(desired_lrp("web", annotation="two"))
 
     answers = [
         models.DesiredLRPsResponse.FromString(_answer(Client(f.wsgi_app), "DesiredLRPs", m))
@@ -510,14 +510,14 @@ def test_kept_bytes_are_dropped_with_the_items_they_were_made_from() -> None:
     fake = FakeBBS()
     http = Client(fake.wsgi_app)
     for n in range(20):
-        fake._state.desire_lrp(desired_lrp(f"web-{n}", instances=1))
+        fake.client().desire_lrp(desired_lrp(f"web-{n}", instances=1))
     _answer(http, "DesiredLRPs", models.DesiredLRPsRequest())
     _answer(http, "ActualLRPs", models.ActualLRPsRequest())
     kept = fake.wsgi_app.lists
     assert kept.size() == 40
 
     for n in range(20):
-        fake._state.remove_desired_lrp(f"web-{n}")
+        fake.client().remove_desired_lrp(f"web-{n}")
 
     assert kept.size() == 0
 
@@ -526,11 +526,11 @@ def test_after_a_reset_the_kept_bytes_stay_bounded_by_the_store() -> None:
     fake = FakeBBS()
     http = Client(fake.wsgi_app)
     for n in range(200):
-        fake._state.desire_lrp(desired_lrp(f"web-{n}", instances=0))
+        fake.client().desire_lrp(desired_lrp(f"web-{n}", instances=0))
     _answer(http, "DesiredLRPs", models.DesiredLRPsRequest())
 
     fake.reset()
-    fake._state.desire_lrp(desired_lrp("web-0", instances=0, annotation="again"))
+    fake.client().desire_lrp(desired_lrp("web-0", instances=0, annotation="again"))
     answer = _answer(http, "DesiredLRPs", models.DesiredLRPsRequest())
 
     assert [
@@ -549,11 +549,11 @@ def test_lists_read_while_others_write_are_whole_and_end_as_the_encoders() -> No
             for n in range(60):
                 guid = f"w{worker}-{n % 7}"
                 if guid in fake.snapshot().desired_lrps:
-                    fake._state.update_desired_lrp(
+                    fake.client().update_desired_lrp(
                         guid, models.DesiredLRPUpdate(annotation=str(n), instances=n % 3)
                     )
                 else:
-                    fake._state.desire_lrp(desired_lrp(guid, instances=1))
+                    fake.client().desire_lrp(desired_lrp(guid, instances=1))
         except BaseException as error:  # noqa: BLE001 - reported by the test thread
             errors.append(error)
 
@@ -587,7 +587,7 @@ def test_lists_read_while_others_write_are_whole_and_end_as_the_encoders() -> No
 
 def test_the_journal_shows_a_joined_list_answer_as_its_message() -> None:
     fake = FakeBBS()
-    fake._state.desire_lrp(desired_lrp("web"))
+    fake.client().desire_lrp(desired_lrp("web"))
     journal = Journal()
     app = fake.wsgi_app
     http = Client(BBSApp(fake._state, events=app.events, lists=app.lists, journal=journal))
@@ -602,9 +602,9 @@ def test_the_journal_shows_a_joined_list_answer_as_its_message() -> None:
 def test_a_restore_brings_back_the_lists_of_the_snapshot() -> None:
     fake = FakeBBS()
     http = Client(fake.wsgi_app)
-    fake._state.desire_lrp(desired_lrp("web", instances=1))
+    fake.client().desire_lrp(desired_lrp("web", instances=1))
     snapshot = fake.snapshot()
-    fake._state.update_desired_lrp("web", models.DesiredLRPUpdate(annotation="changed"))
+    fake.client().update_desired_lrp("web", models.DesiredLRPUpdate(annotation="changed"))
     for name in REFERENCE:  # kept whole, with the same count of items as the snapshot
         _assert_same(fake, http, name, _request_type(name)())
 

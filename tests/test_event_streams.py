@@ -568,7 +568,7 @@ def test_convergence_creating_a_missing_instance_reaches_the_streams(
     bbs.desire_lrp(desired_lrp("web", instances=1))
     bbs.remove_actual_lrp(key())
     source = subscribe("LRPInstanceEventStream")
-    fake._state.converge_lrps()
+    fake.converge()
     [created] = take(source, 1)
     assert isinstance(created, models.ActualLRPInstanceCreatedEvent)
     assert created.actual_lrp.actual_lrp_key.index == 0

@@ -16,19 +16,20 @@ def test_converge_restarts_a_crashed_instance_once_the_clock_passes_its_backoff(
     clock = fake.clock
     clock.freeze()
     fake.seed.cell("cell-1")
-    fake._state.desire_lrp(desired_lrp("web", instances=1))
+    bbs = fake.client()
+    bbs.desire_lrp(desired_lrp("web", instances=1))
     key = models.ActualLRPKey(process_guid="web", index=0, domain="cf-apps")
     instance = models.ActualLRPInstanceKey(instance_guid="ig", cell_id="cell-1")
     for _ in range(3):
-        fake._state.claim_actual_lrp("web", 0, instance)
-        fake._state.crash_actual_lrp(key, instance, "boom")
+        bbs.claim_actual_lrp(key, instance)
+        bbs.crash_actual_lrp(key, instance, "boom")
 
     assert fake.converge()[0].restarted_crashed == []
     clock.advance(31)
     lrps, _ = fake.converge()
 
     assert lrps.restarted_crashed == [("web", 0)]
-    [row] = fake._state.actual_lrps_matching(process_guid="web")
+    [row] = bbs.actual_lrps(process_guid="web")
     assert (row.state, row.crash_count) == ("UNCLAIMED", 3)
 
 
@@ -50,7 +51,7 @@ def test_reset_forgets_cells_too() -> None:
 
     fake.reset()
 
-    assert fake._state.cell_presences() == []
+    assert fake.cell_presences() == []
 
 
 def test_check_reraises_an_error_raised_inside_the_fake_once() -> None:
@@ -98,7 +99,7 @@ def test_reset_clears_state_faults_holds_and_journal() -> None:
 
     fake.reset()
 
-    assert (fake._state.cell_presences(), fake.faults, len(fake.calls)) == ([], [], 0)
+    assert (fake.cell_presences(), fake.faults, len(fake.calls)) == ([], [], 0)
     assert gate.released
     with fake.client() as bbs:
         assert bbs.domains() == []

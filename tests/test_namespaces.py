@@ -55,7 +55,7 @@ def desire(client: Client, path_prefix: str, guid: str, **headers: str) -> None:
 
 
 def guids(namespaces: Namespaces, name: str) -> list[str]:
-    return sorted(namespaces.get(name).fake._state.store.snapshot().desired_lrps)
+    return sorted(namespaces.get(name).fake.snapshot().desired_lrps)
 
 
 def test_a_path_prefix_chooses_the_namespace(namespaces: Namespaces) -> None:

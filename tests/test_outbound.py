@@ -18,7 +18,7 @@ import trustme
 from werkzeug.wrappers import Request, Response
 
 from builders import desired_lrp
-from fakebbs import FakeBBS, errors, faults, models
+from fakebbs import FakeBBS, Snapshot, errors, faults, models
 from fakebbs._http.server import Server
 from fakebbs._outbound.calls import RETIRE_ATTEMPTS, ClientTLS
 from fakebbs.client import BBSClient
@@ -50,7 +50,7 @@ def client(bbs: FakeBBS) -> Iterator[BBSClient]:
 
 
 def running(bbs: FakeBBS, guid: str, index: int) -> models.ActualLRP:
-    (row,) = [r for r in bbs._state.actual_lrps_matching(process_guid=guid, index=index)]
+    (row,) = [r for r in bbs.client().actual_lrps(process_guid=guid, index=index)]
     return row
 
 
@@ -79,7 +79,7 @@ def test_retiring_a_running_instance_asks_its_cell_to_stop_it(
     assert call.url == cell.rep_url + call.path
     assert call.trace_id == "t-1"
     assert (call.sent, call.error, call.outcome) == (False, None, "not sent")
-    assert len(bbs._state.actual_lrps_matching(process_guid="web")) == 2  # the rep removes it
+    assert len(bbs.client().actual_lrps(process_guid="web")) == 2  # the rep removes it
 
 
 def test_retiring_on_an_unknown_cell_or_an_unclaimed_instance_calls_no_rep(
@@ -89,7 +89,7 @@ def test_retiring_on_an_unknown_cell_or_an_unclaimed_instance_calls_no_rep(
     client.retire_actual_lrp(key("web", 0))
     client.retire_actual_lrp(key("web", 1))
     bbs.rep_calls.assert_not_called("*")
-    assert bbs._state.actual_lrps_matching(process_guid="web") == []
+    assert bbs.client().actual_lrps(process_guid="web") == []
 
 
 def test_removing_a_desired_lrp_stops_its_claimed_and_running_instances(
@@ -306,8 +306,9 @@ def test_desiring_a_task_asks_the_auctioneer_to_place_it(bbs: FakeBBS, client: B
 
 def test_convergence_auctions_missing_instances_and_pending_tasks(bbs: FakeBBS) -> None:
     bbs.seed.desired_lrp("web", instances=2)
-    with bbs._state.store.operation() as op:
-        op.delete_actual(next(k for k in bbs.snapshot().actual_lrps if k.index == 1))
+    seeded = bbs.snapshot()
+    rows = {key: row for key, row in seeded.actual_lrps.items() if key.index != 1}
+    bbs.restore(Snapshot(seeded.desired_lrps, rows, seeded.tasks, seeded.domains, seeded.cells))
     bbs.seed.task("t-pending")
     bbs.converge()
     bbs.auctioneer_calls.assert_called(
@@ -383,7 +384,7 @@ def test_a_failed_stop_after_a_removal_or_a_failed_auction_changes_no_answer(
     client.remove_desired_lrp("web")
     assert bbs.auctioneer_calls.last.error is not None
     assert bbs.rep_calls.last.error is not None
-    assert [r.state for r in bbs._state.actual_lrps_matching(process_guid="web")] == ["RUNNING"]
+    assert [r.state for r in bbs.client().actual_lrps(process_guid="web")] == ["RUNNING"]
 
 
 def test_a_fault_rule_for_the_calls_takes_transport_faults_only(bbs: FakeBBS) -> None:
@@ -847,7 +848,7 @@ def test_a_cell_gone_between_stop_attempts_makes_the_retire_remove_the_row(
     bbs.fail("StopLRPInstance", faults.status(500), times=1, where=cell_goes_away)
     client.retire_actual_lrp(key("web", 0))
     bbs.rep_calls.assert_called("StopLRPInstance", times=1)
-    assert bbs._state.actual_lrps_matching(process_guid="web") == []
+    assert bbs.client().actual_lrps(process_guid="web") == []
 
 
 @pytest.mark.parametrize("require", [False, True], ids=["fallback", "required"])

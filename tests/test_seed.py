@@ -121,7 +121,7 @@ def test_a_seeded_desired_lrp_has_unclaimed_instances_as_a_desire_makes_them(
 ) -> None:
     other = FakeBBS()
     other.clock.freeze(at=NOW)
-    other._state.desire_lrp(bbs.seed.desired_lrp("web", instances=3))
+    other.client().desire_lrp(bbs.seed.desired_lrp("web", instances=3))
 
     seeded = rows(bbs, "web")
     assert [r.state for r in seeded] == ["UNCLAIMED"] * 3
@@ -220,7 +220,7 @@ def test_a_claimed_row_is_what_a_claim_makes(bbs: FakeBBS) -> None:
     other = FakeBBS()
     other.clock.freeze(at=NOW)
     other.seed.desired_lrp("web", instances=1)
-    other._state.claim_actual_lrp("web", 0, instance("x"))
+    other.client().claim_actual_lrp(lrp_key("web"), instance("x"))
 
     [seeded], [claimed] = rows(bbs, "web"), rows(other, "web")
     assert seeded.actual_lrp_instance_key.instance_guid != ""
@@ -234,8 +234,8 @@ def test_a_running_row_is_what_a_claim_and_a_start_make(bbs: FakeBBS) -> None:
     other = FakeBBS()
     other.clock.freeze(at=NOW)
     other.seed.desired_lrp("web", instances=1)
-    other._state.claim_actual_lrp("web", 0, instance("x"))
-    other._state.start_actual_lrp(
+    other.client().claim_actual_lrp(lrp_key("web"), instance("x"))
+    other.client().start_actual_lrp(
         lrp_key("web"), instance("x"), net_info(seeded), availability_zone="z1"
     )
 
@@ -266,11 +266,11 @@ def test_a_crashed_row_is_what_three_crashes_make(bbs: FakeBBS) -> None:
     other.clock.freeze(at=NOW)
     other.seed.desired_lrp("web", instances=1)
     for n in range(3):
-        other._state.claim_actual_lrp("web", 0, instance(f"x{n}"))
-        other._state.start_actual_lrp(
+        other.client().claim_actual_lrp(lrp_key("web"), instance(f"x{n}"))
+        other.client().start_actual_lrp(
             lrp_key("web"), instance(f"x{n}"), models.ActualLRPNetInfo(address="a")
         )
-        other._state.crash_actual_lrp(lrp_key("web"), instance(f"x{n}"), seeded.crash_reason)
+        other.client().crash_actual_lrp(lrp_key("web"), instance(f"x{n}"), seeded.crash_reason)
 
     [crashed] = rows(other, "web")
     assert (seeded.state, seeded.crash_count) == ("CRASHED", 3)
@@ -290,9 +290,9 @@ def test_an_evacuating_row_is_what_an_evacuation_makes_of_a_running_one(bbs: Fak
     other.clock.freeze(at=NOW)
     other.seed.cell("cell-2")
     other.seed.desired_lrp("api", instances=1)
-    other._state.claim_actual_lrp("api", 0, instance("x", "cell-2"))
-    other._state.start_actual_lrp(lrp_key("api"), instance("x", "cell-2"), net_info(seeded))
-    other._state.evacuate_running_actual_lrp(
+    other.client().claim_actual_lrp(lrp_key("api"), instance("x", "cell-2"))
+    other.client().start_actual_lrp(lrp_key("api"), instance("x", "cell-2"), net_info(seeded))
+    other.client().evacuate_running_actual_lrp(
         lrp_key("api"), instance("x", "cell-2"), net_info(seeded)
     )
 
@@ -379,13 +379,13 @@ def test_a_seeded_task_is_what_the_task_rules_make(bbs: FakeBBS, state: str) -> 
     seeded = bbs.seed.task("t-1", state=state, result="out" if state != "PENDING" else "")
     other = FakeBBS()
     other.clock.freeze(at=NOW)
-    other._state.desire_task(seeded.task_definition, "t-1", "cf-tasks")
+    other.client().desire_task("t-1", "cf-tasks", seeded.task_definition)
     if state != "PENDING":
-        other._state.start_task("t-1", "cell-1")
+        other.client().start_task("t-1", "cell-1")
     if state in ("COMPLETED", "RESOLVING"):
-        other._state.complete_task("t-1", "cell-1", failed=False, result="out")
+        other.client().complete_task("t-1", "cell-1", failed=False, result="out")
     if state == "RESOLVING":
-        other._state.resolving_task("t-1")
+        other.client().resolving_task("t-1")
 
     expected = other.snapshot().tasks["t-1"]
     if state == "RUNNING":

@@ -170,10 +170,10 @@ def test_no_write_changes_a_snapshot_taken_before_it(
 
 def test_a_restore_brings_back_every_table() -> None:
     fake = FakeBBS()
-    fake._state.upsert_domain("cf-apps", 0)
+    fake.seed.domain("cf-apps")
     fake.seed.cell("cell-1")
-    fake._state.desire_lrp(desired_lrp("web", instances=2))
-    fake._state.desire_task(task_definition(), "t-1", "d")
+    fake.client().desire_lrp(desired_lrp("web", instances=2))
+    fake.client().desire_task("t-1", "d", task_definition())
     snap = fake.snapshot()
     fake.reset()
 
@@ -190,7 +190,7 @@ def test_a_restore_brings_back_every_table() -> None:
 def test_a_restore_forgets_what_was_written_after_the_snapshot() -> None:
     fake = FakeBBS()
     snap = fake.snapshot()
-    fake._state.desire_lrp(desired_lrp("late"))
+    fake.client().desire_lrp(desired_lrp("late"))
     fake.seed.cell("cell-9")
 
     fake.restore(snap)
@@ -204,20 +204,20 @@ def test_a_restore_forgets_what_was_written_after_the_snapshot() -> None:
 
 def test_a_snapshot_can_be_restored_again_and_again() -> None:
     fake = FakeBBS()
-    fake._state.desire_lrp(desired_lrp("web", instances=1))
+    fake.client().desire_lrp(desired_lrp("web", instances=1))
     snap = fake.snapshot()
     for _ in range(3):
-        fake._state.remove_desired_lrp("web")
+        fake.client().remove_desired_lrp("web")
         fake.restore(snap)
         assert list(fake.snapshot().desired_lrps) == ["web"]
 
 
 def test_a_snapshot_restores_into_another_fake() -> None:
     one, two = FakeBBS(), FakeBBS()
-    one._state.desire_lrp(desired_lrp("web", instances=1))
+    one.client().desire_lrp(desired_lrp("web", instances=1))
 
     two.restore(one.snapshot())
-    two._state.remove_desired_lrp("web")
+    two.client().remove_desired_lrp("web")
 
     assert list(one.snapshot().desired_lrps) == ["web"]
     assert list(two.snapshot().desired_lrps) == []
@@ -231,10 +231,10 @@ def test_a_snapshot_is_read_only() -> None:
 
 def test_a_restore_reaches_open_streams_as_the_changes_it_makes() -> None:
     fake = FakeBBS()
-    fake._state.desire_lrp(desired_lrp("kept", instances=0))
+    fake.client().desire_lrp(desired_lrp("kept", instances=0))
     snap = fake.snapshot()
-    fake._state.remove_desired_lrp("kept")
-    fake._state.desire_lrp(desired_lrp("late", instances=1))
+    fake.client().remove_desired_lrp("kept")
+    fake.client().desire_lrp(desired_lrp("late", instances=1))
     subscription = fake._events.subscribe({"desired", "actual"})
 
     fake.restore(snap)
@@ -253,7 +253,7 @@ def test_a_restore_reaches_open_streams_as_the_changes_it_makes() -> None:
 def test_a_reset_and_a_restore_are_one_recorded_change_each() -> None:
     fake = FakeBBS()
     for i in range(200):
-        fake._state.desire_lrp(desired_lrp(f"app-{i}", instances=3))
+        fake.client().desire_lrp(desired_lrp(f"app-{i}", instances=3))
     snap = fake.snapshot()
     batches: list[list[Change]] = []
     fake._state.store.listeners.append(batches.append)

@@ -100,7 +100,7 @@ def test_reset_is_one_recorded_restore_to_an_empty_state_that_emits_nothing() ->
 
 def test_a_reset_reaches_no_event_stream() -> None:
     fake = FakeBBS()
-    fake._state.desire_lrp(desired_lrp("web", instances=1))
+    fake.client().desire_lrp(desired_lrp("web", instances=1))
     subscription = fake._events.subscribe({"desired", "actual", "instance", "task"})
 
     fake.reset()

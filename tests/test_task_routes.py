@@ -87,7 +87,7 @@ def test_each_revision_answers_its_model_version(
     bbs: BBSClient, fake: FakeBBS, list_route: str, get_route: str, version: int, legacy: bool
 ) -> None:
     bbs.desire_task("t", "d", layered_definition())
-    stored = fake._state.task_by_guid("t")
+    stored = fake.snapshot().tasks["t"]
     expected = task_version_down_to(stored, version, legacy=legacy)
 
     listed = bbs.call(list_route, models.TasksRequest())
