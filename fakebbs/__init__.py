@@ -23,7 +23,7 @@ from fakebbs._fake import FakeBBS
 from fakebbs._http.server import Server
 from fakebbs._outbound.calls import ClientTLS, OutboundCall
 from fakebbs._rules.convergence import LRPConvergence, TaskConvergence
-from fakebbs._rules.store import Snapshot
+from fakebbs._rules.snapshot import Snapshot
 from fakebbs.client import BBSClient
 from fakebbs.clock import Clock, ManualClock
 

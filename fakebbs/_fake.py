@@ -50,10 +50,18 @@ __all__ = ["FakeBBS"]
 class FakeBBS:
     """An in-memory BBS.
 
-    ``wsgi_app`` serves the BBS HTTP API over ``state``; mount it in any WSGI server, call it
-    in-process with ``werkzeug.test.Client``, or let ``serve()`` run it on a local socket.
-    Two fakes share nothing. ``namespace`` is the name its journaled calls carry (``fakebbs
-    serve`` runs one fake per namespace).
+    ``wsgi_app`` serves the BBS HTTP API over the fake's state; mount it in any WSGI server,
+    call it in-process with ``werkzeug.test.Client``, or let ``serve()`` run it on a local
+    socket. Set the state up with ``seed``, read it with ``snapshot()`` or ``client()``.
+    Two fakes share nothing.
+
+    Inside, the fake builds its parts once and wires them here: the store (the data), the
+    rules over it (``fakebbs._rules.state.State``), and the store's listeners, which hear
+    every change whatever made it: the task completion callback worker, the event hub the
+    streams subscribe to, and the list answers' byte cache.
+
+    ``namespace`` is the name its journaled calls carry (``fakebbs serve`` runs one fake per
+    namespace). ``handler_errors`` keeps what went wrong inside the fake (``check()``).
 
     The calls the real BBS makes to cells' reps and to the auctioneer are recorded in
     ``rep_calls`` and ``auctioneer_calls`` and, by default, not sent. ``call_reps=True`` sends

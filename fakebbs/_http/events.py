@@ -689,9 +689,10 @@ class Subscription:
 
 
 class EventHub:
-    """The fake's event hubs and their subscribers, listening to one store's changes.
+    """The fake's event hubs and their subscribers, fed one store's changes.
 
-    Whoever makes the hub owns it (``FakeBBS`` makes one, so does a bare ``BBSApp``). The hub
+    Whoever makes the hub owns it and registers ``publish`` as a listener of the store
+    (``FakeBBS`` does, once; the app's stream routes subscribe to the hub it is given). The hub
     stays open for the fake's whole life (a fake can be served again after a server stopped);
     ``end_streams`` ends the streams open now.
     """

@@ -22,7 +22,7 @@ Upstream's events for claim, start, crash, fail and remove carry an empty trace 
 do not put the request id into the context), so these rules record their changes with ``""``.
 
 The module-level functions taking an ``Operation`` are the row operations the evacuation rules
-share (``_evacuation``); they work inside the caller's operation.
+share (``fakebbs._rules.evacuation``); they work inside the caller's operation.
 """
 
 from __future__ import annotations
@@ -285,7 +285,8 @@ def _clear(lrp: models.ActualLRP, field: str) -> None:
 
 
 class ActualLRPLifecycle:
-    """Claim, start, crash, fail, remove and unclaim, mixed into ``fakebbs._rules.state.State``.
+    """Claim, start, crash, fail, remove, unclaim and retire over ``store``, a rule family of
+    ``fakebbs._rules.state.State``.
 
     Each returns the resulting ordinary row (a copy), or None where upstream ignores the call.
     """

@@ -36,7 +36,7 @@ def _present(lrp: models.DesiredLRP, version: int, legacy: bool) -> models.Desir
 def _list(
     version: int, *, legacy: bool = False
 ) -> Callable[[State, models.DesiredLRPsRequest, Context], Encoded[models.DesiredLRPsResponse]]:
-    """A list revision, joined from each LRP's kept bytes (``_encoded``). The removed
+    """A list revision, joined from each LRP's kept bytes (``fakebbs._http.encoded``). The removed
     (``legacy``) ``list.r1`` and ``list`` filtered by domain only and returned the 2016 V1/V0
     conversions."""
     form = DESIRED_LRP_FORMS[version, legacy]

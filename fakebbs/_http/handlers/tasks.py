@@ -24,7 +24,7 @@ from fakebbs._rules.state import State
 def _list(
     version: int, *, legacy: bool = False
 ) -> Callable[[State, models.TasksRequest, Context], Encoded[models.TasksResponse]]:
-    """A list revision, joined from each task's kept bytes (``_encoded``)."""
+    """A list revision, joined from each task's kept bytes (``fakebbs._http.encoded``)."""
     form = TASK_FORMS[version, legacy]
 
     def tasks(
