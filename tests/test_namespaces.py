@@ -163,16 +163,16 @@ def test_namespace_names_are_safe_in_a_path(name: str, valid: bool) -> None:
 
 
 def test_a_new_namespace_gets_its_own_fake_from_the_factory() -> None:
-    made: list[str] = []
+    made: dict[str, FakeBBS] = {}
 
     def make(name: str) -> FakeBBS:
-        made.append(name)
-        return FakeBBS(namespace=name, max_task_retries=7)
+        made[name] = FakeBBS(namespace=name, max_task_retries=7)
+        return made[name]
 
     spaces = Namespaces(make)
-    assert spaces.get("x").fake._state.tasks.max_task_retries == 7
+    assert spaces.get("x").fake is made["x"]
     assert spaces.get("x") is spaces.get("x")
-    assert made == ["default", "x"]
+    assert list(made) == ["default", "x"]
 
 
 def test_concurrent_first_requests_make_one_namespace(namespaces: Namespaces) -> None:
