@@ -7,12 +7,13 @@ instance guids and timestamps.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
-from fakebbs import BBSClient, FakeBBS, models
+from fakebbs import BBSClient, FakeBBS, Seed, models
 from fakebbs._http.events import Event
+from fakebbs._rules.state import State
 from fakebbs._rules.store import ActualKey, Change
 from fakebbs.errors import InvalidRequest, ResourceExists
 
@@ -358,17 +359,19 @@ def test_a_seeded_running_instance_answers_the_lifecycle_like_a_started_one(
     assert (crashed.state, crashed.crash_count) == ("UNCLAIMED", 1)
 
 
-def test_convergence_leaves_a_seeded_healthy_state_alone(bbs: FakeBBS) -> None:
-    bbs.seed.domain("cf-apps")
-    bbs.seed.cell("cell-1")
-    bbs.seed.desired_lrp("web", instances=3, running=3)
-    bbs.seed.task("t-1", state="RUNNING")
-    batches: list[list[Change]] = []
-    bbs._state.store.listeners.append(batches.append)
+def test_convergence_leaves_a_seeded_healthy_state_alone(
+    state: State, changes: list[Change]
+) -> None:
+    seed = Seed(state.store)
+    seed.domain("cf-apps")
+    seed.cell("cell-1")
+    seed.desired_lrp("web", instances=3, running=3)
+    seed.task("t-1", state="RUNNING")
+    seeded = len(changes)
 
-    bbs.converge()
+    state.converge()
 
-    assert batches == []
+    assert changes[seeded:] == []
 
 
 # -- tasks --------------------------------------------------------------------------------------
@@ -427,25 +430,27 @@ def test_a_task_is_validated_as_the_route_does(bbs: FakeBBS) -> None:
 # -- events -------------------------------------------------------------------------------------
 
 
-def drain(bbs: FakeBBS, *hubs: str) -> list[str]:
+def subscribe(bbs: FakeBBS, *hubs: str) -> Callable[[], list[str]]:
+    """The names of the events the fake's hubs have published since, each time it is called
+    (a change publishes its events before the call that made it returns)."""
     subscription = bbs._events.subscribe(hubs)  # type: ignore[arg-type]
-    names: list[str] = []
 
-    def take() -> None:
+    def names() -> list[str]:
+        taken = []
         while isinstance(event := subscription.get(0), Event):
-            names.append(event.name)
+            taken.append(event.name)
+        return taken
 
-    bbs._state.store.listeners.append(lambda _: take())
     return names
 
 
 def test_seeding_emits_the_events_a_real_change_would(bbs: FakeBBS) -> None:
-    names = drain(bbs, "desired", "actual", "instance", "task")
+    published = subscribe(bbs, "desired", "actual", "instance", "task")
 
     bbs.seed.desired_lrp("web", instances=1, running=1)
     bbs.seed.task("t-1")
 
-    assert names == [
+    assert published() == [
         "desired_lrp_created",
         "actual_lrp_created",
         "actual_lrp_instance_created",
@@ -453,15 +458,25 @@ def test_seeding_emits_the_events_a_real_change_would(bbs: FakeBBS) -> None:
     ]
 
 
-def test_seeding_without_events_is_recorded_but_reaches_no_stream(bbs: FakeBBS) -> None:
-    names = drain(bbs, "desired", "actual", "instance", "task")
-    batches: list[list[Change]] = []
-    bbs._state.store.listeners.append(batches.append)
+def test_seeding_without_events_reaches_no_stream(bbs: FakeBBS) -> None:
+    published = subscribe(bbs, "desired", "actual", "instance", "task")
 
     bbs.seed.desired_lrp("web", instances=1, running=1, events=False)
 
-    assert names == []
+    assert published() == []
+    assert list(bbs.snapshot().desired_lrps) == ["web"]
+
+
+def test_seeding_without_events_is_still_one_recorded_change_per_row(
+    state: State, changes: list[Change]
+) -> None:
+    batches: list[list[Change]] = []
+    state.store.listeners.append(batches.append)
+
+    Seed(state.store).desired_lrp("web", instances=1, running=1, events=False)
+
     assert [[c.kind for c in batch] for batch in batches] == [["desired_lrp", "actual_lrp"]]
+    assert {c.emit for c in changes} == {"none"}
 
 
 # -- in bulk ------------------------------------------------------------------------------------
@@ -476,14 +491,14 @@ def test_desired_lrps_in_bulk_are_named_in_order_with_their_instances(bbs: FakeB
     assert len({r.modification_tag.epoch for r in bbs.snapshot().actual_lrps.values()}) == 36
 
 
-def test_desired_lrps_in_bulk_are_one_recorded_operation(bbs: FakeBBS) -> None:
+def test_desired_lrps_in_bulk_are_one_recorded_operation(state: State) -> None:
     batches: list[list[Change]] = []
-    bbs._state.store.listeners.append(batches.append)
+    state.store.listeners.append(batches.append)
 
-    bbs.seed.desired_lrps(5, instances=2, prefix="svc")
+    Seed(state.store).desired_lrps(5, instances=2, prefix="svc")
 
     assert len(batches) == 1
-    assert sorted(bbs.snapshot().desired_lrps) == ["svc-0", "svc-1", "svc-2", "svc-3", "svc-4"]
+    assert sorted(state.store.desired_lrps) == ["svc-0", "svc-1", "svc-2", "svc-3", "svc-4"]
 
 
 def test_each_lrp_in_bulk_has_its_own_log_guid_and_source_id(bbs: FakeBBS) -> None:

@@ -28,16 +28,11 @@ not made (convergence kicks it later, as it would a callback that was lost).
 
 from __future__ import annotations
 
-import difflib
-import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
-from google.protobuf import json_format
-from google.protobuf.descriptor import FieldDescriptor
-from google.protobuf.message import Message
-
 from fakebbs import models
+from fakebbs._control.fields import set_fields
 from fakebbs._rules.lifecycle import should_restart_immediately
 from fakebbs._rules.store import (
     CLAIMED,
@@ -97,8 +92,6 @@ _TASK_STATES: dict[str, models.Task.State] = {
     "COMPLETED": models.Task.Completed,
     "RESOLVING": models.Task.Resolving,
 }
-
-Fields = Mapping[str, object]
 
 
 class Seed:
@@ -160,7 +153,7 @@ class Seed:
             capacity=models.CellCapacity(memory_mb=32768, disk_mb=131072, containers=250),
             rootfs_providers=[models.Provider(name="preloaded", properties=["cflinuxfs4"])],
         )
-        _set_fields(presence, fields, "CellPresence")
+        set_fields(presence, fields, "CellPresence")
         _check(validate_cell_presence(presence), f"seed.cell({cell_id!r})")
         with self._store.operation() as op:
             op.put_cell(presence)
@@ -230,7 +223,7 @@ class Seed:
         first = _default_desired_lrp(guids[0] if guids else "template", instances)
         if "metrics_guid" in fields and "metric_tags" not in fields:
             first.metric_tags["source_id"].static = str(fields["metrics_guid"])
-        _set_fields(first, fields, "DesiredLRP")
+        set_fields(first, fields, "DesiredLRP")
         # Only the process guid (and what follows it) differs between the LRPs: the first is
         # validated whole, the others' guids alone.
         _check(validate_desired_lrp(first), f"seed.desired_lrp({first.process_guid!r})")
@@ -329,7 +322,7 @@ class Seed:
                 row = builder.evacuating(row)
             elif suspect:
                 row.presence = SUSPECT
-            _set_fields(row, fields, "ActualLRP")
+            set_fields(row, fields, "ActualLRP")
             items = validate_actual_lrp_key(row.actual_lrp_key)
             if row.state in (CLAIMED, RUNNING):
                 items += validate_actual_lrp_instance_key(row.actual_lrp_instance_key)
@@ -373,7 +366,7 @@ class Seed:
             k: v for k, v in fields.items() if k in models.TaskDefinition.DESCRIPTOR.fields_by_name
         }
         task_fields = {k: v for k, v in fields.items() if k not in definition_fields}
-        _set_fields(definition, definition_fields, "TaskDefinition")
+        set_fields(definition, definition_fields, "TaskDefinition")
         store = self._store
         with store.operation() as op:
             if task_guid in store.tasks:
@@ -387,7 +380,7 @@ class Seed:
                 task.cell_id = "" if cell_id is None else cell_id
             elif cell_id is not None:
                 task.cell_id = cell_id
-            _set_fields(task, task_fields, "Task", also=models.TaskDefinition)
+            set_fields(task, task_fields, "Task", also=models.TaskDefinition)
             task.failure_reason = truncate_text(task.failure_reason)
             task.rejection_reason = truncate_text(task.rejection_reason)
             _check(validate_task(task), what)
@@ -512,99 +505,6 @@ def _default_desired_lrp(process_guid: str, instances: int) -> models.DesiredLRP
     )
     lrp.metric_tags["source_id"].static = process_guid
     return lrp
-
-
-# -- fields given as keywords -------------------------------------------------------------------
-
-
-def _set_fields(
-    message: Message, fields: Fields, what: str, *, also: type[Message] | None = None
-) -> None:
-    """Set each of ``fields`` on ``message``; an unknown name is a TypeError listing close
-    names (of ``also`` too: fields the caller takes from another model)."""
-    by_name = message.DESCRIPTOR.fields_by_name
-    for name, value in fields.items():
-        field = by_name.get(name)
-        if field is None:
-            known = list(by_name)
-            if also is not None:
-                known += list(also.DESCRIPTOR.fields_by_name)
-            close = difflib.get_close_matches(name, known, n=3)
-            hint = f"; did you mean {' or '.join(close)}?" if close else ""
-            raise TypeError(f"{what} has no field {name!r}{hint}")
-        try:
-            _set_field(message, field, value)
-        except (TypeError, ValueError, json_format.ParseError) as error:
-            raise TypeError(f"{what}.{name}: {error}") from None
-
-
-def _set_field(message: Message, field: Any, value: object) -> None:
-    name = field.name
-    target = getattr(message, name)
-    if _is_map(field):
-        if not isinstance(value, Mapping):
-            raise TypeError(f"expected a mapping, got {type(value).__name__}")
-        target.clear()
-        entry = field.message_type.fields_by_name["value"]
-        for key, item in value.items():
-            if entry.message_type is not None:
-                _fill(target[key], item)
-            else:
-                target[key] = _scalar(entry, item)
-    elif _is_repeated(field):
-        if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
-            raise TypeError(f"expected a list, got {type(value).__name__}")
-        del target[:]
-        for item in value:
-            if field.message_type is not None:
-                _fill(target.add(), item)
-            else:
-                target.append(_scalar(field, item))
-    elif field.message_type is not None:
-        message.ClearField(name)
-        _fill(getattr(message, name), value)
-    else:
-        setattr(message, name, _scalar(field, value))
-
-
-def _fill(target: Message, value: object) -> None:
-    """A message field from a message of its type or a dict in its JSON form. Routes may
-    also be given as a mapping of router name to its JSON (bytes, text, or a value to
-    encode), as they are on the wire."""
-    if isinstance(target, models.ProtoRoutes) and isinstance(value, Mapping):
-        for name, route in value.items():
-            if not isinstance(route, bytes | str):
-                route = json.dumps(route)
-            target.routes[name] = route.encode() if isinstance(route, str) else route
-    elif isinstance(value, Message):
-        target.CopyFrom(value)
-    elif isinstance(value, Mapping):
-        json_format.ParseDict(dict(value), target)
-    else:
-        raise TypeError(f"expected a {target.DESCRIPTOR.name} or a dict, got {value!r}")
-    target.SetInParent()
-
-
-def _scalar(field: Any, value: object) -> object:
-    """Enum values may be given by name."""
-    if field.enum_type is not None and isinstance(value, str):
-        number = field.enum_type.values_by_name.get(value)
-        if number is None:
-            names = ", ".join(field.enum_type.values_by_name)
-            raise ValueError(f"{value!r} is not one of {names}")
-        return number.number
-    return value
-
-
-def _is_map(field: Any) -> bool:
-    return field.message_type is not None and field.message_type.GetOptions().map_entry
-
-
-def _is_repeated(field: Any) -> bool:
-    # protobuf 7 has ``is_repeated`` instead of ``label``; 4.25 has only ``label``.
-    if hasattr(field, "is_repeated"):
-        return bool(field.is_repeated)
-    return bool(field.label == FieldDescriptor.LABEL_REPEATED)
 
 
 def _check(items: list[str], what: str) -> None:
