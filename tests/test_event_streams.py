@@ -552,13 +552,14 @@ def test_the_r0_task_stream_folds_image_layers(
 # -- other sources of changes -----------------------------------------------------------------
 
 
-def test_changes_made_through_the_state_reach_the_streams(
+def test_changes_seeded_outside_the_http_api_reach_the_streams(
     subscribe: Callable[..., EventSource], fake: FakeBBS
 ) -> None:
     source = subscribe("LRPInstanceEventStream")
-    fake._state.desire_lrp(desired_lrp("web", instances=1), "fixture")
+    fake.seed.desired_lrp("web", instances=1)
     created, instance = take(source, 2)
-    assert isinstance(created, models.DesiredLRPCreatedEvent) and created.trace_id == "fixture"
+    assert isinstance(created, models.DesiredLRPCreatedEvent)
+    assert created.desired_lrp.process_guid == "web"
     assert isinstance(instance, models.ActualLRPInstanceCreatedEvent)
 
 
@@ -701,7 +702,7 @@ def test_a_subscriber_too_slow_to_read_is_dropped_and_its_stream_ends(
         read_head(sock)
         desired = 3000
         for n in range(desired):
-            fake._state.desire_lrp(desired_lrp(f"app-{n}", instances=0, annotation="x" * 9000))
+            fake.seed.desired_lrp(f"app-{n}", instances=0, annotation="x" * 9000)
         wait_until(lambda: fake.open_event_streams == 0)
         data = bytearray()
         while not data.endswith(b"\r\n0\r\n\r\n"):
@@ -735,7 +736,7 @@ def test_a_stream_may_stay_idle_longer_than_the_clients_request_timeout(
 ) -> None:
     with BBSClient(server.url, timeout=0.1) as bbs, bbs.subscribe_to_task_events() as source:
         time.sleep(0.3)
-        fake._state.desire_task(task_definition(), "t", "d")
+        fake.seed.task("t")
         assert isinstance(source.next(timeout=WAIT), models.TaskCreatedEvent)
 
 

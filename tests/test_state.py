@@ -19,6 +19,7 @@ from fakebbs._rules.store import (
     SUSPECT,
     UNCLAIMED,
     ActualKey,
+    Change,
     Store,
 )
 from fakebbs._rules.views import resolve_actual_lrp_groups
@@ -432,3 +433,14 @@ def test_a_family_that_needs_no_other_works_over_a_bare_store() -> None:
     rules.register_cell(models.CellPresence(cell_id="cell-1"))
 
     assert (rules.fresh_domains(), list(rules.store.cells)) == (["cf-apps"], ["cell-1"])
+
+
+def test_a_desire_records_its_changes_with_the_callers_trace_id(
+    state: State, changes: list[Change]
+) -> None:
+    state.desire_lrp(desired_lrp(instances=1), "fixture")
+
+    assert [(c.kind, c.trace_id) for c in changes] == [
+        ("desired_lrp", "fixture"),
+        ("actual_lrp", "fixture"),
+    ]
