@@ -111,6 +111,7 @@ class FakeBBS:
         self._faults = Faults()
         self._outbound_faults = OutboundFaults()
         self._holds = Holds()
+        # Makes the calls to reps and the auctioneer (``wait_for_outbound``).
         self._outbound = Outbound(
             self.rep_calls,
             self.auctioneer_calls,
@@ -123,7 +124,6 @@ class FakeBBS:
             namespace=namespace,
             errors=self.handler_errors,
         )
-        # Makes the calls to reps and the auctioneer (``wait_for_outbound``).
         # The data, the rules over it, and what listens to its changes, each built here once.
         store = Store(clock=self.clock, new_guid=new_guid, dispatcher=self._outbound.dispatch)
         self._state = State(store, max_task_retries=max_task_retries)
