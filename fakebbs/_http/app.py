@@ -41,6 +41,13 @@ from fakebbs._control.controls import FaultRule, Faults, Holds
 from fakebbs._control.journal import Call as JournalCall
 from fakebbs._control.journal import Journal
 from fakebbs._http.encoded import Encoded
+from fakebbs._http.environ import (
+    ABORT_ENVIRON_KEY,
+    CLOSE_CONNECTION_ENVIRON_KEY,
+    LOG_ENVIRON_KEY,
+    SOCKET_ENVIRON_KEY,
+    STREAM_HANDOFF_ENVIRON_KEY,
+)
 from fakebbs._http.events import EventHub, EventStream
 from fakebbs._http.handlers import HANDLERS, Call
 from fakebbs._http.handlers._base import Handler, RefuseStream
@@ -50,16 +57,7 @@ from fakebbs._rules.validation import validate
 from fakebbs._rules.wire import PROTOBUF, TRACE_HEADER
 from fakebbs.errors import BBSError, InvalidRequest, UnknownError
 from fakebbs.faults import Fault
-from fakebbs.routes import (
-    ABORT_ENVIRON_KEY,
-    CLOSE_CONNECTION_ENVIRON_KEY,
-    LOG_ENVIRON_KEY,
-    ROUTES,
-    SOCKET_ENVIRON_KEY,
-    STREAM_CANCEL_ENVIRON_KEY,
-    STREAM_HANDOFF_ENVIRON_KEY,
-    Route,
-)
+from fakebbs.routes import ROUTES, STREAM_CANCEL_ENVIRON_KEY, Route
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment

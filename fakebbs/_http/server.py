@@ -60,14 +60,14 @@ from cheroot import wsgi as cheroot_wsgi
 from cheroot.makefile import MakeFile
 
 from fakebbs._http import cheroot as _cheroot
-from fakebbs._http.idle import RequestGatherer, StreamWriter
-from fakebbs.routes import (
+from fakebbs._http.environ import (
     ABORT_ENVIRON_KEY,
     CLOSE_CONNECTION_ENVIRON_KEY,
     LOG_ENVIRON_KEY,
     SOCKET_ENVIRON_KEY,
     STREAM_HANDOFF_ENVIRON_KEY,
 )
+from fakebbs._http.idle import RequestGatherer, StreamWriter
 
 if TYPE_CHECKING:
     from typing import Self
