@@ -540,8 +540,9 @@ def _namespaces(args: argparse.Namespace) -> Namespaces:
     """What ``serve`` serves: a fake per namespace, built as the flags say."""
     from fakebbs._diego._config import load_config
     from fakebbs._fake import FakeBBS
-    from fakebbs._standalone.namespaces import Namespaces, is_loopback
+    from fakebbs._standalone.namespaces import is_loopback
     from fakebbs._standalone.seedfile import SeedFileError, load_seed_file, seed_snapshot
+    from fakebbs._standalone.served import served_namespaces
 
     rep_tls = _client_tls(args, "rep")
     auctioneer_tls = _client_tls(args, "auctioneer")
@@ -568,7 +569,7 @@ def _namespaces(args: argparse.Namespace) -> Namespaces:
     except ValueError as exc:
         raise SeedFileError(str(exc)) from None
     limit = {} if args.max_namespaces is None else {"max_namespaces": args.max_namespaces}
-    return Namespaces(
+    return served_namespaces(
         make_fake,
         admin=args.admin or is_loopback(args.host),
         seed=seed,

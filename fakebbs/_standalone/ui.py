@@ -31,13 +31,13 @@ from fakebbs._fake import FakeBBS
 from fakebbs._http.events import Event, calculate_events
 from fakebbs._http.transport import Subscriber
 from fakebbs._rules.store import Change, Store
-from fakebbs._standalone.admin import to_json
-from fakebbs._standalone.namespaces import PAGE_PREFIX
+from fakebbs._standalone.admin_json import to_json
+from fakebbs._standalone.namespace import PAGE_PREFIX
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-    from fakebbs._standalone.namespaces import Namespace
+    from fakebbs._standalone.namespace import Namespace
 
 __all__ = ["PageApp"]
 
