@@ -23,8 +23,7 @@ documented API (each subclass and override) is in ``fakebbs._http.cheroot``, che
   ``400 Bad Request`` and closes the connection (``fakebbs._http.middleware``).
 * A ``Connection: close`` response header really closes the connection (cheroot ignores it).
 * The TLS handshake runs in the gatherer, not in cheroot's accept loop, so a client that
-  connects and never handshakes cannot stall everybody else (its failure is reported by a
-  worker, as before).
+  connects and never handshakes cannot stall everybody else (a worker reports its failure).
 * Logging through ``logging`` (logger ``fakebbs.server``): one INFO line per request (hidden
   unless the logger is enabled at INFO, as the CLI does), refused TLS clients at WARNING in one
   line, app errors at ERROR with traceback.
