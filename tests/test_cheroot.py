@@ -96,6 +96,33 @@ def test_a_renamed_hook_fails_at_import_although_the_override_would_still_load()
         _cheroot.verify([(RenamedRequest, "send_headers", None)], version="12.0.0")
 
 
+def test_an_override_whose_cheroot_method_takes_other_parameters_fails_at_import() -> None:
+    class NewRequest(cheroot_server.HTTPRequest):  # as if a release sent headers with a flag
+        def send_headers(self, flush: bool = True) -> None:
+            pass
+
+    class OurRequest(NewRequest):
+        def send_headers(self) -> None:  # type: ignore[override]
+            pass
+
+    NewRequest.__module__ = "cheroot.server"
+    with pytest.raises(ImportError) as raised:
+        _cheroot.verify_overrides([OurRequest], version="12.0.0")
+    message = str(raised.value)
+    assert "cheroot 12.0.0" in message
+    assert "NewRequest.send_headers to take (self)" in message
+    assert "changed to (self, flush)" in message
+
+
+def test_the_overrides_take_what_the_installed_cheroot_passes() -> None:
+    _cheroot.verify_overrides(SUBCLASSES, own_constructors=OWN_CONSTRUCTORS)  # no exception
+
+
+def test_a_constructor_only_fakebbs_calls_may_take_its_own_parameters() -> None:
+    with pytest.raises(ImportError, match=r"Adapter\.__init__"):
+        _cheroot.verify_overrides([_cheroot.ContextSSLAdapter])
+
+
 SUBCLASSES = [
     _cheroot.Gateway,
     _cheroot.Request,
@@ -103,6 +130,7 @@ SUBCLASSES = [
     _cheroot.ContextSSLAdapter,
     _cheroot.CherootServer,
 ]
+OWN_CONSTRUCTORS = [_cheroot.ContextSSLAdapter, _cheroot.CherootServer]
 
 
 @pytest.mark.parametrize("ours", SUBCLASSES, ids=lambda cls: cls.__name__)

@@ -15,7 +15,9 @@ So every cheroot subclass lives here (``Gateway``, ``Request``, ``Connection``,
 that read or write cheroot's attributes. The rest of the server uses only this module's names.
 
 ``verify()`` runs on import: if the installed cheroot lacks a name this module reads, writes,
-overrides or replaces, or no longer calls a hook from where this module relies on it, importing
+overrides or replaces, or no longer calls a hook from where this module relies on it (and
+``verify_overrides()``, once the subclasses are defined: if an overridden method takes other
+parameters in cheroot than in the override), importing
 fails with an ``ImportError`` that names the cheroot version and the name, instead of a hook
 that is silently never called or a puzzling error in the middle of a request. The range of
 cheroot versions known to work is declared in ``pyproject.toml`` and tested at both ends
@@ -25,6 +27,7 @@ cheroot versions known to work is declared in ``pyproject.toml`` and tested at b
 from __future__ import annotations
 
 import _pyio  # type: ignore[import-not-found]  # no stub: the pure-Python io cheroot uses
+import inspect
 import logging
 import socket
 import ssl
@@ -68,6 +71,7 @@ __all__ = [
     "StreamSink",
     "prefill",
     "verify",
+    "verify_overrides",
 ]
 
 logger = logging.getLogger("fakebbs.server")
@@ -191,6 +195,40 @@ def verify(
             )
 
 
+def verify_overrides(
+    subclasses: Iterable[type], version: str = VERSION, *, own_constructors: Iterable[type] = ()
+) -> None:
+    """Raise ``ImportError`` naming ``version`` and the method if a method one of ``subclasses``
+    overrides takes other parameters in cheroot than in the override (cheroot calls it with
+    its own). ``own_constructors``: classes whose ``__init__`` only this package calls."""
+    own = set(own_constructors)
+    for ours in subclasses:
+        cheroots = [cls for cls in ours.__mro__[1:] if cls.__module__.startswith("cheroot.")]
+        for name, override in vars(ours).items():
+            owner = next((cls for cls in cheroots if name in vars(cls)), None)
+            if owner is None or (name == "__init__" and ours in own):
+                continue
+            theirs, mine = _function(vars(owner)[name]), _function(override)
+            if theirs is None or mine is None:
+                continue
+            if _parameters(theirs) != _parameters(mine):
+                _unsupported(
+                    version,
+                    f"{owner.__module__}.{owner.__qualname__}.{name} to take "
+                    f"({', '.join(_parameters(mine))})",
+                    f"changed to ({', '.join(_parameters(theirs))})",
+                )
+
+
+def _function(value: object) -> Callable[..., Any] | None:
+    function = value.__func__ if isinstance(value, (staticmethod, classmethod)) else value
+    return function if inspect.isfunction(function) else None
+
+
+def _parameters(function: Callable[..., Any]) -> list[str]:
+    return list(inspect.signature(function).parameters)
+
+
 def _mentions(method: Callable[..., Any] | None, name: str) -> bool:
     code = getattr(method, "__code__", None)
     return code is not None and name in code.co_names
@@ -206,46 +244,7 @@ def _unsupported(version: str, needed: str, what: str) -> None:
 verify()
 
 
-# -- the accept loop -----------------------------------------------------------------------------
-
-
-def run_accept_loop(server: cheroot_server.HTTPServer) -> None:
-    """Accept connections and hand ready ones to the workers until ``stop_accept_loop``."""
-    manager: Any = server._connections  # type: ignore[attr-defined]
-    manager.run(server.expiration_interval)
-
-
-def stop_accept_loop(server: cheroot_server.HTTPServer) -> None:
-    """Ask the accept loop to end; it notices when its ``select()`` next returns."""
-    manager: Any = server._connections  # type: ignore[attr-defined]
-    manager._stop_requested = True
-
-
 # -- one request ---------------------------------------------------------------------------------
-
-
-def request_socket(request: cheroot_server.HTTPRequest) -> socket.socket:
-    """The socket the request came in on (an ``ssl.SSLSocket`` under TLS)."""
-    sock: socket.socket = request.conn.socket
-    return sock
-
-
-def request_connection(request: cheroot_server.HTTPRequest) -> cheroot_server.HTTPConnection:
-    """The connection the request came in on."""
-    conn: cheroot_server.HTTPConnection = request.conn
-    return conn
-
-
-def response_is_chunked(request: cheroot_server.HTTPRequest) -> bool:
-    """Whether the response body goes out in chunked coding (an HTTP/1.1 answer of no stated
-    length)."""
-    return bool(request.chunked_write)
-
-
-def response_headers(request: cheroot_server.HTTPRequest) -> list[tuple[bytes, bytes]]:
-    """The response headers as they will be sent (the app's, then cheroot's own)."""
-    headers: list[tuple[bytes, bytes]] = request.outheaders
-    return headers
 
 
 def close_after_response(request: cheroot_server.HTTPRequest) -> None:
@@ -338,6 +337,7 @@ class Gateway(cheroot_wsgi.Gateway_10):
     def get_environ(self) -> dict[str, Any]:  # type: ignore[override]  # stub says None
         environ: dict[str, Any] = super().get_environ()  # type: ignore[no-untyped-call]
         request = self.req
+        sock: socket.socket = request.conn.socket  # an ``ssl.SSLSocket`` under TLS
 
         def close_connection() -> None:
             close_after_response(request)
@@ -346,18 +346,16 @@ class Gateway(cheroot_wsgi.Gateway_10):
             # Nothing more of this answer goes out (call after start_response), then the
             # connection is closed; with a zero linger the close is a TCP reset.
             if reset:
-                request_socket(request).setsockopt(
-                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-                )
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             end_response_here(request)
 
         def handoff(stream: EventStream, limit: int) -> None:
             # The stream's headers are out: from here the server's stream writer sends its
             # events, and this worker is free. cheroot sends nothing more and leaves the
             # socket to the writer.
-            conn = request_connection(request)
+            conn = request.conn
             assert isinstance(conn, Connection)
-            chunked = response_is_chunked(request)
+            chunked = bool(request.chunked_write)  # an HTTP/1.1 answer of no stated length
             end_response_here(request)
             conn.detached = True
             conn.server.streams.add(stream, conn.socket, chunked=chunked, limit=limit)
@@ -365,7 +363,7 @@ class Gateway(cheroot_wsgi.Gateway_10):
         environ[CLOSE_CONNECTION_ENVIRON_KEY] = close_connection
         environ[ABORT_ENVIRON_KEY] = abort
         environ[STREAM_HANDOFF_ENVIRON_KEY] = handoff
-        environ[SOCKET_ENVIRON_KEY] = request_socket(request)
+        environ[SOCKET_ENVIRON_KEY] = sock
         return environ
 
 
@@ -375,7 +373,8 @@ class Request(cheroot_server.HTTPRequest):
     def send_headers(self) -> None:
         # cheroot decides keep-alive from the request alone; honour the app's "Connection: close"
         # (used by the server's 400/500 answers, after which the stream cannot be trusted).
-        for name, value in response_headers(self):
+        headers: list[tuple[bytes, bytes]] = self.outheaders  # the app's, then cheroot's own
+        for name, value in headers:
             if name.lower() == b"connection" and b"close" in value.lower():
                 close_after_response(self)
         drop_server_header(self)  # Go's server sends none
@@ -550,7 +549,7 @@ class CherootServer(cheroot_wsgi.Server):
         # and re-raising worker interrupts in this thread (they are logged instead).
         while self.ready and not self._stopping and not self.interrupt:
             try:
-                run_accept_loop(self)
+                self._connections.run(self.expiration_interval)  # type: ignore[attr-defined]
             except Exception:  # noqa: BLE001 - logged; the loop must go on, as in cheroot
                 self.error_log("error in the accept loop", level=logging.ERROR, traceback=True)
 
@@ -561,7 +560,7 @@ class CherootServer(cheroot_wsgi.Server):
         if first:
             # cheroot's stop() waits for the select loop to notice a flag, i.e. up to
             # ``expiration_interval`` (0.5 s); set the flag and wake the loop with a connection.
-            stop_accept_loop(self)
+            self._connections._stop_requested = True  # type: ignore[attr-defined]
             self._wake_accept_loop()
             self.streams.stop(self.shutdown_timeout)
         super().stop()
@@ -599,3 +598,9 @@ class CherootServer(cheroot_wsgi.Server):
 
 _CLIENT_GONE = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ConnectionError)
 """What a write or read raises when the client closed the connection (with TLS or not)."""
+
+
+verify_overrides(
+    [Gateway, Request, Connection, ContextSSLAdapter, CherootServer],
+    own_constructors=[ContextSSLAdapter, CherootServer],
+)
