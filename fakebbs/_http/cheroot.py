@@ -15,13 +15,12 @@ So every cheroot subclass lives here (``Gateway``, ``Request``, ``Connection``,
 that read or write cheroot's attributes. The rest of the server uses only this module's names.
 
 ``verify()`` runs on import: if the installed cheroot lacks a name this module reads, writes,
-overrides or replaces, or no longer calls a hook from where this module relies on it (and
-``verify_overrides()``, once the subclasses are defined: if an overridden method takes other
-parameters in cheroot than in the override), importing
+overrides or replaces, or no longer calls a hook from where this module relies on it, importing
 fails with an ``ImportError`` that names the cheroot version and the name, instead of a hook
-that is silently never called or a puzzling error in the middle of a request. The range of
-cheroot versions known to work is declared in ``pyproject.toml`` and tested at both ends
-(tests/test_cheroot.py).
+that is silently never called or a puzzling error in the middle of a request;
+``verify_overrides()`` does the same, once the subclasses are defined, for an overridden method
+that takes other parameters in cheroot than in the override. The range of cheroot versions
+known to work is declared in ``pyproject.toml`` and tested at both ends (tests/test_cheroot.py).
 """
 
 from __future__ import annotations
