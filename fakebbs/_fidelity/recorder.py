@@ -40,6 +40,7 @@ from fakebbs import models
 from fakebbs._fidelity.recording import FORMAT, NORMALIZATION, Normalizer, route_of, save_recording
 from fakebbs._http.server import Server
 from fakebbs._http.transport import Subscriber
+from fakebbs._rules.wire import PROTOBUF
 from fakebbs.routes import EVENT_TYPES
 
 if TYPE_CHECKING:
@@ -193,7 +194,7 @@ class Recorder:
 
     def _start_header(self) -> dict[str, Any]:
         status, _, data = self._upstream.call(
-            "POST", "/v1/cells/list.r1", b"", {"Content-Type": "application/x-protobuf"}
+            "POST", "/v1/cells/list.r1", b"", {"Content-Type": PROTOBUF}
         )
         cells = models.CellsResponse()
         if status == 200:

@@ -9,9 +9,9 @@ import ssl
 import threading
 import urllib.parse
 
-__all__ = ["END", "PROTOBUF", "Connection", "Stream"]
+from fakebbs._rules.wire import PROTOBUF
 
-PROTOBUF = "application/x-protobuf"
+__all__ = ["END", "Connection", "Stream"]
 
 
 class Connection:
