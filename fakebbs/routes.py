@@ -26,12 +26,7 @@ __all__ = [
     "EVENT_TYPES",
     "ROUTES",
     "ROUTES_BY_NAME",
-    "ABORT_ENVIRON_KEY",
-    "CLOSE_CONNECTION_ENVIRON_KEY",
-    "LOG_ENVIRON_KEY",
-    "SOCKET_ENVIRON_KEY",
     "STREAM_CANCEL_ENVIRON_KEY",
-    "STREAM_HANDOFF_ENVIRON_KEY",
     "Route",
     "route",
 ]
@@ -529,25 +524,28 @@ EVENT_TYPES: dict[str, type[Message]] = {
 #: its stream (over a socket, closing the connection does that).
 STREAM_CANCEL_ENVIRON_KEY = "fakebbs.stream_cancel"
 
-#: The fake's own server puts ``abort(reset)`` under this WSGI environ key: send nothing more of
-#: the answer and close the connection (``reset``: with a TCP reset). Transport faults use it.
-ABORT_ENVIRON_KEY = "fakebbs.server.abort"
 
-#: The fake's own server puts ``close()`` under this WSGI environ key: close the connection
-#: once this answer is complete (an event stream's end, as upstream closes the hijacked one).
-CLOSE_CONNECTION_ENVIRON_KEY = "fakebbs.server.close_connection"
+_MOVED_ENVIRON_KEYS = {
+    "ABORT_ENVIRON_KEY": "fakebbs.server.abort",
+    "CLOSE_CONNECTION_ENVIRON_KEY": "fakebbs.server.close_connection",
+    "LOG_ENVIRON_KEY": "fakebbs.log",
+    "SOCKET_ENVIRON_KEY": "fakebbs.server.socket",
+    "STREAM_HANDOFF_ENVIRON_KEY": "fakebbs.server.stream_handoff",
+}
+"""The fake's own server's environ keys, which lived here until this module was kept to the
+route table; they are defined in ``fakebbs._http.environ`` (a test keeps these equal to them)."""
 
-#: The fake's own server puts a list ``[route, namespace, result]`` (each ``-``) under this WSGI
-#: environ key for its request log line, and the app fills it in place (so that a middleware
-#: handing the app a copy of the environ does not lose it); result is ``ok``, the BBS error type
-#: or ``fault:KIND``.
-LOG_ENVIRON_KEY = "fakebbs.log"
 
-#: The fake's own server puts the connection's socket under this WSGI environ key, so that an
-#: idle event stream can notice its subscriber has gone.
-SOCKET_ENVIRON_KEY = "fakebbs.server.socket"
+def __getattr__(name: str) -> str:
+    # The old names still resolve, with a warning, for one release.
+    if name in _MOVED_ENVIRON_KEYS:
+        import warnings
 
-#: The fake's own server puts ``handoff(stream, limit)`` under this WSGI environ key: once the
-#: headers of an event stream are sent, the server's one stream writer writes its events from
-#: then on and the request's worker is free (a stream costs no thread while it waits).
-STREAM_HANDOFF_ENVIRON_KEY = "fakebbs.server.stream_handoff"
+        warnings.warn(
+            f"fakebbs.routes.{name} is deprecated: it is a key of the fake's own server, not "
+            "a fact of the route table, and will be removed",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return _MOVED_ENVIRON_KEYS[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

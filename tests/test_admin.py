@@ -13,6 +13,7 @@ from werkzeug.test import Client
 from builders import desired_lrp
 from fakebbs import BBSClient, cli, errors, models
 from fakebbs._standalone.namespaces import Namespaces
+from fakebbs._standalone.served import served_namespaces
 from processes import http_json, serving
 
 ADMIN = "/fakebbs/v1"
@@ -20,7 +21,7 @@ ADMIN = "/fakebbs/v1"
 
 @pytest.fixture
 def namespaces() -> Iterator[Namespaces]:
-    spaces = Namespaces()
+    spaces = served_namespaces()
     yield spaces
     for namespace in spaces.all():
         namespace.fake.check()

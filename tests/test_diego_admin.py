@@ -15,6 +15,7 @@ from builders import desired_lrp
 from fakebbs import BBSClient
 from fakebbs._diego._config import DiegoConfig, load_config, parse_config
 from fakebbs._standalone.namespaces import Namespaces
+from fakebbs._standalone.served import served_namespaces
 from processes import http_json, serving, spawn
 
 ADMIN = "/fakebbs/v1"
@@ -22,7 +23,7 @@ ADMIN = "/fakebbs/v1"
 
 @pytest.fixture
 def namespaces() -> Iterator[Namespaces]:
-    spaces = Namespaces()
+    spaces = served_namespaces()
     yield spaces
     for namespace in spaces.all():
         namespace.fake.check()
@@ -131,7 +132,7 @@ def test_bad_admin_requests_say_what_is_wrong(
 
 def test_a_namespace_setup_comes_back_after_a_reset(admin: Client) -> None:
     config = DiegoConfig(({"cell_id": "cell-1"},))
-    spaces = Namespaces(setup=lambda fake: config.apply(fake.diego))
+    spaces = served_namespaces(setup=lambda fake: config.apply(fake.diego))
     client = Client(spaces)
 
     client.post(ADMIN + "/reset")

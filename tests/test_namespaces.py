@@ -25,12 +25,13 @@ from fakebbs._standalone.namespaces import (
     is_loopback,
     valid_name,
 )
+from fakebbs._standalone.served import served_namespaces
 from processes import http_json, serving
 
 
 @pytest.fixture
 def namespaces() -> Iterator[Namespaces]:
-    spaces = Namespaces()
+    spaces = served_namespaces()
     yield spaces
     for namespace in spaces.all():
         namespace.fake.check()
@@ -117,7 +118,7 @@ def test_a_path_no_route_has_makes_no_namespace(namespaces: Namespaces) -> None:
 
 
 def test_past_the_namespace_limit_a_new_namespace_is_a_429_until_one_is_dropped() -> None:
-    namespaces = Namespaces(max_namespaces=2)
+    namespaces = served_namespaces(max_namespaces=2)
     client = Client(namespaces)
     assert client.post("/ns/a/v1/ping").status_code == 200
     assert client.get("/ns/b/fakebbs/v1/clock").status_code == 200
@@ -169,7 +170,7 @@ def test_a_new_namespace_gets_its_own_fake_from_the_factory() -> None:
         made[name] = FakeBBS(namespace=name, max_task_retries=7)
         return made[name]
 
-    spaces = Namespaces(make)
+    spaces = served_namespaces(make)
     assert spaces.get("x").fake is made["x"]
     assert spaces.get("x") is spaces.get("x")
     assert list(made) == ["default", "x"]
@@ -248,7 +249,7 @@ def test_the_admin_api_is_served_in_every_namespace(namespaces: Namespaces) -> N
 
 
 def test_the_admin_api_can_be_turned_off() -> None:
-    namespaces = Namespaces(admin=False)
+    namespaces = served_namespaces(admin=False)
     client = Client(namespaces)
     response = client.get("/fakebbs/v1/version")
     assert response.status_code == 404
@@ -367,3 +368,30 @@ def test_the_shell_example_runs_two_suites_at_once() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert sorted(done.stdout.splitlines()) == ["suite-a: ok", "suite-b: ok"]
+
+
+def test_without_an_admin_api_handed_in_its_paths_are_not_served_but_the_bbs_is() -> None:
+    client = Client(Namespaces())
+    admin = client.get("/fakebbs/v1/version")
+    page = client.get("/fakebbs/ui/")
+    assert (admin.status_code, admin.text) == (404, "fakebbs: the admin API is not served here\n")
+    assert (page.status_code, page.text) == (404, "fakebbs: the live page is not served here\n")
+    assert client.post("/v1/ping").status_code == 200
+
+
+def test_the_standalone_modules_import_each_other_without_a_cycle() -> None:
+    import ast
+    import graphlib
+
+    package = Path(__file__).resolve().parent.parent / "fakebbs" / "_standalone"
+    graph: dict[str, set[str]] = {}
+    for path in package.glob("*.py"):
+        imported = graph.setdefault(path.stem, set())
+        for node in ast.walk(ast.parse(path.read_text())):  # TYPE_CHECKING and local ones too
+            if isinstance(node, ast.ImportFrom) and node.module:
+                module = node.module.removeprefix("fakebbs._standalone.")
+                if node.module.startswith("fakebbs._standalone."):
+                    imported.add(module)
+    graphlib.TopologicalSorter(graph).prepare()  # raises CycleError on a cycle
+    assert "admin" not in graph["namespaces"]
+    assert "namespaces" not in graph["ui"]

@@ -668,9 +668,9 @@ def test_a_rep_the_bbs_does_not_trust_is_not_told_anything(tmp_path: Path) -> No
 def test_the_admin_api_lists_waits_for_and_fails_the_calls_made() -> None:
     from werkzeug.test import Client
 
-    from fakebbs._standalone.namespaces import Namespaces
+    from fakebbs._standalone.served import served_namespaces
 
-    spaces = Namespaces()
+    spaces = served_namespaces()
     admin = Client(spaces)
     fake = spaces.get("").fake
     fake.seed.cell("cell-1")

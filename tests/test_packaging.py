@@ -112,9 +112,9 @@ with FakeBBS().serve() as server, BBSClient(server.url) as bbs:
     print(bbs.domains())
 
 import urllib.request
-from fakebbs._standalone.namespaces import Namespaces
+from fakebbs._standalone.served import served_namespaces
 
-with Namespaces().serve() as server:
+with served_namespaces().serve() as server:
     page = urllib.request.urlopen(server.url + "/fakebbs/ui/", timeout=10).read()
     script = urllib.request.urlopen(server.url + "/fakebbs/ui/app.js", timeout=10).read()
     print(b"<title>fakebbs</title>" in page, b"EventSource" in script)

@@ -232,3 +232,32 @@ def test_every_message_named_by_the_table_exists(route: object) -> None:
         if name is not None:
             assert re.fullmatch(r"[A-Za-z]+", name)
             assert hasattr(models, name), name
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "ABORT_ENVIRON_KEY",
+        "CLOSE_CONNECTION_ENVIRON_KEY",
+        "LOG_ENVIRON_KEY",
+        "SOCKET_ENVIRON_KEY",
+        "STREAM_HANDOFF_ENVIRON_KEY",
+    ],
+)
+def test_a_server_environ_key_still_read_from_routes_warns_and_is_the_servers_own(
+    name: str,
+) -> None:
+    from fakebbs import routes
+    from fakebbs._http import environ
+
+    with pytest.warns(DeprecationWarning, match=f"fakebbs.routes.{name} is deprecated"):
+        value = getattr(routes, name)
+    assert value == getattr(environ, name)
+    assert name not in routes.__all__
+
+
+def test_routes_has_no_other_attribute_by_way_of_its_deprecated_names() -> None:
+    from fakebbs import routes
+
+    with pytest.raises(AttributeError, match="NO_SUCH_ENVIRON_KEY"):
+        routes.NO_SUCH_ENVIRON_KEY  # noqa: B018

@@ -13,7 +13,6 @@ import pytest
 from werkzeug.test import Client
 
 from fakebbs import BBSClient, FakeBBS, models
-from fakebbs._standalone.namespaces import Namespaces
 from fakebbs._standalone.seedfile import (
     SeedFileError,
     apply_seed,
@@ -21,6 +20,7 @@ from fakebbs._standalone.seedfile import (
     parse_seed,
     seed_snapshot,
 )
+from fakebbs._standalone.served import served_namespaces
 from processes import http_json, serving, spawn
 
 GOOD: dict[str, Any] = {
@@ -260,7 +260,7 @@ def test_a_missing_file_is_refused(tmp_path: Path) -> None:
 
 def test_every_namespace_starts_from_the_seed_and_keeps_it_as_a_snapshot() -> None:
     snapshot = seed_snapshot(parse_seed(GOOD, "test"), FakeBBS, "test")
-    namespaces = Namespaces(seed=snapshot)
+    namespaces = served_namespaces(seed=snapshot)
     admin = Client(namespaces)
     for prefix in ("", "/ns/a"):
         state = admin.get(prefix + "/fakebbs/v1/state").json
@@ -274,7 +274,7 @@ def test_every_namespace_starts_from_the_seed_and_keeps_it_as_a_snapshot() -> No
 
 
 def test_a_reset_returns_a_seeded_namespace_to_the_seed() -> None:
-    namespaces = Namespaces(seed=seed_snapshot(parse_seed(GOOD, "test"), FakeBBS, "test"))
+    namespaces = served_namespaces(seed=seed_snapshot(parse_seed(GOOD, "test"), FakeBBS, "test"))
     admin = Client(namespaces)
     with BBSClient.in_process(namespaces) as bbs:
         bbs.remove_desired_lrp("web")
@@ -289,7 +289,7 @@ def test_a_reset_returns_a_seeded_namespace_to_the_seed() -> None:
 
 def test_an_empty_reset_gives_a_fresh_bbs_seeded_or_not() -> None:
     for seed in (seed_snapshot(parse_seed(GOOD, "test"), FakeBBS, "test"), None):
-        namespaces = Namespaces(seed=seed)
+        namespaces = served_namespaces(seed=seed)
         namespaces.default.fake.seed.domain("mine")
         answer = Client(namespaces).post("/fakebbs/v1/reset", json={"empty": True}).json
         assert answer == {"reset": "default", "to": "empty"}
@@ -297,14 +297,14 @@ def test_an_empty_reset_gives_a_fresh_bbs_seeded_or_not() -> None:
 
 
 def test_a_reset_without_a_seed_empties_the_namespace() -> None:
-    namespaces = Namespaces()
+    namespaces = served_namespaces()
     namespaces.default.fake.seed.domain("mine")
     assert Client(namespaces).post("/fakebbs/v1/reset").json == {"reset": "default", "to": "empty"}
     assert namespaces.default.fake.snapshot().domains == {}
 
 
 def test_empty_must_be_true_or_false() -> None:
-    response = Client(Namespaces()).post("/fakebbs/v1/reset", json={"empty": "yes"})
+    response = Client(served_namespaces()).post("/fakebbs/v1/reset", json={"empty": "yes"})
     assert response.status_code == 400
     assert response.json == {"error": 'empty: expected true or false, got "yes"'}
 
@@ -313,7 +313,7 @@ def test_empty_must_be_true_or_false() -> None:
 
 
 def test_the_admin_api_seeds_a_namespace() -> None:
-    namespaces = Namespaces()
+    namespaces = served_namespaces()
     response = Client(namespaces).post("/ns/a/fakebbs/v1/seed", json=GOOD)
     assert response.status_code == 200
     assert response.json == {
@@ -325,7 +325,7 @@ def test_the_admin_api_seeds_a_namespace() -> None:
 
 
 def test_a_bad_admin_seed_is_a_400_naming_the_entry_and_changes_nothing() -> None:
-    namespaces = Namespaces()
+    namespaces = served_namespaces()
     response = Client(namespaces).post(
         "/fakebbs/v1/seed",
         json={"domains": ["d"], "desired_lrps": [{"process_guid": "web", "instances": -1}]},
@@ -337,7 +337,7 @@ def test_a_bad_admin_seed_is_a_400_naming_the_entry_and_changes_nothing() -> Non
 
 
 def test_a_seed_with_a_number_out_of_range_is_refused_whole_naming_the_entry() -> None:
-    namespaces = Namespaces()
+    namespaces = served_namespaces()
     response = Client(namespaces).post(
         "/fakebbs/v1/seed",
         data='{"domains": ["a", {"name": "b", "ttl": 1e400}], "cells": [{"cell_id": "c"}]}',
@@ -378,7 +378,7 @@ def test_a_refused_seed_stores_nothing_that_a_stream_could_see() -> None:
 
 
 def test_the_admin_seed_needs_a_body() -> None:
-    response = Client(Namespaces()).post("/fakebbs/v1/seed")
+    response = Client(served_namespaces()).post("/fakebbs/v1/seed")
     assert response.status_code == 400
     assert response.json == {"error": "this endpoint needs a JSON body"}
 

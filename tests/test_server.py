@@ -23,7 +23,8 @@ from werkzeug.wrappers import Request
 from fakebbs import FakeBBS
 from fakebbs._http import server as _server
 from fakebbs._http.server import BodyReadError, Server
-from fakebbs._standalone.namespaces import NAMESPACE_HEADER, Namespaces, namespace_of_request
+from fakebbs._standalone.namespaces import NAMESPACE_HEADER, namespace_of_request
+from fakebbs._standalone.served import served_namespaces
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -432,7 +433,7 @@ _WAITING_CLIENTS = {
 
 @pytest.mark.parametrize("waiting", list(_WAITING_CLIENTS))
 def test_300_clients_waiting_in_one_namespace_do_not_stall_another(waiting: str) -> None:
-    namespaces = Namespaces()
+    namespaces = served_namespaces()
     with namespaces.serve() as server:
         clients = []
         try:
@@ -768,7 +769,7 @@ def test_requests_are_not_logged_by_default(
 
 
 def test_requests_held_in_one_namespace_take_at_most_half_the_workers() -> None:
-    namespaces = Namespaces()
+    namespaces = served_namespaces()
     gate = namespaces.get("hog").fake.hold("Ping")
     with namespaces.serve() as server:
         clients = []
@@ -809,7 +810,7 @@ def test_the_fair_share_key_is_the_namespace_the_request_names(head: bytes, name
 
 
 def test_300_silent_tls_connections_do_not_stall_another_namespace(ca: trustme.CA) -> None:
-    namespaces = Namespaces()
+    namespaces = served_namespaces()
     context = server_context(ca, require_client_cert=True)
     with namespaces.serve(ssl_context=context) as server:
         silent = [

@@ -13,7 +13,7 @@ import pytest
 from fakebbs import FakeBBS
 from fakebbs._control.statefile import FORMAT_VERSION, StateFileError, encode_state
 from fakebbs._rules.store import Change, Snapshot
-from fakebbs._standalone.namespaces import Namespaces
+from fakebbs._standalone.served import served_namespaces
 from fakebbs.cli import main
 from processes import TIMEOUT, http_json, serving, spawn
 
@@ -122,12 +122,12 @@ def test_a_fake_loads_its_own_namespace_from_a_servers_file(tmp_path: Path) -> N
 
 def test_namespaces_save_and_load_every_namespace(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
-    before = Namespaces(state_file=path)
+    before = served_namespaces(state_file=path)
     before.get("a").fake.seed.desired_lrp("web")
     before.default.fake.seed.domain("cf-apps")
     assert before.save_state()[0] == 2
 
-    after = Namespaces(state_file=path, max_namespaces=0)
+    after = served_namespaces(state_file=path, max_namespaces=0)
     assert after.load_state() == 2
     assert after.names() == ["default", "a"]
     assert list(after.get("a").fake.snapshot().desired_lrps) == ["web"]

@@ -20,6 +20,7 @@ from builders import desired_lrp
 from fakebbs import BBSClient, errors
 from fakebbs._http.server import Server
 from fakebbs._standalone.namespaces import Namespaces
+from fakebbs._standalone.served import served_namespaces
 from processes import http_json
 
 TIMEOUT = 10.0
@@ -27,7 +28,7 @@ TIMEOUT = 10.0
 
 @pytest.fixture
 def namespaces() -> Iterator[Namespaces]:
-    spaces = Namespaces()
+    spaces = served_namespaces()
     yield spaces
     for namespace in spaces.all():
         namespace.fake.check()
@@ -130,7 +131,7 @@ def test_a_head_of_the_feed_is_its_headers_without_a_stream(namespaces: Namespac
 
 
 def test_the_page_is_off_where_the_admin_api_is_off() -> None:
-    client = Client(Namespaces(admin=False))
+    client = Client(served_namespaces(admin=False))
 
     for path in ("/fakebbs/ui/", "/fakebbs/ui/feed", "/fakebbs/v1/summary"):
         response = client.get(path)

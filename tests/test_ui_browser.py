@@ -26,6 +26,7 @@ from builders import desired_lrp
 from fakebbs import BBSClient, FakeBBS, errors
 from fakebbs._http.server import Server
 from fakebbs._standalone.namespaces import Namespaces
+from fakebbs._standalone.served import served_namespaces
 from processes import http_json
 
 if TYPE_CHECKING:
@@ -89,7 +90,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext
 
 @pytest.fixture(scope="module")
 def namespaces() -> Iterator[Namespaces]:
-    spaces = Namespaces()
+    spaces = served_namespaces()
     yield spaces
     for namespace in spaces.all():
         namespace.fake.check()

@@ -38,8 +38,9 @@ from google.protobuf import json_format
 
 from fakebbs import models
 from fakebbs._fidelity.recording import FORMAT, NORMALIZATION, Normalizer, route_of, save_recording
-from fakebbs._http.app import _Subscriber
 from fakebbs._http.server import Server
+from fakebbs._http.transport import Subscriber
+from fakebbs._rules.wire import PROTOBUF
 from fakebbs.routes import EVENT_TYPES
 
 if TYPE_CHECKING:
@@ -146,7 +147,7 @@ class Recorder:
         self._normalizer: Normalizer | None = None
         self._steps: list[dict[str, Any]] = []
         self._streams: dict[str, dict[str, Any]] = {}
-        self._open_streams: dict[str, tuple[http.client.HTTPConnection, _Subscriber]] = {}
+        self._open_streams: dict[str, tuple[http.client.HTTPConnection, Subscriber]] = {}
         self._header: dict[str, Any] = {}
         self._server: Server | None = None
 
@@ -193,7 +194,7 @@ class Recorder:
 
     def _start_header(self) -> dict[str, Any]:
         status, _, data = self._upstream.call(
-            "POST", "/v1/cells/list.r1", b"", {"Content-Type": "application/x-protobuf"}
+            "POST", "/v1/cells/list.r1", b"", {"Content-Type": PROTOBUF}
         )
         cells = models.CellsResponse()
         if status == 200:
@@ -318,7 +319,7 @@ class Recorder:
             if body:
                 spec["body"] = base64.b64encode(body).decode("ascii")
             self._streams[name] = spec
-            self._open_streams[name] = (conn, _Subscriber(environ))
+            self._open_streams[name] = (conn, Subscriber(environ))
         write = start_response("200 OK", _answer_headers(response.getheaders()))
         write(b"")  # WSGI: the first write sends the headers; the client waits for them
         return self._relay(name, conn, response)

@@ -17,20 +17,16 @@ auctioneer, an event the recording holds one step late (the real BBS emits event
 goroutines, and a recording proxy records an event when it arrives) matches the fake's at the
 step before.
 
-``fakebbs replay`` and the project's own tests both use this module.
+``fakebbs replay`` and the project's own tests both use this module; what counts as a
+difference is in ``differences``, the HTTP calls and stream readers in ``replay_transport``.
 """
 
 from __future__ import annotations
 
 import base64
-import http.client
 import json
-import queue
 import ssl
-import threading
 import time
-import urllib.parse
-from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -38,288 +34,36 @@ from typing import TYPE_CHECKING, Any
 from google.protobuf import json_format
 
 from fakebbs import models
+from fakebbs._fidelity.differences import (
+    Difference,
+    answer_kind,
+    diff_paths,
+    event_details,
+    match_late,
+    recorded_late,
+)
 from fakebbs._fidelity.recording import (
     Normalizer,
     auction_entry,
-    event_label,
     event_view,
     new_tag,
     request_text,
     stream_body,
 )
+from fakebbs._fidelity.replay_transport import Connection, Stream
 
 if TYPE_CHECKING:
     from fakebbs._fake import FakeBBS
     from fakebbs._http.server import Server
 
-__all__ = ["Difference", "Replayer", "diff_paths"]
+__all__ = ["Difference", "Replayer", "diff_paths", "match_late", "sequence_ids"]
 
-PROTOBUF = "application/x-protobuf"
 EVENT_WAIT = 2.0
 """Seconds to wait for a step's recorded number of events; only a fake that emits fewer than
 the real BBS did waits this long."""
 SERVED_SETTLE = 0.2
 """Seconds a served fake's streams are given at the end of a sequence for late events."""
 OUTBOUND_WAIT = 5.0
-
-
-@dataclass(frozen=True)
-class Difference:
-    """One place where the fake did not answer, emit or call as the recording says."""
-
-    sequence: str
-    step: int
-    call: str
-    what: str
-    kind: str
-    details: tuple[str, ...] = ()
-    request: str = ""
-
-    def report(self, *, limit: int = 40) -> str:
-        """The difference for a person: where, the request, and expected / got per field."""
-        lines = [f"sequence {self.sequence} step {self.step}: {self.call}"]
-        if self.request:
-            lines.append(f"   {self.request}")
-        lines.append(f"   {self.what} differs: {self.kind}")
-        lines += [f"      {line}" for line in self.details[:limit]]
-        if len(self.details) > limit:
-            lines.append(f"      ... {len(self.details) - limit} more")
-        return "\n".join(lines)
-
-
-def diff_paths(want: Any, got: Any, path: str = "") -> list[str]:
-    """``path: expected X / got Y`` for every leaf where ``want`` and ``got`` differ."""
-    if isinstance(want, dict) and isinstance(got, dict):
-        return [
-            line
-            for key in sorted(set(want) | set(got))
-            for line in diff_paths(
-                want.get(key, "<absent>"), got.get(key, "<absent>"), f"{path}.{key}"
-            )
-        ]
-    if isinstance(want, list) and isinstance(got, list) and len(want) == len(got):
-        return [
-            line
-            for i, (w, g) in enumerate(zip(want, got, strict=True))
-            for line in diff_paths(w, g, f"{path}[{i}]")
-        ]
-    if want == got:
-        return []
-    return [f"{path or '.'}: expected {_short(want)} / got {_short(got)}"]
-
-
-def _short(value: Any, limit: int = 300) -> str:
-    text = json.dumps(value, sort_keys=True)
-    return text if len(text) <= limit else text[:limit] + f"...({len(text)} chars)"
-
-
-def _answer_kind(want: Mapping[str, Any], got: Mapping[str, Any]) -> str:
-    if want.get("status") != got.get("status"):
-        return f"status {want.get('status')} / {got.get('status')}"
-
-    def error(answer: Mapping[str, Any]) -> str:
-        body = answer.get("body")
-        if isinstance(body, dict) and "error" in body:
-            return str(body["error"].get("type", "UnknownError"))
-        return "OK"
-
-    if error(want) != error(got):
-        return f"error {error(want)} / {error(got)}"
-    fields = sorted({line.split(":")[0].split("[")[0] for line in diff_paths(want, got)})
-    return "fields " + ",".join(fields[:5]) + (",..." if len(fields) > 5 else "")
-
-
-def _event_details(
-    want: Sequence[Mapping[str, Any]], got: Sequence[Mapping[str, Any]]
-) -> tuple[str, list[str]]:
-    wanted, gotten = Counter(map(event_label, want)), Counter(map(event_label, got))
-    names_w = Counter(str(e["event"]) for e in want)
-    names_g = Counter(str(e["event"]) for e in got)
-    if names_w != names_g:
-        kind = ",".join(
-            [f"-{n}" for n in sorted(names_w - names_g)]
-            + [f"+{n}" for n in sorted(names_g - names_w)]
-        )
-    elif wanted != gotten:
-        kind = "payload"
-    else:
-        kind = "order"
-    lines = []
-    for event in want:
-        if wanted[event_label(event)] <= gotten[event_label(event)]:
-            continue
-        same = [g for g in got if (g["event"], g["key"]) == (event["event"], event["key"])]
-        for other in same[:1]:
-            lines += [
-                f"{event['event']} {event['key']}{x}"
-                for x in diff_paths(event["payload"], other["payload"])
-            ]
-    lines.append("expected: " + " ".join(f"{e['event']}({e['key']})" for e in want))
-    lines.append("got:      " + " ".join(f"{e['event']}({e['key']})" for e in got))
-    lines += [f"missing {_short(x, 600)}" for x in sorted((wanted - gotten).elements())]
-    lines += [f"extra   {_short(x, 600)}" for x in sorted((gotten - wanted).elements())]
-    return kind, lines
-
-
-def _recorded_late(
-    wanted: Sequence[Mapping[str, Any]],
-    gotten: Sequence[dict[str, Any]],
-    following: Sequence[Mapping[str, Any]],
-) -> list[dict[str, Any]] | None:
-    """The fake's events of a step that the recording holds one step late (the real BBS emits
-    from goroutines; a proxy records an event when it arrives), to be compared with the next
-    step's; None when that does not explain the difference."""
-    left = Counter(map(event_label, wanted))
-    on_time, late = [], []
-    for event in gotten:
-        label = event_label(event)
-        if left[label] > 0:
-            left[label] -= 1
-            on_time.append(event)
-        else:
-            late.append(event)
-    later = Counter(map(event_label, following))
-    if not late or event_view(wanted) != event_view(on_time):
-        return None
-    if Counter(map(event_label, late)) - later:
-        return None
-    return late
-
-
-def match_late(
-    want: Sequence[Sequence[str]], got: Sequence[Sequence[str]]
-) -> list[tuple[int, list[str], list[str]]]:
-    """Calls recorded (``want[n]``) and made by the fake (``got[n]``) per step: a recorded call
-    matches one the fake made at the same step or the step before. ``[(step, missing,
-    extra)]`` where something did not match."""
-    out: dict[int, tuple[list[str], list[str]]] = {}
-    pending: Counter[str] = Counter()
-    steps = max(len(want), len(got))
-    for n in range(steps):
-        w = Counter(want[n] if n < len(want) else [])
-        g = Counter(got[n] if n < len(got) else [])
-        late = w & pending
-        w, pending = w - late, pending - late
-        same = w & g
-        w, g = w - same, g - same
-        if pending:
-            out.setdefault(n - 1, ([], []))[1].extend(sorted(pending.elements()))
-        if w:
-            out.setdefault(n, ([], []))[0].extend(sorted(w.elements()))
-        pending = g
-    if pending:
-        out.setdefault(steps - 1, ([], []))[1].extend(sorted(pending.elements()))
-    return [(n, missing, extra) for n, (missing, extra) in sorted(out.items())]
-
-
-# -- transport ------------------------------------------------------------------------------------
-
-
-class _Connection:
-    """Keep-alive HTTP(S) connections to the fake."""
-
-    def __init__(self, url: str, ssl_context: ssl.SSLContext | None) -> None:
-        parts = urllib.parse.urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"not an http(s) URL: {url!r}")
-        self.https = parts.scheme == "https"
-        self.host = parts.hostname
-        self.port = parts.port or (443 if self.https else 80)
-        self.context = ssl_context
-        if self.https and self.context is None:
-            self.context = ssl.create_default_context()
-        self._conn: http.client.HTTPConnection | None = None
-
-    def open(self, timeout: float | None = 30) -> http.client.HTTPConnection:
-        if self.https:
-            return http.client.HTTPSConnection(
-                self.host, self.port, timeout=timeout, context=self.context
-            )
-        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
-
-    def call(
-        self, method: str, path: str, body: bytes | None, content_type: str = PROTOBUF
-    ) -> tuple[int, str, bytes]:
-        """One request: (status, content type, body); status 0 when it failed twice."""
-        headers = {"Content-Type": content_type, "Accept": PROTOBUF}
-        error = ""
-        for _ in range(2):
-            try:
-                if self._conn is None:
-                    self._conn = self.open()
-                self._conn.request(method, path, body=body, headers=headers)
-                response = self._conn.getresponse()
-                return response.status, response.getheader("Content-Type", ""), response.read()
-            except (OSError, http.client.HTTPException) as exc:
-                self.close()
-                error = f"{type(exc).__name__}: {exc}"
-        return 0, error, b""
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-
-_END = ("", "")
-
-
-class _Stream:
-    """One event stream subscription, read by a thread into a queue of (event name, data)."""
-
-    def __init__(self, connection: _Connection, method: str, path: str, body: bytes | None) -> None:
-        self._conn = connection.open(timeout=None)
-        headers = {"Accept": "text/event-stream"}
-        self._conn.request(
-            method, path, body=body if body or method == "GET" else b"", headers=headers
-        )
-        self._response = self._conn.getresponse()
-        self.error = "" if self._response.status == 200 else f"HTTP {self._response.status}"
-        self.ended = False
-        self._frames: queue.Queue[tuple[str, str]] = queue.Queue()
-        threading.Thread(target=self._read, name="fakebbs-replay-stream", daemon=True).start()
-
-    def _read(self) -> None:
-        name, data = "", list[str]()
-        try:
-            while not self.error:
-                raw = self._response.readline()
-                if not raw:
-                    break
-                line = raw.decode("utf-8", "replace").rstrip("\r\n")
-                if not line:
-                    if data:
-                        self._frames.put((name or "message", "".join(data)))
-                    name, data = "", []
-                elif line.startswith("event:"):
-                    name = line[6:].strip()
-                elif line.startswith("data:"):
-                    data.append(line[5:].strip())
-        except (OSError, ValueError, AttributeError, http.client.HTTPException):
-            pass  # closed under the reader: the sequence is over
-        finally:
-            self._frames.put(_END)
-
-    def next(self, timeout: float) -> tuple[str, str] | None:
-        """The next frame; None when none came in time or the stream has ended."""
-        if self.ended:
-            return None
-        try:
-            frame = self._frames.get(timeout=max(0.0, timeout))
-        except queue.Empty:
-            return None
-        if frame == _END:
-            self.ended = True
-            return None
-        return frame
-
-    def close(self) -> None:
-        try:
-            if self._conn.sock is not None:
-                self._conn.sock.shutdown(2)
-        except OSError:
-            pass
-        self._conn.close()
 
 
 # -- the replayer ---------------------------------------------------------------------------
@@ -333,7 +77,7 @@ class _Run:
     sequence: Mapping[str, Any]
     tag: str | None
     normalizer: Normalizer
-    streams: dict[str, _Stream] = field(default_factory=dict)
+    streams: dict[str, Stream] = field(default_factory=dict)
     differences: list[Difference] = field(default_factory=list)
     rep_calls: list[list[str]] = field(default_factory=list)
     auction_calls: list[list[str]] = field(default_factory=list)
@@ -369,7 +113,7 @@ class Replayer:
             url = self._server.url
         assert url is not None
         self.url = url
-        self._connection = _Connection(url, ssl_context)
+        self._connection = Connection(url, ssl_context)
         self._cells = [
             json_format.ParseDict(c, models.CellPresence(), ignore_unknown_fields=True)
             for c in recording.get("cell_presences", [])
@@ -454,7 +198,7 @@ class Replayer:
             body = stream_body(spec, cell_ids)
             if body is not None and run.tag:
                 body = body.replace(run.tag.encode(), (run.normalizer.tag or "").encode())
-            run.streams[name] = _Stream(self._connection, spec["method"], spec["path"], body)
+            run.streams[name] = Stream(self._connection, spec["method"], spec["path"], body)
 
     def _step(
         self,
@@ -488,7 +232,7 @@ class Replayer:
 
         want = step.get("answer")
         if want is not None and got != want:
-            differ("answer", _answer_kind(want, got), diff_paths(want, got))
+            differ("answer", answer_kind(want, got), diff_paths(want, got))
         recorded = step.get("events", {})
         for name, stream in run.streams.items():
             wanted = recorded.get(name, [])
@@ -498,15 +242,15 @@ class Replayer:
             if stream.error:
                 differ(f"events {name}", f"stream answered {stream.error}", [])
             elif event_view(wanted) != event_view(gotten):
-                late = _recorded_late(wanted, gotten, following.get(name, []))
+                late = recorded_late(wanted, gotten, following.get(name, []))
                 if late is None:
-                    differ(f"events {name}", *_event_details(wanted, gotten))
+                    differ(f"events {name}", *event_details(wanted, gotten))
                 else:
                     run.carried[name] = late
         return status != 0
 
     def _events(
-        self, run: _Run, stream: _Stream, count: int, deadline: float
+        self, run: _Run, stream: Stream, count: int, deadline: float
     ) -> list[dict[str, Any]]:
         """This sequence's events from ``stream``: until ``count`` came (or ``deadline``), then
         those already there."""
@@ -548,7 +292,7 @@ class Replayer:
                         step.get("call", ""),
                         f"events {name}",
                         "extra, after the step",
-                        tuple(_event_details([], extra)[1]),
+                        tuple(event_details([], extra)[1]),
                     )
                 )
 

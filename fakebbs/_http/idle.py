@@ -31,9 +31,8 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
-from fakebbs._http import cheroot as _cheroot
+from fakebbs._http.cheroot import Connection, prefill
 from fakebbs._http.events import EventStream
 
 __all__ = ["GATHER_BODY_BYTES", "RequestGatherer", "StreamWriter"]
@@ -103,7 +102,7 @@ class _Waker:
 class _Gathering:
     __slots__ = ("conn", "sock", "data", "handshaking", "since")
 
-    def __init__(self, conn: Any, handshaking: bool) -> None:
+    def __init__(self, conn: Connection, handshaking: bool) -> None:
         self.conn = conn
         self.sock: socket.socket = conn.socket
         self.data = bytearray()
@@ -116,14 +115,15 @@ class RequestGatherer:
     docstring). ``timeout`` is how long a connection may send nothing before it is closed (the
     server's idle keep-alive timeout), ``handshake_timeout`` the same for a TLS handshake.
 
-    A connection handed over must have ``handshake_pending`` (a TLS handshake is due),
-    ``handshake_done()`` and ``handshake_failed(exc)`` (the worker reports it) and ``close()``;
-    with ``request_key``, its ``request_key`` is set to what that makes of the request's head.
+    Connections are ``fakebbs._http.cheroot.Connection``s: the gatherer finishes a TLS handshake
+    still due (``handshake_pending``) and tells the connection how it went (``handshake_done()``,
+    or ``handshake_failed(exc)``, which the worker reports); with ``request_key``, it sets the
+    connection's ``request_key`` to what that makes of the request's head.
     """
 
     def __init__(
         self,
-        dispatch: Callable[[Any], None],
+        dispatch: Callable[[Connection], None],
         *,
         request_key: Callable[[bytes], str] | None = None,
         timeout: float,
@@ -148,10 +148,10 @@ class RequestGatherer:
         self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
         self._thread.start()
 
-    def add(self, conn: Any) -> None:
+    def add(self, conn: Connection) -> None:
         """Take a connection that has, or will have, something to read. Called from cheroot's
         accept loop: a request already all there is dispatched at once, from here."""
-        gathering = _Gathering(conn, bool(getattr(conn, "handshake_pending", False)))
+        gathering = _Gathering(conn, conn.handshake_pending)
         if not gathering.handshaking and self._read(gathering):
             return
         with self._lock:
@@ -261,7 +261,7 @@ class RequestGatherer:
             conn.request_key = self._request_key(bytes(gathering.data[:_KEY_BYTES]))
         try:
             gathering.sock.settimeout(conn.server.timeout)
-            _cheroot.prefill(conn, bytes(gathering.data))
+            prefill(conn, bytes(gathering.data))
         except OSError:
             conn.close()
             return True

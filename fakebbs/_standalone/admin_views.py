@@ -26,10 +26,17 @@ from werkzeug.wrappers import Request
 
 from fakebbs import models
 from fakebbs._rules.store import CLAIMED, RUNNING, ActualKey
-from fakebbs._standalone.admin import AdminError, _call_json, _clock_json, _made, _made_json, _where
+from fakebbs._standalone.admin_json import (
+    AdminError,
+    call_json,
+    clock_json,
+    made_journal,
+    made_json,
+    read_where,
+)
 
 if TYPE_CHECKING:
-    from fakebbs._standalone.namespaces import Namespace
+    from fakebbs._standalone.namespace import Namespace
 
 __all__ = ["MAX_PAGE", "VIEW_ROWS"]
 
@@ -57,7 +64,7 @@ def summary(ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
     task_states = Counter(_task_state(t) for t in snapshot.tasks.values())
     return {
         "namespace": ns.name,
-        "clock": _clock_json(ns),
+        "clock": clock_json(ns),
         "counts": {
             "desired_lrps": len(snapshot.desired_lrps),
             "actual_lrps": len(snapshot.actual_lrps),
@@ -155,16 +162,16 @@ def journal_page(ns: Namespace, request: Request, args: Mapping[str, Any]) -> An
     journal = ns.fake.calls
     everything = list(journal)
     calls = _selected(request, everything, lambda names, where: journal.to(names, where=where))
-    return _calls_page(request, everything, calls, _call_json, journal.dropped)
+    return _calls_page(request, everything, calls, call_json, journal.dropped)
 
 
 def made_page(ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
     """One page of the calls made to reps or the auctioneer, newest first (filters as
     ``journal/page``)."""
-    journal = _made(ns, args)
+    journal = made_journal(ns, args)
     everything = list(journal)
     calls = _selected(request, everything, lambda names, where: journal.to(names, where=where))
-    return _calls_page(request, everything, calls, _made_json, journal.dropped)
+    return _calls_page(request, everything, calls, made_json, journal.dropped)
 
 
 VIEW_ROWS: Sequence[tuple[str, str, Callable[[Namespace, Request, Mapping[str, Any]], Any]]] = (
@@ -350,7 +357,7 @@ def _selected(
         if not route:
             raise AdminError("where needs a route")
         try:
-            where = _where(json.loads(where_text))
+            where = read_where(json.loads(where_text))
         except json.JSONDecodeError as exc:
             raise AdminError(f"where: not JSON: {exc}") from None
     calls = list(everything)

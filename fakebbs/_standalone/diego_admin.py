@@ -22,10 +22,10 @@ from werkzeug.wrappers import Request
 from fakebbs._diego._cells import CellState
 from fakebbs._diego._config import CELL_FIELDS, cell_arguments
 from fakebbs._diego._sim import Diego
-from fakebbs._standalone.admin import AdminError, _call_json, _fields
+from fakebbs._standalone.admin_json import AdminError, call_json, read_fields
 
 if TYPE_CHECKING:
-    from fakebbs._standalone.namespaces import Namespace
+    from fakebbs._standalone.namespace import Namespace
 
 __all__ = ["ENDPOINTS"]
 
@@ -67,7 +67,7 @@ def status(ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
 
 
 def configure(ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
-    body = _fields(request, {"auto", "converge_every", "timings", "seed"})
+    body = read_fields(request, {"auto", "converge_every", "timings", "seed"})
     diego = ns.fake.diego
     timings = body.get("timings", {})
     if not isinstance(timings, dict) or set(timings) - {"start", "stop", "task"}:
@@ -96,7 +96,7 @@ def list_cells(ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
 
 
 def add_cell(ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
-    body = _fields(request, set(CELL_FIELDS), required={"cell_id"})
+    body = read_fields(request, set(CELL_FIELDS), required={"cell_id"})
     try:
         arguments = cell_arguments(body, "cell")
         cell_id = arguments.pop("cell_id")
@@ -117,14 +117,14 @@ def remove_cell(ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any
 
 
 def evacuate_cell(ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
-    _fields(request, set())
+    read_fields(request, set())
     _known_cell(ns, args["cell_id"])
     ns.fake.diego.evacuate_cell(args["cell_id"])
     return {"evacuated": args["cell_id"]}
 
 
 def crash(ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
-    body = _fields(request, {"process_guid", "index", "reason"}, required={"process_guid"})
+    body = read_fields(request, {"process_guid", "index", "reason"}, required={"process_guid"})
     guid, index, reason = body["process_guid"], body.get("index", 0), body.get("reason", "")
     if not isinstance(guid, str) or not isinstance(reason, str):
         raise AdminError("process_guid and reason are strings")
@@ -138,13 +138,15 @@ def crash(ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
 
 
 def run(ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
-    _fields(request, set())
+    read_fields(request, set())
     ns.fake.diego.run_until_idle()
     return _status(ns.fake.diego)
 
 
 def task_outcome(ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
-    body = _fields(request, {"pattern", "failed", "result", "failure_reason"}, required={"pattern"})
+    body = read_fields(
+        request, {"pattern", "failed", "result", "failure_reason"}, required={"pattern"}
+    )
     pattern = body["pattern"]
     failed = body.get("failed", False)
     texts = (pattern, body.get("result", ""), body.get("failure_reason", ""))
@@ -157,7 +159,7 @@ def task_outcome(ns: Namespace, request: Request, args: Mapping[str, Any]) -> An
 def calls(ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:
     route = request.args.get("route")
     shown = ns.fake.diego.calls.to(route) if route else list(ns.fake.diego.calls)
-    return {"calls": [_call_json(call) for call in shown]}
+    return {"calls": [call_json(call) for call in shown]}
 
 
 def clear_calls(ns: Namespace, request: Request, args: Mapping[str, Any]) -> Any:

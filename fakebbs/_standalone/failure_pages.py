@@ -14,7 +14,8 @@ import threading
 
 from fakebbs._fake import FakeBBS
 from fakebbs._http.server import Server
-from fakebbs._standalone.namespaces import PAGE_PREFIX, Namespaces
+from fakebbs._standalone.namespace import PAGE_PREFIX
+from fakebbs._standalone.served import served_namespaces
 
 __all__ = ["FailurePages"]
 
@@ -25,7 +26,7 @@ class FailurePages:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._copies: dict[str, FakeBBS] = {}
-        self._namespaces = Namespaces(self._make_fake)
+        self._namespaces = served_namespaces(self._make_fake)
         self._server: Server | None = None
 
     def _make_fake(self, name: str) -> FakeBBS:

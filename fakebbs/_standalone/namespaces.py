@@ -18,19 +18,27 @@ one; a request that would make one more is a 429 until one is dropped.
 from __future__ import annotations
 
 import ipaddress
-import itertools
 import os
 import re
 import ssl
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Protocol
 
-from fakebbs._control.controls import FaultRule, Gate
 from fakebbs._fake import FakeBBS
 from fakebbs._http.server import Server
 from fakebbs._rules.store import Snapshot
+from fakebbs._standalone.namespace import (
+    ADMIN_PREFIX,
+    DEFAULT_NAMESPACE,
+    NAMESPACE_ENVIRON_KEY,
+    NAMESPACE_HEADER,
+    NAMESPACE_PREFIX,
+    PAGE_PREFIX,
+    SEED_SNAPSHOT,
+    Namespace,
+    valid_name,
+)
 from fakebbs.routes import ROUTES
 
 if TYPE_CHECKING:
@@ -43,6 +51,8 @@ __all__ = [
     "NAMESPACE_HEADER",
     "NAMESPACE_PREFIX",
     "DEFAULT_MAX_NAMESPACES",
+    "LivePage",
+    "NamespaceApp",
     "Namespace",
     "NamespaceLimitError",
     "Namespaces",
@@ -52,40 +62,10 @@ __all__ = [
     "valid_name",
 ]
 
-NAMESPACE_PREFIX = "/ns/"
-"""A path starting ``/ns/NAME/`` is served by namespace NAME, the rest of the path as is."""
-
-NAMESPACE_HEADER = "X-Fakebbs-Namespace"
-"""The header that names a request's namespace when its path has no ``/ns/NAME`` prefix."""
-
-NAMESPACE_ENVIRON_KEY = "fakebbs.namespace"
-"""environ key: the name of the namespace serving the request (for the request log)."""
-
-ADMIN_PREFIX = "/fakebbs/v1"
-"""The admin API's reserved path prefix; no BBS route starts with it."""
-
-DEFAULT_NAMESPACE = "default"
-"""The name of the namespace a request without a ``/ns/NAME`` prefix or header is served by."""
-
-PAGE_PREFIX = "/fakebbs/ui"
-"""The live page's path (``fakebbs._standalone.ui``), served where the admin API is."""
-
-SEED_SNAPSHOT = "seed"
-"""The named snapshot every namespace of a seeded server starts with."""
-
 DEFAULT_MAX_NAMESPACES = 1000
 """How many namespaces a server makes at most, besides the default one."""
 
 _ROUTE_PATHS = frozenset(route.path for route in ROUTES)
-
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-
-
-def valid_name(name: str) -> bool:
-    """Whether ``name`` can name a namespace: 1 to 128 letters, digits, ``.``, ``_`` or
-    ``-``, starting with a letter or digit (so it is safe in a URL path)."""
-    return _NAME.fullmatch(name) is not None
-
 
 _PATH_NAMESPACE = re.compile(rb"[A-Z]+ /ns/([^/?# ]*)")
 _HEADER_NAMESPACE = re.compile(rb"\r\nx-fakebbs-namespace:[ \t]*([^\r\n]*?)[ \t]*\r\n", re.I)
@@ -112,48 +92,29 @@ class NamespaceLimitError(LookupError):
     """There are ``max_namespaces`` namespaces already: drop one to make another."""
 
 
-@dataclass
-class Namespace:
-    """One namespace: its fake, and what the admin API keeps for it (named snapshots, the
-    fault rules and gates it made, by id)."""
+class NamespaceApp(Protocol):
+    """What answers the admin API's requests of a namespace (``fakebbs._standalone.admin``)."""
 
-    name: str
-    fake: FakeBBS
-    snapshots: dict[str, Snapshot] = field(default_factory=dict)
-    rules: dict[str, FaultRule] = field(default_factory=dict)
-    gates: dict[str, Gate] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
-    _hold_ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    def __call__(
+        self, namespace: Namespace, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]: ...
 
-    def new_id(self) -> str:
-        """A fresh id for a fault rule of this namespace (1, 2, ...)."""
-        return str(next(self._ids))
 
-    def new_hold_id(self) -> str:
-        """A fresh id for a gate (a held route) of this namespace: its own sequence."""
-        return str(next(self._hold_ids))
+class LivePage(NamespaceApp, Protocol):
+    """The live page (``fakebbs._standalone.ui``): told when an admin request changed a
+    namespace's controls, and when its feeds must end."""
 
-    def live_rules(self) -> dict[str, FaultRule]:
-        """The admin-made rules still in force (a reset or removal forgets the others)."""
-        current = {id(rule) for rule in self.fake.faults}
-        with self.lock:
-            for key in [k for k, r in self.rules.items() if id(r) not in current]:
-                del self.rules[key]
-            return dict(self.rules)
+    def touch(self, namespace: Namespace, topic: str) -> None: ...
 
-    def live_gates(self) -> dict[str, Gate]:
-        """The admin-made gates not yet released."""
-        with self.lock:
-            for key in [k for k, g in self.gates.items() if g.released]:
-                del self.gates[key]
-            return dict(self.gates)
+    def end_feeds(self, fake: FakeBBS | None = None) -> None: ...
 
 
 class Namespaces:
     """A WSGI app serving any number of fakes, one per namespace (see the module docstring).
 
-    ``make_fake(name)`` builds the fake of a new namespace. ``admin`` turns the admin API on.
+    ``make_fake(name)`` builds the fake of a new namespace. ``admin_api(namespaces)`` builds
+    the admin API and ``page`` is the live page, both handed in by whoever builds the served app
+    (``fakebbs._standalone.served``); ``admin`` turns them on (off on a non-loopback address).
     ``seed``, when given, is the state every namespace starts with and returns to on a reset,
     also kept in each as the named snapshot ``seed``. ``manual_clock`` starts every
     namespace's clock frozen, and freezes it again after a reset. ``setup(fake)`` is applied
@@ -172,10 +133,9 @@ class Namespaces:
         setup: Callable[[FakeBBS], None] | None = None,
         max_namespaces: int = DEFAULT_MAX_NAMESPACES,
         state_file: str | os.PathLike[str] | None = None,
+        admin_api: Callable[[Namespaces], NamespaceApp] | None = None,
+        page: LivePage | None = None,
     ) -> None:
-        from fakebbs._standalone.admin import AdminAPI
-        from fakebbs._standalone.ui import PageApp
-
         if max_namespaces < 0:
             raise ValueError(f"max_namespaces must be 0 or more, got {max_namespaces}")
         self.max_namespaces = max_namespaces
@@ -189,8 +149,8 @@ class Namespaces:
         self.setup = setup
         self._lock = threading.Lock()
         self._namespaces: dict[str, Namespace] = {}
-        self._admin_api = AdminAPI(self)
-        self._page = PageApp()
+        self._admin_api = None if admin_api is None else admin_api(self)
+        self._page = page
         self.default = self.get(DEFAULT_NAMESPACE)
 
     def get(self, name: str) -> Namespace:
@@ -259,7 +219,8 @@ class Namespaces:
             if name != DEFAULT_NAMESPACE:
                 del self._namespaces[name]
         namespace.fake.release_waiting()
-        self._page.end_feeds(namespace.fake)  # its pages reconnect, to the namespace made anew
+        if self._page is not None:  # its pages reconnect, to the namespace made anew
+            self._page.end_feeds(namespace.fake)
         if name == DEFAULT_NAMESPACE:
             self.reset(namespace)
         return True
@@ -347,10 +308,14 @@ class Namespaces:
             except NamespaceLimitError as exc:
                 return _plain(start_response, "429 Too Many Requests", f"{exc}\n")
         if page:
+            if self._page is None:
+                return _not_served(start_response, "the live page")
             return self._page(namespace, environ, start_response)
         if admin:
+            if self._admin_api is None:
+                return _not_served(start_response, "the admin API")
             answer = self._admin_api(namespace, environ, start_response)
-            if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+            if self._page is not None and environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
                 self._page.touch(namespace, "controls")  # fault rules, holds, clock...
             return answer
         return namespace.fake.wsgi_app(environ, start_response)
@@ -374,13 +339,18 @@ class Namespaces:
         return server.start()
 
     def _stopping(self) -> None:
-        self._page.end_feeds()
+        if self._page is not None:
+            self._page.end_feeds()
         for namespace in self.all():
             namespace.fake.release_waiting()
 
 
 def _default_first(name: str) -> tuple[bool, str]:
     return (name != DEFAULT_NAMESPACE, name)
+
+
+def _not_served(start_response: StartResponse, what: str) -> list[bytes]:
+    return _plain(start_response, "404 Not Found", f"fakebbs: {what} is not served here\n")
 
 
 def _plain(start_response: StartResponse, status: str, text: str) -> list[bytes]:

@@ -28,16 +28,16 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.wrappers import Response
 
 from fakebbs._fake import FakeBBS
-from fakebbs._http.app import _Subscriber
 from fakebbs._http.events import Event, calculate_events
+from fakebbs._http.transport import Subscriber
 from fakebbs._rules.store import Change, Store
-from fakebbs._standalone.admin import to_json
-from fakebbs._standalone.namespaces import PAGE_PREFIX
+from fakebbs._standalone.admin_json import to_json
+from fakebbs._standalone.namespace import PAGE_PREFIX
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-    from fakebbs._standalone.namespaces import Namespace
+    from fakebbs._standalone.namespace import Namespace
 
 __all__ = ["PageApp"]
 
@@ -120,7 +120,7 @@ class _Watch:
             self._generation += 1
             self._cond.notify_all()
 
-    def feed(self, subscriber: _Subscriber) -> Iterator[bytes]:
+    def feed(self, subscriber: Subscriber) -> Iterator[bytes]:
         """One reader's SSE body: a ``hello`` first, then what changes, until the reader goes
         or the feeds end."""
         with self._cond:
@@ -232,4 +232,4 @@ class PageApp:
             ],
         )
         write(b"")  # the headers go out now, so the page knows it is connected
-        return self.watch(namespace.fake).feed(_Subscriber(environ))
+        return self.watch(namespace.fake).feed(Subscriber(environ))
