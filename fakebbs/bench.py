@@ -1109,7 +1109,7 @@ class BenchReport:
 
 def _diego(sizes: Sizes) -> list[Figure]:
     """The simulated Diego: cells and instances placed and RUNNING (``fakebbs._diego``)."""
-    from fakebbs._diego._bench import by_hand, simulated
+    from fakebbs._diego.bench import by_hand, simulated
 
     cells, instances = sizes.diego_cells, sizes.diego_instances
     sim = simulated(cells, instances)

@@ -25,7 +25,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from fakebbs._diego._sim import Diego
+    from fakebbs._diego.sim import Diego
 
 __all__ = ["CELL_FIELDS", "DiegoConfig", "cell_arguments", "default_cells", "parse_config"]
 
