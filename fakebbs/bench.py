@@ -565,11 +565,12 @@ LIST_ROUTES: tuple[tuple[str, str, type[Message]], ...] = (
 
 
 def _fill(fake: FakeBBS, count: int) -> None:
-    """``count`` desired LRPs with one instance each, and ``count`` tasks, straight in."""
+    """``count`` desired LRPs with one instance each, and ``count`` tasks, desired in-process."""
     definition = _task_definition()
-    for i in range(count):
-        fake._state.desire_lrp(_desired_lrp(f"app-{i:05d}"))
-        fake._state.desire_task(definition, f"task-{i:05d}", "cf-apps")
+    with fake.client() as client:
+        for i in range(count):
+            client.desire_lrp(_desired_lrp(f"app-{i:05d}"))
+            client.desire_task(f"task-{i:05d}", "cf-apps", definition)
 
 
 def _lists(sizes: Sizes) -> list[Figure]:
@@ -616,7 +617,8 @@ def _serve_in_child(kind: str, pipe: Connection) -> None:
     """Child process: serve the fake or the bare app until told to stop; send the URL first."""
     if kind == "fake":
         fake = FakeBBS()
-        fake._state.desire_lrp(_desired_lrp("rps-0"))  # what the get by guid asks for
+        with fake.client() as client:
+            client.desire_lrp(_desired_lrp("rps-0"))  # what the get by guid asks for
         with fake.serve() as server:
             pipe.send(server.url)
             pipe.recv()
@@ -742,9 +744,11 @@ def _seed(fake: FakeBBS, count: int) -> Callable[[], object] | None:
     return lambda: desired_lrps(count, instances=3, running=3)
 
 
-def _desire_through_state(fake: FakeBBS, count: int, prefix: str = "app") -> None:
-    for i in range(count):
-        fake._state.desire_lrp(_desired_lrp(f"{prefix}-{i:05d}", instances=3))
+def _desire_one_by_one(fake: FakeBBS, count: int, prefix: str = "app") -> None:
+    """``count`` desired LRPs of 3 instances, each desired by its own in-process call."""
+    with fake.client() as client:
+        for i in range(count):
+            client.desire_lrp(_desired_lrp(f"{prefix}-{i:05d}", instances=3))
 
 
 def _fixtures(sizes: Sizes) -> list[Figure]:
@@ -779,7 +783,7 @@ def _fixtures(sizes: Sizes) -> list[Figure]:
     resets = []
     for _ in range(sizes.repeats):
         fake = FakeBBS()
-        _desire_through_state(fake, 10)
+        _desire_one_by_one(fake, 10)
         resets.append(_timed(fake.reset))
     figures.append(
         Figure(section, "reset(), 10 desired LRPs", "ms", _ms(_p50(resets)), target="1 ms")
@@ -797,14 +801,14 @@ def _fixtures(sizes: Sizes) -> list[Figure]:
         )
     )
     if seeding is None:
-        _desire_through_state(fake, count)
-    through_state = FakeBBS()
+        _desire_one_by_one(fake, count)
+    one_by_one = FakeBBS()
     figures.append(
         Figure(
             section,
-            f"desire {count:,} LRPs x3 instances one by one (state.desire_lrp)",
+            f"desire {count:,} LRPs x3 instances one by one (DesireDesiredLRP, in-process)",
             "ms",
-            _ms(_timed(lambda: _desire_through_state(through_state, count))),
+            _ms(_timed(lambda: _desire_one_by_one(one_by_one, count))),
         )
     )
     snapshot = getattr(fake, "snapshot", None)
@@ -891,9 +895,12 @@ def _memory_in_child(count: int) -> tuple[int, str]:
         _run_three(fake, count)
         how = "3 running actual LRPs (claimed and started one by one)"
     gc.collect()
-    if len(fake._state.desired_lrps) != count:
-        raise RuntimeError(f"seeded {len(fake._state.desired_lrps)} desired LRPs, not {count}")
-    return _resident_bytes() - before, how
+    grown = _resident_bytes() - before
+    with fake.client() as client:  # counted after measuring: the answer is not what is held
+        stored = len(client.desired_lrp_scheduling_infos())
+    if stored != count:
+        raise RuntimeError(f"seeded {stored} desired LRPs, not {count}")
+    return grown, how
 
 
 def _resident_bytes() -> int:
@@ -911,14 +918,17 @@ def _resident_bytes() -> int:
 
 def _run_three(fake: FakeBBS, count: int) -> None:
     net = models.ActualLRPNetInfo(address="10.0.0.1", instance_address="10.2.0.1")
-    for i in range(count):
-        guid = f"app-{i:05d}"
-        fake._state.desire_lrp(_desired_lrp(guid, instances=3))
-        for index in range(3):
-            key = models.ActualLRPKey(process_guid=guid, index=index, domain="cf-apps")
-            instance = models.ActualLRPInstanceKey(instance_guid=f"{guid}-{index}", cell_id="c1")
-            fake._state.claim_actual_lrp(guid, index, instance)
-            fake._state.start_actual_lrp(key, instance, net)
+    with fake.client() as client:
+        for i in range(count):
+            guid = f"app-{i:05d}"
+            client.desire_lrp(_desired_lrp(guid, instances=3))
+            for index in range(3):
+                key = models.ActualLRPKey(process_guid=guid, index=index, domain="cf-apps")
+                instance = models.ActualLRPInstanceKey(
+                    instance_guid=f"{guid}-{index}", cell_id="c1"
+                )
+                client.claim_actual_lrp(key, instance)
+                client.start_actual_lrp(key, instance, net)
 
 
 # ---------------------------------------------------------------------------------------------
