@@ -93,8 +93,6 @@ from fakebbs.strategies._machine import (
     RULE_GROUPS,
     BBSStateMachine,
     CallOutcome,
-    Instance,
-    counting_guids,
 )
 from fakebbs.strategies._messages import (
     SERVER_ERRORS,
@@ -115,6 +113,7 @@ from fakebbs.strategies._tasks import (
     task_guids,
     tasks,
 )
+from fakebbs.strategies._world import Instance, counting_guids
 
 __all__ = [
     "ACTION_KINDS",

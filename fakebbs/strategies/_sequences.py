@@ -14,7 +14,7 @@ from fakebbs import models
 from fakebbs._fake import FakeBBS
 from fakebbs._http.events import Event, HubName, StreamSpec
 from fakebbs.client import BBSClient
-from fakebbs.strategies._machine import CLOCK_START, TRANSPORT_ERRORS, Instance, counting_guids
+from fakebbs.strategies._world import CALL_FAILURES, CLOCK_START, Instance, counting_guids
 
 __all__ = ["EVENT_STREAMS", "event_sequences"]
 
@@ -178,7 +178,7 @@ def _run(fake: FakeBBS, bbs: BBSClient, operation: str, which: str, number: int,
     route, request = requests[operation]
     try:
         bbs.call(route, request)
-    except TRANSPORT_ERRORS:  # pragma: no cover - no faults are injected here
+    except CALL_FAILURES:  # pragma: no cover - no faults are injected here
         pass
 
 
