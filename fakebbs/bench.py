@@ -62,7 +62,7 @@ STRATEGIES = "strategies"
 
 def _diego(sizes: Sizes) -> list[Figure]:
     """The simulated Diego: cells and instances placed and RUNNING (``fakebbs._diego``)."""
-    from fakebbs._diego.bench import by_hand, simulated
+    from fakebbs._bench.diego import by_hand, simulated
 
     cells, instances = sizes.diego_cells, sizes.diego_instances
     sim = simulated(cells, instances)
@@ -95,7 +95,7 @@ def _diego(sizes: Sizes) -> list[Figure]:
 
 
 def _strategies(sizes: Sizes) -> list[Figure]:
-    from fakebbs.strategies._bench import figures
+    from fakebbs._bench.strategies import figures
 
     section = "Hypothesis strategies and state machine (@given, generate phase)"
     return [
