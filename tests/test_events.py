@@ -1,6 +1,7 @@
 """The event calculator, stream presentation, subscriptions and SSE framing
 (``fakebbs._http.events``), from hand-built ``Change`` lists: what upstream's
-``events/calculator`` and event handlers emit for each kind of change. The streams over a socket are in test_event_streams."""
+``events/calculator`` and event handlers emit for each kind of change. The streams over a
+socket are in test_event_streams."""
 
 from __future__ import annotations
 
