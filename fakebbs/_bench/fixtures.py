@@ -102,7 +102,7 @@ def fixtures(sizes: Sizes) -> list[Figure]:
     figures.append(
         Figure(
             section,
-            f"desire {count:,} LRPs x3 instances one by one (DesireDesiredLRP, in-process)",
+            f"desire {count:,} LRPs x3 one by one (in-process client)",
             "ms",
             ms(_timed(lambda: _desire_one_by_one(one_by_one, count))),
         )
