@@ -29,6 +29,7 @@ Timer = Callable[[Request], float]
 def time_calls(
     timer: Timer, prefix: str, iterations: int, start: int = 0
 ) -> dict[str, list[float]]:
+    """Seconds per call of iterations ``start`` on of the call sequence, per call label."""
     samples: dict[str, list[float]] = {label: [] for label in CALL_LABELS}
     for i in range(start, start + iterations):
         for request in call_sequence(prefix, i):
@@ -56,6 +57,8 @@ def _interleaved(
 
 @dataclass(frozen=True)
 class RealBBS:
+    """A real BBS the per-call requests are also timed against (``--real-url``)."""
+
     url: str
     context: ssl.SSLContext
 
