@@ -38,6 +38,7 @@ from fakebbs.strategies._world import (
     CLOCK_START,
     Instance,
     counting_guids,
+    event_hub,
     machine_cells,
     machine_indices,
     machine_instance_counts,
@@ -170,7 +171,7 @@ class BBSStateMachine(RuleBasedStateMachine):
         self._event_log: list[Message] = []
         self._subscription: Subscription | None = None
         if self._fake is not None:
-            self._subscription = self._fake.events.subscribe(_EVENT_HUBS)
+            self._subscription = event_hub(self._fake).subscribe(_EVENT_HUBS)
         self._presented = StreamSpec(frozenset(_EVENT_HUBS))  # as the current streams send
         self.call("UpsertDomain", models.UpsertDomainRequest(domain=self.DOMAIN, ttl=0))
 
@@ -245,7 +246,7 @@ class BBSStateMachine(RuleBasedStateMachine):
             self._clean_real_bbs()
         else:
             if self._subscription is not None:
-                self._fake.events.unsubscribe(self._subscription)
+                event_hub(self._fake).unsubscribe(self._subscription)
             self._fake.reset()
         self.world.close()
 

@@ -14,7 +14,13 @@ from fakebbs import models
 from fakebbs._fake import FakeBBS
 from fakebbs._http.events import Event, HubName, StreamSpec
 from fakebbs.client import BBSClient
-from fakebbs.strategies._world import CALL_FAILURES, CLOCK_START, Instance, counting_guids
+from fakebbs.strategies._world import (
+    CALL_FAILURES,
+    CLOCK_START,
+    Instance,
+    counting_guids,
+    event_hub,
+)
 
 __all__ = ["EVENT_STREAMS", "event_sequences"]
 
@@ -74,7 +80,7 @@ class _EventSequences(SearchStrategy[list[Message]]):
         fake.clock.freeze(CLOCK_START)
         fake.register_cell("cell-1")
         fake.register_cell("cell-2")
-        subscription = fake.events.subscribe(self.hubs)
+        subscription = event_hub(fake).subscribe(self.hubs)
         spec = StreamSpec(self.hubs)
         with BBSClient.in_process(fake.wsgi_app) as bbs:
             bbs.upsert_domain(_DOMAIN, 0)
@@ -85,7 +91,7 @@ class _EventSequences(SearchStrategy[list[Message]]):
             message = spec.present(event)
             if message is not None:
                 events.append(message)
-        fake.events.unsubscribe(subscription)
+        event_hub(fake).unsubscribe(subscription)
         return events
 
     def __repr__(self) -> str:

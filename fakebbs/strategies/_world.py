@@ -8,7 +8,7 @@ import dataclasses
 import functools
 import itertools
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hypothesis import strategies as st
 
@@ -18,11 +18,16 @@ from fakebbs.errors import BBSError
 from fakebbs.strategies._desired import desired_lrps
 from fakebbs.strategies._faults import FaultSchedule, fault_schedules, transport_faults
 
+if TYPE_CHECKING:
+    from fakebbs._fake import FakeBBS
+    from fakebbs._http.events import EventHub
+
 __all__ = [
     "CALL_FAILURES",
     "CLOCK_START",
     "Instance",
     "counting_guids",
+    "event_hub",
     "machine_cells",
     "machine_indices",
     "machine_instance_counts",
@@ -119,3 +124,10 @@ def machine_indices() -> st.SearchStrategy[int]:
 
 def machine_instance_counts() -> st.SearchStrategy[int]:
     return st.runner().flatmap(lambda machine: machine.instance_counts)
+
+
+def event_hub(fake: FakeBBS) -> EventHub:
+    """The fake's event hub: the machine and the event sequences subscribe to it directly, to
+    read every event synchronously after each step (a stream's reader thread could lag). The
+    one place the strategies reach it."""
+    return fake.events
