@@ -20,7 +20,7 @@ from fakebbs._control.journal import (
 from fakebbs._control.seed import Seed
 from fakebbs._control.selectors import Selector, Where
 from fakebbs._diego import Diego
-from fakebbs._diego._port import BBSPort
+from fakebbs._diego.port import BBSPort
 from fakebbs._http.app import DEFAULT_MAX_BODY_BYTES, BBSApp
 from fakebbs._http.encoded import EncodedLists
 from fakebbs._http.events import EventHub

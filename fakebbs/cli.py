@@ -249,8 +249,8 @@ def _logging_to_stderr(level: str) -> Iterator[None]:
 
 def _namespaces(args: argparse.Namespace) -> Namespaces:
     """What ``serve`` serves: a fake per namespace, built as the flags say."""
-    from fakebbs._diego._config import load_config
     from fakebbs._fake import FakeBBS
+    from fakebbs._standalone.diego_config import load_config
     from fakebbs._standalone.namespaces import is_loopback
     from fakebbs._standalone.seedfile import SeedFileError, load_seed_file, seed_snapshot
     from fakebbs._standalone.served import served_namespaces

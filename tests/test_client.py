@@ -411,6 +411,16 @@ def test_a_retry_that_succeeds_returns_its_answer(stand_in: StandIn) -> None:
     assert len(stand_in.seen) == 2
 
 
+def test_retries_changed_after_construction_apply_to_the_next_call(stand_in: StandIn) -> None:
+    stand_in.default = Reply(status=502, content_type="text/plain")
+    with BBSClient(stand_in.url, timeout=5) as client:
+        client.retries, client.retry_interval = 1, 0
+        with pytest.raises(errors.InvalidResponse):
+            client.domains()
+    assert len(stand_in.seen) == 2
+    assert (client.retries, client.retry_interval) == (1, 0)
+
+
 def test_an_error_in_the_response_is_not_retried(stand_in: StandIn) -> None:
     stand_in.default = proto(models.DomainsResponse(error=models.Error(type=models.Error.Deadlock)))
     client = BBSClient(stand_in.url, timeout=5, retries=2, retry_interval=0)

@@ -13,7 +13,8 @@ from werkzeug.test import Client
 
 from builders import desired_lrp
 from fakebbs import BBSClient
-from fakebbs._diego._config import DiegoConfig, load_config, parse_config
+from fakebbs._diego.config import DiegoConfig, parse_config
+from fakebbs._standalone.diego_config import load_config
 from fakebbs._standalone.namespaces import Namespaces
 from fakebbs._standalone.served import served_namespaces
 from processes import http_json, serving, spawn

@@ -5,8 +5,8 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 
-from fakebbs._diego._auction import CELL_COMMUNICATION, Auctioneer, Work
-from fakebbs._diego._cells import Cell, Constraint
+from fakebbs._diego.auction import CELL_COMMUNICATION, Auctioneer, Work
+from fakebbs._diego.cells import Cell, Constraint
 
 FS4 = Constraint("preloaded:cflinuxfs4")
 

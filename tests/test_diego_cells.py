@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fakebbs._diego._cells import Cell, insufficient_resources
+from fakebbs._diego.cells import Cell, insufficient_resources
 
 
 def cell(**fields: object) -> Cell:

@@ -14,10 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fakebbs import FakeBBS, models, strategies
+from fakebbs._client.events import decode_event
 from fakebbs._http.events import sse_event
 from fakebbs._rules.validation import first_action_field, validation_items
 from fakebbs._rules.views import scheduling_info
-from fakebbs.client import BBSClient, _decode_event
+from fakebbs.client import BBSClient
 from fakebbs.errors import InvalidRequest
 from fakebbs.routes import EVENT_TYPES, ROUTES, Route
 
@@ -249,7 +250,7 @@ def test_every_drawn_event_decodes_as_its_stream_sends_it(name: str, data: st.Da
     assert isinstance(event, EVENT_TYPES[name])
     frame = sse_event(7, name, event.SerializeToString())
     [payload] = [line[6:] for line in frame.splitlines() if line.startswith(b"data: ")]
-    assert _decode_event(name, payload) == event
+    assert decode_event(name, payload) == event
 
 
 @settings(CHECK, max_examples=30)

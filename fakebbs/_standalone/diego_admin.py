@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request
 
-from fakebbs._diego._cells import CellState
-from fakebbs._diego._config import CELL_FIELDS, cell_arguments
-from fakebbs._diego._sim import Diego
+from fakebbs._diego.cells import CellState
+from fakebbs._diego.config import CELL_FIELDS, cell_arguments
+from fakebbs._diego.sim import Diego
 from fakebbs._standalone.admin_json import AdminError, call_json, read_fields
 
 if TYPE_CHECKING:

@@ -66,8 +66,10 @@ from fakebbs.strategies._desired import (
     process_guids,
     proto_routes,
     sidecars,
+    stored_desired_lrps,
     volume_mounts,
 )
+from fakebbs.strategies._events import events
 from fakebbs.strategies._faults import (
     RAN_ANYWAY,
     TRANSIENT_FAULTS,
@@ -93,18 +95,14 @@ from fakebbs.strategies._machine import (
     RULE_GROUPS,
     BBSStateMachine,
     CallOutcome,
-    Instance,
-    counting_guids,
 )
 from fakebbs.strategies._messages import (
     SERVER_ERRORS,
     bbs_errors,
-    events,
     from_message_type,
     message_types,
     requests,
     responses,
-    stored_desired_lrps,
 )
 from fakebbs.strategies._routes import cf_router_routes, tcp_router_routes
 from fakebbs.strategies._sequences import EVENT_STREAMS, event_sequences
@@ -115,6 +113,7 @@ from fakebbs.strategies._tasks import (
     task_guids,
     tasks,
 )
+from fakebbs.strategies._world import Instance, counting_guids
 
 __all__ = [
     "ACTION_KINDS",

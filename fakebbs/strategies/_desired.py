@@ -40,6 +40,7 @@ __all__ = [
     "process_guids",
     "proto_routes",
     "sidecars",
+    "stored_desired_lrps",
     "volume_mounts",
 ]
 
@@ -507,3 +508,15 @@ def desired_lrp_updates(
         },
     )
     return st.builds(desired_lrp_update, fields, st.none() | credentials)
+
+
+@shown_as_call
+def stored_desired_lrps(**narrowing: Any) -> SearchStrategy[models.DesiredLRP]:
+    """DesiredLRPs as the BBS returns them: ``desired_lrps(**narrowing)`` with the
+    modification tag the server assigns."""
+    return st.builds(_with_tag, desired_lrps(**narrowing), modification_tags())
+
+
+def _with_tag(lrp: models.DesiredLRP, tag: models.ModificationTag) -> models.DesiredLRP:
+    lrp.modification_tag.CopyFrom(tag)
+    return lrp

@@ -8,12 +8,8 @@ examples run fast and a failing example shrinks to the client's own steps."""
 
 from __future__ import annotations
 
-import dataclasses
-import functools
-import http.client
-import itertools
 import ssl
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Collection, Iterable
 from typing import Any, ClassVar
 
 from google.protobuf.message import Message
@@ -34,119 +30,49 @@ from fakebbs._control.controls import FaultRule
 from fakebbs._fake import FakeBBS
 from fakebbs._http.events import Event, HubName, StreamSpec, Subscription
 from fakebbs.client import BBSClient
-from fakebbs.errors import BBSError
-from fakebbs.strategies._desired import desired_lrp_updates, desired_lrps
-from fakebbs.strategies._faults import FaultSchedule, fault_schedules, transport_faults
+from fakebbs.strategies._desired import desired_lrp_updates
+from fakebbs.strategies._faults import FaultSchedule
+from fakebbs.strategies._tasks import TASK_STATES
+from fakebbs.strategies._world import (
+    CALL_FAILURES,
+    CLOCK_START,
+    Instance,
+    counting_guids,
+    event_hub,
+    machine_cells,
+    machine_indices,
+    machine_instance_counts,
+    machine_lrps,
+    machine_tasks,
+    minimal_lrps,
+    quick_fault_schedules,
+    rule_group,
+)
 
 __all__ = [
     "FAKE_ONLY_RULES",
     "RULE_GROUPS",
     "BBSStateMachine",
     "CallOutcome",
-    "Instance",
-    "counting_guids",
 ]
 
 CallOutcome = Message | BaseException
 """What a call through the API gave: the response message (its ``error`` field set for a BBS
 error), or the exception a transport fault raised in the client."""
 
-TRANSPORT_ERRORS = (OSError, http.client.HTTPException, BBSError)
-"""What a client raises when a fault breaks a call (BBSError: the client's own
-InvalidResponse, InvalidProtobufMessage and RouterError)."""
 
 RULE_GROUPS: frozenset[str] = frozenset(
     {"cloud_controller", "reps", "cells", "clock", "faults", "tasks"}
 )
 """Every group of the world's rules (see ``BBSStateMachine.rules``)."""
 
+
 FAKE_ONLY_RULES: frozenset[str] = frozenset({"cells", "clock", "faults"})
 """Groups that act on the fake itself (its cells, its clock, its faults), not through the BBS
 API: off when the machine runs against a BBS URL."""
 
-CLOCK_START = 1_700_000_000 * 10**9
-"""Where the fake's frozen clock starts by default (2023-11-14T22:13:20Z, Unix nanoseconds)."""
 
 _EVENT_HUBS: tuple[HubName, ...] = ("desired", "instance", "task")
-
-
-def counting_guids(prefix: str = "00000000-0000-4000-8000-") -> Callable[[], str]:
-    """A ``new_guid`` for ``FakeBBS`` that counts (``...-000000000000``, ``...-000000000001``):
-    the same run gives the same guids, and a report reads them in order."""
-    counter = itertools.count()
-    return lambda: f"{prefix}{next(counter):012d}"
-
-
-@dataclasses.dataclass(frozen=True)
-class Instance:
-    """An instance a rep of the world has claimed: which index of which LRP, on which cell."""
-
-    process_guid: str
-    index: int
-    cell_id: str
-
-    @property
-    def actual_lrp_key(self) -> models.ActualLRPKey:
-        return models.ActualLRPKey(process_guid=self.process_guid, index=self.index)
-
-    @property
-    def instance_key(self) -> models.ActualLRPInstanceKey:
-        """One instance guid per (process guid, index, cell), so rules find it again."""
-        return models.ActualLRPInstanceKey(
-            cell_id=self.cell_id,
-            instance_guid=f"{self.process_guid}-{self.index}-{self.cell_id}",
-        )
-
-
-def _group(name: str) -> Callable[[Any], bool]:
-    """A precondition: the rule group ``name`` is on for this machine."""
-
-    def enabled(machine: Any) -> bool:
-        return name in machine.enabled_rules
-
-    enabled.__name__ = f"rules_include_{name}"
-    return enabled
-
-
-@functools.cache
-def _minimal_lrps(
-    domain: str, process_guids: tuple[str, ...], max_instances: int
-) -> st.SearchStrategy[models.DesiredLRP]:
-    return desired_lrps(
-        minimal=True,
-        domain=domain,
-        process_guids=st.sampled_from(process_guids),
-        instances=st.integers(0, max_instances),
-    )
-
-
-@functools.cache
-def _schedules(routes: tuple[str, ...] | None) -> st.SearchStrategy[FaultSchedule]:
-    # delays of at most a millisecond: a slow answer is a slow answer, and examples stay fast
-    transport = transport_faults(max_delay=0.001)
-    if routes is None:
-        return fault_schedules(transport=transport)
-    return fault_schedules(routes, transport=transport)
-
-
-def _machine_lrps() -> st.SearchStrategy[models.DesiredLRP]:
-    return st.runner().flatmap(lambda machine: machine.lrps)
-
-
-def _machine_tasks() -> st.SearchStrategy[models.DesireTaskRequest]:
-    return st.runner().flatmap(lambda machine: machine.task_requests)
-
-
-def _cells() -> st.SearchStrategy[str]:
-    return st.runner().flatmap(lambda machine: machine.cell_ids)
-
-
-def _indices() -> st.SearchStrategy[int]:
-    return st.runner().flatmap(lambda machine: machine.indices)
-
-
-def _instances() -> st.SearchStrategy[int]:
-    return st.runner().flatmap(lambda machine: machine.instance_counts)
 
 
 class BBSStateMachine(RuleBasedStateMachine):
@@ -218,7 +144,7 @@ class BBSStateMachine(RuleBasedStateMachine):
             )
         if cls.initial_desire and "desire_initial_lrp" not in vars(cls):
             # Only machines that ask for it get the initialize step (and print it).
-            step = initialize(target=BBSStateMachine.desired_lrps, lrp=_machine_lrps())
+            step = initialize(target=BBSStateMachine.desired_lrps, lrp=machine_lrps())
             cls.desire_initial_lrp = step(BBSStateMachine._desire)
 
     def __init__(self) -> None:
@@ -245,7 +171,7 @@ class BBSStateMachine(RuleBasedStateMachine):
         self._event_log: list[Message] = []
         self._subscription: Subscription | None = None
         if self._fake is not None:
-            self._subscription = self._fake._events.subscribe(_EVENT_HUBS)
+            self._subscription = event_hub(self._fake).subscribe(_EVENT_HUBS)
         self._presented = StreamSpec(frozenset(_EVENT_HUBS))  # as the current streams send
         self.call("UpsertDomain", models.UpsertDomainRequest(domain=self.DOMAIN, ttl=0))
 
@@ -275,7 +201,7 @@ class BBSStateMachine(RuleBasedStateMachine):
         machine's ``DOMAIN`` (default: ``desired_lrps(minimal=True, ...)``). For richer
         ones: ``return strategies.desired_lrps(domain=self.DOMAIN,
         process_guids=process_guids)``."""
-        return _minimal_lrps(self.DOMAIN, self.PROCESS_GUIDS, self.MAX_INSTANCES)
+        return minimal_lrps(self.DOMAIN, self.PROCESS_GUIDS, self.MAX_INSTANCES)
 
     def task_strategy(
         self, task_guids: st.SearchStrategy[str]
@@ -320,7 +246,7 @@ class BBSStateMachine(RuleBasedStateMachine):
             self._clean_real_bbs()
         else:
             if self._subscription is not None:
-                self._fake._events.unsubscribe(self._subscription)
+                event_hub(self._fake).unsubscribe(self._subscription)
             self._fake.reset()
         self.world.close()
 
@@ -346,7 +272,7 @@ class BBSStateMachine(RuleBasedStateMachine):
     def _quiet(self, route: str, request: Message) -> None:
         try:
             self.world.call(route, request)
-        except TRANSPORT_ERRORS:
+        except CALL_FAILURES:
             pass
 
     @classmethod
@@ -373,7 +299,7 @@ class BBSStateMachine(RuleBasedStateMachine):
         outcome: CallOutcome
         try:
             outcome = self.world.call(route, request)
-        except TRANSPORT_ERRORS as err:
+        except CALL_FAILURES as err:
             outcome = err
         self.outcomes.append((route, outcome))
         return outcome
@@ -399,19 +325,19 @@ class BBSStateMachine(RuleBasedStateMachine):
         outcome = self.call("DesireDesiredLRP", models.DesireLRPRequest(desired_lrp=lrp))
         return lrp.process_guid if self.succeeded(outcome) else multiple()
 
-    @precondition(_group("cloud_controller"))
-    @rule(target=desired_lrps, lrp=_machine_lrps())
+    @precondition(rule_group("cloud_controller"))
+    @rule(target=desired_lrps, lrp=machine_lrps())
     def desire(self, lrp: models.DesiredLRP) -> Any:
         return self._desire(lrp)
 
-    @precondition(_group("cloud_controller"))
+    @precondition(rule_group("cloud_controller"))
     @rule(process_guid=desired_lrps, update=desired_lrp_updates(instances=st.integers(0, 3)))
     def update(self, process_guid: str, update: models.DesiredLRPUpdate) -> None:
         request = models.UpdateDesiredLRPRequest(process_guid=process_guid, update=update)
         self.call("UpdateDesireLRP", request)
 
-    @precondition(_group("cloud_controller"))
-    @rule(process_guid=desired_lrps, instances=_instances())
+    @precondition(rule_group("cloud_controller"))
+    @rule(process_guid=desired_lrps, instances=machine_instance_counts())
     def scale(self, process_guid: str, instances: int) -> None:
         update = models.DesiredLRPUpdate(instances=instances)
         self.call(
@@ -419,15 +345,20 @@ class BBSStateMachine(RuleBasedStateMachine):
             models.UpdateDesiredLRPRequest(process_guid=process_guid, update=update),
         )
 
-    @precondition(_group("cloud_controller"))
+    @precondition(rule_group("cloud_controller"))
     @rule(process_guid=consumes(desired_lrps))
     def remove(self, process_guid: str) -> None:
         self.call("RemoveDesiredLRP", models.RemoveDesiredLRPRequest(process_guid=process_guid))
 
     # -- the reps and the auctioneer -------------------------------------------------------------
 
-    @precondition(_group("reps"))
-    @rule(target=instances, process_guid=desired_lrps, index=_indices(), cell_id=_cells())
+    @precondition(rule_group("reps"))
+    @rule(
+        target=instances,
+        process_guid=desired_lrps,
+        index=machine_indices(),
+        cell_id=machine_cells(),
+    )
     def claim(self, process_guid: str, index: int, cell_id: str) -> Any:
         instance = Instance(process_guid, index, cell_id)
         request = models.ClaimActualLRPRequest(
@@ -435,7 +366,7 @@ class BBSStateMachine(RuleBasedStateMachine):
         )
         return instance if self.succeeded(self.call("ClaimActualLRP", request)) else multiple()
 
-    @precondition(_group("reps"))
+    @precondition(rule_group("reps"))
     @rule(instance=instances)
     def start(self, instance: Instance) -> None:
         net_info = models.ActualLRPNetInfo(
@@ -451,7 +382,7 @@ class BBSStateMachine(RuleBasedStateMachine):
         )
         self.call("StartActualLRP", request)
 
-    @precondition(_group("reps"))
+    @precondition(rule_group("reps"))
     @rule(instance=instances)
     def crash(self, instance: Instance) -> None:
         request = models.CrashActualLRPRequest(
@@ -461,15 +392,15 @@ class BBSStateMachine(RuleBasedStateMachine):
         )
         self.call("CrashActualLRP", request)
 
-    @precondition(_group("reps"))
-    @rule(process_guid=desired_lrps, index=_indices())
+    @precondition(rule_group("reps"))
+    @rule(process_guid=desired_lrps, index=machine_indices())
     def fail_placement(self, process_guid: str, index: int) -> None:
         request = models.FailActualLRPRequest(
             actual_lrp_key=self._key(process_guid, index), error_message="insufficient resources"
         )
         self.call("FailActualLRP", request)
 
-    @precondition(_group("reps"))
+    @precondition(rule_group("reps"))
     @rule(
         instance=instances,
         how=st.sampled_from(["running", "claimed", "stopped", "crashed", "remove_evacuating"]),
@@ -507,7 +438,7 @@ class BBSStateMachine(RuleBasedStateMachine):
             )
             self.call("RemoveEvacuatingActualLRP", request)
 
-    @precondition(_group("reps"))
+    @precondition(rule_group("reps"))
     @rule(instance=instances)
     def remove_instance(self, instance: Instance) -> None:
         request = models.RemoveActualLRPRequest(
@@ -519,19 +450,19 @@ class BBSStateMachine(RuleBasedStateMachine):
 
     # -- tasks -----------------------------------------------------------------------------------
 
-    @precondition(_group("tasks"))
-    @rule(target=tasks, request=_machine_tasks())
+    @precondition(rule_group("tasks"))
+    @rule(target=tasks, request=machine_tasks())
     def desire_task(self, request: models.DesireTaskRequest) -> Any:
         outcome = self.call("DesireTask", request)
         return request.task_guid if self.succeeded(outcome) else multiple()
 
-    @precondition(_group("tasks"))
-    @rule(task_guid=tasks, cell_id=_cells())
+    @precondition(rule_group("tasks"))
+    @rule(task_guid=tasks, cell_id=machine_cells())
     def start_task(self, task_guid: str, cell_id: str) -> None:
         self.call("StartTask", models.StartTaskRequest(task_guid=task_guid, cell_id=cell_id))
 
-    @precondition(_group("tasks"))
-    @rule(task_guid=tasks, cell_id=_cells(), failed=st.booleans())
+    @precondition(rule_group("tasks"))
+    @rule(task_guid=tasks, cell_id=machine_cells(), failed=st.booleans())
     def complete_task(self, task_guid: str, cell_id: str, failed: bool) -> None:
         request = models.CompleteTaskRequest(
             task_guid=task_guid,
@@ -542,34 +473,34 @@ class BBSStateMachine(RuleBasedStateMachine):
         )
         self.call("CompleteTask", request)
 
-    @precondition(_group("tasks"))
+    @precondition(rule_group("tasks"))
     @rule(task_guid=tasks)
     def fail_task(self, task_guid: str) -> None:
         request = models.FailTaskRequest(task_guid=task_guid, failure_reason="no cell")
         self.call("FailTask", request)
 
-    @precondition(_group("tasks"))
+    @precondition(rule_group("tasks"))
     @rule(task_guid=tasks)
     def cancel_task(self, task_guid: str) -> None:
         self.call("CancelTask", models.TaskGuidRequest(task_guid=task_guid))
 
-    @precondition(_group("tasks"))
+    @precondition(rule_group("tasks"))
     @rule(task_guid=tasks)
     def reject_task(self, task_guid: str) -> None:
         request = models.RejectTaskRequest(task_guid=task_guid, rejection_reason="no capacity")
         self.call("RejectTask", request)
 
-    @precondition(_group("tasks"))
+    @precondition(rule_group("tasks"))
     @rule(task_guid=tasks)
     def resolve_task(self, task_guid: str) -> None:
         self.call("ResolvingTask", models.TaskGuidRequest(task_guid=task_guid))
 
-    @precondition(_group("tasks"))
+    @precondition(rule_group("tasks"))
     @rule(task_guid=tasks)
     def delete_task(self, task_guid: str) -> None:
         self.call("DeleteTask", models.TaskGuidRequest(task_guid=task_guid))
 
-    @precondition(_group("tasks"))
+    @precondition(rule_group("tasks"))
     @invariant()
     def tasks_are_consistent(self) -> None:
         """Each task is in one of the four states, with what that state implies: a cell while
@@ -598,20 +529,22 @@ class BBSStateMachine(RuleBasedStateMachine):
 
     # -- cells, faults, time -----------------------------------------------------------------------
 
-    @precondition(_group("cells"))
-    @rule(cell_id=_cells())
+    @precondition(rule_group("cells"))
+    @rule(cell_id=machine_cells())
     def register_cell(self, cell_id: str) -> None:
         self.bbs.seed.cell(models.CellPresence(cell_id=cell_id))
 
-    @precondition(_group("cells"))
-    @rule(cell_id=_cells())
+    @precondition(rule_group("cells"))
+    @rule(cell_id=machine_cells())
     def unregister_cell(self, cell_id: str) -> None:
         self.bbs.unregister_cell(cell_id)
 
-    @precondition(_group("faults"))
+    @precondition(rule_group("faults"))
     @rule(data=st.data())
     def inject_faults(self, data: st.DataObject) -> None:
-        schedule: FaultSchedule = data.draw(_schedules(self.FAULT_ROUTES), label="faults")
+        schedule: FaultSchedule = data.draw(
+            quick_fault_schedules(self.FAULT_ROUTES), label="faults"
+        )
         self.fault_rules.extend(schedule.apply(self.bbs))
 
     @precondition(lambda self: "faults" in self.enabled_rules and bool(self.fault_rules))
@@ -620,20 +553,12 @@ class BBSStateMachine(RuleBasedStateMachine):
         self.bbs.clear_faults()
         self.fault_rules.clear()
 
-    @precondition(_group("clock"))
+    @precondition(rule_group("clock"))
     @rule(seconds=st.sampled_from([1, 30, 60, 300, 1000]))
     def advance_clock(self, seconds: int) -> None:
         self.bbs.clock.advance(seconds)
 
-    @precondition(_group("clock"))
+    @precondition(rule_group("clock"))
     @rule()
     def converge(self) -> None:
         self.bbs.converge()
-
-
-TASK_STATES = (
-    models.Task.Pending,
-    models.Task.Running,
-    models.Task.Completed,
-    models.Task.Resolving,
-)

@@ -14,7 +14,13 @@ from fakebbs import models
 from fakebbs._fake import FakeBBS
 from fakebbs._http.events import Event, HubName, StreamSpec
 from fakebbs.client import BBSClient
-from fakebbs.strategies._machine import CLOCK_START, TRANSPORT_ERRORS, Instance, counting_guids
+from fakebbs.strategies._world import (
+    CALL_FAILURES,
+    CLOCK_START,
+    Instance,
+    counting_guids,
+    event_hub,
+)
 
 __all__ = ["EVENT_STREAMS", "event_sequences"]
 
@@ -74,7 +80,7 @@ class _EventSequences(SearchStrategy[list[Message]]):
         fake.clock.freeze(CLOCK_START)
         fake.seed.cell(models.CellPresence(cell_id="cell-1"))
         fake.seed.cell(models.CellPresence(cell_id="cell-2"))
-        subscription = fake._events.subscribe(self.hubs)
+        subscription = event_hub(fake).subscribe(self.hubs)
         spec = StreamSpec(self.hubs)
         with BBSClient.in_process(fake.wsgi_app) as bbs:
             bbs.upsert_domain(_DOMAIN, 0)
@@ -85,7 +91,7 @@ class _EventSequences(SearchStrategy[list[Message]]):
             message = spec.present(event)
             if message is not None:
                 events.append(message)
-        fake._events.unsubscribe(subscription)
+        event_hub(fake).unsubscribe(subscription)
         return events
 
     def __repr__(self) -> str:
@@ -178,7 +184,7 @@ def _run(fake: FakeBBS, bbs: BBSClient, operation: str, which: str, number: int,
     route, request = requests[operation]
     try:
         bbs.call(route, request)
-    except TRANSPORT_ERRORS:  # pragma: no cover - no faults are injected here
+    except CALL_FAILURES:  # pragma: no cover - no faults are injected here
         pass
 
 

@@ -34,9 +34,9 @@ from typing import Any
 from google.protobuf.message import Message
 
 from fakebbs import models
-from fakebbs._diego._auction import Auctioneer, Placement, Work
-from fakebbs._diego._cells import Cell, Constraint, Container
-from fakebbs._diego._port import BBSPort, Outcome
+from fakebbs._diego.auction import Auctioneer, Placement, Work
+from fakebbs._diego.cells import Cell, Constraint, Container
+from fakebbs._diego.port import BBSPort, Outcome
 from fakebbs._outbound.calls import OutboundCall, internal_routes_of, metric_tags_for
 from fakebbs.errors import ActualLRPCannotBeStarted, ResourceNotFound
 

@@ -26,10 +26,10 @@ from dataclasses import replace
 
 from fakebbs import models
 from fakebbs._control.journal import Journal
-from fakebbs._diego._auction import Auctioneer
-from fakebbs._diego._cells import DEFAULT_ROOTFS_PROVIDERS, Cell, CellState
-from fakebbs._diego._port import BBSPort
-from fakebbs._diego._reps import Reps, TaskOutcome, Timings
+from fakebbs._diego.auction import Auctioneer
+from fakebbs._diego.cells import DEFAULT_ROOTFS_PROVIDERS, Cell, CellState
+from fakebbs._diego.port import BBSPort
+from fakebbs._diego.reps import Reps, TaskOutcome, Timings
 from fakebbs._outbound.calls import OutboundCall
 from fakebbs._rules.wire import NANOSECONDS_PER_SECOND
 from fakebbs.clock import Clock
@@ -230,7 +230,7 @@ class Diego:
         self._after_change()
 
     def evacuate_cell(self, cell_id: str) -> None:
-        """The cell's rep evacuates (see ``fakebbs._diego._reps``): replacements are placed
+        """The cell's rep evacuates (see ``fakebbs._diego.reps``): replacements are placed
         elsewhere and its instances go as they come up; then the cell leaves."""
         with self._acting():
             self.reps.evacuate(self._cell(cell_id))

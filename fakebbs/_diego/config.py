@@ -25,7 +25,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from fakebbs._diego._sim import Diego
+    from fakebbs._diego.sim import Diego
 
 __all__ = ["CELL_FIELDS", "DiegoConfig", "cell_arguments", "default_cells", "parse_config"]
 
@@ -152,28 +152,3 @@ def parse_config(value: Any, source: str) -> DiegoConfig:
     if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
         raise ValueError(f"{where}: seed: expected a whole number or null")
     return DiegoConfig(tuple(parsed), auto, dict(timings), every, seed)
-
-
-def load_config(cells: int, seed_file: str | None) -> DiegoConfig:
-    """What ``fakebbs serve`` sets up: ``--cells`` default cells after a seed file's
-    ``diego`` cells. Checked by setting it up in a throwaway fake; a ValueError says what is
-    wrong, before anything is served."""
-    config = DiegoConfig()
-    if seed_file is not None:
-        with open(seed_file, encoding="utf-8") as file:  # already read and checked as JSON
-            document = json.load(file)
-        if isinstance(document, dict) and "diego" in document:
-            config = parse_config(document["diego"], f"seed file {seed_file}")
-    if cells:
-        config = config.with_cells(default_cells(cells))
-    if config:
-        from fakebbs._fake import FakeBBS
-
-        trial = FakeBBS()
-        try:
-            config.apply(trial.diego)
-        except ValueError as exc:
-            raise ValueError(f"simulated cells: {exc}") from None
-        finally:
-            trial.reset()
-    return config

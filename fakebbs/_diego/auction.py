@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from fakebbs._diego._cells import (
+from fakebbs._diego.cells import (
     LOCALITY_OFFSET,
     Cell,
     Constraint,

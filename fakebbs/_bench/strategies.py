@@ -15,9 +15,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
 from hypothesis.strategies import SearchStrategy
 
-from fakebbs.strategies._desired import desired_lrps
-from fakebbs.strategies._faults import fault_schedules
-from fakebbs.strategies._machine import BBSStateMachine
+from fakebbs.strategies import BBSStateMachine, desired_lrps, fault_schedules
 
 __all__ = ["MACHINE_STEPS", "draws_per_second", "machine_examples_per_second"]
 
