@@ -72,10 +72,6 @@ def test_the_index_lists_every_page_in_reading_order() -> None:
     assert listed[0] == "getting-started.md" and listed[-1] == "contributing.md"
 
 
-def test_the_readme_points_to_the_index() -> None:
-    assert "](docs/README.md)" in (ROOT / "README.md").read_text(encoding="utf-8")
-
-
 @pytest.mark.parametrize("page", MARKDOWN, ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_link_to_the_repository_resolves(page: Path) -> None:
     text = FENCE.sub("", page.read_text(encoding="utf-8"))
