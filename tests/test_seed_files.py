@@ -211,10 +211,10 @@ def test_a_cell_may_be_given_as_its_id_alone() -> None:
     assert "cells[0]: expected a cell id or a JSON object, got 3" in refusal({"cells": [3]})
 
 
-def test_the_readmes_seed_document_applies() -> None:
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    (document,) = re.findall(r"```json\n(.*?)```", readme, re.DOTALL)
-    made = apply_seed(FakeBBS(), parse_seed(json.loads(document), "README"))
+def test_the_docs_seed_document_applies() -> None:
+    docs = Path(__file__).resolve().parents[1] / "docs" / "standalone.md"
+    (document,) = re.findall(r"```json\n(.*?)```", docs.read_text(encoding="utf-8"), re.DOTALL)
+    made = apply_seed(FakeBBS(), parse_seed(json.loads(document), "docs"))
     assert made == {"domains": 2, "cells": 2, "desired_lrps": 101, "actual_lrps": 1, "tasks": 1}
 
 
