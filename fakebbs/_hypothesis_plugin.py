@@ -11,18 +11,9 @@ from typing import Any
 
 from google.protobuf.message import Message
 
-__all__ = ["message_classes", "register_model_strategies"]
+from fakebbs._rules.wire import message_classes
 
-
-def message_classes() -> list[type[Message]]:
-    """Every public message class of ``fakebbs.models`` (the ``Legacy*`` decoders are private)."""
-    from fakebbs import models
-
-    return [
-        value
-        for name, value in vars(models).items()
-        if isinstance(value, type) and issubclass(value, Message) and not name.startswith("Legacy")
-    ]
+__all__ = ["register_model_strategies"]
 
 
 def register_model_strategies() -> None:

@@ -18,15 +18,22 @@ import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from fakebbs._rules.wire import NANOSECONDS_PER_SECOND
-
-__all__ = ["Clock", "ManualClock", "MAX_NANOSECONDS", "MIN_NANOSECONDS", "system_clock"]
+__all__ = [
+    "Clock",
+    "ManualClock",
+    "MAX_NANOSECONDS",
+    "MIN_NANOSECONDS",
+    "NANOSECONDS_PER_SECOND",
+    "system_clock",
+]
 
 MAX_NANOSECONDS = 2**63 - 1
 """The latest time a clock can show: what an int64 of Unix nanoseconds holds (every BBS
 timestamp is one), in the year 2262."""
 MIN_NANOSECONDS = -(2**63)
 """The earliest time a clock can show (an int64 of Unix nanoseconds, in the year 1677)."""
+NANOSECONDS_PER_SECOND = 10**9
+"""BBS timestamps and durations are Unix nanoseconds (the wire's time unit)."""
 
 
 def system_clock() -> int:

@@ -1,5 +1,5 @@
 """Wire facts shared by the server side and the client: content type, headers, Go's JSON
-escaping and time units."""
+escaping, time units and the protocol's message classes."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from typing import Any, Generic, TypeVar
 
 from google.protobuf.message import Message
 
+from fakebbs.clock import NANOSECONDS_PER_SECOND
+
 __all__ = [
     "Encoded",
     "GO_JSON_ESCAPES",
@@ -17,6 +19,7 @@ __all__ = [
     "ROUTER_ERROR_HEADER",
     "TRACE_HEADER",
     "go_json",
+    "message_classes",
 ]
 
 PROTOBUF = "application/x-protobuf"
@@ -28,8 +31,6 @@ TRACE_HEADER = "X-Vcap-Request-Id"
 ROUTER_ERROR_HEADER = "X-Cf-Routererror"
 """The Cloud Foundry router's header on an answer it made itself (the Go client's RouterError)."""
 
-NANOSECONDS_PER_SECOND = 10**9
-"""BBS timestamps and durations are Unix nanoseconds."""
 
 GO_JSON_ESCAPES = {
     "<": "\\u003c",
@@ -62,3 +63,15 @@ class Encoded(Generic[M]):
 
     def message(self) -> M:
         return self.response_type.FromString(self.data)
+
+
+def message_classes() -> list[type[Message]]:
+    """Every public message class of ``fakebbs.models`` (the ``Legacy*`` decoders are private):
+    what the Hypothesis plugin registers and the strategies print."""
+    from fakebbs import models
+
+    return [
+        value
+        for name, value in vars(models).items()
+        if isinstance(value, type) and issubclass(value, Message) and not name.startswith("Legacy")
+    ]

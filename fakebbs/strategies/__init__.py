@@ -24,7 +24,7 @@ the InvalidRequest carries. For example::
 
 from __future__ import annotations
 
-from fakebbs._hypothesis_plugin import message_classes
+from fakebbs._rules.wire import message_classes
 from fakebbs.strategies._actions import (
     ACTION_KINDS,
     LEAF_ACTION_KINDS,
