@@ -38,6 +38,7 @@ from google.protobuf import json_format
 
 from fakebbs import models
 from fakebbs._fidelity.recording import FORMAT, NORMALIZATION, Normalizer, route_of, save_recording
+from fakebbs._fidelity.replay_transport import Connection
 from fakebbs._http.server import Server
 from fakebbs._http.transport import Subscriber
 from fakebbs._rules.wire import PROTOBUF
@@ -71,53 +72,6 @@ _HOP_BY_HOP = frozenset(
 logger = logging.getLogger("fakebbs.record")
 
 
-class _Upstream:
-    """Connections to the BBS: one keep-alive connection for calls (they are serialized), a
-    new one per event stream."""
-
-    def __init__(self, url: str, ssl_context: ssl.SSLContext | None, timeout: float) -> None:
-        parts = urllib.parse.urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"--upstream must be an http(s) URL, not {url!r}")
-        self.https = parts.scheme == "https"
-        self.host = parts.hostname
-        self.port = parts.port or (443 if self.https else 80)
-        self.context = ssl_context
-        if self.https and self.context is None:
-            self.context = ssl.create_default_context()
-        self.timeout = timeout
-        self._conn: http.client.HTTPConnection | None = None
-
-    def open(self, timeout: float | None) -> http.client.HTTPConnection:
-        if self.https:
-            return http.client.HTTPSConnection(
-                self.host, self.port, timeout=timeout, context=self.context
-            )
-        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
-
-    def call(
-        self, method: str, target: str, body: bytes, headers: dict[str, str]
-    ) -> tuple[int, list[tuple[str, str]], bytes]:
-        """Forward one call (once more on a fresh connection if the kept one had gone)."""
-        for attempt in range(2):
-            if self._conn is None:
-                self._conn = self.open(self.timeout)
-            try:
-                self._conn.request(method, target, body=body, headers=headers)
-                response = self._conn.getresponse()
-                return response.status, response.getheaders(), response.read()
-            except (OSError, http.client.HTTPException):
-                self.close()
-                if attempt:
-                    raise
-        raise AssertionError("unreachable")
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-
 class Recorder:
     """The recording proxy: ``serve()`` it, send it traffic, ``stop()`` it (the recording is
     written to ``out`` then, and by ``save()`` at any time).
@@ -141,7 +95,10 @@ class Recorder:
         self.out = out
         self.settle = settle
         self.server_tls = server_tls
-        self._upstream = _Upstream(upstream, upstream_tls, timeout)
+        try:
+            self._upstream = Connection(upstream, upstream_tls, timeout)
+        except ValueError:
+            raise ValueError(f"--upstream must be an http(s) URL, not {upstream!r}") from None
         self._calling = threading.Lock()  # one call at a time, with its settle time
         self._lock = threading.Lock()  # guards the recording
         self._normalizer: Normalizer | None = None
@@ -193,7 +150,7 @@ class Recorder:
         )
 
     def _start_header(self) -> dict[str, Any]:
-        status, _, data = self._upstream.call(
+        status, _, data = self._upstream.forward(
             "POST", "/v1/cells/list.r1", b"", {"Content-Type": PROTOBUF}
         )
         cells = models.CellsResponse()
@@ -255,7 +212,7 @@ class Recorder:
             with self._lock:  # before the call: the BBS may emit its events before it answers
                 step = self._new_step(method, target, body)
             try:
-                status, answer_headers, data = self._upstream.call(method, target, body, headers)
+                status, answer_headers, data = self._upstream.forward(method, target, body, headers)
             except (OSError, http.client.HTTPException) as exc:
                 with self._lock:
                     self._steps.remove(step)

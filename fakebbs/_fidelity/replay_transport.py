@@ -15,9 +15,11 @@ __all__ = ["END", "Connection", "Stream"]
 
 
 class Connection:
-    """Keep-alive HTTP(S) connections to the fake."""
+    """Keep-alive HTTP(S) connections to a BBS (the fake, when replaying; the real one, behind
+    the recording proxy): one kept connection for calls (they are serialized), a new one per
+    event stream."""
 
-    def __init__(self, url: str, ssl_context: ssl.SSLContext | None) -> None:
+    def __init__(self, url: str, ssl_context: ssl.SSLContext | None, timeout: float = 30.0) -> None:
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) URL: {url!r}")
@@ -27,32 +29,45 @@ class Connection:
         self.context = ssl_context
         if self.https and self.context is None:
             self.context = ssl.create_default_context()
+        self.timeout = timeout
         self._conn: http.client.HTTPConnection | None = None
 
-    def open(self, timeout: float | None = 30) -> http.client.HTTPConnection:
+    def open(self, timeout: float | None) -> http.client.HTTPConnection:
         if self.https:
             return http.client.HTTPSConnection(
                 self.host, self.port, timeout=timeout, context=self.context
             )
         return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
 
+    def forward(
+        self, method: str, target: str, body: bytes | None, headers: dict[str, str]
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        """One request on the kept connection: (status, headers, body); once more on a fresh
+        connection if the kept one had gone, then the error is raised."""
+        for attempt in range(2):
+            try:
+                if self._conn is None:
+                    self._conn = self.open(self.timeout)
+                self._conn.request(method, target, body=body, headers=headers)
+                response = self._conn.getresponse()
+                return response.status, response.getheaders(), response.read()
+            except (OSError, http.client.HTTPException):
+                self.close()
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
     def call(
         self, method: str, path: str, body: bytes | None, content_type: str = PROTOBUF
     ) -> tuple[int, str, bytes]:
         """One request: (status, content type, body); status 0 when it failed twice."""
         headers = {"Content-Type": content_type, "Accept": PROTOBUF}
-        error = ""
-        for _ in range(2):
-            try:
-                if self._conn is None:
-                    self._conn = self.open()
-                self._conn.request(method, path, body=body, headers=headers)
-                response = self._conn.getresponse()
-                return response.status, response.getheader("Content-Type", ""), response.read()
-            except (OSError, http.client.HTTPException) as exc:
-                self.close()
-                error = f"{type(exc).__name__}: {exc}"
-        return 0, error, b""
+        try:
+            status, answer_headers, data = self.forward(method, path, body, headers)
+        except (OSError, http.client.HTTPException) as exc:
+            return 0, f"{type(exc).__name__}: {exc}", b""
+        kind = next((v for k, v in answer_headers if k.lower() == "content-type"), "")
+        return status, kind, data
 
     def close(self) -> None:
         if self._conn is not None:
