@@ -1,6 +1,7 @@
 """Shared fixtures, on the project's own pytest plugin: ``fake`` is the plugin's ``fakebbs``
 (the session's served fake, reset before each test and checked after it). The rule tests,
-which call the rules directly, share ``clock``, ``state`` and ``changes``."""
+which call the rules directly, share ``clock``, ``state`` and ``changes``; the standalone
+server's tests share ``namespaces`` and ``admin``."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ from collections.abc import Iterator
 
 import pytest
 from hypothesis import settings
+from werkzeug.test import Client
 
 from fakebbs import FakeBBS
 from fakebbs._rules.state import State
 from fakebbs._rules.store import Change
 from fakebbs._rules.tasks import DEFAULT_MAX_TASK_RETRIES
+from fakebbs._standalone.namespaces import Namespaces
+from fakebbs._standalone.served import served_namespaces
 from fakebbs.client import BBSClient
 from rules_support import Clock, new_state
 
@@ -62,3 +66,19 @@ def changes(state: State) -> list[Change]:
     seen: list[Change] = []
     state.store.listeners.append(seen.extend)
     return seen
+
+
+@pytest.fixture
+def namespaces() -> Iterator[Namespaces]:
+    """The standalone server's namespaces, as ``fakebbs serve`` builds them (not served on a
+    port); every namespace's fake is checked after the test."""
+    spaces = served_namespaces()
+    yield spaces
+    for namespace in spaces.all():
+        namespace.fake.check()
+
+
+@pytest.fixture
+def admin(namespaces: Namespaces) -> Client:
+    """A WSGI test client of ``namespaces``: the admin API and every namespace's BBS routes."""
+    return Client(namespaces)

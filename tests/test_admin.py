@@ -8,28 +8,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from admin_support import ADMIN, call
 from werkzeug.test import Client
 
 from builders import desired_lrp
 from fakebbs import BBSClient, cli, errors, models
 from fakebbs._standalone.namespaces import Namespaces
-from fakebbs._standalone.served import served_namespaces
 from processes import http_json, serving
-
-ADMIN = "/fakebbs/v1"
-
-
-@pytest.fixture
-def namespaces() -> Iterator[Namespaces]:
-    spaces = served_namespaces()
-    yield spaces
-    for namespace in spaces.all():
-        namespace.fake.check()
-
-
-@pytest.fixture
-def admin(namespaces: Namespaces) -> Client:
-    return Client(namespaces)
 
 
 @pytest.fixture
@@ -37,14 +22,6 @@ def bbs(namespaces: Namespaces) -> Iterator[BBSClient]:
     """A BBS client of the default namespace, in-process."""
     with BBSClient.in_process(namespaces) as client:
         yield client
-
-
-def call(admin: Client, method: str, path: str, body: Any = None, status: int = 200) -> Any:
-    """One admin request; checks the status and returns the decoded JSON."""
-    response = admin.open(ADMIN + path, method=method, json=body)
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/json"
-    return response.json
 
 
 def error_of(admin: Client, method: str, path: str, body: Any = None, status: int = 400) -> str:

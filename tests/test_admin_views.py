@@ -13,27 +13,13 @@ from fakebbs import BBSClient, FakeBBS, errors, models
 from fakebbs._rules.store import Snapshot
 from fakebbs._standalone.admin_views import MAX_PAGE
 from fakebbs._standalone.namespaces import Namespaces
-from fakebbs._standalone.served import served_namespaces
 
 ADMIN = "/fakebbs/v1"
 
 
 @pytest.fixture
-def namespaces() -> Iterator[Namespaces]:
-    spaces = served_namespaces()
-    yield spaces
-    for namespace in spaces.all():
-        namespace.fake.check()
-
-
-@pytest.fixture
 def fake(namespaces: Namespaces) -> FakeBBS:
     return namespaces.default.fake
-
-
-@pytest.fixture
-def admin(namespaces: Namespaces) -> Client:
-    return Client(namespaces)
 
 
 @pytest.fixture

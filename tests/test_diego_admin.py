@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from admin_support import ADMIN, call
 from werkzeug.test import Client
 
 from builders import desired_lrp
@@ -19,32 +20,11 @@ from fakebbs._standalone.namespaces import Namespaces
 from fakebbs._standalone.served import served_namespaces
 from processes import http_json, serving, spawn
 
-ADMIN = "/fakebbs/v1"
-
-
-@pytest.fixture
-def namespaces() -> Iterator[Namespaces]:
-    spaces = served_namespaces()
-    yield spaces
-    for namespace in spaces.all():
-        namespace.fake.check()
-
-
-@pytest.fixture
-def admin(namespaces: Namespaces) -> Client:
-    return Client(namespaces)
-
 
 @pytest.fixture
 def bbs(namespaces: Namespaces) -> Iterator[BBSClient]:
     with BBSClient.in_process(namespaces) as client:
         yield client
-
-
-def call(admin: Client, method: str, path: str, body: Any = None, status: int = 200) -> Any:
-    response = admin.open(ADMIN + path, method=method, json=body)
-    assert response.status_code == status, response.get_data(as_text=True)
-    return response.json
 
 
 def placed(bbs: BBSClient, guid: str = "web") -> list[tuple[int, str, str]]:

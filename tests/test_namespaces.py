@@ -30,14 +30,6 @@ from processes import http_json, serving
 
 
 @pytest.fixture
-def namespaces() -> Iterator[Namespaces]:
-    spaces = served_namespaces()
-    yield spaces
-    for namespace in spaces.all():
-        namespace.fake.check()
-
-
-@pytest.fixture
 def served(namespaces: Namespaces) -> Iterator[str]:
     """The namespaces served on a free port; yields the server's URL."""
     with namespaces.serve() as server:

@@ -27,14 +27,6 @@ TIMEOUT = 10.0
 
 
 @pytest.fixture
-def namespaces() -> Iterator[Namespaces]:
-    spaces = served_namespaces()
-    yield spaces
-    for namespace in spaces.all():
-        namespace.fake.check()
-
-
-@pytest.fixture
 def server(namespaces: Namespaces) -> Iterator[Server]:
     with namespaces.serve() as server:
         yield server
