@@ -229,7 +229,9 @@ class DesiredLRPRules:
         missing = [i for i in range(lower, upper) if ActualKey.at(guid, i, ORDINARY) not in rows]
         epochs = self.store.new_guids(len(missing))  # in bulk: one read of the random source
         return [
-            op.put_actual(self.store.new_actual_lrp(guid, index, lrp.domain, epoch=epoch))
+            op.put_actual(
+                self.store.new_actual_lrp(guid, index, lrp.domain, epoch=epoch), owned=True
+            )
             for index, epoch in zip(missing, epochs, strict=True)
         ]
 

@@ -307,10 +307,11 @@ class ActualLRPLifecycle:
         net info and placement error and sets ``since``.
         """
         with self.store.operation() as op:
-            target = find_by_instance_key(rows_at(self.store, process_guid, index), instance_key)
+            rows = op.index_rows(process_guid, index)
+            target = find_by_instance_key(rows, instance_key)
             if target is not None and target.presence == SUSPECT:
                 return None
-            row = self.store.actual_lrps.get(ActualKey.at(process_guid, index, ORDINARY))
+            row = rows[0] if rows and rows[0].presence == ORDINARY else None
             if row is None:
                 raise ResourceNotFound()
             if not allows_transition(row, row.actual_lrp_key, instance_key, CLAIMED):
@@ -328,7 +329,7 @@ class ActualLRPLifecycle:
             after.placement_error = ""
             _clear(after, "actual_lrp_net_info")
             after.since = self.store.clock()
-            return op.put_actual(after)
+            return op.put_actual(after, owned=True)
 
     def start_actual_lrp(
         self,
@@ -352,11 +353,11 @@ class ActualLRPLifecycle:
         if any, are deleted: the replacement is up.
         """
         with self.store.operation() as op:
-            rows = rows_at(self.store, key.process_guid, key.index)
+            rows = op.index_rows(key.process_guid, key.index)
             target = find_by_instance_key(rows, instance_key)
             if target is not None and target.presence == SUSPECT:
                 return None
-            row = self.store.actual_lrps.get(ActualKey.at(key.process_guid, key.index, ORDINARY))
+            row = rows[0] if rows and rows[0].presence == ORDINARY else None
             if row is None:
                 started = self.store.new_actual_lrp(key.process_guid, key.index, key.domain)
                 started.state = RUNNING
@@ -364,7 +365,7 @@ class ActualLRPLifecycle:
                 set_instance_fields(
                     started, instance_key, net_info, internal_routes, metric_tags, availability_zone
                 )
-                result = op.put_actual(started)
+                result = op.put_actual(started, owned=True)
             else:
                 wanted = copy(row)
                 wanted.state = RUNNING
@@ -380,11 +381,11 @@ class ActualLRPLifecycle:
                     wanted.since = self.store.clock()
                     wanted.modification_tag.index += 1
                     wanted.placement_error = ""
-                    result = op.put_actual(wanted)
+                    result = op.put_actual(wanted, owned=True)
+            presences = [row.presence for row in rows]
             for presence in (EVACUATING, SUSPECT):  # upstream's order, whatever the rows'
-                other = ActualKey.at(key.process_guid, key.index, presence)
-                if any(ActualKey.of(row) == other for row in rows):
-                    op.delete_actual(other)
+                if presence in presences:
+                    op.delete_actual(ActualKey.at(key.process_guid, key.index, presence))
             return result
 
     def crash_actual_lrp(

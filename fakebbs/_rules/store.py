@@ -20,7 +20,7 @@ import os
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -123,7 +123,7 @@ Row = Message | Domain
 """What a row change reports: a stored message, or a ``Domain``."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Change:
     """One row's change within an operation: ``before`` None is a creation, ``after`` None a
     removal. ``crashed`` marks the crash of an instance (upstream emits
@@ -159,6 +159,37 @@ class Change:
     replaced: Message | None = None
     callback: bool = False
     index_rows: tuple[models.ActualLRP, ...] | None = field(default=None, compare=False)
+
+    def __init__(
+        self,
+        kind: Kind,
+        before: Row | Snapshot | None,
+        after: Row | Snapshot | None,
+        trace_id: str = "",
+        crashed: bool = False,
+        emit: Emit = "calculated",
+        replaced: Message | None = None,
+        callback: bool = False,
+        index_rows: tuple[models.ActualLRP, ...] | None = None,
+    ) -> None:
+        # The fields in one write of the instance's dictionary: a frozen dataclass's own
+        # __init__ sets them one by one through object.__setattr__, and every write of
+        # every rule makes a change.
+        object.__setattr__(
+            self,
+            "__dict__",
+            {
+                "kind": kind,
+                "before": before,
+                "after": after,
+                "trace_id": trace_id,
+                "crashed": crashed,
+                "emit": emit,
+                "replaced": replaced,
+                "callback": callback,
+                "index_rows": index_rows,
+            },
+        )
 
 
 def row_changes(changes: Iterable[Change]) -> Iterator[Change]:
@@ -208,11 +239,19 @@ class Operation:
     def _index_rows(self, lrp: models.ActualLRP) -> tuple[models.ActualLRP, ...]:
         """The rows of ``lrp``'s index as this operation first found them (see ``Change``);
         call it before writing to the index."""
-        index = (lrp.actual_lrp_key.process_guid, lrp.actual_lrp_key.index)
-        rows = self.rows_read.get(index)
+        key = lrp.actual_lrp_key
+        return self.index_rows(key.process_guid, key.index)
+
+    def index_rows(self, process_guid: str, index: int) -> tuple[models.ActualLRP, ...]:
+        """The stored rows of one index as this operation first found them, ORDINARY,
+        EVACUATING, SUSPECT (``Store.rows_of_index``): what a rule reads before it writes
+        there, and what the changes it then records start from. They are the stored messages
+        (which nothing changes in place): read them, never change them."""
+        rows = self.rows_read.get((process_guid, index))
         if rows is None:
-            rows = tuple(copy(row) for row in self.store.rows_of_index(*index))
-            self.rows_read[index] = rows
+            rows = self.rows_read[(process_guid, index)] = tuple(
+                self.store.rows_of_index(process_guid, index)
+            )
         return rows
 
     def call(self, request: OutboundRequest) -> None:
@@ -227,11 +266,14 @@ class Operation:
         crashed: bool = False,
         reported: models.ActualLRP | None = None,
         emit: Emit = "calculated",
+        owned: bool = False,
     ) -> models.ActualLRP:
         """Insert or replace the row ``lrp`` belongs to; returns a copy of what is stored.
 
         ``reported`` is what the change (and so the event) shows instead, where upstream
         stores a truncated text but reports the full one (crash reasons, placement errors).
+        ``owned`` says the caller hands ``lrp`` over (it made it and will not change it):
+        it is stored as it is, not copied. The change shares the stored message.
         """
         key = ActualKey.of(lrp)
         rows = self._index_rows(lrp)
@@ -239,9 +281,9 @@ class Operation:
         # oldest first", the order a table scan returns rows in (an UPDATE writes a new row
         # version after the others): unfiltered lists and lists by domain or cell.
         before = self.store.actual_lrps.pop(key, None)
-        stored = copy(lrp)
+        stored = lrp if owned else copy(lrp)
         self.store.actual_lrps[key] = stored
-        after = copy(stored if reported is None else reported)
+        after = stored if reported is None else copy(reported)
         self.changes.append(
             Change("actual_lrp", before, after, self.trace_id, crashed, emit, index_rows=rows)
         )
@@ -405,6 +447,54 @@ Dispatcher = Callable[[list[tuple[OutboundRequest, bool]]], BBSError | None]
 that its failure may be that operation's answer); returns the error to answer, if any."""
 
 
+class _Scope:
+    """``Store.operation``'s context manager (a class: a generator-based one costs more, and
+    every rule call opens one)."""
+
+    __slots__ = ("_store", "_trace_id", "_op")
+
+    def __init__(self, store: Store, trace_id: str) -> None:
+        self._store = store
+        self._trace_id = trace_id
+
+    def __enter__(self) -> Operation:
+        store = self._store
+        store.lock.acquire()
+        try:
+            op = self._op = Operation(store, self._trace_id)
+            store._depth += 1
+        except BaseException:
+            store.lock.release()
+            raise
+        return op
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        store = self._store
+        calls: list[tuple[OutboundRequest, bool]] = []
+        failure: BBSError | None = None
+        try:
+            try:
+                op = self._op
+                store._depth -= 1
+                store._pending.extend(op.changes)
+                outermost = store._depth == 0
+                if op.calls:
+                    store._pending_calls.extend((c, outermost) for c in op.calls)
+                if outermost:
+                    calls, store._pending_calls = store._pending_calls, []
+                    if store._pending:
+                        changes, store._pending = store._pending, []
+                        for listener in list(store.listeners):
+                            listener(changes)
+            finally:
+                store.lock.release()
+        finally:
+            if calls and store.dispatcher is not None:
+                failure = store.dispatcher(calls)
+        if failure is not None and kind is None:
+            raise failure
+
+
 class Store:
     """All BBS state of one fake. Two stores share nothing.
 
@@ -456,8 +546,7 @@ class Store:
         with self.operation(trace_id) as op:
             op.replace_all(snapshot)
 
-    @contextmanager
-    def operation(self, trace_id: str = "") -> Iterator[Operation]:
+    def operation(self, trace_id: str = "") -> AbstractContextManager[Operation]:
         """Hold the lock for one rule; publish its changes when the outermost one ends.
 
         A rule validates and computes before it writes, so an exception leaves nothing
@@ -466,30 +555,7 @@ class Store:
         the lock; a failed call that answers (a retire's stop) is raised as the outermost
         operation's error. A call decided by an inner operation never answers the outer one.
         """
-        calls: list[tuple[OutboundRequest, bool]] = []
-        failure: BBSError | None = None
-        try:
-            with self.lock:
-                op = Operation(self, trace_id)
-                self._depth += 1
-                try:
-                    yield op
-                finally:
-                    self._depth -= 1
-                    self._pending.extend(op.changes)
-                    outermost = self._depth == 0
-                    self._pending_calls.extend((c, outermost) for c in op.calls)
-                    if outermost:
-                        calls, self._pending_calls = self._pending_calls, []
-                        if self._pending:
-                            changes, self._pending = self._pending, []
-                            for listener in list(self.listeners):
-                                listener(changes)
-        finally:
-            if calls and self.dispatcher is not None:
-                failure = self.dispatcher(calls)
-        if failure is not None:
-            raise failure
+        return _Scope(self, trace_id)
 
     def rows_of_index(self, process_guid: str, index: int) -> list[models.ActualLRP]:
         """The stored rows of one index (upstream's ``ActualLRPs`` filtered by process guid
