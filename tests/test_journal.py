@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 import pytest
@@ -9,7 +10,7 @@ from werkzeug.test import Client
 
 from builders import desired_lrp
 from fakebbs import FakeBBS, errors, faults, models
-from fakebbs._control.journal import Journal
+from fakebbs._control.journal import Call, Journal, call_weight, new_call
 from fakebbs.client import BBSClient
 
 
@@ -260,3 +261,35 @@ def test_listeners_hear_of_each_recorded_call_and_of_a_clear(
     journal.clear()
 
     assert heard == [1, 2, 0]
+
+
+def test_new_call_makes_the_same_call_as_the_dataclass() -> None:
+    fields = {
+        "route": "Ping",
+        "path": "/v1/ping",
+        "method": "POST",
+        "request": models.PingResponse(available=True),
+        "sent": models.PingResponse(available=True),
+        "error": errors.ResourceNotFound(),
+        "fault": faults.delay(1),
+        "trace_id": "trace",
+        "time": 1.5,
+        "status": 200,
+        "namespace": "ns",
+        "fault_rule": None,
+    }
+    made = new_call(**fields)  # type: ignore[arg-type]
+    assert made == Call(**fields)  # type: ignore[arg-type]
+    assert {f.name for f in dataclasses.fields(Call)} == set(fields)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.status = 500  # type: ignore[misc]
+
+
+def test_a_call_served_weighs_what_its_messages_weigh_serialized(fake: FakeBBS) -> None:
+    with fake.client() as bbs:
+        bbs.desire_lrp(desired_lrp("web"))
+        bbs.desired_lrp_by_process_guid("web")
+        bbs.desired_lrps()
+    sizes = [c.response.ByteSize() for c in fake.calls if c.response is not None]
+    assert len(sizes) == 3
+    assert fake.calls.bytes == sum(map(call_weight, fake.calls, sizes))

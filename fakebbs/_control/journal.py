@@ -43,7 +43,15 @@ from fakebbs._rules.wire import Encoded
 from fakebbs.errors import BBSError
 from fakebbs.faults import Fault
 
-__all__ = ["Call", "Journal", "OutboundJournal", "DEFAULT_JOURNAL_BYTES", "DEFAULT_JOURNAL_SIZE"]
+__all__ = [
+    "Call",
+    "Journal",
+    "new_call",
+    "call_weight",
+    "OutboundJournal",
+    "DEFAULT_JOURNAL_BYTES",
+    "DEFAULT_JOURNAL_SIZE",
+]
 
 DEFAULT_JOURNAL_SIZE = 10_000
 """Calls a journal keeps; older ones are dropped (``Journal.dropped`` counts them)."""
@@ -106,6 +114,41 @@ class Call:
         return self.sent.message() if isinstance(self.sent, Encoded) else self.sent
 
 
+def new_call(
+    route: str | None,
+    path: str,
+    method: str,
+    request: Message | None,
+    sent: Message | Encoded[Any] | None,
+    error: BBSError | None,
+    fault: Fault | None,
+    trace_id: str,
+    time: float,
+    status: int,
+    namespace: str,
+    fault_rule: FaultRule | None,
+) -> Call:
+    """``Call(...)`` with every field given, made without the frozen dataclass's one
+    ``object.__setattr__`` per field (that was a tenth of a ping's time in the app): the
+    same frozen ``Call``, its fields set at once."""
+    call: Call = object.__new__(Call)
+    call.__dict__.update(
+        route=route,
+        path=path,
+        method=method,
+        request=request,
+        sent=sent,
+        error=error,
+        fault=fault,
+        trace_id=trace_id,
+        time=time,
+        status=status,
+        namespace=namespace,
+        fault_rule=fault_rule,
+    )
+    return call
+
+
 def _text(message: Message) -> str:
     text = text_format.MessageToString(message, as_one_line=True)
     return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
@@ -147,7 +190,9 @@ class _Journal(Generic[E]):
         self._weights: deque[int] = deque()
         self._bytes = 0
         self._first = 1  # the sequence number of _calls[0]: the first call is number 1
-        self._changed = threading.Condition()
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)  # notified only while someone waits
+        self._waiting = 0
         self.dropped = 0
         """Calls dropped because the journal was full or off (since the last ``clear``)."""
         self.listeners: list[Callable[[], None]] = []
@@ -164,26 +209,29 @@ class _Journal(Generic[E]):
         routes = resolve_routes(selector)
         return _matcher(selector, routes, resolve_where(routes, where))
 
-    def record(self, call: E) -> None:
+    def record(self, call: E, weight: int | None = None) -> None:
+        """Keep ``call`` (``weight``: its ``_weight``, when the caller knows it already)."""
         if not self.enabled:
-            with self._changed:
+            with self._lock:
                 self.dropped += 1
                 self._first += 1
             return
-        weight = _weight(call)
-        with self._changed:
-            self._calls.append(call)
+        if weight is None:
+            weight = _weight(call)
+        calls = self._calls
+        with self._lock:  # the condition's own lock, taken without its Python-level wrapper
+            calls.append(call)
             self._weights.append(weight)
             self._bytes += weight
-            while len(self._calls) > 1 and (
-                len(self._calls) > self.size or self._bytes > self.max_bytes
-            ):
-                self._calls.popleft()
+            while len(calls) > 1 and (len(calls) > self.size or self._bytes > self.max_bytes):
+                calls.popleft()
                 self._bytes -= self._weights.popleft()
                 self._first += 1
                 self.dropped += 1
-            self._changed.notify_all()
-        self._notify()
+            if self._waiting:
+                self._changed.notify_all()
+        if self.listeners:
+            self._notify()
 
     def clear(self) -> None:
         with self._changed:
@@ -300,7 +348,11 @@ class _Journal(Generic[E]):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
-                self._changed.wait(left)
+                self._waiting += 1
+                try:
+                    self._changed.wait(left)
+                finally:
+                    self._waiting -= 1
         raise AssertionError(
             _report(
                 f"timed out after {timeout:g} s waiting for {matcher.description}", matcher, calls
@@ -350,16 +402,22 @@ def _weight(call: Entry) -> int:
     """About what keeping ``call`` costs: its request, its response and bodies as serialized
     (the decoded messages take a small multiple of that), plus a fixed overhead."""
     if isinstance(call, Call):
-        weight = 0 if call.request is None else call.request.ByteSize()
         sent = call.sent
         if isinstance(sent, Encoded):
-            weight += len(sent.data)
-        elif sent is not None:
-            weight += sent.ByteSize()
-        return _OVERHEAD + weight + len(call.path)
+            size = len(sent.data)
+        else:
+            size = 0 if sent is None else sent.ByteSize()
+        return call_weight(call, size)
     if isinstance(call, OutboundCall):
         return _OVERHEAD + 2 * len(call.body) + len(call.url)
     return _OVERHEAD
+
+
+def call_weight(call: Call, sent_size: int) -> int:
+    """``_weight(call)`` for a call whose response was serialized to ``sent_size`` bytes (what
+    its ``ByteSize()`` is, which serializes it again)."""
+    request = call.request
+    return _OVERHEAD + (0 if request is None else request.ByteSize()) + sent_size + len(call.path)
 
 
 def _matcher(selector: Selector, routes: frozenset[str], where: Where) -> Matcher:

@@ -35,8 +35,7 @@ from werkzeug.wrappers import Request, Response
 
 from fakebbs import models
 from fakebbs._control.controls import FaultRule, Faults, Holds
-from fakebbs._control.journal import Call as JournalCall
-from fakebbs._control.journal import Journal
+from fakebbs._control.journal import Journal, call_weight, new_call
 from fakebbs._http.encoded import Encoded, EncodedLists
 from fakebbs._http.environ import (
     LOG_ENVIRON_KEY,
@@ -65,7 +64,7 @@ log = logging.getLogger("fakebbs.app")
 _TRACE_ENVIRON_KEY = "HTTP_" + TRACE_HEADER.upper().replace("-", "_")
 
 
-@dataclass
+@dataclass(slots=True)
 class _Exchange:
     """One request on its way through the pipeline; becomes the journal's ``Call``."""
 
@@ -82,6 +81,7 @@ class _Exchange:
     decode_error: InvalidRequest | None = None
     namespace: str = ""
     fault_rule: FaultRule | None = None
+    sent_size: int = -1  # the bytes of ``response`` as sent (-1: not serialized here)
 
     def outcome(self) -> str:
         """The result for the request log: ``ok``, the BBS error's type, ``fault:KIND``."""
@@ -91,21 +91,23 @@ class _Exchange:
             return self.error.type_name
         return "ok" if self.route is not None and self.status == 200 else "-"
 
-    def call(self) -> JournalCall:
-        return JournalCall(
-            route=None if self.route is None else self.route.name,
-            path=self.path,
-            method=self.method,
-            request=self.request,
-            sent=self.response,
-            error=self.error,
-            fault=self.fault,
-            trace_id=self.trace_id,
-            time=self.time,
-            status=self.status,
-            namespace=self.namespace,
-            fault_rule=self.fault_rule,
+    def record(self, journal: Journal) -> None:
+        """Record the exchange in ``journal`` as a ``Call``."""
+        call = new_call(
+            None if self.route is None else self.route.name,
+            self.path,
+            self.method,
+            self.request,
+            self.response,
+            self.error,
+            self.fault,
+            self.trace_id,
+            self.time,
+            self.status,
+            self.namespace,
+            self.fault_rule,
         )
+        journal.record(call, None if self.sent_size < 0 else call_weight(call, self.sent_size))
 
 
 class BBSApp:
@@ -174,7 +176,7 @@ class BBSApp:
     def _finish(self, exchange: _Exchange, environ: WSGIEnvironment) -> None:
         """Record the call in the journal, and note it for the server's request log."""
         if self.journal is not None:
-            self.journal.record(exchange.call())
+            exchange.record(self.journal)
         note = environ.get(LOG_ENVIRON_KEY)
         if isinstance(note, list):  # filled in place: whoever copied the environ shares it
             note[:] = (
@@ -398,8 +400,11 @@ def _error_response(route: Route, error: BBSError, exchange: _Exchange) -> Messa
 def _protobuf(exchange: _Exchange, message: Message | Encoded[Any]) -> ProtobufAnswer:
     exchange.response = message
     if isinstance(message, Encoded):
-        return ProtobufAnswer(message.data)
-    return ProtobufAnswer(message.SerializeToString(deterministic=True))
+        data = message.data
+    else:
+        data = message.SerializeToString(deterministic=True)
+    exchange.sent_size = len(data)
+    return ProtobufAnswer(data)
 
 
 def _reason_line(status: int) -> str:

@@ -34,8 +34,7 @@ from google.protobuf.message import Message
 
 from fakebbs import models
 from fakebbs._http.versions import (
-    desired_lrp_version_down_to,
-    populate_metrics_guid,
+    present_desired_lrp,
     task_version_down_to,
 )
 from fakebbs._rules.store import ActualKey, Change, Store
@@ -105,7 +104,7 @@ class Form(Generic[S]):
 
 def _desired_lrp_form(version: int, legacy: bool) -> Form[models.DesiredLRP]:
     def convert(lrp: models.DesiredLRP) -> Message:
-        return populate_metrics_guid(desired_lrp_version_down_to(lrp, version, legacy=legacy))
+        return present_desired_lrp(lrp, version, legacy=legacy)
 
     name = f"desired_lrp_v{version}" + ("_2016" if legacy else "")
     return Form(name, "desired_lrp", models.DesiredLRPsResponse, "desired_lrps", convert)

@@ -27,6 +27,7 @@ __all__ = [
     "CURRENT_VERSION",
     "desired_lrp_version_down_to",
     "populate_metrics_guid",
+    "present_desired_lrp",
     "task_version_down_to",
     "upgrade_desired_lrp_r0",
     "upgrade_task_definition_r0",
@@ -310,26 +311,53 @@ def desired_lrp_version_down_to(
     additionally turns cached dependencies into setup downloads.
     """
     result = copy(lrp)
-    if version < 3:
-        _downgrade_lrp_v3_to_v2(result)
-    if version < 2 and legacy:
-        _legacy_lrp_timeouts(result)
-        if version < 1:
-            _cached_dependencies_as_setup(result)
-    elif version < 1:
-        _downgrade_lrp_v1_to_v0(result)
+    _desired_lrp_down_to(result, version, legacy)
     return result
+
+
+def _desired_lrp_down_to(lrp: models.DesiredLRP, version: int, legacy: bool) -> None:
+    """``desired_lrp_version_down_to`` in place."""
+    if version < 3:
+        _downgrade_lrp_v3_to_v2(lrp)
+    if version < 2 and legacy:
+        _legacy_lrp_timeouts(lrp)
+        if version < 1:
+            _cached_dependencies_as_setup(lrp)
+    elif version < 1:
+        _downgrade_lrp_v1_to_v0(lrp)
 
 
 def populate_metrics_guid(lrp: models.DesiredLRP) -> models.DesiredLRP:
     """``DesiredLRP.PopulateMetricsGuid()`` on a copy: fill metrics_guid from the
     ``source_id`` tag, or the ``source_id`` tag from metrics_guid, whichever is missing."""
     result = copy(lrp)
-    has_source_id = "source_id" in result.metric_tags
-    if has_source_id and result.metrics_guid == "":
-        result.metrics_guid = result.metric_tags["source_id"].static
-    elif not has_source_id and result.metrics_guid != "":
-        result.metric_tags["source_id"].CopyFrom(models.MetricTagValue(static=result.metrics_guid))
+    _populate_metrics_guid(result)
+    return result
+
+
+def _populate_metrics_guid(lrp: models.DesiredLRP) -> None:
+    """``populate_metrics_guid`` in place."""
+    has_source_id = "source_id" in lrp.metric_tags
+    if has_source_id and lrp.metrics_guid == "":
+        lrp.metrics_guid = lrp.metric_tags["source_id"].static
+    elif not has_source_id and lrp.metrics_guid != "":
+        lrp.metric_tags["source_id"].CopyFrom(models.MetricTagValue(static=lrp.metrics_guid))
+
+
+def present_desired_lrp(
+    lrp: models.DesiredLRP,
+    version: int,
+    *,
+    legacy: bool = False,
+    into: models.DesiredLRP | None = None,
+) -> models.DesiredLRP:
+    """``populate_metrics_guid(desired_lrp_version_down_to(lrp, version, legacy=legacy))``, what
+    a get or list route returns, made with one copy instead of two, into ``into`` (a response's
+    field, so that the response need not copy it again) or a new message."""
+    result = models.DesiredLRP() if into is None else into
+    result.CopyFrom(lrp)
+    _desired_lrp_down_to(result, version, legacy)
+    _populate_metrics_guid(result)
     return result
 
 

@@ -19,18 +19,13 @@ from fakebbs._http.encoded import (
 )
 from fakebbs._http.handlers._base import Context, Handler
 from fakebbs._http.versions import (
-    desired_lrp_version_down_to,
-    populate_metrics_guid,
+    present_desired_lrp,
     upgrade_desired_lrp_r0,
     upgrade_volume_mounts_r1,
 )
 from fakebbs._rules.state import State
 from fakebbs._rules.views import scheduling_info
 from fakebbs.errors import InvalidRequest
-
-
-def _present(lrp: models.DesiredLRP, version: int, legacy: bool) -> models.DesiredLRP:
-    return populate_metrics_guid(desired_lrp_version_down_to(lrp, version, legacy=legacy))
 
 
 def _list(
@@ -60,7 +55,10 @@ def _get(
         state: State, request: models.DesiredLRPByProcessGuidRequest, call: Context
     ) -> models.DesiredLRPResponse:
         lrp = state.desired_lrp_by_process_guid(request.process_guid)
-        return models.DesiredLRPResponse(desired_lrp=_present(lrp, version, legacy))
+        response = models.DesiredLRPResponse()
+        response.desired_lrp.SetInParent()
+        present_desired_lrp(lrp, version, legacy=legacy, into=response.desired_lrp)
+        return response
 
     return desired_lrp_by_process_guid
 
