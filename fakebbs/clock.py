@@ -53,16 +53,15 @@ class Clock:
 
     def __init__(self, source: Callable[[], int] = system_clock) -> None:
         self.source = source
-        self._lock = threading.Lock()
-        self._frozen_at: int | None = None
-        self._offset = 0
+        self._lock = threading.Lock()  # for writers; a reader reads ``_setting`` once
+        self._setting: tuple[int | None, int] = (None, 0)
+        """(the frozen time or None, the offset from the source): replaced whole, so a reader
+        without the lock never sees half of a change."""
         self._listeners: list[Callable[[int, int], None]] = []
 
     def __call__(self) -> int:
-        with self._lock:
-            if self._frozen_at is not None:
-                return self._frozen_at
-            return self.source() + self._offset
+        frozen_at, offset = self._setting
+        return frozen_at if frozen_at is not None else self.source() + offset
 
     def nanoseconds(self) -> int:
         """The current time in Unix nanoseconds (what every timestamp of the fake reads)."""
@@ -75,8 +74,7 @@ class Clock:
     @property
     def frozen(self) -> bool:
         """Whether the clock stands still."""
-        with self._lock:
-            return self._frozen_at is not None
+        return self._setting[0] is not None
 
     def freeze(self, at: int | datetime | None = None) -> int:
         """Stand still at ``at`` (Unix nanoseconds or a timezone-aware datetime; default: the
@@ -86,11 +84,10 @@ class Clock:
         if when is not None:
             _check_time(when, "freeze")
         with self._lock:
+            frozen_at, offset = self._setting
             if when is None:
-                when = self._frozen_at
-                if when is None:
-                    when = self.source() + self._offset
-            self._frozen_at = when
+                when = frozen_at if frozen_at is not None else self.source() + offset
+            self._setting = (when, offset)
             return when
 
     def advance(self, seconds: float = 0.0, *, nanoseconds: int = 0) -> int:
@@ -100,12 +97,13 @@ class Clock:
         if step < 0:
             raise ValueError("a Clock only moves forward; use freeze(at=...) to go back")
         with self._lock:
-            if self._frozen_at is not None:
-                self._frozen_at = _check_time(self._frozen_at + step, "advance")
-                after = self._frozen_at
+            frozen_at, offset = self._setting
+            if frozen_at is not None:
+                after = _check_time(frozen_at + step, "advance")
+                self._setting = (after, offset)
             else:
-                after = _check_time(self.source() + self._offset + step, "advance")
-                self._offset += step
+                after = _check_time(self.source() + offset + step, "advance")
+                self._setting = (None, offset + step)
         for listener in list(self._listeners):
             listener(after - step, after)
         return after
@@ -118,8 +116,7 @@ class Clock:
     def unfreeze(self) -> None:
         """Run from the source again (the real time by default), with nothing advanced."""
         with self._lock:
-            self._frozen_at = None
-            self._offset = 0
+            self._setting = (None, 0)
 
     def __repr__(self) -> str:
         state = "frozen" if self.frozen else "running"

@@ -1,13 +1,15 @@
 """What the rule tests share besides their fixtures (``conftest.py``): a clock that moves only
-when a test says so, and states built over a fresh store with counted guids."""
+when a test says so, states built over a fresh store with counted guids, and rows placed as a
+test arranges them."""
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
 
+from fakebbs import models
 from fakebbs._rules.state import State
-from fakebbs._rules.store import Store
+from fakebbs._rules.store import ActualKey, Store
 from fakebbs._rules.tasks import DEFAULT_MAX_TASK_RETRIES
 
 START = 1_700_000_000 * 10**9
@@ -39,3 +41,12 @@ def new_state(
     guids = (f"epoch-{n}" for n in itertools.count())
     store = Store(clock=clock or Clock(), new_guid=lambda: next(guids))
     return State(store, max_task_retries=max_task_retries)
+
+
+def put_row(state: State, lrp: models.ActualLRP) -> None:
+    """Store ``lrp`` as it is, with no recorded change: a rule test arranges rows (states no
+    rule reaches, or without the changes the rules would record) and then watches only what
+    the rule under test records. The store's per-process keys are kept right."""
+    key = ActualKey.of(lrp)
+    state.store.actual_lrps[key] = lrp
+    state.store._keyed(key)

@@ -20,6 +20,7 @@ from fakebbs._rules.store import (
     Change,
 )
 from fakebbs.clock import Clock
+from rules_support import put_row
 
 MINUTE = 60
 
@@ -55,7 +56,7 @@ def put(
         )
     if status == RUNNING:
         lrp.actual_lrp_net_info.address = "10.0.0.1"
-    state.store.actual_lrps[ActualKey(process_guid, index, presence)] = lrp
+    put_row(state, lrp)
     return lrp
 
 
@@ -204,7 +205,9 @@ def test_expired_domains_are_pruned(state: State, clock: Clock) -> None:
 
 def test_a_pass_is_one_operation_so_listeners_see_it_in_one_batch(state: State) -> None:
     state.desire_lrp(desired_lrp("web", instances=2))
-    state.store.actual_lrps.clear()
+    with state.store.operation() as op:
+        for key in list(state.store.actual_lrps):
+            op.delete_actual(key, emit="none")
     batches: list[list[Change]] = []
     state.store.listeners.append(batches.append)
 

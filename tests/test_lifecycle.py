@@ -38,7 +38,7 @@ from fakebbs.errors import (
     BBSError,
     ResourceNotFound,
 )
-from rules_support import START, Clock, new_state
+from rules_support import START, Clock, new_state, put_row
 
 SECOND = 10**9
 MINUTE = 60 * SECOND
@@ -81,7 +81,7 @@ def place(
             getattr(lrp, name).CopyFrom(value)
         else:
             setattr(lrp, name, value)
-    state.store.actual_lrps[ActualKey.of(lrp)] = lrp
+    put_row(state, lrp)
     return lrp
 
 

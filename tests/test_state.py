@@ -24,7 +24,7 @@ from fakebbs._rules.store import (
 )
 from fakebbs._rules.views import resolve_actual_lrp_groups
 from fakebbs.errors import InvalidRequest, ResourceExists, ResourceNotFound
-from rules_support import Clock
+from rules_support import Clock, put_row
 
 
 def put_actual(
@@ -49,7 +49,7 @@ def put_actual(
         presence=presence,
         routable=False,
     )
-    state.store.actual_lrps[ActualKey(process_guid, index, presence)] = lrp
+    put_row(state, lrp)
     return lrp
 
 

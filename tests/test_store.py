@@ -169,6 +169,47 @@ def test_actual_lrps_are_kept_last_written_last() -> None:
     assert list(store.actual_lrps) == [ActualKey("web", 1, ORDINARY), ActualKey("web", 0, ORDINARY)]
 
 
+def scanned(store: Store | Snapshot, process_guid: str) -> list[ActualKey]:
+    return [key for key in store.actual_lrps if key.process_guid == process_guid]
+
+
+def test_the_keys_of_a_process_are_its_rows_in_the_tables_order_through_every_kind_of_write() -> (
+    None
+):
+    """What the rules look up instead of scanning every row: the same keys in the same order
+    after writes, rewrites, deletions, adoptions and a restore."""
+    store = Store()
+    rows = [store.new_actual_lrp(guid, i, "cf-apps") for guid in ("web", "api") for i in range(3)]
+    with store.operation() as op:
+        for row in rows:
+            op.put_actual(row)
+        op.put_actual(rows[0])  # rewritten: last now
+        op.delete_actual(ActualKey.of(rows[1]))
+        evacuating = store.new_actual_lrp("web", 2, "cf-apps")
+        evacuating.presence = EVACUATING
+        op.adopt(evacuating)
+    assert (
+        store.keys_of_process("web")
+        == scanned(store, "web")
+        == [
+            ActualKey("web", 2, ORDINARY),
+            ActualKey("web", 0, ORDINARY),
+            ActualKey("web", 2, EVACUATING),
+        ]
+    )
+    assert store.keys_of_process("api") == scanned(store, "api")
+    assert store.keys_of_process("none") == []
+
+    kept = store.snapshot()
+    with store.operation() as op:
+        op.delete_actual(ActualKey("web", 0, ORDINARY))
+        op.delete_actual(ActualKey("web", 2, ORDINARY))
+        op.delete_actual(ActualKey("web", 2, EVACUATING))
+    assert store.keys_of_process("web") == []
+    store.restore(kept)
+    assert store.keys_of_process("web") == scanned(store, "web") == scanned(kept, "web")
+
+
 def test_each_change_carries_the_rows_of_its_index_as_first_read() -> None:
     """What upstream's controller read before writing, in primary-key order: later writes of
     the same operation do not change it."""

@@ -216,17 +216,20 @@ class Auctioneer:
         zones, level = self._zones(work.constraint)
         if not zones:
             return Placement(work, None, None, mismatch_error(level, work.constraint))
-        counts = self._zone_counts.get(work.guid, {})
-        order = sorted(zones, key=lambda z: (counts.get(z, 0), z))
-        i = 0
-        while i < len(order):
-            group = [order[i]]
-            while i + len(group) < len(order) and counts.get(
-                order[i + len(group)], 0
-            ) == counts.get(order[i], 0):
-                group.append(order[i + len(group)])
-            i += len(group)
-            pools = [pool for zone in group for pool in zones[zone]]
+        # Zones by how many instances of the process they hold, fewest first; zones with
+        # equal counts are weighed together (the order within a group cannot matter: ranks
+        # break every tie).
+        counts = self._zone_counts.get(work.guid)
+        groups: dict[int, list[_Pool]] = {}
+        for zone, pools in zones.items():
+            count = counts.get(zone, 0) if counts else 0
+            group = groups.get(count)
+            if group is None:
+                groups[count] = list(pools)
+            else:
+                group.extend(pools)
+        for count in sorted(groups) if len(groups) > 1 else groups:
+            pools = groups[count]
             winner = self._best_fresh(pools, work) or self._best_local(pools, work)
             if winner is not None:
                 return self._reserve(work, winner)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from google.protobuf.message import Message
 
 from fakebbs._control.controls import Faults, Holds
-from fakebbs._control.journal import Call, Journal
+from fakebbs._control.journal import Journal, call_weight, new_call
 from fakebbs._http.encoded import EncodedLists
 from fakebbs._http.handlers._base import Context, Handler
 from fakebbs.errors import BBSError, from_wire
@@ -90,19 +90,20 @@ class BBSPort:
                 answered: Any = response
                 inside = from_wire(answered.error) if answered.HasField("error") else None
                 outcome = Outcome(response, inside)
-        self.journal.record(
-            Call(
-                route=name,
-                path=route.path,
-                method=route.method,
-                request=request,
-                sent=outcome.response,
-                error=outcome.error,
-                fault=outcome.fault,
-                trace_id="",
-                time=started,
-                status=0 if outcome.fault is not None else 200,
-                namespace=self.namespace,
-            )
+        sent = outcome.response
+        call = new_call(
+            name,
+            route.path,
+            route.method,
+            request,
+            sent,
+            outcome.error,
+            outcome.fault,
+            "",
+            started,
+            0 if outcome.fault is not None else 200,
+            self.namespace,
+            None,
         )
+        self.journal.record(call, call_weight(call, 0 if sent is None else sent.ByteSize()))
         return outcome

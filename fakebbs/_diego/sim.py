@@ -19,7 +19,6 @@ import heapq
 import itertools
 import random
 import threading
-import uuid
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -38,6 +37,10 @@ __all__ = ["Diego"]
 
 DEFAULT_CONVERGE_EVERY = 30.0
 """diego-release's ``convergence.repeat_interval_in_seconds``."""
+
+# The variant (RFC 4122) and version (4) bits of a random UUID, as ``uuid.UUID`` sets them.
+_UUID_CLEAR = ~((0xC000 << 48) | (0xF000 << 64))
+_UUID_SET = (0x8000 << 48) | (4 << 76)
 
 _Item = tuple[int, int, Callable[[], None]]
 
@@ -308,7 +311,11 @@ class Diego:
             self._pump()
 
     def _new_instance_guid(self) -> str:
-        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+        """``str(uuid.UUID(int=<128 random bits>, version=4))``, formatted here: the same text
+        for the same seed, without building a UUID per instance."""
+        n = (self._rng.getrandbits(128) & _UUID_CLEAR) | _UUID_SET
+        h = f"{n:032x}"
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
     def _schedule(self, delay: float, work: Callable[[], None]) -> None:
         due = self._clock() + round(delay * NANOSECONDS_PER_SECOND)

@@ -270,6 +270,8 @@ class EncodedLists:
             if kept is None:
                 continue  # domains, cells...: nothing kept
             kept.whole.clear()
+            if not kept.id_of:
+                continue  # no item's bytes kept (nothing listed since): nothing to find
             key_of = _KEYS[change.kind]
             for message in (change.before, change.after, change.replaced):
                 if message is not None:

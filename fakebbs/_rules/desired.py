@@ -194,7 +194,12 @@ class DesiredLRPRules:
     ) -> Iterator[tuple[ActualKey, models.ActualLRP]]:
         """The rows of any of ``process_guids``, any presence."""
         guids = set(process_guids)
-        for key, lrp in self.store.actual_lrps.items():
+        actual = self.store.actual_lrps
+        if len(guids) == 1:  # one process's rows, looked up rather than scanned for
+            for key in self.store.keys_of_process(next(iter(guids))):
+                yield key, actual[key]
+            return
+        for key, lrp in actual.items():
             if key.process_guid in guids:
                 yield key, lrp
 
@@ -204,12 +209,10 @@ class DesiredLRPRules:
         """``SQLDB.ActualLRPs``. By process guid (and index) Postgres scans the primary key
         index, so the rows come in (index, presence) order, ORDINARY before EVACUATING before
         SUSPECT; otherwise in the store's order (a table scan: last written last)."""
-        rows: Iterable[tuple[ActualKey, models.ActualLRP]] = self.store.actual_lrps.items()
+        actual = self.store.actual_lrps
+        rows: Iterable[tuple[ActualKey, models.ActualLRP]] = actual.items()
         if process_guid:
-            rows = sorted(
-                ((k, lrp) for k, lrp in rows if k.process_guid == process_guid),
-                key=lambda row: row[0],
-            )
+            rows = [(k, actual[k]) for k in sorted(self.store.keys_of_process(process_guid))]
         for key, lrp in rows:
             if process_guid and key.process_guid != process_guid:
                 continue
@@ -242,7 +245,7 @@ class DesiredLRPRules:
         rows at or above ``index``. CLAIMED and RUNNING ones stay: their cell's rep is asked to
         stop them (an unknown cell's are left to convergence)."""
         removed = []
-        for key in sorted(k for k in self.store.actual_lrps if k.process_guid == process_guid):
+        for key in sorted(self.store.keys_of_process(process_guid)):
             lrp = self.store.actual_lrps[key]
             if key.presence == EVACUATING or key.index < index:
                 continue
@@ -283,8 +286,9 @@ class DesiredLRPRules:
                 internal = internal_routes_of(update.routes)
             except ValueError:
                 return
-        for key, lrp in self.store.actual_lrps.items():
-            if key.process_guid != after.process_guid or key.presence == EVACUATING:
+        for key in self.store.keys_of_process(after.process_guid):
+            lrp = self.store.actual_lrps[key]
+            if key.presence == EVACUATING:
                 continue
             if lrp.state in (UNCLAIMED, CRASHED):
                 continue

@@ -248,12 +248,11 @@ def _evacuate_recreate(op: Operation, target: models.ActualLRP | None, instances
     if target.state not in (RUNNING, CLAIMED):
         return False
     k = target.actual_lrp_key
+    actual = op.store.actual_lrps
     running = sum(
         1
-        for row_key, row in op.store.actual_lrps.items()
-        if row_key.process_guid == k.process_guid
-        and row_key.presence == ORDINARY
-        and row.state == RUNNING
+        for row_key in op.store.keys_of_process(k.process_guid)
+        if row_key.presence == ORDINARY and actual[row_key].state == RUNNING
     )
     if running < instances:
         return True

@@ -373,7 +373,7 @@ class ActualLRPLifecycle:
                 set_instance_fields(
                     wanted, instance_key, net_info, internal_routes, metric_tags, availability_zone
                 )
-                if row.actual_lrp_key == key and wanted == row:
+                if row.state == RUNNING and row.actual_lrp_key == key and wanted == row:
                     result = copy(row)
                 elif not allows_transition(row, key, instance_key, RUNNING):
                     raise ActualLRPCannotBeStarted()

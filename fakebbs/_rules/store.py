@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 from google.protobuf.message import Message
 
@@ -70,6 +70,10 @@ MAX_TEXT_BYTES = 1024
 TRUNCATED = "(truncated)"
 
 M = TypeVar("M", bound=Message)
+
+_TupleGet = Callable[[tuple[str, int, int]], "models.ActualLRP | None"]
+"""``actual_lrps.get`` called with a plain tuple, which finds the row of the equal
+``ActualKey``."""
 
 
 def random_guid() -> str:
@@ -226,15 +230,18 @@ def row_changes(changes: Iterable[Change]) -> Iterator[Change]:
                 yield Change("domain", None, Domain(name, expiry), trace, emit="none")
 
 
-@dataclass
 class Operation:
-    """The changes of one rule call; see ``Store.operation``."""
+    """The changes of one rule call; see ``Store.operation``. (A plain class with slots:
+    every rule call makes one.)"""
 
-    store: Store
-    trace_id: str = ""
-    changes: list[Change] = field(default_factory=list)
-    calls: list[OutboundRequest] = field(default_factory=list)
-    rows_read: dict[tuple[str, int], tuple[models.ActualLRP, ...]] = field(default_factory=dict)
+    __slots__ = ("store", "trace_id", "changes", "calls", "rows_read")
+
+    def __init__(self, store: Store, trace_id: str = "") -> None:
+        self.store = store
+        self.trace_id = trace_id
+        self.changes: list[Change] = []
+        self.calls: list[OutboundRequest] = []
+        self.rows_read: dict[tuple[str, int], tuple[models.ActualLRP, ...]] = {}
 
     def _index_rows(self, lrp: models.ActualLRP) -> tuple[models.ActualLRP, ...]:
         """The rows of ``lrp``'s index as this operation first found them (see ``Change``);
@@ -283,6 +290,7 @@ class Operation:
         before = self.store.actual_lrps.pop(key, None)
         stored = lrp if owned else copy(lrp)
         self.store.actual_lrps[key] = stored
+        self.store._keyed(key)
         after = stored if reported is None else copy(reported)
         self.changes.append(
             Change("actual_lrp", before, after, self.trace_id, crashed, emit, index_rows=rows)
@@ -292,6 +300,7 @@ class Operation:
     def delete_actual(self, key: ActualKey, *, emit: Emit = "calculated") -> models.ActualLRP:
         rows = self._index_rows(self.store.actual_lrps[key])
         before = self.store.actual_lrps.pop(key)
+        self.store._unkeyed(key)
         self.changes.append(
             Change("actual_lrp", before, None, self.trace_id, emit=emit, index_rows=rows)
         )
@@ -383,6 +392,7 @@ class Operation:
             key = ActualKey.of(row)
             before = self.store.actual_lrps.pop(key, None)
             self.store.actual_lrps[key] = row
+            self.store._keyed(key)
             self.changes.append(Change("actual_lrp", before, row, self.trace_id, emit=emit))
         elif isinstance(row, models.DesiredLRP):
             before = self.store.desired_lrps.get(row.process_guid)
@@ -438,6 +448,7 @@ class Operation:
             store.domains,
             store.cells,
         ) = snapshot.tables()
+        store._by_process = None  # made again from the new table when next read
         self.changes.append(Change("restore", before, snapshot, self.trace_id, emit=emit))
 
 
@@ -495,6 +506,20 @@ class _Scope:
             raise failure
 
 
+def _unclaimed_row() -> models.ActualLRP:
+    """What every row ``Store.new_actual_lrp`` makes starts from: UNCLAIMED, not routable,
+    ORDINARY, modification index 0. The Go encoder always writes the key, the instance key,
+    the net info and the modification tag, even when empty, so they are present."""
+    row = models.ActualLRP(state=UNCLAIMED, presence=ORDINARY, routable=False)
+    for name in ("actual_lrp_key", "actual_lrp_instance_key", "actual_lrp_net_info"):
+        getattr(row, name).SetInParent()
+    row.modification_tag.SetInParent()
+    return row
+
+
+_UNCLAIMED_ROW = _unclaimed_row()
+
+
 class Store:
     """All BBS state of one fake. Two stores share nothing.
 
@@ -520,6 +545,10 @@ class Store:
         self.tasks: dict[str, models.Task] = {}
         self.domains: dict[str, int | None] = {}
         self.cells: dict[str, models.CellPresence] = {}
+        self._by_process: dict[str, dict[ActualKey, None]] | None = {}
+        """The keys of ``actual_lrps`` per process guid, in the table's order (None: to be
+        made again from the table): what the rules that read one process's rows look up
+        instead of scanning every row."""
         self.listeners: list[Listener] = []
         self.dispatcher = dispatcher
         """Makes the calls to reps and the auctioneer (None: they are dropped)."""
@@ -557,19 +586,53 @@ class Store:
         """
         return _Scope(self, trace_id)
 
+    def keys_of_process(self, process_guid: str) -> list[ActualKey]:
+        """The keys of one process guid's actual LRP rows, any index and presence, in the
+        table's order (last written last), as a scan of ``actual_lrps`` would find them."""
+        by_process = self._by_process
+        if by_process is None:
+            by_process = {}
+            for key in self.actual_lrps:
+                by_process.setdefault(key.process_guid, {})[key] = None
+            self._by_process = by_process
+        return list(by_process.get(process_guid, ()))
+
+    def _keyed(self, key: ActualKey) -> None:
+        """``key`` was just (re)written, last in the table's order."""
+        by_process = self._by_process
+        if by_process is None:
+            return
+        keys = by_process.get(key.process_guid)
+        if keys is None:
+            by_process[key.process_guid] = {key: None}
+        else:
+            keys.pop(key, None)
+            keys[key] = None
+
+    def _unkeyed(self, key: ActualKey) -> None:
+        by_process = self._by_process
+        if by_process is None:
+            return
+        keys = by_process[key.process_guid]
+        del keys[key]
+        if not keys:
+            del by_process[key.process_guid]
+
     def rows_of_index(self, process_guid: str, index: int) -> list[models.ActualLRP]:
         """The stored rows of one index (upstream's ``ActualLRPs`` filtered by process guid
         and index) in primary-key order, ORDINARY, EVACUATING, SUSPECT: the query has no
         ORDER BY, and Postgres answers it with an index scan of the primary key (process
         guid, index, presence) on any table that is not tiny. They are the stored messages:
         read them, never change them."""
-        get, at = self.actual_lrps.get, ActualKey.at
-        found = (
-            get(at(process_guid, index, ORDINARY)),
-            get(at(process_guid, index, EVACUATING)),
-            get(at(process_guid, index, SUSPECT)),
-        )  # PRESENCE_ORDER, spelled out: this runs several times per rule
-        return [row for row in found if row is not None]
+        # PRESENCE_ORDER, spelled out: this runs several times per rule. The keys are plain
+        # tuples: an ActualKey hashes and compares as one, without a constructor call.
+        get = cast(_TupleGet, self.actual_lrps.get)
+        ordinary = get((process_guid, index, ORDINARY))
+        evacuating = get((process_guid, index, EVACUATING))
+        suspect = get((process_guid, index, SUSPECT))
+        if evacuating is None and suspect is None:
+            return [] if ordinary is None else [ordinary]
+        return [row for row in (ordinary, evacuating, suspect) if row is not None]
 
     def new_guids(self, count: int) -> list[str]:
         """``count`` results of ``new_guid``; in bulk when it is the default ``random_guid``."""
@@ -582,19 +645,12 @@ class Store:
     ) -> models.ActualLRP:
         """``SQLDB.CreateUnclaimedActualLRP``: a fresh UNCLAIMED, not routable, ordinary row
         (its modification tag's ``epoch`` made now unless given)."""
-        actual = models.ActualLRP(
-            actual_lrp_key=models.ActualLRPKey(
-                process_guid=process_guid, index=index, domain=domain
-            ),
-            state=UNCLAIMED,
-            since=self.clock(),
-            modification_tag=models.ModificationTag(
-                epoch=self.new_guid() if epoch is None else epoch, index=0
-            ),
-            presence=ORDINARY,
-            routable=False,
-        )
-        # The Go encoder always writes these embedded messages, even when empty.
-        actual.actual_lrp_instance_key.SetInParent()
-        actual.actual_lrp_net_info.SetInParent()
+        actual = models.ActualLRP()
+        actual.CopyFrom(_UNCLAIMED_ROW)  # a fraction of building it from nested arguments
+        key = actual.actual_lrp_key
+        key.process_guid = process_guid
+        key.index = index
+        key.domain = domain
+        actual.since = self.clock()
+        actual.modification_tag.epoch = self.new_guid() if epoch is None else epoch
         return actual

@@ -8,6 +8,7 @@ them from here (below the rules). Each names the upstream function it mirrors.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -163,12 +164,18 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
+_CHANGED_BY_COMPACTING = re.compile("[ \t\r\n" + "".join(GO_JSON_ESCAPES) + "]")
+"""A character ``_compact_json`` would drop or escape; text without one comes out as it is."""
+
+
 def _compact_json(raw: bytes) -> bytes:
     try:
         text = raw.decode("utf-8")
         json.loads(text, parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError):
         raise InvalidRequest() from None
+    if _CHANGED_BY_COMPACTING.search(text) is None:
+        return raw  # no whitespace and nothing Go escapes: compact already (the usual case)
     out = []
     in_string = escaped = False
     for char in text:
