@@ -211,23 +211,28 @@ class _Journal(Generic[E]):
 
     def record(self, call: E, weight: int | None = None) -> None:
         """Keep ``call`` (``weight``: its ``_weight``, when the caller knows it already)."""
-        if not self.enabled:
+        size, max_bytes = self.size, self.max_bytes
+        if size <= 0 or max_bytes <= 0:  # off (``enabled``)
             with self._lock:
                 self.dropped += 1
                 self._first += 1
             return
         if weight is None:
             weight = _weight(call)
-        calls = self._calls
+        calls, weights = self._calls, self._weights
         with self._lock:  # the condition's own lock, taken without its Python-level wrapper
             calls.append(call)
-            self._weights.append(weight)
-            self._bytes += weight
-            while len(calls) > 1 and (len(calls) > self.size or self._bytes > self.max_bytes):
-                calls.popleft()
-                self._bytes -= self._weights.popleft()
-                self._first += 1
-                self.dropped += 1
+            weights.append(weight)
+            held = self._bytes + weight
+            if len(calls) > size or held > max_bytes:
+                dropped = 0
+                while len(calls) > 1 and (len(calls) > size or held > max_bytes):
+                    calls.popleft()
+                    held -= weights.popleft()
+                    dropped += 1
+                self._first += dropped
+                self.dropped += dropped
+            self._bytes = held
             if self._waiting:
                 self._changed.notify_all()
         if self.listeners:

@@ -282,15 +282,18 @@ class Operation:
         ``owned`` says the caller hands ``lrp`` over (it made it and will not change it):
         it is stored as it is, not copied. The change shares the stored message.
         """
-        key = ActualKey.of(lrp)
-        rows = self._index_rows(lrp)
+        lrp_key = lrp.actual_lrp_key
+        process_guid, index = lrp_key.process_guid, lrp_key.index
+        key = ActualKey.at(process_guid, index, lrp.presence)
+        rows = self.index_rows(process_guid, index)
         # Re-inserted, not updated in place: the dictionary's order is then "last written,
         # oldest first", the order a table scan returns rows in (an UPDATE writes a new row
         # version after the others): unfiltered lists and lists by domain or cell.
-        before = self.store.actual_lrps.pop(key, None)
+        store = self.store
+        before = store.actual_lrps.pop(key, None)
         stored = lrp if owned else copy(lrp)
-        self.store.actual_lrps[key] = stored
-        self.store._keyed(key)
+        store.actual_lrps[key] = stored
+        store._keyed(key)
         after = stored if reported is None else copy(reported)
         self.changes.append(
             Change("actual_lrp", before, after, self.trace_id, crashed, emit, index_rows=rows)
