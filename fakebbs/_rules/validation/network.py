@@ -3,6 +3,7 @@ far as "does it succeed and yield a scheme" goes."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Sequence
 
@@ -213,11 +214,13 @@ def _authority_ok(authority: str) -> bool:
     return all(_unescape_ok(part, "user") for part in userinfo.split(":", 1))
 
 
+@functools.lru_cache(maxsize=1024)
 def go_url_has_scheme(raw: str) -> bool:
     """``url.Parse(raw)`` succeeds and yields a non-empty scheme (the rootfs rule).
 
     Mirrors Go's ``net/url`` parse steps: control characters, ``getScheme``, the opaque
-    (``scheme:rest``) short cut, authority and path/fragment percent-escapes.
+    (``scheme:rest``) short cut, authority and path/fragment percent-escapes. Remembered per
+    text: a suite desires the same few root filesystems over and over.
     """
     rest_of_url, hash_sign, fragment = raw.partition("#")
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in rest_of_url):
