@@ -1,12 +1,13 @@
 """The storage under the state rules: plain dictionaries, one lock, and a record of changes.
 
 ``Store`` is what upstream keeps in its SQL tables and Locket: desired LRPs keyed by process
-guid, actual LRPs keyed by (process guid, index, presence), tasks keyed by task guid, domains by
-name and cell presences by cell id. Everything that writes (the rule families, seeding, reset,
-restore) writes only through ``Operation``, which records every change as a ``Change``
-(before, after) and hands the whole list to the listeners when the operation ends, still under
-the lock, so listeners (the event hubs, the completion callback worker) see changes in the
-order they happened. That is upstream's ``events/calculator`` input, computed here once for
+guid, actual LRPs keyed by (process guid, index, presence) (their keys also kept per process
+guid, as the primary key's index lets Postgres find one process's rows), tasks keyed by task
+guid, domains by name and cell presences by cell id. Everything that writes (the rule families,
+seeding, reset, restore) writes only through ``Operation``, which records every change as a
+``Change`` (before, after) and hands the whole list to the listeners when the operation ends,
+still under the lock, so listeners (the event hubs, the completion callback worker) see changes
+in the order they happened. That is upstream's ``events/calculator`` input, computed here once for
 the HTTP API, the fixture API and convergence alike.
 
 Stored messages are never changed in place: a rule copies a row, changes the copy and stores
