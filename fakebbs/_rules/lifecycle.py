@@ -268,10 +268,15 @@ def set_instance_fields(
     lrp.actual_lrp_instance_key.CopyFrom(instance_key)
     lrp.actual_lrp_net_info.CopyFrom(net_info)
     routes = [copy(route) for route in internal_routes]
-    del lrp.actual_lrp_internal_routes[:]
-    lrp.actual_lrp_internal_routes.extend(routes)
-    lrp.metric_tags.clear()
-    lrp.metric_tags.update(dict(metric_tags or {}))
+    stored_routes = lrp.actual_lrp_internal_routes
+    if routes or stored_routes:
+        del stored_routes[:]
+        stored_routes.extend(routes)
+    tags = lrp.metric_tags
+    tags.clear()
+    if metric_tags:
+        for name, value in metric_tags.items():
+            tags[name] = value
     lrp.availability_zone = availability_zone
 
 
