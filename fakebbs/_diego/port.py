@@ -76,34 +76,34 @@ class BBSPort:
         started = time.time()
         self._holds.wait(route, request)
         action = self._faults.take(route, request)
-        outcome: Outcome
+        response: Any = None
+        error: BBSError | None = None
+        fault: Fault | None = None
         if isinstance(action, BBSError):
-            outcome = Outcome(None, action)
+            error = action
         elif isinstance(action, Fault) and action.kind not in ("delay", "end_stream"):
-            outcome = Outcome(None, None, action)
+            fault = action
         else:
             try:
                 response = self._handlers[name].run(self._state, request, self._contexts[name])
             except BBSError as raised:
-                outcome = Outcome(None, raised)
+                error = raised
             else:
-                answered: Any = response
-                inside = from_wire(answered.error) if answered.HasField("error") else None
-                outcome = Outcome(response, inside)
-        sent = outcome.response
+                if response.HasField("error"):
+                    error = from_wire(response.error)
         call = new_call(
             name,
             route.path,
             route.method,
             request,
-            sent,
-            outcome.error,
-            outcome.fault,
+            response,
+            error,
+            fault,
             "",
             started,
-            0 if outcome.fault is not None else 200,
+            0 if fault is not None else 200,
             self.namespace,
             None,
         )
-        self.journal.record(call, call_weight(call, 0 if sent is None else sent.ByteSize()))
-        return outcome
+        self.journal.record(call, call_weight(call, 0 if response is None else response.ByteSize()))
+        return Outcome(response, error, fault)
