@@ -14,6 +14,7 @@ from fakebbs._http.events import EventStream
 from fakebbs._http.idle import GATHER_BODY_BYTES, StreamWriter, request_complete
 
 HEAD = b"POST /v1/desired_lrp/desire.r2 HTTP/1.1\r\nHost: x\r\n"
+CHUNKED = HEAD + b"Transfer-Encoding: chunked\r\n\r\n"
 
 
 @pytest.mark.parametrize(
@@ -25,7 +26,16 @@ HEAD = b"POST /v1/desired_lrp/desire.r2 HTTP/1.1\r\nHost: x\r\n"
         (HEAD + b"Content-Length: 5\r\n\r\nabc", False),  # part of its body
         (HEAD + b"content-length:5\r\n\r\nabcde", True),
         (HEAD + b"Content-Length: 0\r\n\r\n", True),
-        (HEAD + b"Transfer-Encoding: chunked\r\n\r\n", True),  # its worker reads chunks
+        (CHUNKED, False),  # no chunk yet
+        (CHUNKED + b"5\r\nhel", False),  # part of a chunk
+        (CHUNKED + b"5;ext=1\r\nhello\r\n", False),  # no last chunk yet
+        (CHUNKED + b"5\r\nhello\r\n0\r\n", False),  # the last chunk, not the empty line
+        (CHUNKED + b"5\r\nhello\r\n0\r\n\r\n", True),
+        (CHUNKED + b"5\r\nhello\r\n0\r\nX-Trailer: 1\r\n", False),  # trailers coming
+        (CHUNKED + b"5\r\nhello\r\n0\r\nX-Trailer: 1\r\n\r\n", True),
+        (CHUNKED + b"zz\r\n", True),  # not a chunk size: the worker refuses it
+        (CHUNKED + f"{GATHER_BODY_BYTES + 1:x}\r\n".encode(), True),  # too big a chunk
+        (HEAD + b"Transfer-Encoding: gzip\r\n\r\n", True),  # the worker refuses it
         (HEAD + b"Expect: 100-continue\r\nContent-Length: 5\r\n\r\n", True),  # waits for 100
         (HEAD + f"Content-Length: {GATHER_BODY_BYTES + 1}\r\n\r\n".encode(), True),  # too big
         (HEAD + b"Content-Length: -5\r\n\r\n", True),  # refused by the worker
@@ -40,6 +50,14 @@ def test_a_worker_takes_a_request_once_its_head_and_small_body_are_there(
 
 def test_a_head_that_never_ends_goes_to_a_worker_to_be_refused() -> None:
     assert request_complete(b"GET / HTTP/1.1\r\nX: " + b"x" * (1024 * 1024 + 1))
+
+
+def test_chunks_past_the_gathered_size_go_to_a_worker_to_read_the_rest() -> None:
+    chunk = b"%x\r\n%s\r\n" % (64 * 1024, b"x" * 64 * 1024)
+    within = CHUNKED + chunk * (GATHER_BODY_BYTES // len(chunk))
+
+    assert not request_complete(within)
+    assert request_complete(within + chunk * 2)
 
 
 class Events:

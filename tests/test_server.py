@@ -427,6 +427,8 @@ _WAITING_CLIENTS = {
     "half a request head": b"POST /ns/hog/v1/ping HTTP/1.1\r\nHost: x\r\n",
     "a head without its body": b"POST /ns/hog/v1/desired_lrp/desire.r2 HTTP/1.1\r\nHost: x\r\n"
     b"Content-Length: 100\r\n\r\n",
+    "a chunked body cut off": b"POST /ns/hog/v1/desired_lrp/desire.r2 HTTP/1.1\r\nHost: x\r\n"
+    b"Transfer-Encoding: chunked\r\n\r\n5\r\nhel",
     "nothing at all": b"",
 }
 

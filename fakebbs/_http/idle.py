@@ -16,7 +16,7 @@ streams or 300 slow clients did). Here instead:
   cheroot would), notices a subscriber that went away, and ends the stream as the app would.
 
 Both use non-blocking sockets and a selector; nothing here parses more HTTP than where a
-request head ends and how long its body is.
+request head ends and where its body does (its Content-Length, or its chunk sizes).
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ __all__ = ["GATHER_BODY_BYTES", "RequestGatherer", "StreamWriter"]
 logger = logging.getLogger("fakebbs.server")
 
 GATHER_BODY_BYTES = 1024 * 1024
-"""Bodies up to this size are read before a worker is given the request; a larger one (or a
-chunked one) is read by its worker."""
+"""Bodies up to this size, announced by Content-Length or sent in chunks, are read before a
+worker is given the request; a larger one is read by its worker."""
 
 _HEAD_BYTES = 1024 * 1024  # past this without the end of the head, a worker takes it (and refuses)
 _READ_SIZE = 65536
@@ -49,28 +49,56 @@ _KEY_BYTES = 8192  # what ``request_key`` is shown of a request: its head, or th
 _SWEEP_SECONDS = 1.0
 _HIGH_WATER = 256 * 1024  # a stream's unsent bytes beyond which its events wait in its queue
 _WRITER_IDLE_SECONDS = 2.0  # the writer thread ends after this long without a stream
+_CHUNK_LINE_BYTES = 4096  # a chunk-size line longer than this is refused by the worker
 
 _HEAD_END = b"\r\n\r\n"
 _CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*([0-9]+)[ \t]*\r\n", re.IGNORECASE)
-_READ_BY_WORKER = re.compile(rb"\r\n(transfer-encoding|expect):", re.IGNORECASE)
+_EXPECT = re.compile(rb"\r\nexpect:", re.IGNORECASE)
+_TRANSFER_ENCODING = re.compile(rb"\r\ntransfer-encoding:", re.IGNORECASE)
+_CHUNKED = re.compile(rb"\r\ntransfer-encoding:[ \t]*chunked[ \t]*\r\n", re.IGNORECASE)
+_CHUNK_SIZE = re.compile(rb"[0-9a-fA-F]{1,16}")
 _NOT_YET = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 
 
 def request_complete(data: bytes | bytearray) -> bool:
-    """Whether ``data`` holds a whole request head and, unless a worker should read it (a
-    chunked body, one over ``GATHER_BODY_BYTES``, or a client that waits for ``100
-    Continue``), the whole body its Content-Length announces."""
+    """Whether ``data`` holds a whole request head and, unless a worker should read it (a body
+    over ``GATHER_BODY_BYTES``, a transfer encoding other than chunked, or a client that waits
+    for ``100 Continue``), the whole body: the bytes its Content-Length announces, or every
+    chunk through the last one and the trailers. A worker takes anything it cannot make sense
+    of at once, to refuse it."""
     end = data.find(_HEAD_END)
     if end < 0:
         return len(data) > _HEAD_BYTES
     head = bytes(data[: end + 2])
-    if _READ_BY_WORKER.search(head):
+    if _EXPECT.search(head):
         return True
+    if _TRANSFER_ENCODING.search(head):
+        return not _CHUNKED.search(head) or _chunks_complete(data, end + 4)
     length = _CONTENT_LENGTH.search(head)
     if length is None:
         return True
     size = int(length.group(1))
     return size > GATHER_BODY_BYTES or len(data) >= end + 4 + size
+
+
+def _chunks_complete(data: bytes | bytearray, start: int) -> bool:
+    """Whether the chunked body from ``start`` has arrived through its last chunk and the
+    empty line after the trailers, grown past ``GATHER_BODY_BYTES``, or gone wrong."""
+    at = start
+    while at - start <= GATHER_BODY_BYTES:
+        line_end = data.find(b"\r\n", at)
+        if line_end < 0:
+            return len(data) - at > _CHUNK_LINE_BYTES
+        size_text = bytes(data[at:line_end]).split(b";", 1)[0].strip(b" \t")
+        if not _CHUNK_SIZE.fullmatch(size_text):
+            return True
+        size = int(size_text, 16)
+        if size == 0:  # the last chunk: then trailer lines up to an empty one
+            return data.find(_HEAD_END, line_end) >= 0 or len(data) - line_end > _HEAD_BYTES
+        at = line_end + 2 + size + 2  # the size line, the chunk and its CRLF
+        if at > len(data):
+            return at - start > GATHER_BODY_BYTES
+    return True
 
 
 class _Waker:
