@@ -42,9 +42,13 @@ GO_JSON_ESCAPES = {
 """What Go's ``json.Marshal`` escapes inside strings (HTML safety, JavaScript line separators)."""
 
 
+_GO_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+"""Made once: ``json.dumps`` with options builds an encoder on every call."""
+
+
 def go_json(value: Any) -> bytes:
     """``value`` as Go's ``json.Marshal`` writes it: compact, UTF-8, with Go's escapes."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    text = _GO_JSON.encode(value)
     for char, escape in GO_JSON_ESCAPES.items():
         text = text.replace(char, escape)
     return text.encode("utf-8")
