@@ -25,7 +25,7 @@ auctioneer is asked to place its index.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from fakebbs import models
 from fakebbs._rules.lifecycle import (
@@ -209,7 +209,7 @@ def _with_presence(rows: Iterable[models.ActualLRP], presence: int) -> models.Ac
 
 
 def _remove_evacuating_or_suspect(
-    op: Operation, rows: list[models.ActualLRP], instance_key: models.ActualLRPInstanceKey
+    op: Operation, rows: Sequence[models.ActualLRP], instance_key: models.ActualLRPInstanceKey
 ) -> bool:
     """``removeEvacuatingOrSuspect``: delete the target if it is EVACUATING or SUSPECT and say
     so; False for an ORDINARY target; no target is ResourceNotFound (keep false)."""

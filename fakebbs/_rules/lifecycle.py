@@ -166,7 +166,7 @@ def allows_transition(
 # -- shared row operations (callers hold the lock, inside an operation) ------------------------
 
 
-def rows_at(store: Store, process_guid: str, index: int) -> list[models.ActualLRP]:
+def rows_at(store: Store, process_guid: str, index: int) -> tuple[models.ActualLRP, ...]:
     """The stored rows of one index, ORDINARY, EVACUATING, SUSPECT, as Postgres returns them
     (``Store.rows_of_index``). Read them, never change them."""
     return store.rows_of_index(process_guid, index)

@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, Literal, TypeVar
 
 from google.protobuf.message import Message
 
@@ -257,8 +257,8 @@ class Operation:
         (which nothing changes in place): read them, never change them."""
         rows = self.rows_read.get((process_guid, index))
         if rows is None:
-            rows = self.rows_read[(process_guid, index)] = tuple(
-                self.store.rows_of_index(process_guid, index)
+            rows = self.rows_read[(process_guid, index)] = self.store.rows_of_index(
+                process_guid, index
             )
         return rows
 
@@ -622,7 +622,7 @@ class Store:
         if not keys:
             del by_process[key.process_guid]
 
-    def rows_of_index(self, process_guid: str, index: int) -> list[models.ActualLRP]:
+    def rows_of_index(self, process_guid: str, index: int) -> tuple[models.ActualLRP, ...]:
         """The stored rows of one index (upstream's ``ActualLRPs`` filtered by process guid
         and index) in primary-key order, ORDINARY, EVACUATING, SUSPECT: the query has no
         ORDER BY, and Postgres answers it with an index scan of the primary key (process
@@ -630,13 +630,13 @@ class Store:
         read them, never change them."""
         # PRESENCE_ORDER, spelled out: this runs several times per rule. The keys are plain
         # tuples: an ActualKey hashes and compares as one, without a constructor call.
-        get = cast(_TupleGet, self.actual_lrps.get)
+        get: _TupleGet = self.actual_lrps.get  # type: ignore[assignment]
         ordinary = get((process_guid, index, ORDINARY))
         evacuating = get((process_guid, index, EVACUATING))
         suspect = get((process_guid, index, SUSPECT))
         if evacuating is None and suspect is None:
-            return [] if ordinary is None else [ordinary]
-        return [row for row in (ordinary, evacuating, suspect) if row is not None]
+            return () if ordinary is None else (ordinary,)
+        return tuple(row for row in (ordinary, evacuating, suspect) if row is not None)
 
     def new_guids(self, count: int) -> list[str]:
         """``count`` results of ``new_guid``; in bulk when it is the default ``random_guid``."""
