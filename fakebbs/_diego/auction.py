@@ -224,10 +224,7 @@ class Auctioneer:
         for zone, pools in zones.items():
             count = counts.get(zone, 0) if counts else 0
             group = groups.get(count)
-            if group is None:
-                groups[count] = list(pools)
-            else:
-                group.extend(pools)
+            groups[count] = pools if group is None else group + pools  # never changed in place
         for count in sorted(groups) if len(groups) > 1 else groups:
             pools = groups[count]
             winner = self._best_fresh(pools, work) or self._best_local(pools, work)

@@ -275,8 +275,8 @@ def set_instance_fields(
     tags = lrp.metric_tags
     tags.clear()
     if metric_tags:
-        for name, value in metric_tags.items():
-            tags[name] = value
+        for name in metric_tags:  # by key: a protobuf map's items() is iterated in Python
+            tags[name] = metric_tags[name]
     lrp.availability_zone = availability_zone
 
 
