@@ -402,7 +402,7 @@ class Reps:
                     self._evacuate(cell, container)
 
     def _replacement_up(self, started: Container) -> None:
-        if not any(cell.evacuating for cell in self.evacuating):
+        if not self.evacuating or not any(cell.evacuating for cell in self.evacuating):
             return
         for cell in self.auctioneer.holders(started.process_guid):
             if cell.evacuating:
@@ -506,6 +506,8 @@ def _net_info(cell: Cell, container: Container) -> models.ActualLRPNetInfo:
 # Filling a request's embedded messages in place costs less than building them apart and
 # passing them as keyword arguments (each would be built, then copied in).
 
+_HOST = models.ActualLRPNetInfo.HOST
+
 
 def _set_key(key: models.ActualLRPKey, container: Container) -> None:
     key.process_guid = container.process_guid
@@ -527,4 +529,4 @@ def _set_net_info(net_info: models.ActualLRPNetInfo, cell: Cell, container: Cont
         port = net_info.ports.add()
         port.container_port = container_port
         port.host_port = host_port
-    net_info.preferred_address = models.ActualLRPNetInfo.HOST
+    net_info.preferred_address = _HOST

@@ -496,7 +496,8 @@ class _Scope:
                 if op.calls:
                     store._pending_calls.extend((c, outermost) for c in op.calls)
                 if outermost:
-                    calls, store._pending_calls = store._pending_calls, []
+                    if store._pending_calls:
+                        calls, store._pending_calls = store._pending_calls, []
                     if store._pending:
                         changes, store._pending = store._pending, []
                         for listener in list(store.listeners):
