@@ -213,9 +213,7 @@ class DesiredLRPRules:
         rows: Iterable[tuple[ActualKey, models.ActualLRP]] = actual.items()
         if process_guid:
             rows = [(k, actual[k]) for k in sorted(self.store.keys_of_process(process_guid))]
-        for key, lrp in rows:
-            if process_guid and key.process_guid != process_guid:
-                continue
+        for key, lrp in rows:  # by process guid, ``rows`` holds that process's rows only
             if index is not None and key.index != index:
                 continue
             if domain and lrp.actual_lrp_key.domain != domain:
