@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import threading
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ import pytest
 
 from builders import desired_lrp
 from fakebbs import FakeBBS, errors, faults, models
+from fakebbs._diego.sim import _collector_paused
 from fakebbs.client import BBSClient, EventSource
 
 UNCLAIMED, CLAIMED, RUNNING, CRASHED = "UNCLAIMED", "CLAIMED", "RUNNING", "CRASHED"
@@ -351,6 +353,48 @@ def test_a_task_outcome_can_be_a_failure(bbs: FakeBBS, client: BBSClient) -> Non
     bad, good = client.task_by_guid("t-bad"), client.task_by_guid("t-good")
     assert (bad.failed, bad.failure_reason) == (True, "boom")
     assert (good.failed, good.state) == (False, models.Task.State.Value("Completed"))
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_garbage_collector_pauses_while_the_simulation_works_and_resumes_as_it_was(
+    bbs: FakeBBS, client: BBSClient, enabled: bool
+) -> None:
+    while_working: list[bool] = []
+
+    def outcome(guid: str) -> bool:
+        while_working.append(gc.isenabled())
+        return True
+
+    two_zones(bbs)
+    bbs.diego.task_outcome(outcome)
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        client.desire_task("t-1", "cf-tasks", task_definition())
+        after = gc.isenabled()
+    finally:
+        (gc.enable if was else gc.disable)()
+
+    assert while_working == [False]
+    assert after is enabled
+    assert client.task_by_guid("t-1").state == models.Task.State.Value("Completed")
+
+
+def test_overlapping_pauses_resume_the_collector_once_the_last_ends() -> None:
+    was = gc.isenabled()
+    gc.enable()
+    try:
+        first, second = _collector_paused(), _collector_paused()
+        first.__enter__()
+        second.__enter__()
+        first.__exit__(None, None, None)  # the first to begin ends first (another namespace)
+        still_paused = not gc.isenabled()
+        second.__exit__(None, None, None)
+        resumed = gc.isenabled()
+    finally:
+        (gc.enable if was else gc.disable)()
+
+    assert (still_paused, resumed) == (True, True)
 
 
 def test_a_task_that_fits_nowhere_is_failed_with_the_placement_error(

@@ -223,9 +223,9 @@ def test_claim_takes_the_instance_and_clears_net_info_and_placement_error(
     place(state, UNCLAIMED, placement_error="no room", crash_count=2, crash_reason="oom")
     clock.advance(SECOND)
 
-    claimed = state.claim_actual_lrp("my-guid", 0, instance())
+    state.claim_actual_lrp("my-guid", 0, instance())
 
-    assert claimed is not None and claimed == row(state)
+    claimed = row(state)
     assert claimed.state == CLAIMED
     assert claimed.actual_lrp_instance_key == instance()
     assert claimed.placement_error == ""
@@ -272,7 +272,7 @@ def test_a_claim_from_a_suspect_instance_is_ignored(state: State, changes: list[
     place(state, RUNNING, presence=SUSPECT, instance_key=instance("old-ig", "lost-cell"))
     place(state, UNCLAIMED)
 
-    assert state.claim_actual_lrp("my-guid", 0, instance("old-ig", "lost-cell")) is None
+    state.claim_actual_lrp("my-guid", 0, instance("old-ig", "lost-cell"))
 
     assert row(state).state == UNCLAIMED
     assert changes == []
@@ -321,9 +321,9 @@ def test_start_of_a_claimed_instance_records_the_reported_fields(
     place(state, CLAIMED, crash_count=1, crash_reason="oom")
     clock.advance(SECOND)
 
-    started = state.start_actual_lrp(key(), instance(), net(), availability_zone="z2")
+    state.start_actual_lrp(key(), instance(), net(), availability_zone="z2")
 
-    assert started == row(state)
+    started = row(state)
     assert started.state == RUNNING
     assert started.actual_lrp_net_info == net()
     assert started.routable is True
@@ -428,7 +428,7 @@ def test_a_start_from_a_suspect_instance_is_ignored(state: State, changes: list[
     place(state, RUNNING, SUSPECT, instance("lost-ig", "lost-cell"))
     place(state, CLAIMED)
 
-    assert state.start_actual_lrp(key(), instance("lost-ig", "lost-cell"), net()) is None
+    state.start_actual_lrp(key(), instance("lost-ig", "lost-cell"), net())
 
     assert row(state).state == CLAIMED
     assert row(state, SUSPECT).state == RUNNING
@@ -755,11 +755,13 @@ def test_unclaim_carries_the_callers_trace_id(state: State, changes: list[Change
 def test_rows_the_rules_return_are_copies(state: State) -> None:
     state.desire_lrp(desired_lrp(instances=1))
 
-    claimed = state.claim_actual_lrp("my-guid", 0, instance())
-    assert claimed is not None
-    claimed.state = CRASHED
+    failed = state.fail_actual_lrp(key(), "insufficient resources")
+    assert failed is not None
+    failed.state = CRASHED
+    failed.placement_error = "changed by the caller"
 
-    assert row(state).state == CLAIMED
+    assert row(state).state == UNCLAIMED
+    assert row(state).placement_error == "insufficient resources"
 
 
 def test_every_row_keeps_routable_and_its_embedded_messages_on_the_wire(state: State) -> None:

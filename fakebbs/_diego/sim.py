@@ -15,6 +15,7 @@ time, with a convergence pass every ``converge_every`` seconds of the clock:
 from __future__ import annotations
 
 import contextlib
+import gc
 import heapq
 import itertools
 import random
@@ -43,6 +44,32 @@ _UUID_CLEAR = ~((0xC000 << 48) | (0xF000 << 64))
 _UUID_SET = (0x8000 << 48) | (4 << 76)
 
 _Item = tuple[int, int, Callable[[], None]]
+
+_paused_lock = threading.Lock()
+_paused = 0
+_paused_enabled = False
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused while work runs (it was a sixth of the time
+    placing 100,000 instances: every young collection walked the rows just written). Nothing
+    is lost: garbage is still freed by reference counts, and cycles when it resumes. Nested
+    and concurrent pauses (one per namespace's simulation) resume it once, when the last ends,
+    and only if it was on when the first began."""
+    global _paused, _paused_enabled
+    with _paused_lock:
+        if _paused == 0:
+            _paused_enabled = gc.isenabled()
+            gc.disable()
+        _paused += 1
+    try:
+        yield
+    finally:
+        with _paused_lock:
+            _paused -= 1
+            if _paused == 0 and _paused_enabled:
+                gc.enable()
 
 
 class Diego:
@@ -353,8 +380,9 @@ class Diego:
         with self._pump_lock:
             self._local.pumping = True
             try:
-                self.reps.clear_cache()
-                self._run(limit, step)
+                with _collector_paused():
+                    self.reps.clear_cache()
+                    self._run(limit, step)
             finally:
                 self._local.pumping = False
 

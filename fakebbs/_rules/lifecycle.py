@@ -293,7 +293,8 @@ class ActualLRPLifecycle:
     """Claim, start, crash, fail, remove, unclaim and retire over ``store``, a rule family of
     ``fakebbs._rules.state.State``.
 
-    Each returns the resulting ordinary row (a copy), or None where upstream ignores the call.
+    Claim and start answer nothing, as upstream's controller; the others return the resulting
+    ordinary row (a copy), or None where upstream ignores the call.
     """
 
     store: Store
@@ -303,19 +304,20 @@ class ActualLRPLifecycle:
 
     def claim_actual_lrp(
         self, process_guid: str, index: int, instance_key: models.ActualLRPInstanceKey
-    ) -> models.ActualLRP | None:
+    ) -> None:
         """``ActualLRPLifecycleController.ClaimActualLRP`` + ``SQLDB.ClaimActualLRP``.
 
-        A claim from a SUSPECT row's instance is ignored (None). Otherwise the ordinary row
-        must exist (ResourceNotFound) and allow CLAIMED (ActualLRPCannotBeClaimed). Claiming
-        again what is already claimed by the same instance changes nothing. A claim clears the
-        net info and placement error and sets ``since``.
+        Like upstream's controller it answers nothing but its error (so it copies no row for a
+        caller that only wants the write). A claim from a SUSPECT row's instance is ignored.
+        Otherwise the ordinary row must exist (ResourceNotFound) and allow CLAIMED
+        (ActualLRPCannotBeClaimed). Claiming again what is already claimed by the same instance
+        changes nothing. A claim clears the net info and placement error and sets ``since``.
         """
         with self.store.operation() as op:
             rows = op.index_rows(process_guid, index)
             target = find_by_instance_key(rows, instance_key)
             if target is not None and target.presence == SUSPECT:
-                return None
+                return
             row = rows[0] if rows and rows[0].presence == ORDINARY else None
             if row is None:
                 raise ResourceNotFound()
@@ -326,7 +328,7 @@ class ActualLRPLifecycle:
                 # went from itself to itself, which replaces every row of the index sharing
                 # that instance key (an evacuating one included) and so can emit events.
                 op.report_actual_unchanged(row)
-                return copy(row)
+                return
             after = copy(row)
             after.modification_tag.index += 1
             after.state = CLAIMED
@@ -334,7 +336,7 @@ class ActualLRPLifecycle:
             after.placement_error = ""
             _clear(after, "actual_lrp_net_info")
             after.since = self.store.clock()
-            return op.put_actual(after, owned=True)
+            op.put_actual(after, owned=True)
 
     def start_actual_lrp(
         self,
@@ -346,22 +348,23 @@ class ActualLRPLifecycle:
         metric_tags: Mapping[str, str] | None = None,
         routable: bool = True,
         availability_zone: str = "",
-    ) -> models.ActualLRP | None:
+    ) -> None:
         """``ActualLRPLifecycleController.StartActualLRP`` + ``SQLDB.StartActualLRP``.
 
-        A start from a SUSPECT row's instance is ignored (None). Without an ordinary row a
-        RUNNING one is inserted. A row already exactly as requested (key, instance key, net
-        info, internal routes, metric tags, routable, availability zone, RUNNING) is left alone;
-        otherwise the row must allow RUNNING for the caller's key, domain included
-        (ActualLRPCannotBeStarted) and takes the request's fields, ``since`` now, no placement
-        error (crash count and reason are kept). Then the index's EVACUATING and SUSPECT rows,
-        if any, are deleted: the replacement is up.
+        Like upstream's controller it answers nothing but its error. A start from a SUSPECT
+        row's instance is ignored. Without an ordinary row a RUNNING one is inserted. A row
+        already exactly as requested (key, instance key, net info, internal routes, metric
+        tags, routable, availability zone, RUNNING) is left alone; otherwise the row must allow
+        RUNNING for the caller's key, domain included (ActualLRPCannotBeStarted) and takes the
+        request's fields, ``since`` now, no placement error (crash count and reason are kept).
+        Then the index's EVACUATING and SUSPECT rows, if any, are deleted: the replacement is
+        up.
         """
         with self.store.operation() as op:
             rows = op.index_rows(key.process_guid, key.index)
             target = find_by_instance_key(rows, instance_key)
             if target is not None and target.presence == SUSPECT:
-                return None
+                return
             row = rows[0] if rows and rows[0].presence == ORDINARY else None
             if row is None:
                 started = self.store.new_actual_lrp(key.process_guid, key.index, key.domain)
@@ -370,7 +373,7 @@ class ActualLRPLifecycle:
                 set_instance_fields(
                     started, instance_key, net_info, internal_routes, metric_tags, availability_zone
                 )
-                result = op.put_actual(started, owned=True)
+                op.put_actual(started, owned=True)
             else:
                 wanted = copy(row)
                 wanted.state = RUNNING
@@ -378,20 +381,18 @@ class ActualLRPLifecycle:
                 set_instance_fields(
                     wanted, instance_key, net_info, internal_routes, metric_tags, availability_zone
                 )
-                if row.state == RUNNING and row.actual_lrp_key == key and wanted == row:
-                    result = copy(row)
-                elif not allows_transition(row, key, instance_key, RUNNING):
-                    raise ActualLRPCannotBeStarted()
-                else:
+                # A row already exactly as requested is left alone.
+                if not (row.state == RUNNING and row.actual_lrp_key == key and wanted == row):
+                    if not allows_transition(row, key, instance_key, RUNNING):
+                        raise ActualLRPCannotBeStarted()
                     wanted.since = self.store.clock()
                     wanted.modification_tag.index += 1
                     wanted.placement_error = ""
-                    result = op.put_actual(wanted, owned=True)
+                    op.put_actual(wanted, owned=True)
             presences = [row.presence for row in rows]
             for presence in (EVACUATING, SUSPECT):  # upstream's order, whatever the rows'
                 if presence in presences:
                     op.delete_actual(ActualKey.at(key.process_guid, key.index, presence))
-            return result
 
     def crash_actual_lrp(
         self,

@@ -110,8 +110,8 @@ class State:
 
     def claim_actual_lrp(
         self, process_guid: str, index: int, instance_key: models.ActualLRPInstanceKey
-    ) -> models.ActualLRP | None:
-        return self.lifecycle.claim_actual_lrp(process_guid, index, instance_key)
+    ) -> None:
+        self.lifecycle.claim_actual_lrp(process_guid, index, instance_key)
 
     def start_actual_lrp(
         self,
@@ -123,8 +123,8 @@ class State:
         metric_tags: Mapping[str, str] | None = None,
         routable: bool = True,
         availability_zone: str = "",
-    ) -> models.ActualLRP | None:
-        return self.lifecycle.start_actual_lrp(
+    ) -> None:
+        self.lifecycle.start_actual_lrp(
             key,
             instance_key,
             net_info,

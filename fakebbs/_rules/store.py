@@ -276,7 +276,8 @@ class Operation:
         emit: Emit = "calculated",
         owned: bool = False,
     ) -> models.ActualLRP:
-        """Insert or replace the row ``lrp`` belongs to; returns a copy of what is stored.
+        """Insert or replace the row ``lrp`` belongs to; returns a copy of what is stored, or
+        with ``owned`` the stored message itself (never to be changed).
 
         ``reported`` is what the change (and so the event) shows instead, where upstream
         stores a truncated text but reports the full one (crash reasons, placement errors).
@@ -299,7 +300,7 @@ class Operation:
         self.changes.append(
             Change("actual_lrp", before, after, self.trace_id, crashed, emit, index_rows=rows)
         )
-        return copy(stored)
+        return stored if owned else copy(stored)
 
     def delete_actual(self, key: ActualKey, *, emit: Emit = "calculated") -> models.ActualLRP:
         rows = self._index_rows(self.store.actual_lrps[key])
