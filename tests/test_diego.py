@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import threading
+import weakref
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 
 from builders import desired_lrp
 from fakebbs import FakeBBS, errors, faults, models
-from fakebbs._diego.sim import _collector_paused
+from fakebbs._diego.sim import YOUNG_COLLECTION_EVERY, _fewer_collections
 from fakebbs.client import BBSClient, EventSource
 
 UNCLAIMED, CLAIMED, RUNNING, CRASHED = "UNCLAIMED", "CLAIMED", "RUNNING", "CRASHED"
@@ -355,46 +356,59 @@ def test_a_task_outcome_can_be_a_failure(bbs: FakeBBS, client: BBSClient) -> Non
     assert (good.failed, good.state) == (False, models.Task.State.Value("Completed"))
 
 
-@pytest.mark.parametrize("enabled", [True, False])
-def test_the_garbage_collector_pauses_while_the_simulation_works_and_resumes_as_it_was(
-    bbs: FakeBBS, client: BBSClient, enabled: bool
+def test_the_garbage_collector_runs_less_often_while_the_simulation_works(
+    bbs: FakeBBS, client: BBSClient
 ) -> None:
-    while_working: list[bool] = []
+    while_working: list[int] = []
 
     def outcome(guid: str) -> bool:
-        while_working.append(gc.isenabled())
+        while_working.append(gc.get_threshold()[0])
         return True
 
     two_zones(bbs)
     bbs.diego.task_outcome(outcome)
-    was = gc.isenabled()
-    (gc.enable if enabled else gc.disable)()
-    try:
-        client.desire_task("t-1", "cf-tasks", task_definition())
-        after = gc.isenabled()
-    finally:
-        (gc.enable if was else gc.disable)()
+    before = gc.get_threshold()
 
-    assert while_working == [False]
-    assert after is enabled
+    client.desire_task("t-1", "cf-tasks", task_definition())
+
+    assert while_working == [max(before[0], YOUNG_COLLECTION_EVERY)]
+    assert gc.get_threshold() == before
     assert client.task_by_guid("t-1").state == models.Task.State.Value("Completed")
 
 
-def test_overlapping_pauses_resume_the_collector_once_the_last_ends() -> None:
-    was = gc.isenabled()
-    gc.enable()
-    try:
-        first, second = _collector_paused(), _collector_paused()
-        first.__enter__()
-        second.__enter__()
-        first.__exit__(None, None, None)  # the first to begin ends first (another namespace)
-        still_paused = not gc.isenabled()
-        second.__exit__(None, None, None)
-        resumed = gc.isenabled()
-    finally:
-        (gc.enable if was else gc.disable)()
+class Box:
+    item: object = None
 
-    assert (still_paused, resumed) == (True, True)
+
+def test_the_garbage_collector_still_frees_cycles_during_long_work() -> None:
+    before = gc.get_threshold()
+    gc.set_threshold(700, *before[1:])
+    try:
+        with _fewer_collections():
+            cycle = Box()
+            cycle.item = cycle  # garbage only the cyclic collector frees
+            gone = weakref.finalize(cycle, lambda: None)
+            del cycle
+            kept: list[list[int]] = [[] for _ in range(YOUNG_COLLECTION_EVERY + 1)]  # they stay
+            freed = not gone.alive
+            del kept
+    finally:
+        gc.set_threshold(*before)
+
+    assert freed
+
+
+def test_overlapping_uses_restore_the_thresholds_once_the_last_ends() -> None:
+    before = gc.get_threshold()
+    first, second = _fewer_collections(), _fewer_collections()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)  # the first to begin ends first (another namespace)
+    still_eased = gc.get_threshold()
+    second.__exit__(None, None, None)
+
+    assert still_eased[0] == max(before[0], YOUNG_COLLECTION_EVERY)
+    assert gc.get_threshold() == before
 
 
 def test_a_task_that_fits_nowhere_is_failed_with_the_placement_error(

@@ -45,31 +45,36 @@ _UUID_SET = (0x8000 << 48) | (4 << 76)
 
 _Item = tuple[int, int, Callable[[], None]]
 
-_paused_lock = threading.Lock()
-_paused = 0
-_paused_enabled = False
+YOUNG_COLLECTION_EVERY = 100_000
+"""While the simulation works, the cyclic garbage collector looks at new objects after this
+many allocations instead of Python's default 700 (``gc.set_threshold``'s first value)."""
+
+_easing_lock = threading.Lock()
+_easing = 0
+_thresholds = (0, 0, 0)
 
 
 @contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector paused while work runs (it was a sixth of the time
-    placing 100,000 instances: every young collection walked the rows just written). Nothing
-    is lost: garbage is still freed by reference counts, and cycles when it resumes. Nested
-    and concurrent pauses (one per namespace's simulation) resume it once, when the last ends,
-    and only if it was on when the first began."""
-    global _paused, _paused_enabled
-    with _paused_lock:
-        if _paused == 0:
-            _paused_enabled = gc.isenabled()
-            gc.disable()
-        _paused += 1
+def _fewer_collections() -> Iterator[None]:
+    """Python's cyclic garbage collector runs less often while work runs. With its default
+    threshold it walked the containers and rows just written every few hundred allocations: a
+    tenth of the time placing 100,000 instances, halved by this. Garbage is still freed at
+    once by reference counts, and cycles every ``YOUNG_COLLECTION_EVERY`` allocations, so
+    memory stays bounded however long the work. Overlapping uses (one per namespace's
+    simulation) restore the thresholds once, when the last ends."""
+    global _easing, _thresholds
+    with _easing_lock:
+        if _easing == 0:
+            _thresholds = gc.get_threshold()
+            gc.set_threshold(max(_thresholds[0], YOUNG_COLLECTION_EVERY), *_thresholds[1:])
+        _easing += 1
     try:
         yield
     finally:
-        with _paused_lock:
-            _paused -= 1
-            if _paused == 0 and _paused_enabled:
-                gc.enable()
+        with _easing_lock:
+            _easing -= 1
+            if _easing == 0:
+                gc.set_threshold(*_thresholds)
 
 
 class Diego:
@@ -380,7 +385,7 @@ class Diego:
         with self._pump_lock:
             self._local.pumping = True
             try:
-                with _collector_paused():
+                with _fewer_collections():
                     self.reps.clear_cache()
                     self._run(limit, step)
             finally:
