@@ -357,6 +357,16 @@ def test_returned_messages_are_copies(state: State) -> None:
     assert states(state) == {(0, ORDINARY): UNCLAIMED}
 
 
+def test_the_instances_desire_and_update_create_are_handed_out_as_copies(state: State) -> None:
+    created = state.desire_lrp(desired_lrp(instances=1))
+    _, _, grown, _ = state.update_desired_lrp("my-guid", models.DesiredLRPUpdate(instances=2))
+
+    for row in created + grown:
+        row.state = CRASHED
+
+    assert states(state) == {(0, ORDINARY): UNCLAIMED, (1, ORDINARY): UNCLAIMED}
+
+
 def test_concurrent_updates_lose_no_write(state: State) -> None:
     state.desire_lrp(desired_lrp(instances=0))
     threads = [

@@ -66,7 +66,7 @@ class DesiredLRPRules:
             created = self._create_unclaimed_range(op, stored, 0, stored.instances)
             if stored.instances > 0:
                 self._request_auction(op, stored, created)
-            return created
+            return [copy(row) for row in created]
 
     def desired_lrp_by_process_guid(self, process_guid: str) -> models.DesiredLRP:
         with self.store.lock:
@@ -135,7 +135,7 @@ class DesiredLRPRules:
                 elif after.instances < before.instances:
                     removed = self._stop_instances_from(op, process_guid, after.instances)
             self._update_instances(op, before, after, update)
-            return before, copy(after), created, removed
+            return before, copy(after), [copy(row) for row in created], removed
 
     def remove_desired_lrp(
         self, process_guid: str, trace_id: str = ""
@@ -225,7 +225,8 @@ class DesiredLRPRules:
     def _create_unclaimed_range(
         self, op: Operation, lrp: models.DesiredLRP, lower: int, upper: int
     ) -> list[models.ActualLRP]:
-        """``startInstanceRange``: an UNCLAIMED row per index; indices that have one are skipped."""
+        """``startInstanceRange``: an UNCLAIMED row per index; indices that have one are skipped.
+        Returns the stored rows (never to be changed)."""
         guid, rows = lrp.process_guid, self.store.actual_lrps
         missing = [i for i in range(lower, upper) if ActualKey.at(guid, i, ORDINARY) not in rows]
         epochs = self.store.new_guids(len(missing))  # in bulk: one read of the random source
